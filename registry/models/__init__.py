@@ -1,0 +1,5 @@
+from .clinic import Clinic, Membership
+from .injection import Injection, TreatmentPlan
+from .patient import Patient
+
+__all__ = ["Clinic", "Injection", "Membership", "Patient", "TreatmentPlan"]

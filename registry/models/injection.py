@@ -1,0 +1,139 @@
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from simple_history.models import HistoricalRecords
+
+from registry import protocols
+from registry.choices import Alignment, Guidance, InjectionStatus, Knee, Product, Rehabilitation
+
+
+class TreatmentPlan(models.Model):
+    """A course of injections into one knee: one injection, or a staged plan of several.
+
+    Follow-ups are scheduled per plan, measured from its first injection.
+    """
+
+    patient = models.ForeignKey("registry.Patient", on_delete=models.PROTECT, related_name="plans")
+    knee = models.CharField(max_length=5, choices=Knee.choices)
+    product = models.CharField(max_length=16, choices=Product.choices)
+    planned_injections = models.PositiveSmallIntegerField(
+        default=1, validators=[MinValueValidator(1), MaxValueValidator(10)]
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(knee__in=Knee.values), name="plan_knee_valid"),
+            models.CheckConstraint(condition=models.Q(product__in=Product.values), name="plan_product_valid"),
+        ]
+
+    def __str__(self) -> str:
+        kind = "single injection" if self.planned_injections == 1 else f"{self.planned_injections}-stage plan"
+        return f"{self.get_product_display()} {kind}, {self.get_knee_display().lower()} knee"
+
+    @property
+    def is_staged(self) -> bool:
+        return self.planned_injections > 1
+
+    @property
+    def first_injection(self):
+        return self.injections.order_by("number_in_plan").first()
+
+
+class Injection(models.Model):
+    patient = models.ForeignKey("registry.Patient", on_delete=models.PROTECT, related_name="injections")
+    plan = models.ForeignKey(TreatmentPlan, on_delete=models.PROTECT, related_name="injections")
+    number_in_plan = models.PositiveSmallIntegerField(default=1, validators=[MinValueValidator(1)])
+    knee = models.CharField(max_length=5, choices=Knee.choices)
+    status = models.CharField(max_length=8, choices=InjectionStatus.choices, default=InjectionStatus.GIVEN)
+    injected_on = models.DateField(help_text="Date given, or planned date while the injection is planned.")
+    clinician = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="injections_given",
+        help_text="Treating clinician.",
+    )
+    product = models.CharField(max_length=16, choices=Product.choices)
+    guidance = models.CharField(max_length=12, choices=Guidance.choices)
+    volume_ml = models.DecimalField(
+        "volume injected (mL)", max_digits=5, decimal_places=1,
+        validators=[MinValueValidator(Decimal("0.1")), MaxValueValidator(Decimal("100"))],
+    )
+    rehabilitation = models.CharField(
+        "rehabilitation plan (first 6 months)", max_length=12, choices=Rehabilitation.choices
+    )
+    rehabilitation_notes = models.TextField(blank=True)
+
+    # Patient-selection snapshot on the day: what the knee and patient were like when treated.
+    kl_grade = models.PositiveSmallIntegerField(
+        "Kellgren-Lawrence grade", validators=[MaxValueValidator(4)], help_text="0-4, from the index knee X-ray."
+    )
+    age_at_injection = models.PositiveSmallIntegerField(editable=False)
+    bmi = models.DecimalField(
+        "BMI", max_digits=4, decimal_places=1, null=True, blank=True,
+        validators=[MinValueValidator(Decimal("12")), MaxValueValidator(Decimal("80"))],
+    )
+    alignment = models.CharField(max_length=8, choices=Alignment.choices, blank=True)
+    alignment_degrees = models.DecimalField(
+        "deformity (degrees)", max_digits=3, decimal_places=1, null=True, blank=True,
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("30"))],
+    )
+    activity_level = models.PositiveSmallIntegerField(
+        "activity level (Tegner 0-10)", null=True, blank=True, validators=[MaxValueValidator(10)]
+    )
+    previous_treatments = models.JSONField(default=list, blank=True)
+    pathology = models.JSONField("co-existing pathology", default=list, blank=True)
+    pathology_notes = models.TextField(blank=True)
+
+    protocol = models.JSONField(default=dict, blank=True)
+    governance = models.JSONField(default=dict, blank=True)
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords(excluded_fields=["updated_at"])
+
+    class Meta:
+        ordering = ["-injected_on", "-id"]
+        indexes = [models.Index(fields=["patient", "injected_on"])]
+        constraints = [
+            models.UniqueConstraint(fields=["plan", "number_in_plan"], name="one_injection_per_plan_stage"),
+            models.CheckConstraint(condition=models.Q(knee__in=Knee.values), name="injection_knee_valid"),
+            models.CheckConstraint(condition=models.Q(product__in=Product.values), name="injection_product_valid"),
+            models.CheckConstraint(condition=models.Q(guidance__in=Guidance.values), name="injection_guidance_valid"),
+            models.CheckConstraint(
+                condition=models.Q(status__in=InjectionStatus.values), name="injection_status_valid"
+            ),
+            models.CheckConstraint(condition=models.Q(kl_grade__lte=4), name="injection_kl_grade_0_4"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_product_display()} — {self.get_knee_display().lower()} knee, {self.injected_on}"
+
+    def clean(self) -> None:
+        errors: dict[str, list[str]] = {}
+        for field, messages in protocols.validate_protocol(self.product, self.protocol)[1].items():
+            errors.setdefault("protocol", []).extend(f"{field}: {m}" for m in messages)
+        for field, messages in protocols.validate_governance(self.product, self.governance)[1].items():
+            errors.setdefault("governance", []).extend(
+                messages if field == "__all__" else [f"{field}: {m}" for m in messages]
+            )
+        for field, messages in protocols.validate_selection(
+            alignment=self.alignment, alignment_degrees=self.alignment_degrees,
+            previous_treatments=self.previous_treatments, pathology=self.pathology,
+        ).items():
+            errors.setdefault(field, []).extend(messages)
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def is_staged(self) -> bool:
+        return self.plan.planned_injections > 1
+
+    def protocol_completeness(self) -> protocols.Completeness:
+        return protocols.completeness(self)

@@ -1,0 +1,67 @@
+"""Personas every permission test uses: a clinician, their clinic lead, an auditor, and an outsider from
+another clinic who must see nothing."""
+
+import pytest
+from rest_framework.test import APIClient
+
+from registry.choices import Role
+from tests.factories import ClinicFactory, PatientFactory, UserFactory, make_injection, staff
+
+
+@pytest.fixture
+def clinic(db):
+    return ClinicFactory(name="North Knee Clinic")
+
+
+@pytest.fixture
+def other_clinic(db):
+    return ClinicFactory(name="South Knee Clinic")
+
+
+@pytest.fixture
+def clinician(clinic):
+    return staff(clinic, Role.CLINICIAN, username="dr_north")
+
+
+@pytest.fixture
+def lead(clinic):
+    return staff(clinic, Role.LEAD, username="lead_north")
+
+
+@pytest.fixture
+def auditor(clinic):
+    return staff(clinic, Role.AUDITOR, username="auditor")
+
+
+@pytest.fixture
+def outsider(other_clinic):
+    return staff(other_clinic, Role.CLINICIAN, username="dr_south")
+
+
+@pytest.fixture
+def admin_user(db):
+    return UserFactory(username="admin", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def patient(clinic):
+    return PatientFactory(clinic=clinic)
+
+
+@pytest.fixture
+def injection(patient, clinician):
+    return make_injection(patient, clinician)
+
+
+@pytest.fixture
+def api():
+    return APIClient()
+
+
+@pytest.fixture
+def api_as(api):
+    def login(user):
+        api.force_authenticate(user)
+        return api
+
+    return login

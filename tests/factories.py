@@ -1,0 +1,84 @@
+import datetime as dt
+
+import factory
+from django.contrib.auth import get_user_model
+
+from registry.choices import Role
+from registry.models import Clinic, Membership, Patient
+from registry.services import injection_record
+
+PASSWORD = "correct-horse-battery-staple"
+
+
+class ClinicFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Clinic
+
+    name = factory.Sequence(lambda n: f"Clinic {n}")
+    time_zone = "Europe/London"
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda u: f"{u.username}@clinic.example")
+    password = factory.PostGenerationMethodCall("set_password", PASSWORD)
+
+    @factory.post_generation
+    def save_password(obj, create, extracted, **kwargs):
+        if create:
+            obj.save()
+
+
+def staff(clinic: Clinic, role: str = Role.CLINICIAN, **kwargs):
+    user = UserFactory(**kwargs)
+    Membership.objects.create(user=user, clinic=clinic, role=role)
+    return user
+
+
+class PatientFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Patient
+
+    clinic = factory.SubFactory(ClinicFactory)
+    full_name = factory.Sequence(lambda n: f"Patient {n}")
+    email = factory.Sequence(lambda n: f"patient{n}@example.org")
+    year_of_birth = 1960
+    sex = "female"
+    consent_on = dt.date(2026, 1, 5)
+    consent_version = "v1.0"
+
+
+BMAC_PROTOCOL = {
+    "harvest_site": "posterior_iliac_crest", "aspirate_volume_ml": 60, "anticoagulant": "acd_a",
+    "processing_system": "Demo centrifuge kit", "processing_method": "centrifugation", "spins": 2,
+    "concentrate_volume_ml": 6, "tnc_per_ml": 35.5,
+}
+EXOSOME_PROTOCOL = {
+    "source_material": "umbilical_cord_msc", "manufacturer": "Example Bio Ltd", "batch_lot": "EV-2026-001",
+    "particle_concentration": 1e11, "sizing_method": "nta", "positive_markers": "CD9, CD63, CD81, TSG101",
+    "negative_markers": "calnexin", "dose_particles": 2e10,
+}
+GOVERNANCE = {"study_registration": "NCT01234567", "ethics_reference": "REC 26/LO/0001",
+              "regulatory_framework": "uk_cta"}
+
+
+def injection_data(**overrides) -> dict:
+    data = {
+        "knee": "left", "injected_on": dt.date(2026, 3, 2), "product": "bmac", "guidance": "ultrasound",
+        "volume_ml": 6, "rehabilitation": "home", "kl_grade": 2, "bmi": 27.5, "alignment": "varus",
+        "alignment_degrees": 3, "activity_level": 4, "protocol": dict(BMAC_PROTOCOL),
+    }
+    data.update(overrides)
+    return data
+
+
+def make_injection(patient: Patient, clinician, **overrides):
+    number = overrides.pop("number_in_plan", 1)
+    planned = overrides.pop("planned_injections", 1)
+    data = injection_data(clinician=clinician, **overrides)
+    return injection_record(patient=patient, by=clinician, data=data, number_in_plan=number,
+                            planned_injections=planned)
