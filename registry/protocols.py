@@ -19,15 +19,17 @@ _POSITIVE = {"min_value": Decimal("0")}
 
 def _decimal(label, *, required=False, max_digits=10, decimal_places=2, help_text="", **kw):
     return forms.DecimalField(
-        label=label, required=required, max_digits=max_digits, decimal_places=decimal_places,
-        help_text=help_text, **{**_POSITIVE, **kw},
+        label=label,
+        required=required,
+        max_digits=max_digits,
+        decimal_places=decimal_places,
+        help_text=help_text,
+        **{**_POSITIVE, **kw},
     )
 
 
 def _choice(label, choices, *, required=True, help_text=""):
-    return forms.ChoiceField(
-        label=label, choices=[("", "—"), *choices], required=required, help_text=help_text
-    )
+    return forms.ChoiceField(label=label, choices=[("", "—"), *choices], required=required, help_text=help_text)
 
 
 class HarvestSite(models.TextChoices):
@@ -58,25 +60,31 @@ class BMACProtocol(forms.Form):
     harvest_site = _choice("Harvest site", HarvestSite.choices)
     aspiration_device = forms.CharField(label="Aspiration needle / device", required=False, max_length=120)
     aspiration_pulls = forms.IntegerField(label="Number of pulls", required=False, min_value=1, max_value=50)
-    aspirate_volume_ml = _decimal("Aspirate volume (mL)", required=True, max_digits=5, decimal_places=1,
-                                  max_value=Decimal("500"))
-    anticoagulant = _choice("Anticoagulant", [("acd_a", "ACD-A"), ("heparin", "Heparin"), ("none", "None"),
-                                              ("other", "Other")])
-    processing_system = forms.CharField(label="Processing system", max_length=120,
-                                        help_text="Device or kit, e.g. the centrifuge system's name.")
+    aspirate_volume_ml = _decimal(
+        "Aspirate volume (mL)", required=True, max_digits=5, decimal_places=1, max_value=Decimal("500")
+    )
+    anticoagulant = _choice(
+        "Anticoagulant", [("acd_a", "ACD-A"), ("heparin", "Heparin"), ("none", "None"), ("other", "Other")]
+    )
+    processing_system = forms.CharField(
+        label="Processing system", max_length=120, help_text="Device or kit, e.g. the centrifuge system's name."
+    )
     processing_method = _choice("Processing method", ProcessingMethod.choices)
     spins = forms.IntegerField(label="Number of spins", required=False, min_value=0, max_value=5)
     spin_minutes = forms.IntegerField(label="Total spin time (min)", required=False, min_value=0, max_value=120)
-    concentrate_volume_ml = _decimal("Concentrate volume (mL)", required=True, max_digits=5, decimal_places=1,
-                                     max_value=Decimal("200"))
+    concentrate_volume_ml = _decimal(
+        "Concentrate volume (mL)", required=True, max_digits=5, decimal_places=1, max_value=Decimal("200")
+    )
     tnc_per_ml = _decimal("TNC (×10⁶/mL)", help_text="Total nucleated cells")
     mnc_per_ml = _decimal("MNC (×10⁶/mL)", help_text="Mononuclear cells")
     cfu_f_per_ml = _decimal("CFU-F (/mL)", help_text="Colony-forming units, fibroblast")
-    anaesthesia = _choice("Harvest anaesthesia", [("local", "Local"), ("sedation", "Sedation"),
-                                                  ("general", "General")], required=False)
+    anaesthesia = _choice(
+        "Harvest anaesthesia", [("local", "Local"), ("sedation", "Sedation"), ("general", "General")], required=False
+    )
     harvest_complication = _choice("Harvest-site complication", HarvestComplication.choices, required=False)
-    harvest_complication_notes = forms.CharField(label="Harvest complication notes", required=False,
-                                                 max_length=1000, widget=forms.Textarea(attrs={"rows": 2}))
+    harvest_complication_notes = forms.CharField(
+        label="Harvest complication notes", required=False, max_length=1000, widget=forms.Textarea(attrs={"rows": 2})
+    )
 
     def clean(self):
         data = super().clean()
@@ -97,14 +105,28 @@ class PRPProtocol(forms.Form):
     blood_volume_ml = _decimal("Whole blood drawn (mL)", max_digits=5, decimal_places=1)
     spins = forms.IntegerField(label="Number of spins", min_value=1, max_value=5)
     platelet_count = _decimal("Platelet count (×10³/µL)", help_text="If measured", max_digits=7, decimal_places=0)
-    activation = _choice("Activation", [("none", "Not activated"), ("calcium_chloride", "Calcium chloride"),
-                                        ("thrombin", "Thrombin"), ("other", "Other")])
+    activation = _choice(
+        "Activation",
+        [
+            ("none", "Not activated"),
+            ("calcium_chloride", "Calcium chloride"),
+            ("thrombin", "Thrombin"),
+            ("other", "Other"),
+        ],
+    )
 
 
 class HAProtocol(forms.Form):
     product_name = forms.CharField(label="HA product", max_length=120)
-    molecular_weight = _choice("Molecular weight", [("low", "Low (<1,500 kDa)"), ("medium", "Medium"),
-                                                    ("high", "High (>6,000 kDa)"), ("cross_linked", "Cross-linked")])
+    molecular_weight = _choice(
+        "Molecular weight",
+        [
+            ("low", "Low (<1,500 kDa)"),
+            ("medium", "Medium"),
+            ("high", "High (>6,000 kDa)"),
+            ("cross_linked", "Cross-linked"),
+        ],
+    )
     dose_mg = _decimal("Dose (mg)", required=True, max_digits=6, decimal_places=1, min_value=Decimal("0.1"))
 
 
@@ -112,32 +134,51 @@ class ExosomeProtocol(forms.Form):
     """Extracellular-vesicle products: no approved product exists, so source and characterisation are required
     (MISEV2018 minimal information: particle count by a stated method, and marker results)."""
 
-    source_material = _choice("Source material", [
-        ("umbilical_cord_msc", "Umbilical cord MSC"), ("bone_marrow_msc", "Bone marrow MSC"),
-        ("adipose_msc", "Adipose MSC"), ("placental", "Placental / amniotic"), ("platelet", "Platelet-derived"),
-        ("other", "Other"),
-    ])
+    source_material = _choice(
+        "Source material",
+        [
+            ("umbilical_cord_msc", "Umbilical cord MSC"),
+            ("bone_marrow_msc", "Bone marrow MSC"),
+            ("adipose_msc", "Adipose MSC"),
+            ("placental", "Placental / amniotic"),
+            ("platelet", "Platelet-derived"),
+            ("other", "Other"),
+        ],
+    )
     manufacturer = forms.CharField(label="Manufacturer / supplier", max_length=200)
     batch_lot = forms.CharField(label="Batch / lot", max_length=80)
     particle_concentration = forms.FloatField(label="Particle concentration (particles/mL)", min_value=0)
-    sizing_method = _choice("Particle sizing / counting method", [
-        ("nta", "Nanoparticle tracking analysis"), ("trps", "Tunable resistive pulse sensing"),
-        ("flow", "High-resolution flow cytometry"), ("other", "Other"),
-    ])
+    sizing_method = _choice(
+        "Particle sizing / counting method",
+        [
+            ("nta", "Nanoparticle tracking analysis"),
+            ("trps", "Tunable resistive pulse sensing"),
+            ("flow", "High-resolution flow cytometry"),
+            ("other", "Other"),
+        ],
+    )
     size_mode_nm = _decimal("Size mode (nm)", max_digits=6, decimal_places=1)
-    positive_markers = forms.CharField(label="Positive markers", max_length=200,
-                                       help_text="e.g. CD9, CD63, CD81, TSG101")
-    negative_markers = forms.CharField(label="Negative / purity markers", required=False, max_length=200,
-                                       help_text="e.g. calnexin")
+    positive_markers = forms.CharField(
+        label="Positive markers", max_length=200, help_text="e.g. CD9, CD63, CD81, TSG101"
+    )
+    negative_markers = forms.CharField(
+        label="Negative / purity markers", required=False, max_length=200, help_text="e.g. calnexin"
+    )
     dose_particles = forms.FloatField(label="Dose (particles)", min_value=0)
 
 
 class ADSCProtocol(forms.Form):
-    preparation = _choice("Preparation", [("svf", "Stromal vascular fraction"),
-                                          ("microfragmented", "Micro-fragmented adipose"),
-                                          ("culture_expanded", "Culture-expanded ADSCs")])
-    harvest_site = _choice("Lipoaspirate site", [("abdomen", "Abdomen"), ("thigh", "Thigh"), ("flank", "Flank"),
-                                                 ("other", "Other")])
+    preparation = _choice(
+        "Preparation",
+        [
+            ("svf", "Stromal vascular fraction"),
+            ("microfragmented", "Micro-fragmented adipose"),
+            ("culture_expanded", "Culture-expanded ADSCs"),
+        ],
+    )
+    harvest_site = _choice(
+        "Lipoaspirate site", [("abdomen", "Abdomen"), ("thigh", "Thigh"), ("flank", "Flank"), ("other", "Other")]
+    )
     lipoaspirate_volume_ml = _decimal("Lipoaspirate volume (mL)", required=True, max_digits=5, decimal_places=1)
     processing = _choice("Processing", [("enzymatic", "Enzymatic"), ("mechanical", "Mechanical")])
     cell_count = forms.FloatField(label="Cells injected", required=False, min_value=0)
@@ -145,24 +186,34 @@ class ADSCProtocol(forms.Form):
 
 
 class CorticosteroidProtocol(forms.Form):
-    drug = _choice("Drug", [("triamcinolone_acetonide", "Triamcinolone acetonide"),
-                            ("triamcinolone_er", "Triamcinolone extended-release"),
-                            ("methylprednisolone_acetate", "Methylprednisolone acetate"),
-                            ("betamethasone", "Betamethasone"), ("dexamethasone", "Dexamethasone"),
-                            ("other", "Other")])
+    drug = _choice(
+        "Drug",
+        [
+            ("triamcinolone_acetonide", "Triamcinolone acetonide"),
+            ("triamcinolone_er", "Triamcinolone extended-release"),
+            ("methylprednisolone_acetate", "Methylprednisolone acetate"),
+            ("betamethasone", "Betamethasone"),
+            ("dexamethasone", "Dexamethasone"),
+            ("other", "Other"),
+        ],
+    )
     dose_mg = _decimal("Dose (mg)", required=True, max_digits=5, decimal_places=1, min_value=Decimal("0.1"))
     local_anaesthetic = forms.CharField(label="Local anaesthetic mixed in", required=False, max_length=120)
 
 
 class SalineProtocol(forms.Form):
-    purpose = _choice("Purpose", [("control", "Control / placebo arm"), ("lavage", "Lavage"), ("other", "Other")],
-                      required=False)
+    purpose = _choice(
+        "Purpose", [("control", "Control / placebo arm"), ("lavage", "Lavage"), ("other", "Other")], required=False
+    )
 
 
 class OtherProtocol(forms.Form):
-    description = forms.CharField(label="Product and preparation", max_length=2000,
-                                  widget=forms.Textarea(attrs={"rows": 3}),
-                                  help_text="No structured record fits this product: describe it fully.")
+    description = forms.CharField(
+        label="Product and preparation",
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="No structured record fits this product: describe it fully.",
+    )
 
 
 PROTOCOL_FORMS: dict[str, type[forms.Form]] = {
@@ -186,14 +237,21 @@ _REGISTRATION = re.compile(
 
 class GovernanceForm(forms.Form):
     study_registration = forms.CharField(
-        label="Study registration number", max_length=40,
+        label="Study registration number",
+        max_length=40,
         help_text="Trial registry identifier, e.g. NCT01234567 or ISRCTN12345678.",
     )
     ethics_reference = forms.CharField(label="Ethics approval reference", max_length=80)
-    regulatory_framework = _choice("Regulatory framework", [
-        ("fda_ind", "FDA IND"), ("eu_ctr", "EU Clinical Trials Regulation"), ("uk_cta", "UK MHRA CTA"),
-        ("hospital_exemption", "Hospital exemption"), ("other", "Other (state in notes)"),
-    ])
+    regulatory_framework = _choice(
+        "Regulatory framework",
+        [
+            ("fda_ind", "FDA IND"),
+            ("eu_ctr", "EU Clinical Trials Regulation"),
+            ("uk_cta", "UK MHRA CTA"),
+            ("hospital_exemption", "Hospital exemption"),
+            ("other", "Other (state in notes)"),
+        ],
+    )
     authorisation_number = forms.CharField(label="IND / CTA number", required=False, max_length=40)
     sponsor = forms.CharField(label="Sponsor", required=False, max_length=200)
     notes = forms.CharField(required=False, max_length=1000, widget=forms.Textarea(attrs={"rows": 2}))
@@ -244,10 +302,12 @@ def validate_governance(product: str, data) -> tuple[dict, dict[str, list[str]]]
     if not data:
         if product in GOVERNANCE_REQUIRED:
             missing = ", ".join(f.label.lower() for f in GovernanceForm.base_fields.values() if f.required)
-            return {}, {"__all__": [
-                f"{Product(product).label} injections can only be recorded under a registered study. "
-                f"Missing: {missing}."
-            ]}
+            return {}, {
+                "__all__": [
+                    f"{Product(product).label} injections can only be recorded under a registered study. "
+                    f"Missing: {missing}."
+                ]
+            }
         return {}, {}
     return _run(GovernanceForm, data)
 
@@ -267,14 +327,16 @@ def validate_selection(*, alignment, alignment_degrees, previous_treatments, pat
             continue
         unknown = [v for v in value if v not in vocabulary.values]
         if unknown:
-            errors[field] = [f"Unknown code(s): {', '.join(map(str, unknown))}. Choose from: "
-                             f"{', '.join(vocabulary.values)}."]
+            errors[field] = [
+                f"Unknown code(s): {', '.join(map(str, unknown))}. Choose from: {', '.join(vocabulary.values)}."
+            ]
     return errors
 
 
 # --- Completeness against orthobiologic reporting checklists (MIBO-style items) ----------------------------------
 # Each item names what a report should state and where we hold it: an injection field or protocol key(s);
 # an item with several keys counts as recorded when any of them is.
+
 
 @dataclass(frozen=True)
 class ChecklistItem:
@@ -368,9 +430,7 @@ def completeness(injection) -> Completeness:
     for item in CHECKLISTS.get(injection.product, _COMMON):
         if item.injection_field:
             value = getattr(injection, item.injection_field)
-            present = value not in (None, "") and not (
-                item.injection_field == "rehabilitation" and value == "none"
-            )
+            present = value not in (None, "") and not (item.injection_field == "rehabilitation" and value == "none")
         else:
             present = any(protocol.get(k) not in (None, "") for k in item.protocol_keys)
         (recorded if present else missing).append(item.label)

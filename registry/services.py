@@ -15,13 +15,36 @@ from registry.models import Clinic, Injection, Patient, TreatmentPlan
 from registry.protocols import validate_governance, validate_protocol
 
 PATIENT_FIELDS = {
-    "full_name", "email", "phone", "year_of_birth", "sex", "consent_on", "consent_version",
-    "consent_registry", "consent_email_contact",
+    "full_name",
+    "email",
+    "phone",
+    "year_of_birth",
+    "sex",
+    "consent_on",
+    "consent_version",
+    "consent_registry",
+    "consent_email_contact",
 }
 INJECTION_FIELDS = {
-    "knee", "status", "injected_on", "clinician", "product", "guidance", "volume_ml", "rehabilitation",
-    "rehabilitation_notes", "kl_grade", "bmi", "alignment", "alignment_degrees", "activity_level",
-    "previous_treatments", "pathology", "pathology_notes", "protocol", "governance",
+    "knee",
+    "status",
+    "injected_on",
+    "clinician",
+    "product",
+    "guidance",
+    "volume_ml",
+    "rehabilitation",
+    "rehabilitation_notes",
+    "kl_grade",
+    "bmi",
+    "alignment",
+    "alignment_degrees",
+    "activity_level",
+    "previous_treatments",
+    "pathology",
+    "pathology_notes",
+    "protocol",
+    "governance",
 }
 # Fields that define what was injected into which knee: fixed once recorded (record a new injection instead).
 INJECTION_FIXED_FIELDS = {"knee", "product"}
@@ -69,8 +92,9 @@ def patient_withdraw_consent(*, patient: Patient, by, decision: str, reason: str
         raise ValidationError({"reason": "Record why consent was withdrawn (or that no reason was given)."})
     patient = Patient.objects.select_for_update().get(pk=patient.pk)
     if patient.has_withdrawn:
-        raise ValidationError("Consent was already withdrawn on "
-                              f"{timezone.localdate(patient.consent_withdrawn_at):%d %b %Y}.")
+        raise ValidationError(
+            f"Consent was already withdrawn on {timezone.localdate(patient.consent_withdrawn_at):%d %b %Y}."
+        )
     patient.consent_withdrawn_at = timezone.now()
     patient.withdrawal_decision = decision
     patient.withdrawal_reason = reason
@@ -85,29 +109,37 @@ def patient_withdraw_consent(*, patient: Patient, by, decision: str, reason: str
 def _plan_for(*, patient: Patient, data: dict, number: int, planned: int, by) -> TreatmentPlan:
     """A first injection opens a plan; a later stage joins the plan its first injection opened."""
     if number == 1:
-        plan = TreatmentPlan(patient=patient, knee=data.get("knee", ""), product=data.get("product", ""),
-                             planned_injections=planned)
+        plan = TreatmentPlan(
+            patient=patient, knee=data.get("knee", ""), product=data.get("product", ""), planned_injections=planned
+        )
         plan.full_clean(exclude=["patient"])
         _save(plan, by=by, reason="Plan opened with first injection")
         return plan
     plan = (
-        TreatmentPlan.objects.filter(patient=patient, knee=data.get("knee"), product=data.get("product"),
-                                     planned_injections__gte=number)
-        .order_by("-created_at").first()
+        TreatmentPlan.objects.filter(
+            patient=patient, knee=data.get("knee"), product=data.get("product"), planned_injections__gte=number
+        )
+        .order_by("-created_at")
+        .first()
     )
     if plan is None:
-        raise ValidationError({"number_in_plan": (
-            f"Injection {number} of a staged plan needs the plan's first injection recorded first "
-            "(same knee and product)."
-        )})
+        raise ValidationError(
+            {
+                "number_in_plan": (
+                    f"Injection {number} of a staged plan needs the plan's first injection recorded first "
+                    "(same knee and product)."
+                )
+            }
+        )
     if plan.injections.filter(number_in_plan=number).exists():
         raise ValidationError({"number_in_plan": f"Injection {number} of this plan is already recorded."})
     return plan
 
 
 @transaction.atomic
-def injection_record(*, patient: Patient, by, data: dict[str, Any], number_in_plan: int = 1,
-                     planned_injections: int = 1) -> Injection:
+def injection_record(
+    *, patient: Patient, by, data: dict[str, Any], number_in_plan: int = 1, planned_injections: int = 1
+) -> Injection:
     """Record an injection (given or planned) with its protocol; outcomes schedules its follow-ups."""
     _reject_unknown(data, INJECTION_FIELDS)
     if not 1 <= number_in_plan <= planned_injections:
@@ -119,8 +151,7 @@ def injection_record(*, patient: Patient, by, data: dict[str, Any], number_in_pl
     if isinstance(injected_on, date):
         injection.age_at_injection = patient.age_on(injected_on)
     injection.full_clean(exclude=["plan", "age_at_injection", "patient"])
-    injection.plan = _plan_for(patient=patient, data=data, number=number_in_plan,
-                               planned=planned_injections, by=by)
+    injection.plan = _plan_for(patient=patient, data=data, number=number_in_plan, planned=planned_injections, by=by)
     if injection.plan.is_staged and number_in_plan > 1:
         first = injection.plan.first_injection
         if first and injection.injected_on <= first.injected_on:
@@ -157,6 +188,9 @@ def injection_update(*, injection: Injection, by, data: dict[str, Any], reason: 
 
 
 def injection_mark_given(*, injection: Injection, by, given_on: date) -> Injection:
-    return injection_update(injection=injection, by=by, data={"status": InjectionStatus.GIVEN,
-                                                             "injected_on": given_on},
-                            reason="Planned injection given")
+    return injection_update(
+        injection=injection,
+        by=by,
+        data={"status": InjectionStatus.GIVEN, "injected_on": given_on},
+        reason="Planned injection given",
+    )

@@ -53,24 +53,46 @@ class PatientFactory(factory.django.DjangoModelFactory):
 
 
 BMAC_PROTOCOL = {
-    "harvest_site": "posterior_iliac_crest", "aspirate_volume_ml": 60, "anticoagulant": "acd_a",
-    "processing_system": "Demo centrifuge kit", "processing_method": "centrifugation", "spins": 2,
-    "concentrate_volume_ml": 6, "tnc_per_ml": 35.5,
+    "harvest_site": "posterior_iliac_crest",
+    "aspirate_volume_ml": 60,
+    "anticoagulant": "acd_a",
+    "processing_system": "Demo centrifuge kit",
+    "processing_method": "centrifugation",
+    "spins": 2,
+    "concentrate_volume_ml": 6,
+    "tnc_per_ml": 35.5,
 }
 EXOSOME_PROTOCOL = {
-    "source_material": "umbilical_cord_msc", "manufacturer": "Example Bio Ltd", "batch_lot": "EV-2026-001",
-    "particle_concentration": 1e11, "sizing_method": "nta", "positive_markers": "CD9, CD63, CD81, TSG101",
-    "negative_markers": "calnexin", "dose_particles": 2e10,
+    "source_material": "umbilical_cord_msc",
+    "manufacturer": "Example Bio Ltd",
+    "batch_lot": "EV-2026-001",
+    "particle_concentration": 1e11,
+    "sizing_method": "nta",
+    "positive_markers": "CD9, CD63, CD81, TSG101",
+    "negative_markers": "calnexin",
+    "dose_particles": 2e10,
 }
-GOVERNANCE = {"study_registration": "NCT01234567", "ethics_reference": "REC 26/LO/0001",
-              "regulatory_framework": "uk_cta"}
+GOVERNANCE = {
+    "study_registration": "NCT01234567",
+    "ethics_reference": "REC 26/LO/0001",
+    "regulatory_framework": "uk_cta",
+}
 
 
 def injection_data(**overrides) -> dict:
     data = {
-        "knee": "left", "injected_on": dt.date(2026, 3, 2), "product": "bmac", "guidance": "ultrasound",
-        "volume_ml": 6, "rehabilitation": "home", "kl_grade": 2, "bmi": 27.5, "alignment": "varus",
-        "alignment_degrees": 3, "activity_level": 4, "protocol": dict(BMAC_PROTOCOL),
+        "knee": "left",
+        "injected_on": dt.date(2026, 3, 2),
+        "product": "bmac",
+        "guidance": "ultrasound",
+        "volume_ml": 6,
+        "rehabilitation": "home",
+        "kl_grade": 2,
+        "bmi": 27.5,
+        "alignment": "varus",
+        "alignment_degrees": 3,
+        "activity_level": 4,
+        "protocol": dict(BMAC_PROTOCOL),
     }
     data.update(overrides)
     return data
@@ -80,5 +102,4 @@ def make_injection(patient: Patient, clinician, **overrides):
     number = overrides.pop("number_in_plan", 1)
     planned = overrides.pop("planned_injections", 1)
     data = injection_data(clinician=clinician, **overrides)
-    return injection_record(patient=patient, by=clinician, data=data, number_in_plan=number,
-                            planned_injections=planned)
+    return injection_record(patient=patient, by=clinician, data=data, number_in_plan=number, planned_injections=planned)

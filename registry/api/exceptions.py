@@ -7,8 +7,10 @@ def exception_handler(exc, context):
     """Service-layer ValidationErrors become field-level 400s, never 500s."""
     if isinstance(exc, DjangoValidationError):
         if hasattr(exc, "error_dict"):
-            detail = {("non_field_errors" if k == "__all__" else k): [str(m) for e in v for m in e.messages]
-                      for k, v in exc.error_dict.items()}
+            detail = {
+                ("non_field_errors" if k == "__all__" else k): [str(m) for e in v for m in e.messages]
+                for k, v in exc.error_dict.items()
+            }
         else:
             detail = {"non_field_errors": exc.messages}
         exc = serializers.ValidationError(detail)

@@ -53,13 +53,17 @@ class Injection(models.Model):
     status = models.CharField(max_length=8, choices=InjectionStatus.choices, default=InjectionStatus.GIVEN)
     injected_on = models.DateField(help_text="Date given, or planned date while the injection is planned.")
     clinician = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="injections_given",
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="injections_given",
         help_text="Treating clinician.",
     )
     product = models.CharField(max_length=16, choices=Product.choices)
     guidance = models.CharField(max_length=12, choices=Guidance.choices)
     volume_ml = models.DecimalField(
-        "volume injected (mL)", max_digits=5, decimal_places=1,
+        "volume injected (mL)",
+        max_digits=5,
+        decimal_places=1,
         validators=[MinValueValidator(Decimal("0.1")), MaxValueValidator(Decimal("100"))],
     )
     rehabilitation = models.CharField(
@@ -73,12 +77,20 @@ class Injection(models.Model):
     )
     age_at_injection = models.PositiveSmallIntegerField(editable=False)
     bmi = models.DecimalField(
-        "BMI", max_digits=4, decimal_places=1, null=True, blank=True,
+        "BMI",
+        max_digits=4,
+        decimal_places=1,
+        null=True,
+        blank=True,
         validators=[MinValueValidator(Decimal("12")), MaxValueValidator(Decimal("80"))],
     )
     alignment = models.CharField(max_length=8, choices=Alignment.choices, blank=True)
     alignment_degrees = models.DecimalField(
-        "deformity (degrees)", max_digits=3, decimal_places=1, null=True, blank=True,
+        "deformity (degrees)",
+        max_digits=3,
+        decimal_places=1,
+        null=True,
+        blank=True,
         validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("30"))],
     )
     activity_level = models.PositiveSmallIntegerField(
@@ -124,8 +136,10 @@ class Injection(models.Model):
                 messages if field == "__all__" else [f"{field}: {m}" for m in messages]
             )
         for field, messages in protocols.validate_selection(
-            alignment=self.alignment, alignment_degrees=self.alignment_degrees,
-            previous_treatments=self.previous_treatments, pathology=self.pathology,
+            alignment=self.alignment,
+            alignment_degrees=self.alignment_degrees,
+            previous_treatments=self.previous_treatments,
+            pathology=self.pathology,
         ).items():
             errors.setdefault(field, []).extend(messages)
         if errors:

@@ -43,7 +43,9 @@ class Patient(models.Model):
     )
     consent_withdrawn_at = models.DateTimeField(null=True, blank=True)
     withdrawal_decision = models.CharField(
-        max_length=16, choices=WithdrawalDecision.choices, blank=True,
+        max_length=16,
+        choices=WithdrawalDecision.choices,
+        blank=True,
         help_text="What happens to data already stored, as agreed with the patient.",
     )
     withdrawal_reason = models.TextField(blank=True)
@@ -75,10 +77,7 @@ class Patient(models.Model):
     def may_email(self) -> bool:
         """Whether the registry may send this patient any email at all, right now."""
         return bool(
-            self.email
-            and self.consent_email_contact
-            and not self.has_withdrawn
-            and self.email_opted_out_at is None
+            self.email and self.consent_email_contact and not self.has_withdrawn and self.email_opted_out_at is None
         )
 
     def age_on(self, day) -> int:

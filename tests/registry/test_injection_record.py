@@ -28,14 +28,21 @@ def test_exosome_without_governance_names_what_is_missing(patient, clinician):
 
 
 def test_exosome_with_governance_saves(patient, clinician):
-    injection = make_injection(patient, clinician, product="exosome", protocol=dict(EXOSOME_PROTOCOL),
-                               governance=dict(GOVERNANCE))
+    injection = make_injection(
+        patient, clinician, product="exosome", protocol=dict(EXOSOME_PROTOCOL), governance=dict(GOVERNANCE)
+    )
     assert injection.governance["study_registration"] == "NCT01234567"
 
 
 def test_bmac_concentrate_cannot_exceed_aspirate(patient, clinician):
-    protocol = {"harvest_site": "anterior_iliac_crest", "aspirate_volume_ml": 10, "anticoagulant": "heparin",
-                "processing_system": "Kit", "processing_method": "centrifugation", "concentrate_volume_ml": 12}
+    protocol = {
+        "harvest_site": "anterior_iliac_crest",
+        "aspirate_volume_ml": 10,
+        "anticoagulant": "heparin",
+        "processing_system": "Kit",
+        "processing_method": "centrifugation",
+        "concentrate_volume_ml": 12,
+    }
     with pytest.raises(ValidationError) as err:
         make_injection(patient, clinician, protocol=protocol)
     assert any("exceed the aspirate" in m for m in err.value.message_dict["protocol"])
@@ -43,8 +50,9 @@ def test_bmac_concentrate_cannot_exceed_aspirate(patient, clinician):
 
 def test_staged_plan_joins_first_injection(patient, clinician):
     first = make_injection(patient, clinician, planned_injections=2)
-    second = make_injection(patient, clinician, planned_injections=2, number_in_plan=2,
-                            injected_on=dt.date(2026, 3, 16))
+    second = make_injection(
+        patient, clinician, planned_injections=2, number_in_plan=2, injected_on=dt.date(2026, 3, 16)
+    )
     assert second.plan_id == first.plan_id
     assert first.plan.is_staged
 
