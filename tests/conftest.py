@@ -65,3 +65,6 @@ def api_as(api):
         return api
 
     return login
+
+
+pytest_plugins = ["tests.service_checks"]
