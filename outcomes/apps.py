@@ -4,3 +4,6 @@ from django.apps import AppConfig
 class OutcomesConfig(AppConfig):
     name = "outcomes"
     verbose_name = "Outcomes"
+
+    def ready(self) -> None:
+        from outcomes import receivers  # noqa: F401 - connects to the registry's domain signals

@@ -1,0 +1,79 @@
+from django.db import models
+from simple_history.models import HistoricalRecords
+
+
+class Timepoint(models.TextChoices):
+    BASELINE = "baseline", "Baseline"
+    ONE_MONTH = "1m", "1 month"
+    SIX_MONTHS = "6m", "6 months"
+
+
+class FollowUpStatus(models.TextChoices):
+    SCHEDULED = "scheduled", "Scheduled"
+    OPEN = "open", "Open"
+    COMPLETED = "completed", "Completed"
+    MISSED = "missed", "Missed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+# A follow-up in one of these may still be answered, moved or cancelled.
+ACTIVE_STATUSES = (FollowUpStatus.SCHEDULED, FollowUpStatus.OPEN)
+
+
+class FollowUp(models.Model):
+    """One questionnaire a patient owes for one knee's treatment plan at one timepoint.
+
+    Dates are in the clinic's own calendar; the window is [opens_on, closes_on], both inclusive.
+    """
+
+    plan = models.ForeignKey("registry.TreatmentPlan", on_delete=models.PROTECT, related_name="follow_ups")
+    # Denormalised from the plan so the sweep and dashboards filter without joins.
+    patient = models.ForeignKey("registry.Patient", on_delete=models.PROTECT, related_name="follow_ups")
+    clinic = models.ForeignKey("registry.Clinic", on_delete=models.PROTECT, related_name="follow_ups")
+    timepoint = models.CharField(max_length=8, choices=Timepoint.choices)
+    opens_on = models.DateField()
+    due_on = models.DateField()
+    closes_on = models.DateField()
+    status = models.CharField(max_length=10, choices=FollowUpStatus.choices, default=FollowUpStatus.SCHEDULED)
+    status_changed_at = models.DateTimeField(auto_now_add=True)
+    cancelled_reason = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["due_on", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["plan", "timepoint"], name="one_follow_up_per_plan_timepoint"),
+            models.CheckConstraint(
+                condition=models.Q(timepoint__in=Timepoint.values), name="follow_up_timepoint_valid"
+            ),
+            models.CheckConstraint(condition=models.Q(status__in=FollowUpStatus.values), name="follow_up_status_valid"),
+            models.CheckConstraint(
+                condition=models.Q(opens_on__lte=models.F("due_on")) & models.Q(due_on__lte=models.F("closes_on")),
+                name="follow_up_window_ordered",
+            ),
+        ]
+        indexes = [
+            # The sweep: "scheduled follow-ups whose window has opened" and "open ones whose window has closed".
+            models.Index(fields=["opens_on"], name="follow_up_to_open", condition=models.Q(status="scheduled")),
+            models.Index(fields=["closes_on"], name="follow_up_to_close", condition=models.Q(status="open")),
+            models.Index(fields=["clinic", "timepoint", "status"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.patient} — {self.get_timepoint_display()} ({self.get_status_display().lower()})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_STATUSES
+
+    def window_contains(self, day) -> bool:
+        return self.opens_on <= day <= self.closes_on
+
+    def status_on(self, day) -> str:
+        """What the status should be on a clinic-local day, for a follow-up not yet answered or cancelled."""
+        if day < self.opens_on:
+            return FollowUpStatus.SCHEDULED
+        if day <= self.closes_on:
+            return FollowUpStatus.OPEN
+        return FollowUpStatus.MISSED

@@ -1,0 +1,149 @@
+"""The questionnaire a follow-up asks, and turning posted form values into stored answers and scores.
+
+Form inputs are named `<INSTRUMENT>.<ITEM>` (e.g. `KOOS.P1`, `VAS.pain`) with the item's scoring-key value,
+so the reversed KOOS items are resolved by the instrument definition, never here.
+"""
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+
+from outcomes.instruments import Instrument, current_version, get_instrument
+from outcomes.models import FollowUp, Timepoint
+from outcomes.scoring import koos4, score, score_detail
+
+PROMS = ("KOOS", "OKS", "VAS", "PGA")
+# No injection has happened at baseline, so there is nothing yet to ask about safety.
+INSTRUMENTS_BY_TIMEPOINT = {
+    Timepoint.BASELINE: PROMS,
+    Timepoint.ONE_MONTH: (*PROMS, "SAFETY"),
+    Timepoint.SIX_MONTHS: (*PROMS, "SAFETY"),
+}
+MAX_TEXT = 2000
+YES, NO = "yes", "no"
+
+
+def instruments_for(follow_up: FollowUp, versions: dict[str, str] | None = None) -> list[Instrument]:
+    codes = INSTRUMENTS_BY_TIMEPOINT[follow_up.timepoint]
+    return [get_instrument(code, (versions or {}).get(code)) for code in codes]
+
+
+def product_of(follow_up: FollowUp) -> str:
+    return follow_up.plan.product
+
+
+def _clean_text(value: str) -> str:
+    return value.replace("\x00", "").strip()[:MAX_TEXT]
+
+
+def _parse_value(instrument: Instrument, item, raw: Any) -> tuple[Any, str | None]:
+    """(answer, option label) or ValueError with a message for the patient."""
+    if isinstance(raw, list):
+        raw = raw[-1] if raw else ""
+    if raw is None or (isinstance(raw, str) and raw.strip() == ""):
+        return None, None
+    if item.type == "text":
+        return _clean_text(str(raw)), None
+    if item.type == "yesno":
+        value = str(raw).strip().lower()
+        if value not in (YES, NO):
+            raise ValueError("Choose yes or no.")
+        return value == YES, None
+    try:
+        number = int(str(raw).strip())
+    except ValueError:
+        raise ValueError("Choose one of the answers.") from None
+    if item.type == "slider":
+        if not item.min <= number <= item.max:
+            raise ValueError(f"Give a number from {item.min} to {item.max}.")
+        return number, None
+    for option in item.options:
+        if option.score == number:
+            return number, option.label
+    raise ValueError("Choose one of the answers.")
+
+
+def parse(follow_up: FollowUp, data, versions: dict[str, str] | None = None) -> tuple[dict, dict[str, str]]:
+    """Posted form values -> ({instrument: {item: {"score"/"value", "option"}}}, {instrument: version}).
+
+    Raises ValidationError keyed by input name for unknown inputs, invalid values and missing required items.
+    """
+    product = product_of(follow_up)
+    errors: dict[str, list[str]] = {}
+    answers: dict[str, dict[str, dict[str, Any]]] = {}
+    used_versions: dict[str, str] = {}
+    expected: set[str] = set()
+    for instrument in instruments_for(follow_up, versions):
+        used_versions[instrument.code] = instrument.version
+        answers[instrument.code] = {}
+        for item in instrument.items_for_product(product):
+            name = f"{instrument.code}.{item.code}"
+            expected.add(name)
+            raw = data.getlist(name) if hasattr(data, "getlist") else data.get(name)
+            try:
+                value, label = _parse_value(instrument, item, raw)
+            except ValueError as exc:
+                errors[name] = [str(exc)]
+                continue
+            if value is None:
+                if item.required:
+                    errors[name] = ["Please answer this question."]
+                continue
+            entry: dict[str, Any] = {"value": value}
+            if label is not None:
+                entry["option"] = label
+            answers[instrument.code][item.code] = entry
+    for name in data:
+        if "." in name and name not in expected:
+            errors[name] = ["This question is not part of this questionnaire."]
+    if errors:
+        raise ValidationError(errors)
+    return answers, used_versions
+
+
+def item_values(answers: dict, instrument_code: str) -> dict[str, Any]:
+    return {code: entry["value"] for code, entry in answers.get(instrument_code, {}).items()}
+
+
+def score_all(answers: dict, versions: dict[str, str]) -> dict[str, Any]:
+    """Every score the registry keeps for one submission, via the one public scoring API."""
+    scores: dict[str, Any] = {}
+    if "KOOS" in answers:
+        koos = score("KOOS", item_values(answers, "KOOS"), versions.get("KOOS"))
+        scores["KOOS"] = koos
+        scores["KOOS4"] = koos4(koos)
+        # KOOS JR is derived from seven KOOS items, so it costs the patient nothing extra.
+        try:
+            jr_items = get_instrument("KOOS_JR").item_codes
+            jr_answers = {c: v for c, v in item_values(answers, "KOOS").items() if c in jr_items}
+            scores["KOOS_JR"] = score("KOOS_JR", jr_answers)
+        except ValueError:
+            pass
+    if "OKS" in answers:
+        detail = score_detail("OKS", item_values(answers, "OKS"), versions.get("OKS"))
+        total = detail.scales["total"]
+        scores["OKS"] = detail.scores
+        scores["OKS_detail"] = {"imputed": total.imputed and total.score is not None, "missing": total.missing}
+    for code in ("VAS", "PGA"):
+        if code in answers:
+            scores[code] = score(code, item_values(answers, code), versions.get(code))
+    return scores
+
+
+def draft_values(follow_up: FollowUp, data) -> dict[str, str]:
+    """The subset of posted values worth keeping as a draft: known input names, short strings."""
+    names = {
+        f"{instrument.code}.{item.code}"
+        for instrument in instruments_for(follow_up)
+        for item in instrument.items_for_product(product_of(follow_up))
+    }
+    kept = {}
+    for name in names:
+        value = data.get(name)
+        if isinstance(value, str | int) and not isinstance(value, bool):
+            kept[name] = _clean_text(str(value))
+    return kept
+
+
+def current_versions() -> dict[str, str]:
+    return {code: current_version(code) for code in (*PROMS, "SAFETY")}

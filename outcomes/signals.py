@@ -1,0 +1,12 @@
+"""Domain events outcomes announces to the apps above it (notifications)."""
+
+from django.dispatch import Signal
+
+# submission: a questionnaire was submitted (sent after commit, so a failing receiver never loses it).
+questionnaire_submitted = Signal()
+# follow_up: its dates moved (pending messages move with it).
+follow_up_rescheduled = Signal()
+# follow_ups: list of follow-ups just cancelled (pending messages are cancelled with them).
+follow_ups_cancelled = Signal()
+# link: a questionnaire link locked after too many failed identity checks (the clinic is told).
+link_locked = Signal()
