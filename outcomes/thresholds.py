@@ -1,0 +1,104 @@
+"""Clinically meaningful change and deterioration thresholds, each with the source it comes from.
+
+Keys are ``<kind>.<measure>``: kind is ``mcid`` (change for an individual), ``mcid_group`` (difference
+between groups) or ``deterioration``; measure names follow ``outcomes.scoring.measures`` ("koos.pain",
+"oks.total", "vas.pain"). Values are positive magnitudes; ``direction`` says which way the change must go.
+A clinic overrides values through the Django setting ``OUTCOME_THRESHOLDS`` without code changes.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+
+SETTING = "OUTCOME_THRESHOLDS"
+ChangeDirection = Literal["increase", "decrease"]
+
+
+@dataclass(frozen=True)
+class Threshold:
+    value: float  # magnitude of the change, always > 0
+    direction: ChangeDirection  # the direction of change that counts
+    source: str
+
+
+_KOOS_MCID_SOURCE = (
+    "Project default (reference 4): KOOS rule-of-thumb minimal important change 8-10 points, widely cited from "
+    "Roos & Lohmander 2003 (primary text not checked); study values differ by subscale (e.g. PubMed 41367621)."
+)
+_DETERIORATION_SOURCE = "Project rule (reference, 'Rules this project adopts'): {} against baseline."
+
+DEFAULTS: dict[str, Threshold] = {
+    **{
+        f"mcid.koos.{sub}": Threshold(10.0, "increase", _KOOS_MCID_SOURCE)
+        for sub in ("pain", "symptoms", "adl", "sport_rec", "qol")
+    },
+    "mcid.oks.total": Threshold(
+        7.0, "increase", "Beard et al. 2015, J Clin Epidemiol 68:73 (reference 4): individual MIC ~7 (ROC)."
+    ),
+    "mcid_group.oks.total": Threshold(
+        5.0, "increase", "Beard et al. 2015, J Clin Epidemiol 68:73 (reference 4): between-group MID ~5."
+    ),
+    "mcid.vas.pain": Threshold(
+        20.0, "decrease", "Tubach et al. 2005 (reference 4): knee OA MCII -19.9 mm on a 0-100 pain VAS, as 20 mm."
+    ),
+    "deterioration.vas.pain": Threshold(20.0, "increase", _DETERIORATION_SOURCE.format("VAS pain +20 mm")),
+    "deterioration.koos.pain": Threshold(10.0, "decrease", _DETERIORATION_SOURCE.format("KOOS Pain -10")),
+    "deterioration.oks.total": Threshold(5.0, "decrease", _DETERIORATION_SOURCE.format("OKS total -5")),
+}
+
+
+def _configured_setting(name: str) -> Any:
+    """Django setting if settings are set up, else None (thresholds are not read from the environment)."""
+    try:
+        from django.conf import settings  # optional: derived measures work without Django
+    except ImportError:
+        return None
+    if settings.configured or os.environ.get("DJANGO_SETTINGS_MODULE"):
+        return getattr(settings, name, None)
+    return None
+
+
+def _number(key: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{SETTING}[{key!r}]: value {value!r} must be a positive number")
+    return float(value)
+
+
+def merge_thresholds(
+    overrides: Mapping[str, Any] | None, defaults: Mapping[str, Threshold] = DEFAULTS
+) -> dict[str, Threshold]:
+    """Defaults with overrides applied. An override is a number or {"value": number, "source": text};
+    the direction of a measure cannot be overridden. Unknown keys or bad values raise ValueError."""
+    merged = dict(defaults)
+    if overrides is None:
+        return merged
+    if not isinstance(overrides, Mapping):
+        raise ValueError(f"{SETTING} must be a dict of threshold key to value")
+    for key, override in overrides.items():
+        if key not in defaults:
+            raise ValueError(f"{SETTING}[{key!r}]: unknown threshold (known: {', '.join(sorted(defaults))})")
+        if isinstance(override, Mapping):
+            unknown = set(override) - {"value", "source"}
+            if unknown or "value" not in override:
+                raise ValueError(f"{SETTING}[{key!r}]: expected a number or {{'value': ..., 'source': ...}}")
+            source = override.get("source", f"settings.{SETTING}")
+            if not isinstance(source, str) or not source:
+                raise ValueError(f"{SETTING}[{key!r}]: source must be non-empty text")
+            value = _number(key, override["value"])
+        else:
+            value, source = _number(key, override), f"settings.{SETTING}"
+        merged[key] = replace(defaults[key], value=value, source=source)
+    return merged
+
+
+def get_thresholds() -> dict[str, Threshold]:
+    """Thresholds in force: DEFAULTS merged with settings.OUTCOME_THRESHOLDS. Read on each call (cheap) so
+    settings overrides in tests apply."""
+    return merge_thresholds(_configured_setting(SETTING))
+
+
+__all__ = ["DEFAULTS", "SETTING", "Threshold", "get_thresholds", "merge_thresholds"]
