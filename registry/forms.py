@@ -1,0 +1,250 @@
+"""Forms for the clinician pages. They check what a person typed; the services (registry.services) still decide
+what may be saved, and the views put any error a service raises back next to the field it is about.
+
+Field definitions come from the models (labels, help text, validators), so a rule is not written twice.
+"""
+
+from django import forms
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+
+from registry.choices import WRITING_ROLES, Pathology, PreviousTreatment, WithdrawalDecision
+from registry.models import Clinic, Injection, Patient
+from registry.protocols import PROTOCOL_FORMS, GovernanceForm
+
+DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
+def _from_model(model, fields: list[str], **kwargs) -> type[forms.Form]:
+    """A plain Form holding the model's own field definitions. Plain, not a ModelForm: the service builds and
+    validates the instance (it needs the plan, protocol and audit reason a ModelForm knows nothing about)."""
+    form_fields = forms.fields_for_model(model, fields=fields, **kwargs)
+    for name, form_field in form_fields.items():
+        # Model validators (year of birth, BMI range...) run with the form too, so every problem shows at once.
+        extra = [v for v in model._meta.get_field(name).validators if v not in form_field.validators]
+        form_field.validators = [*form_field.validators, *extra]
+    return type(f"{model.__name__}Fields", (forms.Form,), form_fields)
+
+
+def submitted(form: forms.Form) -> dict:
+    """What was typed into a form, empty inputs left out: protocol and governance records are stored as typed,
+    and the service normalises them with the same product form."""
+    return {name: value for name in form.fields if (value := form[name].data) not in (None, "")}
+
+
+def unbound_copy(form_class: type[forms.Form], data, *, prefix: str) -> forms.Form:
+    """An unvalidated form showing what was typed: for the fieldsets of products not chosen, whose errors would
+    only distract, but whose values must survive a re-render."""
+    typed = form_class(data, prefix=prefix)
+    return form_class(prefix=prefix, initial={name: typed[name].data for name in typed.fields})
+
+
+PATIENT_FIELDS = [
+    "full_name",
+    "email",
+    "phone",
+    "year_of_birth",
+    "sex",
+    "consent_on",
+    "consent_version",
+    "consent_registry",
+    "consent_email_contact",
+]
+
+
+class PatientForm(
+    _from_model(
+        Patient,
+        PATIENT_FIELDS,
+        widgets={
+            "consent_on": DATE,
+            "year_of_birth": forms.NumberInput(attrs={"inputmode": "numeric"}),
+            "phone": forms.TextInput(attrs={"type": "tel", "autocomplete": "off"}),
+        },
+    )
+):
+    pass
+
+
+class EnrolForm(PatientForm):
+    clinic = forms.ModelChoiceField(queryset=Clinic.objects.none(), empty_label=None)
+
+    field_order = ["clinic", *PATIENT_FIELDS]
+
+    def __init__(self, *args, clinics, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["clinic"].queryset = clinics
+        if len(clinics) == 1:
+            self.fields["clinic"].initial = clinics[0]
+        else:
+            self.fields["clinic"].empty_label = "—"
+
+    def patient_data(self) -> dict:
+        return {name: self.cleaned_data[name] for name in PATIENT_FIELDS}
+
+
+class PatientEditForm(PatientForm):
+    reason = forms.CharField(
+        label="Reason for the change", max_length=500, help_text="Kept in the audit history, e.g. “moved house”."
+    )
+
+    def patient_data(self) -> dict:
+        return {name: self.cleaned_data[name] for name in PATIENT_FIELDS}
+
+
+class WithdrawConsentForm(forms.Form):
+    decision = forms.ChoiceField(
+        label="What happens to the data already collected",
+        choices=WithdrawalDecision.choices,
+        widget=forms.RadioSelect,
+    )
+    reason = forms.CharField(
+        label="Reason",
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="In the patient's words if they gave one, or “No reason given”.",
+    )
+
+
+INJECTION_FIELDS = [
+    "knee",
+    "status",
+    "injected_on",
+    "clinician",
+    "product",
+    "guidance",
+    "volume_ml",
+    "rehabilitation",
+    "rehabilitation_notes",
+    "kl_grade",
+    "bmi",
+    "alignment",
+    "alignment_degrees",
+    "activity_level",
+    "pathology_notes",
+]
+
+
+class InjectionForm(
+    _from_model(
+        Injection,
+        INJECTION_FIELDS,
+        widgets={
+            "knee": forms.RadioSelect,
+            "status": forms.RadioSelect,
+            "injected_on": DATE,
+            "rehabilitation_notes": forms.Textarea(attrs={"rows": 2}),
+            "pathology_notes": forms.Textarea(attrs={"rows": 2}),
+        },
+    )
+):
+    previous_treatments = forms.MultipleChoiceField(
+        label="Previous treatments for this knee",
+        choices=PreviousTreatment.choices,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+    )
+    pathology = forms.MultipleChoiceField(
+        label="Co-existing pathology",
+        choices=Pathology.choices,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+    )
+    planned_injections = forms.IntegerField(
+        label="Injections planned in this course",
+        min_value=1,
+        max_value=10,
+        initial=1,
+        help_text="1 for a single injection; more for a staged plan.",
+    )
+    number_in_plan = forms.IntegerField(
+        label="This is injection number", min_value=1, max_value=10, initial=1, help_text="1 opens a new plan."
+    )
+
+    # Fields the service takes as the injection's data; the plan numbers are separate arguments.
+    service_fields = [*INJECTION_FIELDS, "previous_treatments", "pathology"]
+
+    def __init__(self, *args, clinic: Clinic, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        clinicians = (
+            get_user_model()
+            .objects.filter(memberships__clinic=clinic, memberships__role__in=WRITING_ROLES, is_active=True)
+            .order_by("first_name", "last_name", "username")
+        )
+        self.fields["clinician"].queryset = clinicians
+        self.fields["clinician"].label_from_instance = lambda u: u.get_full_name() or u.get_username()
+        if not self.initial.get("clinician") and clinicians.filter(pk=user.pk).exists():
+            self.initial["clinician"] = user.pk
+        for name in ("knee", "status"):  # radio buttons need no "---------" option
+            self.fields[name].choices = [c for c in self.fields[name].choices if c[0] != ""]
+        self.fields["product"].choices = [("", "Choose the product"), *self.fields["product"].choices[1:]]
+        self.fields["kl_grade"].widget.attrs.update(min=0, max=4)
+
+    def clean(self):
+        data = super().clean()
+        planned, number = data.get("planned_injections"), data.get("number_in_plan")
+        if planned and number and number > planned:
+            self.add_error("number_in_plan", f"Cannot be more than the {planned} injections planned.")
+        return data
+
+    def injection_data(self) -> dict:
+        return {name: self.cleaned_data[name] for name in self.service_fields if name in self.cleaned_data}
+
+
+class InjectionEditForm(InjectionForm):
+    """Correcting a recorded injection: what was injected where, and its place in the plan, stay fixed."""
+
+    reason = forms.CharField(
+        label="Reason for the change",
+        max_length=500,
+        help_text="Kept in the audit history, e.g. “cell count report arrived”.",
+    )
+
+    fixed = ("knee", "product", "planned_injections", "number_in_plan")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in self.fixed:
+            del self.fields[name]
+
+    @property
+    def service_fields(self):
+        return [name for name in InjectionForm.service_fields if name not in self.fixed]
+
+
+def protocol_forms(product: str | None, data=None, initial: dict | None = None) -> dict[str, forms.Form]:
+    """One form per product, prefixed by the product (``bmac-harvest_site``). Only the chosen product's form is
+    bound to the submission (and so validated); the others keep what was typed without complaining."""
+    out = {}
+    for code, form_class in PROTOCOL_FORMS.items():
+        if code == product and data is not None:
+            out[code] = form_class(data, prefix=code)
+        elif data is not None:
+            out[code] = unbound_copy(form_class, data, prefix=code)
+        else:
+            out[code] = form_class(prefix=code, initial=initial if code == product else None)
+    return out
+
+
+def governance_form(data=None, initial: dict | None = None) -> forms.Form:
+    # empty_permitted: left blank, the fieldset is valid and records nothing; whether the product allows that is
+    # checked separately. Partly filled in, every field is validated.
+    return GovernanceForm(
+        data, prefix="governance", initial=initial, empty_permitted=True, use_required_attribute=False
+    )
+
+
+def service_errors_onto(error: ValidationError, *, form: forms.Form, others: dict[str, forms.Form]) -> None:
+    """Put a service's ValidationError next to the fields it names. ``others`` maps a service field
+    (``protocol``, ``governance``) to the form whose top it belongs at; anything else goes to the page's top."""
+    if not hasattr(error, "error_dict"):
+        form.add_error(None, error.messages)
+        return
+    for field, messages in error.message_dict.items():
+        if field in others:
+            others[field].add_error(None, messages)
+        elif field in form.fields:
+            form.add_error(field, messages)
+        else:
+            label = field.replace("_", " ").capitalize()
+            form.add_error(None, [m if field == "__all__" else f"{label}: {m}" for m in messages])

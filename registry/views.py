@@ -1,0 +1,392 @@
+"""Clinician pages. Every object is reached through registry.scoping (outside the user's clinics: 404), every write
+through registry.services (auditors: 403), and a service's ValidationError is shown next to the field it names."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Count, Prefetch, Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import urlencode
+
+from registry import services
+from registry.choices import Knee, Product
+from registry.forms import (
+    EnrolForm,
+    InjectionEditForm,
+    InjectionForm,
+    PatientEditForm,
+    WithdrawConsentForm,
+    governance_form,
+    protocol_forms,
+    service_errors_onto,
+    submitted,
+)
+from registry.models import Injection, Patient, TreatmentPlan
+from registry.protocols import GOVERNANCE_REQUIRED, PROTOCOL_FORMS, GovernanceForm, validate_governance
+from registry.scoping import clinics_for, get_for_user_or_404, injections_for, patients_for
+from registry.templatetags.registry_display import display_value
+
+PAGE_SIZE = 25
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    return redirect("registry:patient-list" if request.user.is_authenticated else "login")
+
+
+def _patient(request, registry_number: str, *, write: bool = False) -> Patient:
+    patient = get_for_user_or_404(patients_for(request.user).select_related("clinic"), registry_number=registry_number)
+    if write and not patients_for(request.user, write=True).filter(pk=patient.pk).exists():
+        raise PermissionDenied("Your role in this clinic can read records but not change them.")
+    return patient
+
+
+def _injection(request, pk: int, *, write: bool = False) -> Injection:
+    injection = get_for_user_or_404(
+        injections_for(request.user).select_related("patient__clinic", "plan", "clinician"), pk=pk
+    )
+    if write and not injections_for(request.user, write=True).filter(pk=injection.pk).exists():
+        raise PermissionDenied("Your role in this clinic can read records but not change them.")
+    return injection
+
+
+# --- Patients ------------------------------------------------------------------------------------------------------
+
+
+@login_required
+def patient_list(request: HttpRequest) -> HttpResponse:
+    clinics = list(clinics_for(request.user))
+    patients = patients_for(request.user).select_related("clinic").annotate(injection_count=Count("injections"))
+    query = request.GET.get("q", "").strip()
+    if query:
+        patients = patients.filter(
+            Q(registry_number__icontains=query) | Q(full_name__icontains=query) | Q(email__icontains=query)
+        )
+    clinic_id = request.GET.get("clinic", "")
+    if clinic_id.isdigit() and any(c.pk == int(clinic_id) for c in clinics):
+        patients = patients.filter(clinic_id=int(clinic_id))
+    else:
+        clinic_id = ""
+    page = Paginator(patients.order_by("-created_at", "-id"), PAGE_SIZE).get_page(request.GET.get("page"))
+    filters = {k: v for k, v in (("q", query), ("clinic", clinic_id)) if v}
+    return render(
+        request,
+        "registry/patient_list.html",
+        {
+            "page": page,
+            "query": query,
+            "clinics": clinics,
+            "clinic_id": clinic_id,
+            "filtered": bool(filters),
+            "filter_query": urlencode(filters),
+        },
+    )
+
+
+@login_required
+def patient_enrol(request: HttpRequest) -> HttpResponse:
+    clinics = list(clinics_for(request.user, write=True))
+    if not clinics:
+        raise PermissionDenied("Your role can read records but not enrol patients.")
+    form = EnrolForm(request.POST if request.method == "POST" else None, clinics=clinics_for(request.user, write=True))
+    if request.method == "POST" and form.is_valid():
+        try:
+            patient = services.patient_enrol(
+                clinic=form.cleaned_data["clinic"], by=request.user, data=form.patient_data()
+            )
+        except ValidationError as error:
+            service_errors_onto(error, form=form, others={})
+        else:
+            messages.success(request, f"Enrolled {patient.full_name or 'patient'} as {patient.registry_number}.")
+            return redirect("registry:patient-detail", registry_number=patient.registry_number)
+    return render(request, "registry/patient_form.html", {"form": form, "title": "Enrol a patient"})
+
+
+@login_required
+def patient_detail(request: HttpRequest, registry_number: str) -> HttpResponse:
+    patient = _patient(request, registry_number)
+    plans = list(
+        TreatmentPlan.objects.filter(patient=patient).prefetch_related(
+            Prefetch(
+                "injections",
+                queryset=Injection.objects.select_related("clinician").order_by("number_in_plan", "injected_on"),
+            )
+        )
+    )
+    knees = [
+        {"code": code, "label": f"{label} knee", "plans": [p for p in plans if p.knee == code]}
+        for code, label in Knee.choices
+    ]
+    may_write = patients_for(request.user, write=True).filter(pk=patient.pk).exists()
+    return render(request, "registry/patient_detail.html", {"patient": patient, "knees": knees, "may_write": may_write})
+
+
+@login_required
+def patient_edit(request: HttpRequest, registry_number: str) -> HttpResponse:
+    patient = _patient(request, registry_number, write=True)
+    initial = {name: getattr(patient, name) for name in PatientEditForm.base_fields if name != "reason"}
+    form = PatientEditForm(request.POST if request.method == "POST" else None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.patient_update(
+                patient=patient, by=request.user, data=form.patient_data(), reason=form.cleaned_data["reason"]
+            )
+        except ValidationError as error:
+            service_errors_onto(error, form=form, others={})
+        else:
+            messages.success(request, "Patient details saved.")
+            return redirect("registry:patient-detail", registry_number=patient.registry_number)
+    return render(
+        request,
+        "registry/patient_form.html",
+        {"form": form, "patient": patient, "title": f"Edit details of {patient.registry_number}"},
+    )
+
+
+@login_required
+def patient_withdraw(request: HttpRequest, registry_number: str) -> HttpResponse:
+    patient = _patient(request, registry_number, write=True)
+    form = WithdrawConsentForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and not patient.has_withdrawn and form.is_valid():
+        try:
+            services.patient_withdraw_consent(
+                patient=patient,
+                by=request.user,
+                decision=form.cleaned_data["decision"],
+                reason=form.cleaned_data["reason"],
+            )
+        except ValidationError as error:
+            service_errors_onto(error, form=form, others={})
+        else:
+            messages.success(request, "Consent withdrawn. The patient will not be contacted again.")
+            return redirect("registry:patient-detail", registry_number=patient.registry_number)
+    return render(request, "registry/patient_withdraw.html", {"form": form, "patient": patient})
+
+
+# --- Injections ----------------------------------------------------------------------------------------------------
+
+
+def _injection_forms_valid(form, protocol_form, governance, product) -> bool:
+    """Validate every fieldset at once, so the person sees all problems in one go."""
+    valid = form.is_valid()
+    if protocol_form is not None:
+        valid = protocol_form.is_valid() and valid
+    valid = governance.is_valid() and valid
+    if not governance.has_changed():
+        # Left blank: allowed unless the product may only be given under a registered study.
+        required = validate_governance(product, {})[1].get("__all__")
+        if required:
+            governance.add_error(None, required)
+            valid = False
+    return valid
+
+
+def _injection_payload(form, protocol_form, governance) -> dict:
+    return {
+        **form.injection_data(),
+        "protocol": submitted(protocol_form) if protocol_form is not None else {},
+        "governance": submitted(governance),
+    }
+
+
+def _error_summary(form, *fieldsets) -> list[dict]:
+    """Every error on the page for the summary at the top, each linked to its field (or its fieldset).
+    ``fieldsets`` are (form, fieldset id) pairs for the protocol and governance forms."""
+    summary = [{"message": m, "anchor": ""} for m in form.non_field_errors()]
+    for f, fieldset_id in ((form, ""), *fieldsets):
+        if f is None:
+            continue
+        if f is not form:
+            summary += [{"message": m, "anchor": fieldset_id} for m in f.non_field_errors()]
+        for name, errors in f.errors.items():
+            if name != "__all__" and name in f.fields:
+                bound = f[name]
+                summary += [{"message": f"{bound.label}: {m}", "anchor": bound.auto_id} for m in errors]
+    return summary
+
+
+def _injection_page(request, *, patient, form, protocol_by_product, governance, chosen, injection=None):
+    fieldsets = [
+        {"code": code, "label": Product(code).label, "form": f, "chosen": code == chosen}
+        for code, f in protocol_by_product.items()
+    ]
+    chosen_protocol = protocol_by_product.get(chosen)
+    return render(
+        request,
+        "registry/injection_form.html",
+        {
+            "patient": patient,
+            "injection": injection,
+            "form": form,
+            "protocol_fieldsets": fieldsets,
+            "governance": governance,
+            "governance_required": chosen in GOVERNANCE_REQUIRED,
+            "governance_products": " ".join(sorted(GOVERNANCE_REQUIRED)),
+            "errors": _error_summary(form, (chosen_protocol, f"protocol-{chosen}"), (governance, "governance"))
+            if request.method == "POST"
+            else [],
+        },
+    )
+
+
+@login_required
+def injection_new(request: HttpRequest, registry_number: str) -> HttpResponse:
+    patient = _patient(request, registry_number, write=True)
+    if request.method != "POST":
+        form = InjectionForm(clinic=patient.clinic, user=request.user)
+        return _injection_page(
+            request,
+            patient=patient,
+            form=form,
+            protocol_by_product=protocol_forms(None),
+            governance=governance_form(),
+            chosen=None,
+        )
+    form = InjectionForm(request.POST, clinic=patient.clinic, user=request.user)
+    chosen = form["product"].data if form["product"].data in PROTOCOL_FORMS else None
+    protocol_by_product = protocol_forms(chosen, request.POST)
+    protocol_form = protocol_by_product.get(chosen)
+    governance = governance_form(request.POST)
+    if _injection_forms_valid(form, protocol_form, governance, chosen):
+        try:
+            injection = services.injection_record(
+                patient=patient,
+                by=request.user,
+                data=_injection_payload(form, protocol_form, governance),
+                number_in_plan=form.cleaned_data["number_in_plan"],
+                planned_injections=form.cleaned_data["planned_injections"],
+            )
+        except ValidationError as error:
+            service_errors_onto(error, form=form, others={"protocol": protocol_form, "governance": governance})
+        else:
+            messages.success(request, f"Recorded {injection}.")
+            return redirect("registry:patient-detail", registry_number=patient.registry_number)
+    return _injection_page(
+        request,
+        patient=patient,
+        form=form,
+        protocol_by_product=protocol_by_product,
+        governance=governance,
+        chosen=chosen,
+    )
+
+
+@login_required
+def injection_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    injection = _injection(request, pk, write=True)
+    patient, product = injection.patient, injection.product
+    if request.method != "POST":
+        initial = {name: getattr(injection, name) for name in InjectionEditForm.base_fields if hasattr(injection, name)}
+        initial["clinician"] = injection.clinician_id
+        form = InjectionEditForm(initial=initial, clinic=patient.clinic, user=request.user)
+        protocol_form = PROTOCOL_FORMS[product](prefix=product, initial=injection.protocol)
+        return _injection_page(
+            request,
+            patient=patient,
+            form=form,
+            protocol_by_product={product: protocol_form},
+            governance=governance_form(initial=injection.governance),
+            chosen=product,
+            injection=injection,
+        )
+    form = InjectionEditForm(request.POST, clinic=patient.clinic, user=request.user)
+    protocol_form = PROTOCOL_FORMS[product](request.POST, prefix=product)
+    governance = governance_form(request.POST)
+    if _injection_forms_valid(form, protocol_form, governance, product):
+        try:
+            services.injection_update(
+                injection=injection,
+                by=request.user,
+                data=_injection_payload(form, protocol_form, governance),
+                reason=form.cleaned_data["reason"],
+            )
+        except ValidationError as error:
+            service_errors_onto(error, form=form, others={"protocol": protocol_form, "governance": governance})
+        else:
+            messages.success(request, "Injection record updated.")
+            return redirect("registry:injection-detail", pk=injection.pk)
+    return _injection_page(
+        request,
+        patient=patient,
+        form=form,
+        protocol_by_product={product: protocol_form},
+        governance=governance,
+        chosen=product,
+        injection=injection,
+    )
+
+
+def _record_changes(field_name: str, old, new, product: str) -> list[dict]:
+    """One row per changed item; a protocol or governance record is compared key by key."""
+    if field_name in ("protocol", "governance"):
+        form_class = PROTOCOL_FORMS.get(product) if field_name == "protocol" else GovernanceForm
+        fields = form_class.base_fields if form_class else {}
+        prefix = "Protocol" if field_name == "protocol" else "Governance"
+        old, new = old or {}, new or {}
+        rows = []
+        for key in [*fields, *sorted((set(old) | set(new)) - set(fields))]:
+            if old.get(key) != new.get(key):
+                field = fields.get(key)
+                label = str(field.label) if field else key.replace("_", " ")
+                rows.append(
+                    {
+                        "label": f"{prefix}: {label}",
+                        "old": "" if key not in old else display_value(field, old[key]),
+                        "new": "" if key not in new else display_value(field, new[key]),
+                    }
+                )
+        return rows
+    model_field = Injection._meta.get_field(field_name)
+
+    def show(value):
+        if value in (None, "", []):
+            return ""
+        if model_field.choices:
+            return str(dict(model_field.flatchoices).get(value, value))
+        if isinstance(value, list):
+            return ", ".join(map(str, value))
+        if hasattr(value, "get_full_name"):
+            return value.get_full_name() or value.get_username()
+        return str(value)
+
+    return [{"label": str(model_field.verbose_name).capitalize(), "old": show(old), "new": show(new)}]
+
+
+def _audit_trail(injection: Injection) -> list[dict]:
+    records = list(injection.history.select_related("history_user", "clinician").order_by("history_date", "history_id"))
+    trail = []
+    for previous, record in zip([None, *records], records, strict=False):
+        changes = []
+        if previous is not None:
+            delta = record.diff_against(previous, foreign_keys_are_objs=True)
+            for change in delta.changes:
+                changes += _record_changes(change.field, change.old, change.new, injection.product)
+        trail.append(
+            {
+                "record": record,
+                "user": record.history_user,
+                "reason": record.history_change_reason or "",
+                "changes": changes,
+                "created": previous is None,
+            }
+        )
+    return list(reversed(trail))
+
+
+@login_required
+def injection_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    injection = _injection(request, pk)
+    may_write = injections_for(request.user, write=True).filter(pk=injection.pk).exists()
+    return render(
+        request,
+        "registry/injection_detail.html",
+        {
+            "injection": injection,
+            "patient": injection.patient,
+            "trail": _audit_trail(injection),
+            "may_write": may_write,
+            "edit_url": reverse("registry:injection-edit", kwargs={"pk": injection.pk}),
+        },
+    )

@@ -1,0 +1,27 @@
+// Show only the chosen product's protocol fieldset, and whether study governance is required for it.
+// Without JavaScript every fieldset stays visible, each under its own heading; the server validates only the
+// chosen product's fieldset either way.
+(function () {
+  "use strict";
+  var form = document.querySelector("[data-injection-form]");
+  if (!form) return;
+  var product = form.querySelector("select[name=product]");
+  if (!product) return; // correcting a record: the product is fixed and only its fieldset is on the page
+  var fieldsets = form.querySelectorAll("fieldset[data-product]");
+  var governed = (form.getAttribute("data-governance-products") || "").split(" ");
+  var requiredNote = form.querySelector("[data-governance-required]");
+  var optionalNote = form.querySelector("[data-governance-optional]");
+
+  function update() {
+    var chosen = product.value;
+    for (var i = 0; i < fieldsets.length; i++) {
+      fieldsets[i].hidden = fieldsets[i].getAttribute("data-product") !== chosen;
+    }
+    var required = governed.indexOf(chosen) !== -1;
+    if (requiredNote) requiredNote.hidden = !required;
+    if (optionalNote) optionalNote.hidden = required;
+  }
+
+  product.addEventListener("change", update);
+  update();
+})();
