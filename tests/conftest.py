@@ -68,3 +68,10 @@ def api_as(api):
 
 
 pytest_plugins = ["tests.service_checks"]
+
+
+def pytest_configure(config):
+    # Every persona has a password and one PBKDF2 hash costs about 0.5 s on a 2-core CI machine: hash fast in tests.
+    from django.conf import settings
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -1,0 +1,42 @@
+"""Pages of the notifications app. The dev mailbox shows what the embedded default "sent" (var/mailbox/), so a
+demo user can open a patient's questionnaire link without a real mail server."""
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.shortcuts import render
+
+from notifications.mailbox import read_mailbox
+from registry.scoping import clinics_for
+
+
+def dev_mailbox_enabled() -> bool:
+    return bool(settings.DEBUG or getattr(settings, "SHOW_DEV_MAILBOX", False))
+
+
+def _is_staff(user) -> bool:
+    return user.is_staff or clinics_for(user).exists()
+
+
+def _when(date_header):
+    # email.policy.default parses Date into a header that carries the datetime.
+    return getattr(date_header, "datetime", None)
+
+
+def dev_mailbox(request):
+    if not dev_mailbox_enabled():
+        raise Http404
+    return _dev_mailbox(request)
+
+
+@login_required
+def _dev_mailbox(request):
+    if not _is_staff(request.user):
+        raise PermissionDenied("The mailbox is for clinic staff.")
+    messages = [{**item, "sent_at": _when(item["date"])} for item in read_mailbox()]
+    return render(
+        request,
+        "notifications/mailbox.html",
+        {"mail": messages, "mailbox_dir": settings.MAILBOX_DIR, "backend": settings.EMAIL_BACKEND},
+    )

@@ -1,0 +1,154 @@
+"""The deployment and developer files agree with the code: compose, Dockerfile, Makefile, CI script, README."""
+
+import ast
+import re
+import stat
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.test_settings import settings_env_vars
+
+ROOT = Path(__file__).resolve().parent.parent
+APP_SERVICES = ("web", "worker", "beat")
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def test_compose_runs_the_five_services_and_a_mail_catcher(compose):
+    services = compose["services"]
+    assert {"web", "worker", "beat", "postgres", "redis", "mailpit"} <= set(services)
+    assert services["postgres"]["image"].startswith("postgres:15")
+    assert services["redis"]["image"].startswith("redis:7")
+    web = " ".join(services["web"]["command"])
+    assert "gunicorn config.wsgi" in web
+    assert "--workers 3" in web
+    assert services["worker"]["command"][:4] == ["celery", "-A", "config", "worker"]
+    assert services["beat"]["command"][:4] == ["celery", "-A", "config", "beat"]
+    assert "deploy" not in services["beat"] or services["beat"]["deploy"].get("replicas", 1) == 1
+
+
+@pytest.mark.parametrize("service", ["web", "worker", "postgres", "redis", "mailpit"])
+def test_long_running_services_have_health_checks(compose, service):
+    check = compose["services"][service]["healthcheck"]
+    assert check["test"][0] in ("CMD", "CMD-SHELL")
+    assert check["interval"]
+
+
+@pytest.mark.parametrize("service", APP_SERVICES)
+def test_app_services_wait_for_healthy_services_and_migrations(compose, service):
+    depends = compose["services"][service]["depends_on"]
+    assert depends["migrate"]["condition"] == "service_completed_successfully"
+    assert depends["postgres"]["condition"] == "service_healthy"
+    assert depends["redis"]["condition"] == "service_healthy"
+
+
+def test_migrations_run_once_before_the_app(compose):
+    migrate = compose["services"]["migrate"]
+    assert "manage.py migrate --noinput" in " ".join(migrate["command"])
+    assert migrate["restart"] == "no"
+    assert migrate["depends_on"]["postgres"]["condition"] == "service_healthy"
+
+
+def test_state_lives_in_named_volumes(compose):
+    assert {"postgres-data", "redis-data", "media", "beat"} <= set(compose["volumes"])
+    assert "postgres-data:/var/lib/postgresql/data" in compose["services"]["postgres"]["volumes"]
+
+
+@pytest.mark.parametrize("service", APP_SERVICES)
+def test_app_services_run_in_production_with_settings_that_exist(compose, service):
+    environment = compose["services"][service]["environment"]
+    assert environment["DJANGO_ENV"] == "production"
+    unknown = set(environment) - settings_env_vars()
+    assert not unknown, f"compose sets variables config/settings.py never reads: {sorted(unknown)}"
+    for required in ("SECRET_KEY", "DATABASE_URL", "CELERY_BROKER_URL", "SITE_URL", "ALLOWED_HOSTS"):
+        assert required in environment
+    assert environment["CELERY_BROKER_URL"].startswith("redis://redis:")
+    assert "@postgres:5432/" in environment["DATABASE_URL"]
+    assert "${SECRET_KEY:?" in environment["SECRET_KEY"]  # no default secret, ever
+
+
+def test_dockerfile_is_slim_and_runs_as_a_non_root_user():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert re.search(r"^FROM python:3\.11-slim\b", dockerfile, re.M)
+    users = re.findall(r"^USER\s+(\S+)", dockerfile, re.M)
+    assert users
+    assert users[-1] not in ("root", "0")
+    assert "collectstatic" in dockerfile
+
+
+def test_dockerignore_keeps_local_state_and_secrets_out_of_the_image():
+    ignored = set((ROOT / ".dockerignore").read_text().split())
+    assert {".venv", "var", ".git", ".env"} <= ignored
+
+
+def test_readme_opens_with_the_two_commands():
+    readme = (ROOT / "README.md").read_text()
+    first_block = re.search(r"```(?:\w+)?\n(.*?)```", readme, re.S).group(1)
+    assert first_block.split() == ["make", "run", "make", "test"]
+    assert readme.index("make run") < readme.index("## ")
+
+
+def test_readme_documents_every_setting():
+    readme = (ROOT / "README.md").read_text()
+    table = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    documented = set(re.findall(r"^\| `([A-Z][A-Z0-9_]*)`", table, re.M))
+    missing = settings_env_vars() - documented
+    assert not missing, f"add to README.md's Configuration table: {sorted(missing)}"
+    stale = documented - settings_env_vars()
+    assert not stale, f"README.md documents variables config/settings.py no longer reads: {sorted(stale)}"
+
+
+def test_makefile_has_the_two_commands_and_bootstraps_a_venv():
+    makefile = (ROOT / "Makefile").read_text()
+    for target in ("run:", "test:", "install:"):
+        assert re.search(rf"^{target}", makefile, re.M), target
+    assert "$(UV) pip install" in makefile
+    assert "pyproject.toml" in makefile  # re-install when dependencies change
+    assert "seed_demo" in makefile
+    assert "rundemo" in makefile
+
+
+def test_ci_script_is_strict_and_uses_the_readme_test_command():
+    script = ROOT / ".ci" / "run"
+    assert script.stat().st_mode & stat.S_IXUSR
+    text = script.read_text()
+    assert "set -euo pipefail" in text
+    assert "export CI=true" in text
+    assert re.search(r"^make test$", text, re.M)
+    assert "playwright install" not in text.replace("never `playwright install`", "")
+    for step in ("ruff check", "makemigrations --check", "manage.py check", "pg_isready", "redis-cli"):
+        assert step in text
+
+
+def test_healthcheck_script_is_executable():
+    assert (ROOT / "bin" / "healthcheck.py").stat().st_mode & stat.S_IXUSR
+
+
+LAYERS = ("registry", "outcomes", "safety", "notifications")
+
+
+def _imported_apps(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names & set(LAYERS)
+
+
+@pytest.mark.parametrize("app", LAYERS)
+def test_imports_point_down_the_layers_only(app):
+    allowed = set(LAYERS[: LAYERS.index(app) + 1])
+    upward = {
+        str(path.relative_to(ROOT)): sorted(_imported_apps(path) - allowed)
+        for path in (ROOT / app).rglob("*.py")
+        if "migrations" not in path.parts and _imported_apps(path) - allowed
+    }
+    assert not upward, f"{app} may import only {sorted(allowed)}; use a domain signal instead: {upward}"
