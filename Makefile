@@ -42,13 +42,18 @@ $(STAMP): pyproject.toml | $(PY)
 
 install: $(STAMP)
 
+# whitenoise warns on every request while the static folder does not exist (it is filled by collectstatic).
+STATIC_DIR = "$${VAR_DIR:-var}/static"
+
 run: $(STAMP)
+	@mkdir -p $(STATIC_DIR)
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
 	$(PY) manage.py rundemo --port $(PORT)
 
 # -n auto: one xdist worker per core; each worker gets its own test database and Celery queue.
 test: $(STAMP)
+	@mkdir -p $(STATIC_DIR)
 	$(PY) -m pytest -n auto $(PYTEST_ARGS)
 
 lint: $(STAMP)

@@ -131,7 +131,7 @@ def test_production_refuses_a_short_secret_key(load_settings):
     [
         ("DJANGO_ENV", "staging", "DJANGO_ENV must be"),
         ("CELERY_BROKER_URL", "amqp://guest@rabbit//", "CELERY_BROKER_URL must be"),
-        ("CONN_MAX_AGE", "sixty", ""),
+        ("CONN_MAX_AGE", "sixty", "invalid literal"),
     ],
 )
 def test_malformed_values_fail_at_start_up(load_settings, name, value, message):
