@@ -195,6 +195,13 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Operation ids and tags from the resource ("patients_list", tag "patients"), not the version prefix.
+    "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",
+    # One name per vocabulary wherever it appears (e.g. a patient's withdrawal_decision and the action's decision).
+    "ENUM_NAME_OVERRIDES": {
+        "WithdrawalDecisionEnum": "registry.choices.WithdrawalDecision",
+        "InjectionStatusEnum": "registry.choices.InjectionStatus",
+    },
 }
 
 # --- Domain ------------------------------------------------------------------------------------------------

@@ -1,0 +1,281 @@
+"""Input validation and output shape for the registry API. Writes go through registry.services (the views call
+them); protocol and governance rules come from registry.protocols, so a rule lives in one place."""
+
+from django.contrib.auth import get_user_model
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from registry.api.mixins import MAX_ID, RejectUnknownFieldsMixin
+from registry.choices import WRITING_ROLES, Pathology, PreviousTreatment, WithdrawalDecision
+from registry.models import Clinic, Injection, Membership, Patient
+from registry.protocols import PROTOCOL_FORMS, GovernanceForm, validate_governance, validate_protocol
+from registry.scoping import clinics_for, patients_for
+
+User = get_user_model()
+
+
+def _request_user(field: serializers.Field):
+    return field.context["request"].user
+
+
+class _ScopedPrimaryKeyField(serializers.PrimaryKeyRelatedField):
+    """An id looked up only among rows the requesting user may use: anything else reads as "does not exist"."""
+
+    def __init__(self, **kwargs):
+        super().__init__(queryset=self.model.objects.none(), **kwargs)
+
+    def to_internal_value(self, data):
+        # Whole numbers only: DRF would look up 1.5 as 1, and crash on 1e999 or 10**30 (an OverflowError on SQLite).
+        if isinstance(data, str) and data.isdecimal() and len(data) <= len(str(MAX_ID)):
+            data = int(data)
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("incorrect_type", data_type=type(data).__name__)
+        if not 0 < data <= MAX_ID:
+            self.fail("does_not_exist", pk_value=data)
+        return super().to_internal_value(data)
+
+    def get_queryset(self):
+        return self.scoped(_request_user(self))
+
+
+class WritableClinicField(_ScopedPrimaryKeyField):
+    model = Clinic
+
+    def scoped(self, user):
+        return clinics_for(user, write=True)
+
+
+class WritablePatientField(_ScopedPrimaryKeyField):
+    model = Patient
+
+    def scoped(self, user):
+        return patients_for(user, write=True)
+
+
+class VisibleStaffField(_ScopedPrimaryKeyField):
+    """Staff of the clinics the user can see; whether they work in the patient's clinic is checked later."""
+
+    model = User
+
+    def scoped(self, user):
+        return User.objects.filter(memberships__clinic__in=clinics_for(user).values("id")).distinct()
+
+
+@extend_schema_field(
+    {"oneOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}], "nullable": True},
+)
+class RecordValueField(serializers.Field):
+    """One value of a protocol or governance record: text, a number or a flag; never a nested structure."""
+
+    default_error_messages = {"invalid": "Must be a single value (text or number), not a list or object."}
+
+    def to_internal_value(self, data):
+        if isinstance(data, list | dict):
+            self.fail("invalid")
+        return data
+
+    def to_representation(self, value):
+        return value
+
+
+def _record_field(help_text: str) -> serializers.DictField:
+    return serializers.DictField(child=RecordValueField(allow_null=True), required=False, help_text=help_text)
+
+
+def _nested(problems: dict[str, list[str]]) -> dict[str, list[str]]:
+    return {("non_field_errors" if key == "__all__" else key): messages for key, messages in problems.items()}
+
+
+_PROTOCOL_HELP = "Product-specific record; its keys depend on `product`: " + "; ".join(
+    f"{product}: {', '.join(form.base_fields)}" for product, form in PROTOCOL_FORMS.items()
+)
+_GOVERNANCE_HELP = (
+    "Study governance; required for exosome injections. Keys: " + ", ".join(GovernanceForm.base_fields) + "."
+)
+
+
+class ClinicSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
+    """A clinic: where patients are enrolled and treated, and the time zone its follow-ups run in."""
+
+    class Meta:
+        model = Clinic
+        fields = ["id", "name", "time_zone", "link_requires_year_of_birth", "contact_email"]
+        extra_kwargs = {"time_zone": {"help_text": "IANA time zone, e.g. Europe/London."}}
+
+
+_PATIENT_FIELDS = [
+    "id",
+    "registry_number",
+    "clinic",
+    "full_name",
+    "email",
+    "phone",
+    "year_of_birth",
+    "sex",
+    "consent_on",
+    "consent_version",
+    "consent_registry",
+    "consent_email_contact",
+    "consent_withdrawn_at",
+    "withdrawal_decision",
+    "email_opted_out_at",
+    "created_at",
+]
+_PATIENT_READ_ONLY = [
+    "registry_number",
+    "consent_withdrawn_at",
+    "withdrawal_decision",
+    "email_opted_out_at",
+    "created_at",
+]
+
+
+class PatientSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
+    """A registry patient: consent, contact details (kept in the clinic) and the registry number used elsewhere."""
+
+    clinic = WritableClinicField(help_text="A clinic the user may record patients in.")
+
+    class Meta:
+        model = Patient
+        fields = _PATIENT_FIELDS
+        read_only_fields = _PATIENT_READ_ONLY
+        validators: list = []  # the service's full_clean() is the one check of model-level rules
+
+
+class PatientUpdateSerializer(PatientSerializer):
+    """A correction to a patient's details; the clinic and the consent-withdrawal fields are not changed here."""
+
+    clinic = serializers.PrimaryKeyRelatedField(read_only=True)
+
+
+class WithdrawConsentSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+    """Withdrawal of registry consent, with what happens to the data already held."""
+
+    decision = serializers.ChoiceField(
+        choices=WithdrawalDecision.choices, help_text="What happens to data already stored, as agreed."
+    )
+    # The audit row holds "Consent withdrawn: <reason>" in 100 characters.
+    reason = serializers.CharField(max_length=80, help_text="Why consent was withdrawn (or that no reason was given).")
+
+
+class ProtocolCompletenessSerializer(serializers.Serializer):
+    """How much of the product's reporting checklist the record states."""
+
+    percent = serializers.IntegerField(min_value=0, max_value=100)
+    missing = serializers.ListField(child=serializers.CharField())
+
+
+_DECIMAL = {"coerce_to_string": False}
+
+
+class InjectionSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
+    """One injection into one knee (given or planned), with its product protocol and the patient-selection
+    snapshot on the day. Protocol errors are reported per protocol key."""
+
+    patient = WritablePatientField()
+    clinician = VisibleStaffField(
+        required=False, help_text="Treating clinician (a user id); defaults to the requesting user."
+    )
+    planned_injections = serializers.IntegerField(
+        source="plan.planned_injections",
+        min_value=1,
+        max_value=10,
+        default=1,
+        help_text="Injections in the plan; more than one makes a staged plan. Set with the first injection.",
+    )
+    previous_treatments = serializers.ListField(
+        child=serializers.ChoiceField(choices=PreviousTreatment.choices), required=False
+    )
+    pathology = serializers.ListField(child=serializers.ChoiceField(choices=Pathology.choices), required=False)
+    protocol = _record_field(_PROTOCOL_HELP)
+    governance = _record_field(_GOVERNANCE_HELP)
+    protocol_completeness = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Injection
+        fields = [
+            "id",
+            "patient",
+            "knee",
+            "injected_on",
+            "status",
+            "product",
+            "kl_grade",
+            "guidance",
+            "volume_ml",
+            "rehabilitation",
+            "rehabilitation_notes",
+            "bmi",
+            "alignment",
+            "alignment_degrees",
+            "activity_level",
+            "previous_treatments",
+            "pathology",
+            "pathology_notes",
+            "clinician",
+            "protocol",
+            "governance",
+            "plan",
+            "planned_injections",
+            "number_in_plan",
+            "age_at_injection",
+            "protocol_completeness",
+            "created_at",
+        ]
+        read_only_fields = ["plan", "age_at_injection", "created_at"]
+        extra_kwargs = {
+            "volume_ml": _DECIMAL,
+            "bmi": _DECIMAL,
+            "alignment_degrees": _DECIMAL,
+            "number_in_plan": {"max_value": 10, "help_text": "Which injection of the plan this is (1 = first)."},
+        }
+        validators: list = []  # plan/stage uniqueness is the service's to check
+
+    @extend_schema_field(ProtocolCompletenessSerializer)
+    def get_protocol_completeness(self, obj: Injection) -> dict:
+        completeness = obj.protocol_completeness()
+        return {"percent": completeness.percent, "missing": list(completeness.missing)}
+
+    def validate(self, attrs):
+        errors: dict = {}
+        instance: Injection | None = self.instance
+        product = instance.product if instance else attrs["product"]
+        # A changed product is refused by the service; checking the record against either product would mislead.
+        if attrs.get("product", product) == product:
+            for key, validate in (("protocol", validate_protocol), ("governance", validate_governance)):
+                if instance is None or key in attrs:
+                    cleaned, problems = validate(product, attrs.get(key) or {})
+                    if problems:
+                        errors[key] = _nested(problems)
+                    else:
+                        attrs[key] = cleaned
+        patient = instance.patient if instance else attrs["patient"]
+        if instance is None or "clinician" in attrs:
+            clinician = attrs.get("clinician") or _request_user(self)
+            # A treating clinician works in the clinic; an administrator's access does not make them one.
+            if not Membership.objects.filter(
+                user=clinician, clinic_id=patient.clinic_id, role__in=WRITING_ROLES
+            ).exists():
+                errors["clinician"] = ["Must be a clinician or lead of the patient's clinic."]
+            attrs["clinician"] = clinician
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
+
+
+class InjectionUpdateSerializer(InjectionSerializer):
+    """A correction to a recorded injection: every change is audited with its reason."""
+
+    patient = serializers.PrimaryKeyRelatedField(read_only=True)
+    planned_injections = serializers.IntegerField(source="plan.planned_injections", read_only=True)
+    # django-simple-history keeps the reason in 100 characters.
+    reason = serializers.CharField(write_only=True, max_length=100, help_text="Why the record is being changed.")
+
+    class Meta(InjectionSerializer.Meta):
+        fields = [*InjectionSerializer.Meta.fields, "reason"]
+        read_only_fields = [*InjectionSerializer.Meta.read_only_fields, "number_in_plan"]
+
+    def validate(self, attrs):
+        if "reason" not in attrs:
+            raise serializers.ValidationError({"reason": [serializers.Field.default_error_messages["required"]]})
+        return super().validate(attrs)
