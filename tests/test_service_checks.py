@@ -78,6 +78,8 @@ def test_ci_fails_on_a_module_level_browser_skip(run):
 
 
 def test_marker_skips_when_redis_is_unreachable_and_ci_fails(run, monkeypatch):
+    # The inner run shares this process's settings: point both the broker and REDIS_URL at nothing.
+    monkeypatch.setattr(settings, "CELERY_BROKER_URL", "filesystem://")
     monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
     source = "import pytest\n\n@pytest.mark.needs_services('redis')\ndef test_x():\n    raise AssertionError\n"
     laptop = run(source, "-rs", ci=False)
