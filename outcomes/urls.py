@@ -1,4 +1,18 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from outcomes import views, views_questionnaire
 
 app_name = "outcomes"
-urlpatterns: list = []
+urlpatterns = [
+    # The patient's questionnaire: the thanks page first, so "thanks" is never taken for a token.
+    path("q/thanks/", views_questionnaire.questionnaire_thanks, name="questionnaire-thanks"),
+    path("q/<str:token>/", views_questionnaire.questionnaire, name="questionnaire"),
+    path("q/<str:token>/check/", views_questionnaire.questionnaire_check, name="questionnaire-check"),
+    path("q/<str:token>/draft/", views_questionnaire.questionnaire_draft, name="questionnaire-draft"),
+    path("q/<str:token>/opened/", views_questionnaire.questionnaire_opened, name="questionnaire-opened"),
+    # Staff.
+    path("follow-ups/<int:pk>/tablet/", views.follow_up_tablet, name="follow-up-tablet"),
+    path("follow-ups/<int:pk>/enter/", views.follow_up_enter, name="follow-up-enter"),
+    path("submissions/<int:pk>/", views.submission_detail, name="submission-detail"),
+    path("submissions/<int:pk>/amend/", views.submission_amend, name="submission-amend"),
+]

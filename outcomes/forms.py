@@ -1,0 +1,172 @@
+"""What the questionnaire templates render, and the small staff forms.
+
+The questionnaire itself is not a Django Form: its items come from the instrument definitions and the posted
+values are parsed and validated by ``outcomes.questionnaire.parse`` (the same path for patients, staff entry
+and amendments). This module only lays the items out for the template, with each item's current value and the
+messages ``parse`` raised for it.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from django import forms
+
+from outcomes import questionnaire
+from outcomes.instruments import Instrument, Item
+from outcomes.models import FollowUp
+
+
+@dataclass
+class ItemField:
+    instrument: Instrument
+    item: Item
+    number: int  # question number within its instrument, as shown to the patient
+    value: str = ""
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return f"{self.instrument.code}.{self.item.code}"
+
+    @property
+    def html_id(self) -> str:
+        return f"q-{self.instrument.code}-{self.item.code}"
+
+    @property
+    def error_id(self) -> str:
+        return f"{self.html_id}-error"
+
+    @property
+    def kind(self) -> str:
+        return self.item.type
+
+    @property
+    def choices(self) -> list[dict[str, Any]]:
+        if self.item.type == "yesno":
+            pairs = [(questionnaire.YES, "Yes"), (questionnaire.NO, "No")]
+        else:
+            pairs = [(str(o.score), o.label) for o in self.item.options]
+        return [
+            {"value": v, "label": label, "checked": v == self.value, "id": f"{self.html_id}-{i}"}
+            for i, (v, label) in enumerate(pairs)
+        ]
+
+    @property
+    def anchor_low(self) -> str:
+        return self.item.anchors[0] if self.item.anchors else ""
+
+    @property
+    def anchor_high(self) -> str:
+        return self.item.anchors[1] if len(self.item.anchors) > 1 else ""
+
+
+@dataclass
+class Group:
+    title: str
+    fields: list[ItemField]
+
+
+@dataclass
+class InstrumentSection:
+    instrument: Instrument
+    number: int
+    total: int
+    groups: list[Group]
+
+    @property
+    def fields(self) -> list[ItemField]:
+        return [f for g in self.groups for f in g.fields]
+
+    @property
+    def has_errors(self) -> bool:
+        return any(f.errors for f in self.fields)
+
+    @property
+    def html_id(self) -> str:
+        return f"section-{self.instrument.code}"
+
+
+def as_form_value(entry: Any) -> str:
+    """A stored answer ({"value": ..., "option": ...}) or a raw posted value as the string an input carries."""
+    value = entry.get("value") if isinstance(entry, Mapping) else entry
+    if isinstance(value, list):
+        value = value[-1] if value else ""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return questionnaire.YES if value else questionnaire.NO
+    return str(value)
+
+
+def values_from_answers(answers: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
+    """Stored answers ({"KOOS": {"P1": {"value": 2}}}) as form values ({"KOOS.P1": "2"})."""
+    return {f"{code}.{item}": as_form_value(entry) for code, items in answers.items() for item, entry in items.items()}
+
+
+def display_answers(answers: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
+    """Stored answers for reading: "2 (Sometimes)", "yes", or the text, keyed by input name."""
+    shown = {}
+    for name, value in values_from_answers(answers).items():
+        code, item = name.split(".", 1)
+        option = answers[code][item].get("option") if isinstance(answers[code][item], Mapping) else None
+        shown[name] = f"{value} ({option})" if option else value
+    return shown
+
+
+def values_from_post(data) -> dict[str, str]:
+    return {name: as_form_value(data.getlist(name)) for name in data if "." in name}
+
+
+def build_sections(
+    follow_up: FollowUp,
+    values: Mapping[str, str] | None = None,
+    errors: Mapping[str, list[str]] | None = None,
+    versions: Mapping[str, str] | None = None,
+) -> list[InstrumentSection]:
+    """One section per instrument this follow-up asks, in order, with current values and item messages."""
+    values, errors = values or {}, errors or {}
+    product = questionnaire.product_of(follow_up)
+    instruments = questionnaire.instruments_for(follow_up, dict(versions or {}))
+    sections = []
+    for index, instrument in enumerate(instruments, start=1):
+        asked = {i.code for i in instrument.items_for_product(product)}
+        groups, number = [], 0
+        for sec in instrument.sections:
+            fields = []
+            for item in instrument.items:
+                if item.section != sec.code or item.code not in asked:
+                    continue
+                number += 1
+                f = ItemField(instrument, item, number)
+                f.value = values.get(f.name, "")
+                f.errors = list(errors.get(f.name, []))
+                fields.append(f)
+            if fields:
+                groups.append(Group(sec.title if len(instrument.sections) > 1 else "", fields))
+        sections.append(InstrumentSection(instrument, index, len(instruments), groups))
+    return sections
+
+
+def stray_errors(sections: list[InstrumentSection], errors: Mapping[str, list[str]]) -> dict[str, list[str]]:
+    """Messages for inputs that are not on the page (e.g. an unknown input name), shown in the summary."""
+    shown = {f.name for s in sections for f in s.fields}
+    return {name: msgs for name, msgs in errors.items() if name not in shown}
+
+
+class YearOfBirthForm(forms.Form):
+    year_of_birth = forms.CharField(
+        label="Your year of birth",
+        max_length=4,
+        help_text="Four digits, for example 1958. This checks the questionnaire reached the right person.",
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "bday-year", "pattern": "[0-9]{4}"}),
+    )
+
+
+class AmendReasonForm(forms.Form):
+    reason = forms.CharField(
+        label="Reason for the correction",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=2000,
+        help_text="Required. Kept with the amendment, beside the patient's original answers.",
+    )

@@ -1,0 +1,252 @@
+"""The patient's questionnaire at /q/<token>/: no login, the token is the key.
+
+- A GET never changes anything (mail scanners follow links): "opened" is a POST from the page's own script.
+- Every response is private: Referrer-Policy no-referrer (the token is in the URL) and Cache-Control no-store.
+- Unknown tokens count against the client's address; past the limit every link request gets 429 (ratelimit).
+- Each state of a link has its own page and status code, and none of them names the patient.
+"""
+
+from functools import wraps
+
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.middleware.csrf import CsrfViewMiddleware
+from django.shortcuts import redirect, render
+from django.utils.cache import add_never_cache_headers
+from django.utils.decorators import decorator_from_middleware
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from outcomes import forms, ratelimit, services
+from outcomes.models import QuestionnaireDraft, SubmissionSource, Timepoint
+from outcomes.models.questionnaire import LinkChannel
+from outcomes.services import LinkState, ResolvedLink
+
+# Status code per link state. Invalid 404: nothing is there. Used 409: the request conflicts with the one
+# submission already stored. Expired and cancelled 410: the questionnaire existed and is gone for good.
+# Not yet open 403 and locked 403: the link is real but may not be used now (425 "Too Early" is about TLS
+# early data, and 423 "Locked" is WebDAV's), and neither state reveals more than the page text says.
+STATE_STATUS = {
+    LinkState.INVALID: 404,
+    LinkState.EXPIRED: 410,
+    LinkState.CANCELLED: 410,
+    LinkState.SUBMITTED: 409,
+    LinkState.NOT_YET_OPEN: 403,
+    LinkState.LOCKED: 403,
+}
+VERIFIED_SESSION_KEY = "q_verified_links"
+THANKS_SESSION_KEY = "q_thanks"
+
+TIMEPOINT_HEADINGS = {
+    Timepoint.BASELINE: "Before your injection",
+    Timepoint.ONE_MONTH: "About one month after your injection",
+    Timepoint.SIX_MONTHS: "About six months after your injection",
+}
+
+
+class _NoReferrerCsrfMiddleware(CsrfViewMiddleware):
+    """CSRF protection for pages sent with Referrer-Policy: no-referrer.
+
+    Under that policy browsers send ``Origin: null`` on a form POST (Chromium does; fetch() sends the real
+    origin), which Django's origin check rejects. The CSRF token check (cookie against form field or header)
+    still runs in full, and the bearer token in the path already keeps other sites from addressing the link.
+    """
+
+    def _origin_verified(self, request):
+        if request.META.get("HTTP_ORIGIN") == "null":
+            return True
+        return super()._origin_verified(request)
+
+
+_csrf_protect_no_referrer = decorator_from_middleware(_NoReferrerCsrfMiddleware)
+
+
+def _private(response: HttpResponse) -> HttpResponse:
+    response["Referrer-Policy"] = "no-referrer"
+    add_never_cache_headers(response)  # Cache-Control: max-age=0, no-cache, no-store, must-revalidate, private
+    response["X-Robots-Tag"] = "noindex, nofollow"
+    return response
+
+
+def private(view):
+    """Mark a /q/ view: private headers on every response, CSRF that tolerates Origin: null."""
+
+    protected = _csrf_protect_no_referrer(view)
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        return _private(protected(request, *args, **kwargs))
+
+    return csrf_exempt(wrapper)  # the global middleware steps aside; the check above runs instead
+
+
+def state_page(request: HttpRequest, state: str, *, status: int | None = None) -> HttpResponse:
+    return render(request, "outcomes/q_state.html", {"state": state}, status=status or STATE_STATUS[state])
+
+
+def _too_many(request: HttpRequest) -> HttpResponse:
+    limit = ratelimit.link_limit()
+    response = render(
+        request,
+        "outcomes/q_state.html",
+        {"state": "rate_limited", "minutes": max(1, -(-limit.window_seconds // 60))},
+        status=429,
+    )
+    response["Retry-After"] = str(limit.window_seconds)
+    return response
+
+
+def _json_state(state: str, status: int) -> JsonResponse:
+    return JsonResponse({"state": state}, status=status)
+
+
+def with_link(*, json: bool = False):
+    """Resolve the token (rate limited) and hand the view a ResolvedLink that is not INVALID."""
+
+    def decorate(view):
+        @wraps(view)
+        def wrapper(request, token: str):
+            if ratelimit.is_blocked(request):
+                return _json_state("rate_limited", 429) if json else _too_many(request)
+            resolved = services.link_resolve(token)
+            if resolved.state == LinkState.INVALID:
+                ratelimit.record_failure(request)
+                return _json_state(LinkState.INVALID, 404) if json else state_page(request, LinkState.INVALID)
+            return view(request, resolved)
+
+        return wrapper
+
+    return decorate
+
+
+def _needs_check(request: HttpRequest, resolved: ResolvedLink) -> bool:
+    """The clinic asks for the year of birth first; links made for the clinic tablet skip it (staff are there)."""
+    link = resolved.link
+    if not link.follow_up.clinic.link_requires_year_of_birth or link.channel == LinkChannel.CLINIC:
+        return False
+    return link.pk not in request.session.get(VERIFIED_SESSION_KEY, [])
+
+
+def _check_page(request, resolved, form=None, *, status=200, tries_left=None) -> HttpResponse:
+    context = {
+        "clinic": resolved.follow_up.clinic,
+        "form": form or forms.YearOfBirthForm(),
+        "tries_left": tries_left,
+        # Same-page relative address, so the token is not written into the page a second time.
+        "check_action": "" if request.path.endswith("/check/") else "check/",
+    }
+    return render(request, "outcomes/q_check.html", context, status=status)
+
+
+def _questionnaire_page(request, resolved, *, values=None, errors=None, status=200) -> HttpResponse:
+    follow_up = resolved.follow_up
+    link = resolved.link
+    if values is None:
+        values = _draft_values(follow_up)
+    sections = forms.build_sections(follow_up, values, errors)
+    context = {
+        "clinic": follow_up.clinic,
+        "heading": TIMEPOINT_HEADINGS.get(follow_up.timepoint, ""),
+        "sections": sections,
+        "stray_errors": forms.stray_errors(sections, errors or {}),
+        "errors": errors or {},
+        "autosave": True,
+        # On a shared clinic tablet nothing is kept in the browser; the server draft is enough there.
+        "local_save": link.channel != LinkChannel.CLINIC,
+        "draft_key": f"q-draft-{follow_up.pk}",
+        "submit_label": "Send my answers",
+    }
+    return render(request, "outcomes/questionnaire.html", context, status=status)
+
+
+def _draft_values(follow_up) -> dict[str, str]:
+    draft = QuestionnaireDraft.objects.filter(follow_up=follow_up).values_list("answers", flat=True).first()
+    return {k: str(v) for k, v in (draft or {}).items()}
+
+
+@private
+@require_http_methods(["GET", "HEAD", "POST"])
+@with_link()
+def questionnaire(request: HttpRequest, resolved: ResolvedLink) -> HttpResponse:
+    if resolved.state != LinkState.VALID:
+        return state_page(request, resolved.state)
+    if _needs_check(request, resolved):
+        return _check_page(request, resolved, status=200 if request.method != "POST" else 403)
+    if request.method != "POST":
+        return _questionnaire_page(request, resolved)
+
+    link = resolved.link
+    source = SubmissionSource.CLINIC_TABLET if link.channel == LinkChannel.CLINIC else SubmissionSource.PATIENT_LINK
+    try:
+        services.questionnaire_submit(follow_up=resolved.follow_up, data=request.POST, source=source)
+    except ValidationError as exc:
+        errors = {name: [str(m) for m in messages] for name, messages in exc.message_dict.items()}
+        return _questionnaire_page(
+            request, resolved, values=forms.values_from_post(request.POST), errors=errors, status=400
+        )
+    except services.AlreadySubmitted:
+        return state_page(request, LinkState.SUBMITTED)
+    except services.NotOpen:
+        return state_page(request, LinkState.EXPIRED)
+    request.session[THANKS_SESSION_KEY] = {"clinic": resolved.follow_up.clinic.name, "channel": link.channel}
+    # The thanks page has no token in its address, so nothing on it can leak the link.
+    return redirect("outcomes:questionnaire-thanks", permanent=False)
+
+
+@private
+@require_POST
+@with_link()
+def questionnaire_check(request: HttpRequest, resolved: ResolvedLink) -> HttpResponse:
+    """The year-of-birth check; on success the session remembers this link for the rest of the visit."""
+    if resolved.state != LinkState.VALID:
+        return state_page(request, resolved.state)
+    if not _needs_check(request, resolved):
+        return redirect(request.path.removesuffix("check/"))
+    form = forms.YearOfBirthForm(request.POST)
+    if not form.is_valid():
+        return _check_page(request, resolved, form, status=400)
+    link = resolved.link
+    if services.link_check_year_of_birth(link=link, year=form.cleaned_data["year_of_birth"]):
+        verified = [*request.session.get(VERIFIED_SESSION_KEY, []), link.pk]
+        request.session[VERIFIED_SESSION_KEY] = verified[-20:]
+        return redirect(request.path.removesuffix("check/"))
+    if link.locked_at:
+        return state_page(request, LinkState.LOCKED)
+    form.add_error("year_of_birth", "That year does not match our records. Please check and try again.")
+    tries_left = max(services.YEAR_OF_BIRTH_TRIES - link.failed_checks, 0)
+    return _check_page(request, resolved, form, status=400, tries_left=tries_left)
+
+
+@private
+@require_POST
+@with_link(json=True)
+def questionnaire_draft(request: HttpRequest, resolved: ResolvedLink) -> HttpResponse:
+    """Autosave from the page's script: keeps what the patient has answered so far (not validated yet)."""
+    if resolved.state != LinkState.VALID:
+        return _json_state(resolved.state, STATE_STATUS[resolved.state])
+    if _needs_check(request, resolved):
+        return _json_state("check_required", 403)
+    services.draft_save(follow_up=resolved.follow_up, data=request.POST)
+    return JsonResponse({"saved": True})
+
+
+@private
+@require_POST
+@with_link(json=True)
+def questionnaire_opened(request: HttpRequest, resolved: ResolvedLink) -> HttpResponse:
+    """The page's beacon: a person (not a mail scanner's GET) opened the link."""
+    if resolved.state != LinkState.VALID:
+        return _json_state(resolved.state, STATE_STATUS[resolved.state])
+    services.link_mark_opened(link=resolved.link)
+    return HttpResponse(status=204)
+
+
+@private
+@require_GET
+def questionnaire_thanks(request: HttpRequest) -> HttpResponse:
+    thanks = request.session.pop(THANKS_SESSION_KEY, None) or {}
+    return render(
+        request,
+        "outcomes/q_thanks.html",
+        {"clinic_name": thanks.get("clinic", ""), "on_tablet": thanks.get("channel") == LinkChannel.CLINIC},
+    )
