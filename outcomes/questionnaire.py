@@ -43,6 +43,11 @@ def _parse_value(instrument: Instrument, item, raw: Any) -> tuple[Any, str | Non
     if raw is None or (isinstance(raw, str) and raw.strip() == ""):
         return None, None
     if item.type == "text":
+        # Refused rather than silently cut or cleaned: the stored answer is exactly what the patient sent.
+        if "\x00" in str(raw):
+            raise ValueError("This answer contains a character that cannot be stored.")
+        if len(str(raw).strip()) > MAX_TEXT:
+            raise ValueError(f"Please keep this answer under {MAX_TEXT} characters.")
         return _clean_text(str(raw)), None
     if item.type == "yesno":
         value = str(raw).strip().lower()
