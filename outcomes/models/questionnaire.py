@@ -49,6 +49,9 @@ class QuestionnaireDraft(models.Model):
     answers = models.JSONField(default=dict)
     updated_at = models.DateTimeField(auto_now=True)
 
+    def __str__(self) -> str:
+        return f"Draft for follow-up {self.follow_up_id}"
+
 
 class SubmissionSource(models.TextChoices):
     PATIENT_LINK = "patient_link", "Patient, from the emailed link"
@@ -116,3 +119,6 @@ class Amendment(models.Model):
 
     class Meta:
         ordering = ["amended_at"]
+
+    def __str__(self) -> str:
+        return f"Amendment of submission {self.submission_id} at {self.amended_at:%Y-%m-%d %H:%M}"
