@@ -1,0 +1,103 @@
+"""Adverse events in the API. Input is checked here for shape; the rules (grade 5 is fatal, injections are the
+patient's...) are the model's and safety.services_events', so web, API and admin agree."""
+
+from rest_framework import serializers
+
+from registry.api.mixins import RejectUnknownFieldsMixin
+from registry.api.serializers import WritablePatientField, _ScopedPrimaryKeyField
+from registry.models import Injection
+from registry.scoping import injections_for
+from safety.choices_events import SERIOUSNESS_FIELDS, EventStatus
+from safety.models import Flag
+from safety.models_events import AdverseEvent
+from safety.selectors import flags_for
+
+EDITABLE = [
+    "source",
+    "onset_on",
+    "category",
+    "description",
+    "severity",
+    *SERIOUSNESS_FIELDS,
+    "causality",
+    "relatedness",
+    "expectedness",
+    "action_taken",
+    "outcome",
+    "outcome_on",
+    "meddra_code",
+    "meddra_version",
+]
+
+
+class WritableInjectionField(_ScopedPrimaryKeyField):
+    model = Injection
+
+    def scoped(self, user):
+        return injections_for(user, write=True)
+
+
+class WritableFlagField(_ScopedPrimaryKeyField):
+    model = Flag
+
+    def scoped(self, user):
+        return flags_for(user, write=True)
+
+
+class AdverseEventSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
+    patient = WritablePatientField(required=False, help_text="Patient id (or give `flag`).")
+    patient_registry_number = serializers.CharField(source="patient.registry_number", read_only=True)
+    injections = WritableInjectionField(many=True, help_text="Ids of the injections the event followed.")
+    flag = WritableFlagField(
+        required=False, allow_null=True, help_text="Record from this flag: it becomes 'event recorded'."
+    )
+    status = serializers.ChoiceField(choices=EventStatus.choices, read_only=True)
+    is_serious = serializers.BooleanField(read_only=True, help_text="Any of the six ICH E2A criteria is met.")
+
+    class Meta:
+        model = AdverseEvent
+        fields = [
+            "id",
+            "clinic",
+            "patient",
+            "patient_registry_number",
+            "injections",
+            "index_injection",
+            "flag",
+            *EDITABLE,
+            "is_serious",
+            "status",
+            "recorded_by",
+            "recorded_at",
+            "assessed_by",
+            "assessed_at",
+            "version",
+        ]
+        read_only_fields = [
+            "clinic",
+            "index_injection",
+            "recorded_by",
+            "recorded_at",
+            "assessed_by",
+            "assessed_at",
+            "version",
+        ]
+        extra_kwargs = {"source": {"required": False}}
+
+
+class AdverseEventCorrectSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
+    injections = WritableInjectionField(many=True, required=False)
+    reason = serializers.CharField(max_length=500, help_text="Why the event is corrected (kept in its history).")
+    version = serializers.IntegerField(
+        min_value=1, help_text="The version you loaded: if the event changed since, 409 and nothing is saved."
+    )
+
+    class Meta:
+        model = AdverseEvent
+        fields = ["injections", *EDITABLE, "reason", "version"]
+        extra_kwargs = {name: {"required": False} for name in EDITABLE}
+
+
+class VersionConflictSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    current_version = serializers.IntegerField()
