@@ -16,3 +16,16 @@ urlpatterns = [
     path("submissions/<int:pk>/", views.submission_detail, name="submission-detail"),
     path("submissions/<int:pk>/amend/", views.submission_amend, name="submission-amend"),
 ]
+
+# Outcomes dashboard and patient trajectories (issue 6).
+from outcomes import views_dashboard  # noqa: E402 - appended so the block above stays untouched
+
+urlpatterns += [
+    path("dashboard/outcomes/", views_dashboard.dashboard, name="dashboard"),
+    path("dashboard/outcomes/csv/<slug:table>/", views_dashboard.dashboard_csv, name="dashboard-csv"),
+    path(
+        "patients/<str:registry_number>/trajectory/",
+        views_dashboard.patient_trajectory_page,
+        name="patient-trajectory",
+    ),
+]

@@ -13,3 +13,8 @@ urlpatterns = [
     path("instruments/", InstrumentListView.as_view(), name="instrument-list"),
     path("instruments/<str:code>/score/", InstrumentScoreView.as_view(), name="instrument-score"),
 ]
+
+# Outcomes summary (issue 6): the dashboard's numbers.
+from outcomes.api.summary import OutcomesSummaryView  # noqa: E402 - appended so the block above stays untouched
+
+urlpatterns += [path("outcomes/summary/", OutcomesSummaryView.as_view(), name="outcomes-summary")]

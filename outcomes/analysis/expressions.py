@@ -1,0 +1,198 @@
+"""The outcome rules of ``outcomes.derived`` written as ORM expressions, so the database can count them.
+
+Every expression here works on ``outcomes.analysis.cohort.outcome_rows``: plans with one filtered join per
+timepoint (``fu_baseline``, ``fu_1m``, ``fu_6m``: the plan's follow-up at that timepoint and, through it, its
+submission), whose columns ``row_aliases`` names. A plan's change is its own follow-up minus its own baseline:
+the pairing is the join, never a Python loop. tests/outcomes/test_analysis_expressions.py proves that the SQL and
+the pure functions agree on random scores.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import Case, Count, F, FloatField, IntegerField, Q, Sum, Value, When
+from django.db.models.expressions import CombinedExpression, Expression
+from django.db.models.lookups import GreaterThan, GreaterThanOrEqual, IsNull, LessThanOrEqual
+
+from outcomes.derived import EPS, OARSI_HIGH, OARSI_MODERATE
+from outcomes.models import Timepoint
+from outcomes.thresholds import Threshold
+
+
+@dataclass(frozen=True)
+class Measure:
+    key: str  # the Submission score column
+    label: str
+    measure: str  # name in outcomes.thresholds / outcomes.derived
+    scale: str  # how to read it
+
+    @property
+    def threshold_key(self) -> str:
+        return f"mcid.{self.measure}"
+
+
+MEASURES: tuple[Measure, ...] = (
+    Measure("koos_pain", "KOOS Pain", "koos.pain", "0-100, higher is better"),
+    Measure("koos_symptoms", "KOOS Symptoms", "koos.symptoms", "0-100, higher is better"),
+    Measure("koos_adl", "KOOS ADL", "koos.adl", "0-100, higher is better"),
+    Measure("koos_sport_rec", "KOOS Sport/Rec", "koos.sport_rec", "0-100, higher is better"),
+    Measure("koos_qol", "KOOS QOL", "koos.qol", "0-100, higher is better"),
+    Measure("oks_total", "Oxford Knee Score", "oks.total", "0-48, higher is better"),
+    Measure("vas_pain", "VAS pain", "vas.pain", "0-100 mm, lower is better"),
+)
+MEASURE_BY_KEY = {m.key: m for m in MEASURES}
+
+TIMEPOINTS: tuple[str, ...] = tuple(Timepoint.values)  # baseline, 1m, 6m
+FOLLOW_UP_TIMEPOINTS: tuple[str, ...] = tuple(t for t in TIMEPOINTS if t != Timepoint.BASELINE)
+
+
+def follow_up_alias(timepoint: str) -> str:
+    """Name of the plan's filtered join to its follow-up at ``timepoint``."""
+    return f"fu_{timepoint}"
+
+
+SHORT = {"baseline": "b", "1m": "m1", "6m": "m6"}
+SCORE_COLUMNS = (*(m.key for m in MEASURES), "patient_global")
+
+
+def row_aliases() -> dict[str, F]:
+    """Per-plan columns under short names (``m1_koos_pain``, ``m6_status``...), added once to the cohort with
+    ``.alias()``. The aggregates refer to these names rather than to the join paths, so Django resolves each
+    join once instead of once per aggregate (hundreds of them: that was most of the time on a small registry)."""
+    aliases: dict[str, F] = {}
+    for tp in TIMEPOINTS:
+        fu, t = follow_up_alias(tp), SHORT[tp]
+        aliases |= {f"{t}_{column}": F(f"{fu}__submission__{column}") for column in SCORE_COLUMNS}
+        aliases |= {f"{t}_status": F(f"{fu}__status"), f"{t}_due": F(f"{fu}__due_on"), f"{t}_id": F(f"{fu}__id")}
+    return aliases
+
+
+def score(timepoint: str, column: str) -> F:
+    return F(f"{SHORT[timepoint]}_{column}")
+
+
+def change(timepoint: str, column: str) -> CombinedExpression:
+    """Follow-up minus the same plan's baseline; NULL unless both are scored (derived.change)."""
+    return score(timepoint, column) - score(Timepoint.BASELINE, column)
+
+
+def reaches_mcid(timepoint: str, column: str, threshold: Threshold) -> Expression:
+    """derived.reaches_mcid as a condition: the change meets the threshold in the measure's direction,
+    inclusively (within EPS). False (not counted) when either score is missing."""
+    delta = change(timepoint, column)
+    if threshold.direction == "increase":
+        return GreaterThanOrEqual(delta, Value(threshold.value - EPS))
+    return LessThanOrEqual(delta, Value(-(threshold.value - EPS)))
+
+
+# --- OMERACT-OARSI ------------------------------------------------------------------------------------------
+
+_HUNDRED = Value(100.0)
+
+
+def _is_null(expression: Expression) -> Q:
+    # A lookup object is a condition of its own, so IS NULL applies to any expression, not only to fields.
+    return Q(IsNull(expression, True))
+
+
+def _both(a: Expression, b: Expression) -> Q:
+    return Q(IsNull(a, False)) & Q(IsNull(b, False))
+
+
+def _improved(baseline: Expression, follow: Expression, rule: tuple[float, float]) -> Q:
+    """derived._improved: baseline > 0, and the gain is at least the absolute and the relative amount
+    (0-100 scales, higher is worse)."""
+    relative, absolute = rule
+    gain = baseline - follow
+    return (
+        Q(GreaterThan(baseline, Value(0.0)))
+        & Q(GreaterThanOrEqual(gain, Value(absolute - EPS)))
+        & Q(GreaterThanOrEqual(gain, Value(relative) * baseline - Value(EPS)))
+    )
+
+
+def _worse_up(timepoint: str, column: str) -> Expression:
+    return _HUNDRED - score(timepoint, column)  # KOOS: 100 is best; OMERACT-OARSI wants higher = worse
+
+
+def _flag(condition: Q) -> Case:
+    return Case(When(condition, then=Value(1)), default=Value(0), output_field=IntegerField())
+
+
+def oarsi_responder(timepoint: str) -> Case:
+    """derived.omeract_oarsi_from_scores as 1 (responder), 0 (not) or NULL (cannot be decided).
+
+    Inputs as derived.omeract_inputs: pain = 100 - KOOS Pain, or the VAS when KOOS Pain is not scored at both
+    timepoints; function = 100 - KOOS ADL; global = patient global. The pain source is chosen inside each
+    condition (KOOS pair, else VAS pair) so every condition reads plain columns.
+    """
+    b, f = Timepoint.BASELINE, timepoint
+    koos_pair = _both(score(b, "koos_pain"), score(f, "koos_pain"))
+    vas_pair = _both(score(b, "vas_pain"), score(f, "vas_pain"))
+
+    def pain_improved(rule) -> Q:
+        by_koos = koos_pair & _improved(_worse_up(b, "koos_pain"), _worse_up(f, "koos_pain"), rule)
+        by_vas = ~koos_pair & vas_pair & _improved(score(b, "vas_pain"), score(f, "vas_pain"), rule)
+        return by_koos | by_vas
+
+    def function_improved(rule) -> Q:
+        return _improved(_worse_up(b, "koos_adl"), _worse_up(f, "koos_adl"), rule)
+
+    core = (koos_pair | vas_pair) & _both(score(b, "koos_adl"), score(f, "koos_adl"))
+    global_b, global_f = score(b, "patient_global"), score(f, "patient_global")
+    no_global = _is_null(global_b) & _is_null(global_f)
+    global_known = _both(global_b, global_f)
+    moderate = _flag(pain_improved(OARSI_MODERATE)) + _flag(function_improved(OARSI_MODERATE))
+    global_improved = _flag(global_known & _improved(global_b, global_f, OARSI_MODERATE))
+    return Case(
+        When(~core, then=Value(None)),
+        When(pain_improved(OARSI_HIGH) | function_improved(OARSI_HIGH), then=Value(1)),
+        When(GreaterThanOrEqual(moderate + global_improved, Value(2)), then=Value(1)),
+        # Collected at one timepoint only: the missing global would decide criterion B.
+        When(~no_global & ~global_known & Q(GreaterThanOrEqual(moderate, Value(1))), then=Value(None)),
+        default=Value(0),
+        output_field=IntegerField(),
+    )
+
+
+# Responders and decided plans in ONE aggregate, so the rule is evaluated once per plan, not twice: a decided plan
+# adds 1, a responder adds RESPONDER_WEIGHT + 1. The total is N + RESPONDER_WEIGHT x responders (N < the weight).
+RESPONDER_WEIGHT = 2**32
+
+
+def responder_tally(timepoint: str) -> Sum:
+    return Sum(oarsi_responder(timepoint) * Value(RESPONDER_WEIGHT) + Value(1))
+
+
+def responder_counts(tally: int | None) -> tuple[int, int]:
+    """(responders, decided) from a responder_tally total."""
+    responders, decided = divmod(int(tally or 0), RESPONDER_WEIGHT)
+    return responders, decided
+
+
+# --- Aggregates -------------------------------------------------------------------------------------------------
+
+
+def sums(prefix: str, expression: Expression, condition: Q | None = None) -> dict[str, Expression]:
+    """n, sum and sum of squares of an expression (NULLs ignored): enough for a mean and its CI."""
+    return {
+        f"{prefix}_n": Count(expression, filter=condition),
+        f"{prefix}_s": Sum(expression, filter=condition, output_field=FloatField()),
+        f"{prefix}_ss": Sum(expression * expression, filter=condition, output_field=FloatField()),
+    }
+
+
+__all__ = [
+    "FOLLOW_UP_TIMEPOINTS",
+    "MEASURES",
+    "MEASURE_BY_KEY",
+    "TIMEPOINTS",
+    "Measure",
+    "change",
+    "follow_up_alias",
+    "oarsi_responder",
+    "reaches_mcid",
+    "score",
+    "sums",
+]

@@ -1,0 +1,407 @@
+"""The summary as tables: each chart's numbers beside it on the page, and the same table as a CSV download.
+
+Small groups: on the page every row shows its n and a row under ``DASHBOARD_MIN_GROUP_SIZE`` (default 5) is
+marked as a small group. A CSV file may leave the clinic, so there such a row keeps its labels but its numbers
+are blanked and marked suppressed; the rule is written at the top of every file.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+
+from outcomes.analysis.expressions import MEASURES
+
+
+def min_group_size() -> int:
+    return int(getattr(settings, "DASHBOARD_MIN_GROUP_SIZE", 5))
+
+
+@dataclass
+class Table:
+    slug: str
+    title: str
+    columns: list[tuple[str, str]]  # (key, heading)
+    keys: list[str]  # columns that label a row (kept when the row is suppressed)
+    size: str  # column holding the number of plans the row describes
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    note: str = ""
+    csv_url: str = ""
+
+    def is_small(self, row: Mapping[str, Any]) -> bool:
+        size = row.get(self.size)
+        return size is not None and size < min_group_size()
+
+    def display_rows(self) -> list[dict[str, Any]]:
+        """Rows as text for the page: numbers rounded for reading, small groups marked, nothing hidden."""
+        key_index = {i for i, (key, _) in enumerate(self.columns) if key in self.keys}
+        return [
+            {
+                "cells": [_show(row.get(key), key) for key, _ in self.columns],
+                "small": self.is_small(row),
+                "key_index": key_index,
+                "measure": row.get("measure_key", ""),
+            }
+            for row in self.rows
+        ]
+
+    def csv_rows(self) -> list[list[Any]]:
+        """Rows for a file that may leave the clinic: small groups keep their labels, lose their numbers."""
+        out = []
+        for row in self.rows:
+            small = self.is_small(row)
+            cells = [row.get(key) if (key in self.keys or not small) else "" for key, _ in self.columns]
+            out.append([*[_csv(v) for v in cells], "yes" if small else ""])
+        return out
+
+
+def _show(value: Any, key: str) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.1f}%" if key.endswith("pct") else f"{value:.1f}"
+    return str(value)
+
+
+def _csv(value: Any) -> Any:
+    if isinstance(value, float):
+        return round(value, 3)
+    return "" if value is None else value
+
+
+def _mean_cols(prefix: str = "") -> list[tuple[str, str]]:
+    return [
+        (f"{prefix}n", "n"),
+        (f"{prefix}mean", "Mean"),
+        (f"{prefix}sd", "SD"),
+        (f"{prefix}ci_low", "95% CI low"),
+        (f"{prefix}ci_high", "95% CI high"),
+    ]
+
+
+def _mean_values(mean: Mapping[str, Any] | None, prefix: str = "") -> dict[str, Any]:
+    mean = mean or {}
+    return {f"{prefix}{k}": mean.get(k) for k in ("n", "mean", "sd", "ci_low", "ci_high")}
+
+
+def _share_values(s: Mapping[str, Any] | None, prefix: str) -> dict[str, Any]:
+    s = s or {}
+    return {f"{prefix}n": s.get("n"), f"{prefix}N": s.get("N"), f"{prefix}pct": s.get("pct")}
+
+
+def _completion_table(slug: str, title: str, rows: Iterable[Mapping[str, Any]], label: str | None) -> Table:
+    keys = (["group"] if label else []) + ["timepoint"]
+    table = Table(
+        slug=slug,
+        title=title,
+        columns=[
+            *([("group", label)] if label else []),
+            ("timepoint", "Timepoint"),
+            ("plans", "Plans"),
+            ("due", "Due (denominator)"),
+            ("completed", "Completed"),
+            ("missed", "Missed"),
+            ("open_overdue", "Open, past due"),
+            ("not_yet_due", "Not yet due"),
+            ("cancelled", "Cancelled"),
+            ("pct", "Completion %"),
+        ],
+        keys=keys,
+        size="plans",
+        note="Completion = completed / (completed + missed + open past due).",
+    )
+    for row in rows:
+        groups = row.get("timepoints") or [row]
+        for tp in groups:
+            table.rows.append(
+                {
+                    **({"group": row["label"]} if label else {}),
+                    "timepoint": tp["label"],
+                    **{k: tp[k] for k in ("plans", "due", "completed", "missed", "open_overdue", "not_yet_due")},
+                    "cancelled": tp["cancelled"],
+                    "pct": tp["completion"]["pct"],
+                }
+            )
+    return table
+
+
+def _scores_table(summary: Mapping[str, Any]) -> Table:
+    table = Table(
+        "scores",
+        "Mean scores by timepoint",
+        [("timepoint", "Timepoint"), ("measure", "Measure"), *_mean_cols()],
+        ["timepoint", "measure"],
+        "n",
+    )
+    for tp in summary["timepoints"]:
+        for m in tp["measures"]:
+            table.rows.append({"timepoint": tp["label"], "measure": m["label"], **_mean_values(m["score"])})
+    return table
+
+
+def _change_table(summary: Mapping[str, Any]) -> Table:
+    table = Table(
+        "change",
+        "Change from baseline and minimal clinically important difference (MCID)",
+        [
+            ("timepoint", "Timepoint"),
+            ("measure", "Measure"),
+            *_mean_cols(),
+            ("mcid_threshold", "MCID"),
+            ("mcid_n", "Reached MCID (n)"),
+            ("mcid_N", "Of (N)"),
+            ("mcid_pct", "Reached MCID %"),
+        ],
+        ["timepoint", "measure"],
+        "n",
+        note="Change = follow-up minus the same plan's baseline. MCID counted in the direction of improvement "
+        "(VAS pain: a fall).",
+    )
+    for tp in summary["timepoints"]:
+        for m in tp["measures"]:
+            if m["change"] is None:
+                continue
+            threshold = f"{'−' if m['mcid']['direction'] == 'decrease' else '+'}{m['mcid']['threshold']:g}"
+            table.rows.append(
+                {
+                    "timepoint": tp["label"],
+                    "measure": m["label"],
+                    **_mean_values(m["change"]),
+                    "mcid_threshold": threshold,
+                    **_share_values(m["mcid"], "mcid_"),
+                }
+            )
+    return table
+
+
+def _responders_table(summary: Mapping[str, Any]) -> Table:
+    table = Table(
+        "responders",
+        "OMERACT-OARSI responders",
+        [("timepoint", "Timepoint"), ("n", "Responders (n)"), ("N", "Of (N)"), ("pct", "Responders %")],
+        ["timepoint"],
+        "N",
+    )
+    for tp in summary["timepoints"]:
+        if tp["responders"] is not None:
+            table.rows.append({"timepoint": tp["label"], **_share_values(tp["responders"], "")})
+    return table
+
+
+def _change_by_group_table(summary: Mapping[str, Any]) -> Table:
+    table = Table(
+        "change_by_group",
+        "Change from baseline by group",
+        [("group", "Group"), ("plans", "Plans"), ("timepoint", "Timepoint"), ("measure", "Measure"), *_mean_cols()],
+        ["group", "timepoint", "measure"],
+        "n",
+    )
+    for group in summary["groups"]:
+        for tp in group["timepoints"]:
+            for m in tp["measures"]:
+                if m["change"] is None:
+                    continue
+                table.rows.append(
+                    {
+                        "group": group["label"],
+                        "plans": group["plans"],
+                        "timepoint": tp["label"],
+                        "measure": m["label"],
+                        "measure_key": m["measure"],
+                        **_mean_values(m["change"]),
+                    }
+                )
+    return table
+
+
+def _responders_by_kl_table(summary: Mapping[str, Any]) -> Table:
+    table = Table(
+        "responders_by_kl",
+        "Responders by KL grade",
+        [
+            ("kl_grade", "KL grade"),
+            ("timepoint", "Timepoint"),
+            ("resp_n", "Responders (n)"),
+            ("resp_N", "Of (N)"),
+            ("resp_pct", "Responders %"),
+            ("mcid_n", "KOOS Pain MCID (n)"),
+            ("mcid_N", "Of (N)"),
+            ("mcid_pct", "KOOS Pain MCID %"),
+        ],
+        ["kl_grade", "timepoint"],
+        "resp_N",
+    )
+    for grade in summary["responders_by_kl"]:
+        for tp in grade["timepoints"]:
+            table.rows.append(
+                {
+                    "kl_grade": grade["label"],
+                    "timepoint": tp["label"],
+                    **_share_values(tp["responders"], "resp_"),
+                    **_share_values(tp["mcid_koos_pain"], "mcid_"),
+                }
+            )
+    return table
+
+
+def _funnel_table(summary: Mapping[str, Any]) -> Table:
+    table = Table(
+        "funnel",
+        "Completion funnel",
+        [("stage", "Stage"), ("count", "Plans"), ("pct", "% of plans in the cohort")],
+        ["stage"],
+        "count",
+    )
+    total = summary["plans"]
+
+    def add(stage: str, count: int) -> None:
+        table.rows.append({"stage": stage, "count": count, "pct": (100.0 * count / total) if total else None})
+
+    add("Plans in the cohort", total)
+    for tp in summary["completion"]:
+        add(f"{tp['label']}: due", tp["due"])
+        add(f"{tp['label']}: completed", tp["completed"])
+    return table
+
+
+def _baseline_by_completion_table(summary: Mapping[str, Any]) -> Table:
+    table = Table(
+        "baseline_by_completion",
+        "Baseline scores of plans that completed a follow-up and of those lost to it",
+        [("timepoint", "Follow-up"), ("measure", "Measure"), ("group", "Group"), *_mean_cols()],
+        ["timepoint", "measure", "group"],
+        "n",
+        note="Lost: missed, or open past its due date. If the lost started worse, later means flatter the results.",
+    )
+    for row in summary["loss_to_follow_up"]["baseline_by_completion"]:
+        for group, label in (("completed", "Completed"), ("lost", "Lost")):
+            table.rows.append(
+                {
+                    "timepoint": row["timepoint_label"],
+                    "measure": row["label"],
+                    "group": label,
+                    **_mean_values(row[group]),
+                }
+            )
+    return table
+
+
+def _adverse_events_table(summary: Mapping[str, Any]) -> Table:
+    ae = summary["adverse_events"]
+    table = Table(
+        "adverse_events",
+        "Adverse events per 100 injections",
+        [
+            ("product", "Product"),
+            ("seriousness", "Seriousness"),
+            ("events", "Events"),
+            ("injections", "Injections"),
+            ("per_100", "Per 100 injections"),
+        ],
+        ["product", "seriousness"],
+        "injections",
+        note=ae["note"],
+    )
+    for row in ae["rows"]:
+        table.rows.append({**row, "product": row["label"]})
+    return table
+
+
+BUILDERS: dict[str, Callable[[Mapping[str, Any]], Table]] = {
+    "completion": lambda s: _completion_table("completion", "Follow-up completion by timepoint", s["completion"], None),
+    "scores": _scores_table,
+    "change": _change_table,
+    "responders": _responders_table,
+    "change_by_group": _change_by_group_table,
+    "responders_by_kl": _responders_by_kl_table,
+    "funnel": _funnel_table,
+    "completion_by_clinic": lambda s: _completion_table(
+        "completion_by_clinic", "Completion by clinic", s["loss_to_follow_up"]["by_clinic"], "Clinic"
+    ),
+    "completion_by_clinician": lambda s: _completion_table(
+        "completion_by_clinician",
+        "Completion by clinician (first injection)",
+        s["loss_to_follow_up"]["by_clinician"],
+        "Clinician",
+    ),
+    "completion_by_product": lambda s: _completion_table(
+        "completion_by_product", "Completion by product", s["loss_to_follow_up"]["by_product"], "Product"
+    ),
+    "baseline_by_completion": _baseline_by_completion_table,
+    "adverse_events": _adverse_events_table,
+}
+
+
+def build(summary: Mapping[str, Any]) -> dict[str, Table]:
+    return {slug: builder(summary) for slug, builder in BUILDERS.items()}
+
+
+def suppression_rule() -> str:
+    k = min_group_size()
+    return (
+        f"Small-group rule: a row describing fewer than {k} plans (its n, or N for a percentage) keeps its labels "
+        f"but its numbers are left blank and 'suppressed' is 'yes', because this file may leave the clinic."
+    )
+
+
+def to_csv(table: Table, summary: Mapping[str, Any]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow([f"# {table.title}"])
+    writer.writerow([f"# {suppression_rule()}"])
+    filters = "; ".join(f"{k}: {v}" for k, v in summary["filters"].items()) or "none"
+    writer.writerow([f"# Filters: {filters}. As of {summary['as_of']}."])
+    if table.note:
+        writer.writerow([f"# {table.note}"])
+    writer.writerow([*(heading for _, heading in table.columns), "suppressed"])
+    writer.writerows(table.csv_rows())
+    return buffer.getvalue()
+
+
+def chart_data(summary: Mapping[str, Any]) -> dict[str, Any]:
+    """What static/js/dashboard.js draws; the tables beside each chart hold the same numbers."""
+    change = {
+        "measures": [{"key": m.key, "label": m.label} for m in MEASURES],
+        "timepoints": [tp["label"] for tp in summary["timepoints"]],
+        "groups": [
+            {
+                "label": group["label"],
+                "series": {m.key: [_change_point(tp, m.key) for tp in group["timepoints"]] for m in MEASURES},
+            }
+            for group in summary["groups"]
+        ],
+    }
+    follow_ups = [tp for tp in summary["timepoints"] if tp["responders"] is not None]
+    responders = {
+        "labels": [g["label"] for g in summary["responders_by_kl"]],
+        "datasets": [
+            {
+                "label": tp["label"],
+                "values": [
+                    next(t["responders"] for t in g["timepoints"] if t["timepoint"] == tp["timepoint"])
+                    for g in summary["responders_by_kl"]
+                ],
+            }
+            for tp in follow_ups
+        ],
+    }
+    funnel = {
+        "labels": [tp["label"] for tp in summary["completion"]],
+        "due": [tp["due"] for tp in summary["completion"]],
+        "completed": [tp["completed"] for tp in summary["completion"]],
+        "plans": summary["plans"],
+    }
+    return {"change": change, "responders": responders, "funnel": funnel}
+
+
+def _change_point(tp: Mapping[str, Any], measure: str) -> dict[str, Any]:
+    m = next(x for x in tp["measures"] if x["measure"] == measure)
+    if m["change"] is None:  # baseline: the reference every line starts from
+        return {"mean": 0.0 if m["score"]["n"] else None, "low": None, "high": None, "n": m["score"]["n"]}
+    c = m["change"]
+    return {"mean": c["mean"], "low": c["ci_low"], "high": c["ci_high"], "n": c["n"]}

@@ -1,0 +1,105 @@
+"""One patient's scores over time, knee by knee, with the injections (and their protocols) and any safety flags
+on the same time line. A handful of queries per patient, whatever their history."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.apps import apps
+from django.db.models import Prefetch
+from django.utils import timezone
+
+from outcomes.analysis.expressions import MEASURES
+from outcomes.models import Submission, Timepoint
+from registry.choices import Knee, Product
+from registry.models import Injection, Patient, TreatmentPlan
+from registry.templatetags.registry_display import protocol_rows
+
+TIMEPOINT_LABELS = dict(Timepoint.choices)
+
+
+def flag_model():
+    """safety.Flag when the safety app is installed, else None (the trajectory then shows no flags)."""
+    if not apps.is_installed("safety"):
+        return None
+    try:
+        return apps.get_model("safety", "Flag")
+    except LookupError:
+        return None
+
+
+def _flags(patient: Patient) -> list[dict[str, Any]]:
+    model = flag_model()
+    if model is None:
+        return []
+    flags = model.objects.filter(patient=patient).select_related("follow_up__plan").order_by("raised_at")
+    return [
+        {
+            "date": timezone.localdate(flag.raised_at).isoformat(),
+            "knee": flag.follow_up.plan.knee,
+            "label": flag.get_rule_display(),
+            "status": flag.get_status_display(),
+            "urgent": flag.urgent,
+        }
+        for flag in flags
+    ]
+
+
+def _short_product(code: str) -> str:
+    return str(dict(Product.choices).get(code, code)).split(" (")[0]  # "BMAC", not the full explanation
+
+
+def patient_trajectory(patient: Patient) -> dict[str, Any]:
+    """{"knees": [{code, label, points, injections, flags}], "measures": [...]} for the patient's page."""
+    plans = list(
+        TreatmentPlan.objects.filter(patient=patient)
+        .order_by("created_at")
+        .prefetch_related(Prefetch("injections", queryset=Injection.objects.order_by("number_in_plan")))
+    )
+    submissions = list(
+        Submission.objects.filter(follow_up__patient=patient).select_related("follow_up__plan").order_by("submitted_at")
+    )
+    flags = _flags(patient)
+    products = dict(Product.choices)
+    knees = []
+    for code, label in Knee.choices:
+        knee_plans = [p for p in plans if p.knee == code]
+        if not knee_plans:
+            continue
+        injections = [
+            {
+                "date": i.injected_on.isoformat(),
+                "label": f"{products.get(i.product, i.product)}"
+                + (f" {i.number_in_plan} of {p.planned_injections}" if p.planned_injections > 1 else ""),
+                "status": i.get_status_display(),
+                "kl_grade": i.kl_grade,
+                "protocol": protocol_rows(i),
+            }
+            for p in knee_plans
+            for i in p.injections.all()
+        ]
+        points = [
+            {
+                "date": timezone.localdate(s.submitted_at).isoformat(),
+                "timepoint": TIMEPOINT_LABELS.get(s.timepoint, s.timepoint),
+                "plan": _short_product(s.follow_up.plan.product),
+                "scores": {m.key: getattr(s, m.key) for m in MEASURES},
+                "values": [getattr(s, m.key) for m in MEASURES],
+            }
+            for s in submissions
+            if s.follow_up.plan.knee == code
+        ]
+        knees.append(
+            {
+                "code": code,
+                "label": f"{label} knee",
+                "points": points,
+                "injections": injections,
+                "flags": [f for f in flags if f["knee"] == code],
+            }
+        )
+    return {
+        "measures": [{"key": m.key, "label": m.label, "scale": m.scale} for m in MEASURES],
+        "knees": knees,
+        "flags_available": flag_model() is not None,
+    }

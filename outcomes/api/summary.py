@@ -1,0 +1,183 @@
+"""``GET /api/v1/outcomes/summary/``: the outcomes dashboard's numbers as JSON, with the same filters.
+
+Scoped to the user's clinics like the page; unknown filter values are a 400. The serializers describe the
+response for the schema and pass the summary through unchanged in shape.
+"""
+
+from __future__ import annotations
+
+from django_filters import filters as df
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from outcomes.analysis.filters import OutcomeFilter
+from outcomes.analysis.summary import InvalidFilters, outcomes_summary
+
+
+class MeanSerializer(serializers.Serializer):
+    n = serializers.IntegerField()
+    mean = serializers.FloatField(allow_null=True)
+    sd = serializers.FloatField(allow_null=True, help_text="Sample SD; null when n < 2.")
+    ci_low = serializers.FloatField(allow_null=True, help_text="95% CI (t distribution); null when n < 2.")
+    ci_high = serializers.FloatField(allow_null=True)
+
+
+class ShareSerializer(serializers.Serializer):
+    n = serializers.IntegerField()
+    N = serializers.IntegerField(help_text="Denominator.")
+    pct = serializers.FloatField(allow_null=True, help_text="100 n / N; null when N is 0.")
+
+
+class McidSerializer(ShareSerializer):
+    threshold = serializers.FloatField()
+    direction = serializers.ChoiceField(choices=["increase", "decrease"])
+
+
+class MeasureResultSerializer(serializers.Serializer):
+    measure = serializers.CharField()
+    label = serializers.CharField()
+    score = MeanSerializer()
+    change = MeanSerializer(allow_null=True, help_text="Follow-up minus the same plan's baseline; null at baseline.")
+    mcid = McidSerializer(allow_null=True)
+
+
+class TimepointResultSerializer(serializers.Serializer):
+    timepoint = serializers.CharField()
+    label = serializers.CharField()
+    measures = MeasureResultSerializer(many=True)
+    responders = ShareSerializer(allow_null=True, help_text="OMERACT-OARSI responders; null at baseline.")
+
+
+class CompletionSerializer(serializers.Serializer):
+    timepoint = serializers.CharField()
+    label = serializers.CharField()
+    plans = serializers.IntegerField()
+    completed = serializers.IntegerField()
+    missed = serializers.IntegerField()
+    open_overdue = serializers.IntegerField()
+    not_yet_due = serializers.IntegerField()
+    cancelled = serializers.IntegerField()
+    due = serializers.IntegerField(help_text="completed + missed + open past due: the completion denominator.")
+    completion = ShareSerializer()
+
+
+class GroupSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    label = serializers.CharField()
+    plans = serializers.IntegerField()
+    timepoints = TimepointResultSerializer(many=True)
+
+
+class KLTimepointSerializer(serializers.Serializer):
+    timepoint = serializers.CharField()
+    label = serializers.CharField()
+    responders = ShareSerializer()
+    mcid_koos_pain = ShareSerializer()
+
+
+class KLGradeSerializer(serializers.Serializer):
+    kl_grade = serializers.IntegerField()
+    label = serializers.CharField()
+    plans = serializers.IntegerField()
+    timepoints = KLTimepointSerializer(many=True)
+
+
+class CompletionGroupSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    label = serializers.CharField()
+    timepoints = CompletionSerializer(many=True)
+
+
+class BaselineByCompletionSerializer(serializers.Serializer):
+    timepoint = serializers.CharField()
+    timepoint_label = serializers.CharField()
+    measure = serializers.CharField()
+    label = serializers.CharField()
+    completed = MeanSerializer()
+    lost = MeanSerializer()
+
+
+class LossToFollowUpSerializer(serializers.Serializer):
+    by_clinic = CompletionGroupSerializer(many=True)
+    by_clinician = CompletionGroupSerializer(many=True)
+    by_product = CompletionGroupSerializer(many=True)
+    baseline_by_completion = BaselineByCompletionSerializer(many=True)
+
+
+class AdverseEventRowSerializer(serializers.Serializer):
+    product = serializers.CharField()
+    label = serializers.CharField()
+    seriousness = serializers.CharField()
+    events = serializers.IntegerField()
+    injections = serializers.IntegerField()
+    per_100 = serializers.FloatField(allow_null=True)
+
+
+class AdverseEventsSerializer(serializers.Serializer):
+    available = serializers.BooleanField()
+    note = serializers.CharField()
+    rows = AdverseEventRowSerializer(many=True)
+
+
+class ThresholdSerializer(serializers.Serializer):
+    measure = serializers.CharField()
+    label = serializers.CharField()
+    value = serializers.FloatField()
+    direction = serializers.ChoiceField(choices=["increase", "decrease"])
+    source = serializers.CharField()
+
+
+class OutcomesSummarySerializer(serializers.Serializer):
+    generated_at = serializers.DateTimeField()
+    as_of = serializers.DateField(help_text="Day against which 'past due' is judged.")
+    filters = serializers.DictField(child=serializers.CharField(), help_text="Applied filters, as shown.")
+    compare_by = serializers.CharField()
+    definitions = serializers.DictField(child=serializers.CharField())
+    thresholds = ThresholdSerializer(many=True)
+    plans = serializers.IntegerField(help_text="Plans (knees' courses of treatment) in the cohort.")
+    completion = CompletionSerializer(many=True)
+    timepoints = TimepointResultSerializer(many=True)
+    groups = GroupSerializer(many=True)
+    responders_by_kl = KLGradeSerializer(many=True)
+    loss_to_follow_up = LossToFollowUpSerializer()
+    adverse_events = AdverseEventsSerializer()
+
+
+def _parameters() -> list[OpenApiParameter]:
+    """The OutcomeFilter's fields as query parameters, so the schema lists the filters defined once there."""
+    params = []
+    for name, f in OutcomeFilter.base_filters.items():
+        kind = OpenApiTypes.DATE if isinstance(f, df.DateFilter) else OpenApiTypes.STR
+        choices = f.extra.get("choices") or None
+        params.append(
+            OpenApiParameter(
+                name,
+                kind,
+                OpenApiParameter.QUERY,
+                description=str(f.extra.get("help_text") or f.label or name),
+                enum=[str(value) for value, _ in choices] if choices else None,
+            )
+        )
+    return params
+
+
+class OutcomesSummaryView(APIView):
+    @extend_schema(
+        operation_id="outcomes_summary",
+        summary="Outcomes summary",
+        description="Per timepoint: plans, completion, mean scores and changes from baseline with 95% CIs, MCID "
+        "and OMERACT-OARSI responders with their counts; groups, KL grades and loss to follow-up.",
+        parameters=_parameters(),
+        responses=OutcomesSummarySerializer,
+    )
+    def get(self, request: Request) -> Response:
+        try:
+            summary = outcomes_summary(request.user, request.query_params)
+        except InvalidFilters as exc:
+            raise ValidationError(exc.errors) from exc
+        return Response(OutcomesSummarySerializer(summary).data)

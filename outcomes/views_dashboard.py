@@ -1,0 +1,91 @@
+"""The outcomes dashboard, its CSV tables and a patient's trajectory. Thin: the numbers come from
+outcomes.analysis, the visibility from registry.scoping."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+
+from outcomes.analysis import tables
+from outcomes.analysis.filters import COMPARE_BY_CHOICES
+from outcomes.analysis.summary import InvalidFilters, filterset_for, summarise
+from outcomes.analysis.trajectory import patient_trajectory
+from registry.scoping import get_for_user_or_404, patients_for
+
+# Sections of the page, in order: (heading, table slugs shown in it, chart beside the first table or None).
+SECTIONS = [
+    ("Follow-up completion", ["completion", "funnel"], "funnel"),
+    ("Scores", ["scores"], None),
+    ("Change from baseline", ["change", "change_by_group"], "change"),
+    ("Responders", ["responders", "responders_by_kl"], "responders"),
+    (
+        "Loss to follow-up",
+        ["completion_by_clinic", "completion_by_clinician", "completion_by_product", "baseline_by_completion"],
+        None,
+    ),
+    ("Adverse events", ["adverse_events"], None),
+]
+
+
+@login_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    filterset, clinics = filterset_for(request.user, request.GET)
+    context = {
+        "form": filterset.form,
+        "min_group_size": tables.min_group_size(),
+        "query": request.GET.urlencode(),
+        "has_clinics": bool(clinics),
+    }
+    try:
+        summary = summarise(request.user, filterset, clinics)
+    except InvalidFilters:
+        return render(request, "outcomes/dashboard.html", {**context, "summary": None}, status=400)
+    built = tables.build(summary)
+    csv_suffix = f"?{context['query']}" if context["query"] else ""
+    for table in built.values():
+        table.csv_url = reverse("outcomes:dashboard-csv", args=[table.slug]) + csv_suffix
+    sections = [
+        {"heading": heading, "tables": [built[slug] for slug in slugs], "chart": chart}
+        for heading, slugs, chart in SECTIONS
+    ]
+    compare_by_label = dict(COMPARE_BY_CHOICES)[summary["compare_by"]]
+    return render(
+        request,
+        "outcomes/dashboard.html",
+        {
+            **context,
+            "summary": summary,
+            "sections": sections,
+            "charts": tables.chart_data(summary),
+            "compare_by_label": compare_by_label,
+        },
+    )
+
+
+@login_required
+def dashboard_csv(request: HttpRequest, table: str) -> HttpResponse:
+    if table not in tables.BUILDERS:
+        raise Http404
+    filterset, clinics = filterset_for(request.user, request.GET)
+    try:
+        summary = summarise(request.user, filterset, clinics)
+    except InvalidFilters as exc:
+        return HttpResponse(str(exc.errors), status=400, content_type="text/plain; charset=utf-8")
+    built = tables.BUILDERS[table](summary)
+    response = HttpResponse(tables.to_csv(built, summary), content_type="text/csv; charset=utf-8")
+    day = timezone.localdate().isoformat()
+    response["Content-Disposition"] = f'attachment; filename="outcomes-{table}-{day}.csv"'
+    return response
+
+
+@login_required
+def patient_trajectory_page(request: HttpRequest, registry_number: str) -> HttpResponse:
+    patient = get_for_user_or_404(patients_for(request.user), registry_number=registry_number)
+    return render(
+        request,
+        "outcomes/patient_trajectory.html",
+        {"patient": patient, "trajectory": patient_trajectory(patient)},
+    )

@@ -1,0 +1,233 @@
+"""The summary's statistics against values worked out by hand on five plans.
+
+plan  KL  baseline (pain adl vas oks pga)   1 month                    6 months
+P1    2   40 50 70 20 60                    60 55 40 30 40             70 80 30 36 30
+P2    2   50 60 50 25 50                    60 62 30 27 48             missed
+P3    3   30 40 60 15 70                    18 40 85 14 75             open, past due
+P4    3   missed                            70 70 20 40 20             scheduled
+P5    3   60 65 40 30 40                    missed                     cancelled
+"""
+
+import datetime as dt
+import math
+
+import pytest
+from django.core.cache import cache
+
+from outcomes.analysis.stats import mean_ci, t_975
+from outcomes.analysis.summary import outcomes_summary
+from tests.outcomes.analysis_data import make_plan
+
+TODAY = dt.date(2026, 10, 1)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def scores(pain, adl, vas, oks, pga):
+    return {"pain": pain, "adl": adl, "vas": vas, "oks": oks, "pga": pga}
+
+
+@pytest.fixture
+def five_plans(clinic, clinician):
+    make_plan(
+        clinic,
+        clinician,
+        kl_grade=2,
+        scores={
+            "baseline": scores(40, 50, 70, 20, 60),
+            "1m": scores(60, 55, 40, 30, 40),
+            "6m": scores(70, 80, 30, 36, 30),
+        },
+    )
+    make_plan(
+        clinic,
+        clinician,
+        kl_grade=2,
+        scores={"baseline": scores(50, 60, 50, 25, 50), "1m": scores(60, 62, 30, 27, 48)},
+        statuses={"6m": "missed"},
+    )
+    make_plan(
+        clinic,
+        clinician,
+        kl_grade=3,
+        scores={"baseline": scores(30, 40, 60, 15, 70), "1m": scores(18, 40, 85, 14, 75)},
+        statuses={"6m": "open"},
+    )
+    make_plan(
+        clinic,
+        clinician,
+        kl_grade=3,
+        scores={"1m": scores(70, 70, 20, 40, 20)},
+        statuses={"baseline": "missed", "6m": "scheduled"},
+    )
+    make_plan(
+        clinic,
+        clinician,
+        kl_grade=3,
+        scores={"baseline": scores(60, 65, 40, 30, 40)},
+        statuses={"1m": "missed", "6m": "cancelled"},
+    )
+
+
+def at(summary, timepoint):
+    return next(t for t in summary["timepoints"] if t["timepoint"] == timepoint)
+
+
+def measure(summary, timepoint, key):
+    return next(m for m in at(summary, timepoint)["measures"] if m["measure"] == key)
+
+
+def completion(summary, timepoint):
+    return next(t for t in summary["completion"] if t["timepoint"] == timepoint)
+
+
+def test_t_quantiles_match_published_values():
+    assert t_975(1) == pytest.approx(12.7062, abs=1e-4)
+    assert t_975(10) == pytest.approx(2.2281, abs=1e-4)
+    assert t_975(30) == pytest.approx(2.0423, abs=1e-4)
+    # Beyond the table, the expansion: published 40, 60, 120 df values.
+    assert t_975(40) == pytest.approx(2.021075, abs=1e-5)
+    assert t_975(60) == pytest.approx(2.000298, abs=1e-5)
+    assert t_975(120) == pytest.approx(1.979930, abs=1e-5)
+    assert t_975(10**7) == pytest.approx(1.959964, abs=1e-5)
+
+
+def test_mean_ci_from_sums():
+    values = [60, 60, 18, 70]
+    m = mean_ci(len(values), sum(values), sum(v * v for v in values))
+    assert m.mean == 52
+    assert m.sd == pytest.approx(math.sqrt(536))
+    assert m.ci_low == pytest.approx(52 - 3.1824463 * math.sqrt(536) / 2)
+    assert m.ci_high == pytest.approx(52 + 3.1824463 * math.sqrt(536) / 2)
+    single = mean_ci(1, 7.0, 49.0)
+    assert (single.mean, single.sd, single.ci_low) == (7.0, None, None)
+    assert mean_ci(0, None, None).mean is None
+
+
+def test_completion_rates_and_denominators(five_plans, clinician):
+    s = outcomes_summary(clinician, {}, today=TODAY)
+    assert s["plans"] == 5
+    baseline = completion(s, "baseline")
+    assert (baseline["completed"], baseline["due"]) == (4, 5)
+    assert baseline["completion"] == {"n": 4, "N": 5, "pct": 80.0}
+    one = completion(s, "1m")
+    assert one["completion"] == {"n": 4, "N": 5, "pct": 80.0}
+    six = completion(s, "6m")
+    assert (six["completed"], six["missed"], six["open_overdue"]) == (1, 1, 1)
+    assert (six["not_yet_due"], six["cancelled"], six["plans"]) == (1, 1, 5)
+    assert six["completion"]["n"] == 1
+    assert six["completion"]["N"] == 3
+    assert six["completion"]["pct"] == pytest.approx(100 / 3)
+
+
+def test_open_follow_up_not_yet_due_is_not_in_the_denominator(five_plans, clinician):
+    # On 1 Sept the 6-month follow-ups (due 2 Sept) are not yet due: P3's open one is pending, not lost.
+    six = completion(outcomes_summary(clinician, {}, today=dt.date(2026, 9, 1)), "6m")
+    assert (six["open_overdue"], six["not_yet_due"], six["completion"]["N"]) == (0, 2, 2)
+
+
+def test_mean_scores_with_sd_and_ci(five_plans, clinician):
+    s = outcomes_summary(clinician, {}, today=TODAY)
+    base = measure(s, "baseline", "koos_pain")["score"]
+    assert base["n"] == 4
+    assert base["mean"] == pytest.approx(45)
+    assert base["sd"] == pytest.approx(12.909944, rel=1e-6)
+    assert base["ci_low"] == pytest.approx(45 - 20.542648, rel=1e-5)
+    assert base["ci_high"] == pytest.approx(45 + 20.542648, rel=1e-5)
+    one = measure(s, "1m", "koos_pain")["score"]
+    assert (one["n"], one["mean"]) == (4, pytest.approx(52))
+    assert one["ci_high"] == pytest.approx(88.839296, rel=1e-5)
+    assert measure(s, "6m", "oks_total")["score"]["n"] == 1
+    assert measure(s, "6m", "oks_total")["score"]["ci_low"] is None  # one value: no CI
+
+
+def test_change_from_baseline_pairs_each_plan_with_its_own_baseline(five_plans, clinician):
+    s = outcomes_summary(clinician, {}, today=TODAY)
+    change = measure(s, "1m", "koos_pain")["change"]
+    # P1 +20, P2 +10, P3 -12; P4 has no baseline, P5 no 1-month score.
+    assert change["n"] == 3
+    assert change["mean"] == pytest.approx(6)
+    assert change["sd"] == pytest.approx(16.370706, rel=1e-6)
+    assert change["ci_low"] == pytest.approx(6 - 40.667023, rel=1e-5)
+    assert change["ci_high"] == pytest.approx(6 + 40.667023, rel=1e-5)
+    vas = measure(s, "1m", "vas_pain")["change"]
+    assert (vas["n"], vas["mean"]) == (3, pytest.approx(-25 / 3))
+    assert measure(s, "6m", "koos_pain")["change"]["mean"] == pytest.approx(30)
+
+
+def test_mcid_counts_in_the_direction_of_improvement(five_plans, clinician):
+    s = outcomes_summary(clinician, {}, today=TODAY)
+    # KOOS Pain up by >= 10: P1 (+20) and P2 (exactly +10); P3 fell 12, which is not an improvement.
+    assert measure(s, "1m", "koos_pain")["mcid"] | {} == {
+        "n": 2,
+        "N": 3,
+        "pct": pytest.approx(200 / 3),
+        "threshold": 10.0,
+        "direction": "increase",
+    }
+    # VAS down by >= 20: P1 (-30) and P2 (exactly -20); P3 rose 25, a worsening, not counted.
+    vas = measure(s, "1m", "vas_pain")["mcid"]
+    assert (vas["n"], vas["N"], vas["direction"]) == (2, 3, "decrease")
+    oks = measure(s, "1m", "oks_total")["mcid"]  # +10, +2, -1 against 7
+    assert (oks["n"], oks["N"]) == (1, 3)
+
+
+def test_omeract_oarsi_responders(five_plans, clinician):
+    s = outcomes_summary(clinician, {}, today=TODAY)
+    # 1 month: P1 meets criterion B (pain and global by >= 20 % and >= 10); P2 only pain (exactly 10 = 20 %);
+    # P3 worse; P4 undecidable (no baseline).
+    assert at(s, "1m")["responders"] == {"n": 1, "N": 3, "pct": pytest.approx(100 / 3)}
+    # 6 months: P1's pain falls 60 -> 30 (exactly 50 % and >= 20): criterion A.
+    assert at(s, "6m")["responders"] == {"n": 1, "N": 1, "pct": 100.0}
+    assert at(s, "baseline")["responders"] is None
+
+
+def test_responders_by_kl_grade(five_plans, clinician):
+    s = outcomes_summary(clinician, {}, today=TODAY)
+    by_kl = {g["kl_grade"]: {t["timepoint"]: t for t in g["timepoints"]} for g in s["responders_by_kl"]}
+    assert by_kl[2]["1m"]["responders"] == {"n": 1, "N": 2, "pct": 50.0}
+    assert by_kl[3]["1m"]["responders"] == {"n": 0, "N": 1, "pct": 0.0}
+    assert by_kl[3]["6m"]["responders"] == {"n": 0, "N": 0, "pct": None}
+    assert by_kl[2]["1m"]["mcid_koos_pain"] == {"n": 2, "N": 2, "pct": 100.0}
+
+
+def test_baseline_scores_of_completers_and_lost(five_plans, clinician):
+    s = outcomes_summary(clinician, {}, today=TODAY)
+    rows = {(r["timepoint"], r["measure"]): r for r in s["loss_to_follow_up"]["baseline_by_completion"]}
+    one = rows[("1m", "koos_pain")]
+    assert (one["completed"]["n"], one["completed"]["mean"]) == (3, pytest.approx(40))  # P1, P2, P3
+    assert (one["lost"]["n"], one["lost"]["mean"]) == (1, pytest.approx(60))  # P5
+    six = rows[("6m", "koos_pain")]
+    assert (six["completed"]["n"], six["completed"]["mean"]) == (1, pytest.approx(40))  # P1
+    assert (six["lost"]["n"], six["lost"]["mean"]) == (2, pytest.approx(40))  # P2 missed, P3 open past due
+    assert six["lost"]["ci_high"] == pytest.approx(40 + 12.7062047 * 10, rel=1e-6)
+
+
+def test_groups_split_the_same_numbers(five_plans, clinician):
+    s = outcomes_summary(clinician, {"compare_by": "kl_grade"}, today=TODAY)
+    groups = {g["label"]: g for g in s["groups"]}
+    assert set(groups) == {"KL 2", "KL 3"}
+    assert (groups["KL 2"]["plans"], groups["KL 3"]["plans"]) == (2, 3)
+    kl2 = next(m for m in at(groups["KL 2"], "1m")["measures"] if m["measure"] == "koos_pain")
+    assert (kl2["change"]["n"], kl2["change"]["mean"]) == (2, pytest.approx(15))
+
+
+def test_loss_to_follow_up_by_clinic_clinician_and_product(five_plans, clinician, clinic):
+    s = outcomes_summary(clinician, {}, today=TODAY)
+    loss = s["loss_to_follow_up"]
+    assert [r["label"] for r in loss["by_clinic"]] == [clinic.name]
+    assert [r["label"] for r in loss["by_clinician"]] == [clinician.username]
+    assert [r["key"] for r in loss["by_product"]] == ["bmac"]
+    six = next(t for t in loss["by_clinician"][0]["timepoints"] if t["timepoint"] == "6m")
+    assert six["completion"] == {"n": 1, "N": 3, "pct": pytest.approx(100 / 3)}
+
+
+def test_adverse_events_are_empty_until_recorded(five_plans, clinician):
+    ae = outcomes_summary(clinician, {}, today=TODAY)["adverse_events"]
+    assert ae["rows"] == []
+    assert ae["available"] is False

@@ -1,0 +1,240 @@
+"""The outcomes dashboard page, its CSV tables, the patient trajectory: scoping, queries, caching, suppression."""
+
+import csv
+import datetime as dt
+import io
+
+import pytest
+import time_machine
+from django.core.cache import cache
+from django.urls import reverse
+
+from outcomes.models import FollowUp, Timepoint
+from outcomes.services import questionnaire_submit
+from tests.outcomes.analysis_data import make_plan
+from tests.outcomes.test_analysis_statistics import scores
+
+URL = "/dashboard/outcomes/"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def some_plans(clinic, clinician, n):
+    for i in range(n):
+        make_plan(
+            clinic,
+            clinician,
+            kl_grade=2 + i % 2,
+            scores={"baseline": scores(40, 50, 60, 20, 50), "1m": scores(50 + i, 55, 40, 28, 40)},
+        )
+
+
+def test_urls_are_named():
+    assert reverse("outcomes:dashboard") == URL
+    assert reverse("outcomes:dashboard-csv", args=["scores"]) == "/dashboard/outcomes/csv/scores/"
+    assert reverse("outcomes:patient-trajectory", args=["KR-0000-0000"]) == "/patients/KR-0000-0000/trajectory/"
+
+
+def test_login_required(client):
+    response = client.get(URL)
+    assert response.status_code == 302
+    assert "/accounts/login/" in response["Location"]
+
+
+def test_dashboard_shows_numbers_with_their_counts(client, clinic, clinician):
+    some_plans(clinic, clinician, 6)
+    client.force_login(clinician)
+    response = client.get(URL)
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert 'data-testid="plans-count">6<' in page
+    assert 'role="img"' in page
+    assert "chart.umd.js" in page
+    assert "Download CSV" in page
+    assert 'id="dashboard-data"' in page
+    assert "1 month completed (6 of 6)" in page
+
+
+def test_small_groups_are_marked_on_the_page(client, clinic, clinician):
+    some_plans(clinic, clinician, 3)
+    client.force_login(clinician)
+    page = client.get(URL).content.decode()
+    assert 'class="small-group"' in page
+
+
+def test_invalid_filter_is_a_400_with_the_form(client, clinic, clinician):
+    client.force_login(clinician)
+    response = client.get(URL, {"kl_grade": "9"})
+    assert response.status_code == 400
+    assert "errorlist" in response.content.decode()
+
+
+def test_a_clinician_of_another_clinic_sees_none_of_it(client, clinic, clinician, outsider):
+    some_plans(clinic, clinician, 4)
+    client.force_login(outsider)
+    page = client.get(URL).content.decode()
+    assert 'data-testid="plans-count">0<' in page
+    assert clinic.name not in page
+    text = client.get(reverse("outcomes:dashboard-csv", args=["completion"])).content.decode()
+    rows = [r for r in csv.reader(io.StringIO(text)) if r and not r[0].startswith("#")][1:]
+    assert [r[0] for r in rows] == ["Baseline", "1 month", "6 months"]
+    assert all(r[-1] == "yes" for r in rows)  # no plans at all: under any minimum
+
+
+def test_queries_do_not_grow_with_patients(client, clinic, clinician, django_assert_max_num_queries):
+    client.force_login(clinician)
+    counts = []
+    for n in (3, 27):  # 3 patients, then 30
+        some_plans(clinic, clinician, n)
+        cache.clear()
+        # Session, user, the user's clinics, the two aggregates (each in a savepoint, with jit off on
+        # PostgreSQL), clinician names, the header's write check, the session save.
+        with django_assert_max_num_queries(18) as captured:
+            assert client.get(URL).status_code == 200
+        counts.append(len(captured))
+    assert counts[0] == counts[1]
+
+
+def test_csv_suppresses_small_groups_and_states_the_rule(client, clinic, clinician, settings):
+    settings.DASHBOARD_MIN_GROUP_SIZE = 5
+    some_plans(clinic, clinician, 6)  # 3 at KL 2, 3 at KL 3
+    client.force_login(clinician)
+    response = client.get(reverse("outcomes:dashboard-csv", args=["responders_by_kl"]))
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
+    assert "attachment" in response["Content-Disposition"]
+    text = response.content.decode()
+    assert "fewer than 5 plans" in text
+    rows = [r for r in csv.reader(io.StringIO(text)) if r and not r[0].startswith("#")]
+    header, body = rows[0], rows[1:]
+    assert header[-1] == "suppressed"
+    kl2_month = next(r for r in body if r[0] == "KL 2" and r[1] == "1 month")
+    assert kl2_month[2:-1] == [""] * (len(header) - 3)  # 3 plans: numbers blanked
+    assert kl2_month[-1] == "yes"
+
+    overall = [
+        r
+        for r in csv.reader(
+            io.StringIO(client.get(reverse("outcomes:dashboard-csv", args=["completion"])).content.decode())
+        )
+        if r and not r[0].startswith("#")
+    ]
+    month = next(r for r in overall[1:] if r[0] == "1 month")
+    assert month[1] == "6"  # 6 plans: shown
+    assert month[-2] == "100.0"
+    assert month[-1] == ""
+
+
+def test_csv_minimum_is_configurable(client, clinic, clinician, settings):
+    settings.DASHBOARD_MIN_GROUP_SIZE = 2
+    some_plans(clinic, clinician, 6)
+    client.force_login(clinician)
+    text = client.get(reverse("outcomes:dashboard-csv", args=["responders_by_kl"])).content.decode()
+    assert "fewer than 2 plans" in text
+    kl2_month = next(r for r in csv.reader(io.StringIO(text)) if r[:2] == ["KL 2", "1 month"])
+    assert kl2_month[2:5] == ["2", "3", "66.667"]  # 2 responders of 3, over the minimum of 2: shown
+    assert kl2_month[-1] == ""
+
+
+def test_unknown_csv_table_is_404(client, clinician):
+    client.force_login(clinician)
+    assert client.get(reverse("outcomes:dashboard-csv", args=["nope"])).status_code == 404
+
+
+def test_csv_follows_the_filters(client, clinic, clinician, settings):
+    settings.DASHBOARD_MIN_GROUP_SIZE = 1
+    some_plans(clinic, clinician, 6)
+    client.force_login(clinician)
+    text = client.get(reverse("outcomes:dashboard-csv", args=["completion"]), {"kl_grade": "2"}).content.decode()
+    assert "Filters: KL grade: KL 2" in text
+    month = next(r for r in csv.reader(io.StringIO(text)) if r and r[0] == "1 month")
+    assert month[1] == "3"
+
+
+def answers(follow_up, pain="2"):
+    from outcomes.questionnaire import instruments_for
+
+    data = {}
+    for instrument in instruments_for(follow_up):
+        for item in instrument.items_for_product(follow_up.plan.product):
+            name = f"{instrument.code}.{item.code}"
+            if item.type == "yesno":
+                data[name] = "no"
+            elif item.type == "slider":
+                data[name] = "30" if instrument.code == "VAS" else "20"
+            elif item.type == "text":
+                continue
+            else:
+                data[name] = pain
+    return data
+
+
+def test_a_new_submission_shows_on_the_next_load(
+    client, clinic, clinician, patient, django_capture_on_commit_callbacks
+):
+    from tests.factories import make_injection
+
+    with time_machine.travel(dt.datetime(2026, 3, 1, 10, tzinfo=dt.UTC), tick=False):
+        injection = make_injection(patient, clinician, injected_on=dt.date(2026, 3, 2))
+        baseline = FollowUp.objects.get(plan=injection.plan, timepoint=Timepoint.BASELINE)
+        questionnaire_submit(follow_up=baseline, data=answers(baseline))
+    with time_machine.travel(dt.datetime(2026, 4, 2, 10, tzinfo=dt.UTC), tick=False):
+        client.force_login(clinician)
+        first = client.get(URL).context["summary"]
+        assert first["completion"][1]["completed"] == 0
+        assert client.get(URL).context["summary"] is not None  # served again (from the cache)
+        month = FollowUp.objects.get(plan=injection.plan, timepoint=Timepoint.ONE_MONTH)
+        with django_capture_on_commit_callbacks(execute=True):  # the signal goes out after commit
+            questionnaire_submit(follow_up=month, data=answers(month, pain="1"))
+        second = client.get(URL).context["summary"]
+    assert second["completion"][1]["completed"] == 1
+    change = next(m for m in second["timepoints"][1]["measures"] if m["measure"] == "koos_pain")["change"]
+    assert change["n"] == 1
+    assert change["mean"] == pytest.approx(25.0)  # every KOOS item one step better: 50 -> 75
+
+
+def test_cached_summary_is_reused_until_a_submission(client, clinic, clinician, django_assert_max_num_queries):
+    some_plans(clinic, clinician, 3)
+    client.force_login(clinician)
+    client.get(URL)
+    with django_assert_max_num_queries(10) as captured:
+        assert client.get(URL).status_code == 200
+    assert not [q for q in captured if "outcomes_followup" in q["sql"]]  # no aggregate ran
+
+
+def test_trajectory_page_and_outsider_404(client, clinic, clinician, outsider, patient):
+    make_plan(
+        clinic,
+        clinician,
+        patient=patient,
+        scores={"baseline": scores(40, 50, 60, 20, 50), "1m": scores(60, 65, 30, 30, 30)},
+    )
+    client.force_login(clinician)
+    url = reverse("outcomes:patient-trajectory", args=[patient.registry_number])
+    response = client.get(url)
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Left knee" in page
+    assert 'data-chart="trajectory"' in page
+    assert "Posterior iliac crest" in page  # the injection's protocol, by its label
+    trajectory = response.context["trajectory"]
+    assert [p["timepoint"] for p in trajectory["knees"][0]["points"]] == ["Baseline", "1 month"]
+    client.force_login(outsider)
+    assert client.get(url).status_code == 404
+
+
+def test_trajectory_include_for_the_patient_page(clinic, clinician, patient):
+    from django.template import Context, Template
+
+    make_plan(clinic, clinician, patient=patient, scores={"baseline": scores(40, 50, 60, 20, 50)})
+    html = Template("{% load outcomes_trajectory %}{% patient_trajectory patient %}").render(
+        Context({"patient": patient})
+    )
+    assert 'id="trajectory-data"' in html
+    assert "Score trajectory" in html
