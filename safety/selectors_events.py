@@ -153,7 +153,16 @@ def injections_choosable(user, patient) -> QuerySet[Injection]:
 
 # --- an event's audit trail -------------------------------------------------------------------------------------
 
-TRAIL_SKIP = {"id", "version", "history_id", "history_date", "history_change_reason", "history_type", "history_user"}
+TRAIL_SKIP = {
+    "id",
+    "version",
+    "assessed_at",
+    "history_id",
+    "history_date",
+    "history_change_reason",
+    "history_type",
+    "history_user",
+}
 
 
 @dataclass(frozen=True)
