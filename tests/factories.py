@@ -103,3 +103,38 @@ def make_injection(patient: Patient, clinician, **overrides):
     planned = overrides.pop("planned_injections", 1)
     data = injection_data(clinician=clinician, **overrides)
     return injection_record(patient=patient, by=clinician, data=data, number_in_plan=number, planned_injections=planned)
+
+
+KOOS_ITEMS = [
+    *(f"S{i}" for i in range(1, 8)),
+    *(f"P{i}" for i in range(1, 10)),
+    *(f"A{i}" for i in range(1, 18)),
+    *(f"SP{i}" for i in range(1, 6)),
+    *(f"Q{i}" for i in range(1, 5)),
+]
+SAFETY_ITEMS = ["swelling", "redness_heat", "fever", "care_gp", "care_ed", "hospital_admission", "harvest_site_problem"]
+
+
+def questionnaire_data(follow_up=None, **overrides) -> dict[str, str]:
+    """A whole questionnaire as the patient's form posts it ("KOOS.P1": "2", "VAS.pain": "30", "SAFETY.fever": "no").
+
+    Defaults: every KOOS and OKS item "2" (KOOS subscales 50, OKS 24), VAS pain 30, PGA 20, every safety answer
+    "no". Override by input name, e.g. ``questionnaire_data(**{"VAS.pain": "50", "SAFETY.fever": "yes"})``; a value
+    of None leaves that input out. With a follow-up, only what it asks is kept (no safety check at baseline; the
+    harvest-site question only for BMAC).
+    """
+    data = {f"KOOS.{code}": "2" for code in KOOS_ITEMS}
+    data.update({f"OKS.Q{i}": "2" for i in range(1, 13)})
+    data.update({"VAS.pain": "30", "PGA.global": "20"})
+    data.update({f"SAFETY.{code}": "no" for code in SAFETY_ITEMS})
+    data.update(overrides)
+    if follow_up is not None:
+        from outcomes.questionnaire import instruments_for, product_of
+
+        asked = {
+            f"{instrument.code}.{item.code}"
+            for instrument in instruments_for(follow_up)
+            for item in instrument.items_for_product(product_of(follow_up))
+        }
+        data = {name: value for name, value in data.items() if name in asked}
+    return {name: value for name, value in data.items() if value is not None}

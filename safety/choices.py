@@ -1,0 +1,48 @@
+"""Vocabularies of the safety app. Plain TextChoices (no models), so the pure rules can use them too."""
+
+from django.db import models
+
+
+class FlagRule(models.TextChoices):
+    SAFETY_INFECTION_SIGNS = "safety_infection_signs", "Signs of infection (red or hot knee, or fever)"
+    SAFETY_HOSPITAL_ADMISSION = "safety_hospital_admission", "Hospital admission"
+    SAFETY_SWELLING = "safety_swelling", "New swelling of the knee"
+    SAFETY_MEDICAL_CARE = "safety_medical_care", "Sought medical care (GP or emergency department)"
+    SAFETY_HARVEST_SITE = "safety_harvest_site", "Problem at the bone-marrow harvest site"
+    SAFETY_OTHER_REPORT = "safety_other_report", "Patient's own report (free text)"
+    VAS_WORSE = "vas_worse", "VAS pain worse than baseline"
+    KOOS_PAIN_WORSE = "koos_pain_worse", "KOOS Pain worse than baseline"
+    OKS_WORSE = "oks_worse", "Oxford Knee Score worse than baseline"
+
+
+class FlagStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    IN_REVIEW = "in_review", "In review"
+    EVENT_RECORDED = "event_recorded", "Adverse event recorded"
+    DISMISSED = "dismissed", "Dismissed"
+
+
+# Statuses still waiting for a clinician's decision: the inbox shows these by default.
+ACTIVE_STATUSES = (FlagStatus.OPEN, FlagStatus.IN_REVIEW)
+
+# Allowed moves. Recording an event and dismissing are decisions: final, corrected only through the adverse-event
+# workflow (issue 5), never by reopening the flag.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    FlagStatus.OPEN: frozenset({FlagStatus.IN_REVIEW, FlagStatus.EVENT_RECORDED, FlagStatus.DISMISSED}),
+    FlagStatus.IN_REVIEW: frozenset({FlagStatus.EVENT_RECORDED, FlagStatus.DISMISSED}),
+    FlagStatus.EVENT_RECORDED: frozenset(),
+    FlagStatus.DISMISSED: frozenset(),
+}
+
+# Short names of the safety-check items, for flag summaries (the questions themselves are in the instrument).
+SAFETY_ITEM_LABELS = {
+    "swelling": "more swollen",
+    "redness_heat": "red or hot knee",
+    "fever": "fever or shivering",
+    "care_gp": "saw a GP or doctor",
+    "care_ed": "went to an emergency department",
+    "hospital_admission": "admitted to hospital",
+    "harvest_site_problem": "problem at the harvest site",
+    "other": "wrote",
+}
+MEASURE_LABELS = {"vas.pain": "VAS pain", "koos.pain": "KOOS Pain", "oks.total": "OKS"}

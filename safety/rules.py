@@ -1,0 +1,228 @@
+"""Which answers and score changes raise a flag for the clinic to review.
+
+Pure functions over one submission's answers, its current scores and its plan's baseline scores: no database.
+Score rules use the deterioration thresholds of ``outcomes.thresholds`` (VAS +20 mm, KOOS Pain -10, OKS -5 by
+default, each with its source) and ``outcomes.derived.is_deterioration``, so a number lives in one place.
+
+The setting ``SAFETY_FLAG_RULES`` adjusts the defaults per deployment, e.g.::
+
+    SAFETY_FLAG_RULES = {
+        "safety_other_report": {"enabled": False},
+        "vas_worse": {"threshold": 25, "source": "Clinic governance minute 2026-03"},
+        "safety_swelling": {"urgent": True},
+    }
+
+Keys are rule codes (``safety.choices.FlagRule``); each value may set ``enabled`` and ``urgent`` (booleans) and,
+for score rules only, ``threshold`` (a positive number) with an optional ``source``. Anything else is an error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from outcomes.derived import change, is_deterioration
+from outcomes.thresholds import Threshold, get_thresholds
+from safety.choices import FlagRule
+
+SETTING = "SAFETY_FLAG_RULES"
+SAFETY_INSTRUMENT = "SAFETY"
+
+
+class RuleConfigError(ValueError):
+    """SAFETY_FLAG_RULES is malformed."""
+
+
+@dataclass(frozen=True)
+class AnswerRule:
+    """Fires when the patient answers yes to any of `items` of the safety check (or, with `text`, writes
+    anything in a free-text item)."""
+
+    rule: str
+    items: tuple[str, ...]
+    urgent: bool
+    enabled: bool = True
+    text: bool = False
+
+
+@dataclass(frozen=True)
+class ScoreRule:
+    """Fires when `measure` worsened against the plan's baseline by at least the threshold (inclusive)."""
+
+    rule: str
+    measure: str  # as in outcomes.scoring.measures: "vas.pain", "koos.pain", "oks.total"
+    threshold: Threshold
+    urgent: bool = False
+    enabled: bool = True
+
+
+Rule = AnswerRule | ScoreRule
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: str
+    urgent: bool
+    values: dict[str, Any] = field(default_factory=dict)
+
+
+# Issue 4: hospital admission and infection signs are urgent (clinicians emailed at once); the rest wait for the
+# inbox and the daily digest.
+_ANSWER_RULES = (
+    AnswerRule(FlagRule.SAFETY_INFECTION_SIGNS, ("redness_heat", "fever"), urgent=True),
+    AnswerRule(FlagRule.SAFETY_HOSPITAL_ADMISSION, ("hospital_admission",), urgent=True),
+    AnswerRule(FlagRule.SAFETY_SWELLING, ("swelling",), urgent=False),
+    AnswerRule(FlagRule.SAFETY_MEDICAL_CARE, ("care_gp", "care_ed"), urgent=False),
+    AnswerRule(FlagRule.SAFETY_HARVEST_SITE, ("harvest_site_problem",), urgent=False),  # asked for BMAC only
+    AnswerRule(FlagRule.SAFETY_OTHER_REPORT, ("other",), urgent=False, text=True),
+)
+_SCORE_MEASURES = {
+    FlagRule.VAS_WORSE: "vas.pain",
+    FlagRule.KOOS_PAIN_WORSE: "koos.pain",
+    FlagRule.OKS_WORSE: "oks.total",
+}
+_OVERRIDE_KEYS = {"enabled", "urgent", "threshold", "source"}
+
+
+def default_rules() -> dict[str, Rule]:
+    """Every rule with its default settings, in the order findings are reported."""
+    thresholds = get_thresholds()
+    # Codes as plain strings (not enum members), so messages and stored values read "vas_worse".
+    rules: dict[str, Rule] = {str(r.rule): replace(r, rule=str(r.rule)) for r in _ANSWER_RULES}
+    for rule, measure in _SCORE_MEASURES.items():
+        rules[str(rule)] = ScoreRule(str(rule), measure, thresholds[f"deterioration.{measure}"])
+    return rules
+
+
+def _bool(rule: str, key: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise RuleConfigError(f"{SETTING}[{rule!r}][{key!r}]: {value!r} must be true or false")
+    return value
+
+
+def _apply_override(rule: Rule, override: Any) -> Rule:
+    name = rule.rule
+    if not isinstance(override, Mapping):
+        raise RuleConfigError(f"{SETTING}[{name!r}]: expected a dict with {', '.join(sorted(_OVERRIDE_KEYS))}")
+    unknown = set(override) - _OVERRIDE_KEYS
+    if unknown:
+        raise RuleConfigError(f"{SETTING}[{name!r}]: unknown keys {sorted(unknown)}")
+    changes: dict[str, Any] = {}
+    for key in ("enabled", "urgent"):
+        if key in override:
+            changes[key] = _bool(name, key, override[key])
+    if "threshold" in override or "source" in override:
+        if not isinstance(rule, ScoreRule):
+            raise RuleConfigError(f"{SETTING}[{name!r}]: only score rules have a threshold")
+        if "threshold" not in override:
+            raise RuleConfigError(f"{SETTING}[{name!r}]: a source needs the threshold it is the source of")
+        value = override["threshold"]
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1000:
+            raise RuleConfigError(f"{SETTING}[{name!r}]['threshold']: {value!r} must be a positive number")
+        source = override.get("source", f"settings.{SETTING}")
+        if not isinstance(source, str) or not source.strip():
+            raise RuleConfigError(f"{SETTING}[{name!r}]['source']: must be non-empty text")
+        changes["threshold"] = replace(rule.threshold, value=float(value), source=source)
+    return replace(rule, **changes)
+
+
+def configured_rules(overrides: Mapping[str, Any] | None = None) -> dict[str, Rule]:
+    """The rules in force: defaults with `overrides` (by default settings.SAFETY_FLAG_RULES) applied.
+    Raises RuleConfigError naming the bad entry."""
+    if overrides is None:
+        from django.conf import settings
+
+        overrides = getattr(settings, SETTING, None) or {}
+    if not isinstance(overrides, Mapping):
+        raise RuleConfigError(f"{SETTING} must be a dict of rule code to settings")
+    rules = default_rules()
+    for name, override in overrides.items():
+        if name not in rules:
+            raise RuleConfigError(f"{SETTING}[{name!r}]: unknown rule (known: {', '.join(rules)})")
+        rules[name] = _apply_override(rules[name], override)
+    return rules
+
+
+# --- evaluation --------------------------------------------------------------------------------------------------
+
+
+def _answer_values(answers: Mapping[str, Any]) -> dict[str, Any]:
+    """{item: value} of the safety check, from a submission's {"SAFETY": {item: {"value": ...}}}."""
+    block = answers.get(SAFETY_INSTRUMENT) or {}
+    return {code: entry.get("value") for code, entry in block.items() if isinstance(entry, Mapping)}
+
+
+def _check_answers(rule: AnswerRule, safety: Mapping[str, Any]) -> Finding | None:
+    asked = {code: safety[code] for code in rule.items if code in safety}
+    if rule.text:
+        fired = [code for code, value in asked.items() if isinstance(value, str) and value.strip()]
+    else:
+        fired = [code for code, value in asked.items() if value is True]
+    if not fired:
+        return None
+    return Finding(rule.rule, rule.urgent, {"instrument": SAFETY_INSTRUMENT, "answers": asked, "fired": fired})
+
+
+def _check_score(
+    rule: ScoreRule, follow_up: Mapping[str, float | None], baseline: Mapping[str, float | None] | None
+) -> Finding | None:
+    if baseline is None:
+        return None
+    before, after = baseline.get(rule.measure), follow_up.get(rule.measure)
+    key = f"deterioration.{rule.measure}"
+    if not is_deterioration(rule.measure, before, after, {key: rule.threshold}):
+        return None  # False, or None when a score is missing at either timepoint
+    return Finding(
+        rule.rule,
+        rule.urgent,
+        {
+            "measure": rule.measure,
+            "baseline": before,
+            "follow_up": after,
+            "change": change(before, after),
+            "threshold": rule.threshold.value,
+            "direction": rule.threshold.direction,
+            "source": rule.threshold.source,
+        },
+    )
+
+
+def evaluate(
+    answers: Mapping[str, Any],
+    scores: Mapping[str, float | None],
+    baseline_scores: Mapping[str, float | None] | None,
+    rules: Mapping[str, Rule] | None = None,
+) -> list[Finding]:
+    """Findings for one submission, in rule order.
+
+    `answers`: the submission's stored answers; `scores` and `baseline_scores`: current scores keyed by measure
+    ("vas.pain", ...). Without a baseline (None), or with a score missing at either timepoint, no score rule
+    fires. `rules` defaults to ``configured_rules()``.
+    """
+    rules = configured_rules() if rules is None else rules
+    safety = _answer_values(answers)
+    findings = []
+    for rule in rules.values():
+        if not rule.enabled:
+            continue
+        if isinstance(rule, AnswerRule):
+            finding = _check_answers(rule, safety)
+        else:
+            finding = _check_score(rule, scores, baseline_scores)
+        if finding is not None:
+            findings.append(finding)
+    return findings
+
+
+__all__ = [
+    "SETTING",
+    "AnswerRule",
+    "Finding",
+    "Rule",
+    "RuleConfigError",
+    "ScoreRule",
+    "configured_rules",
+    "default_rules",
+    "evaluate",
+]
