@@ -175,6 +175,7 @@ CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TIMEZONE = "UTC"
+from notifications.beat import CELERY_BEAT_SCHEDULE  # noqa: E402 - every periodic task lives in that one file
 
 # --- REST API --------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -212,6 +213,10 @@ FOLLOW_UP_CLOSES_DAYS_AFTER_DUE = env.int("FOLLOW_UP_CLOSES_DAYS_AFTER_DUE", def
 OUTCOMES_WORDING_FILE = env.str("OUTCOMES_WORDING_FILE", default="") or None
 OUTCOME_THRESHOLDS = env.json("OUTCOME_THRESHOLDS", default={})
 SAFETY_FLAG_RULES = env.json("SAFETY_FLAG_RULES", default={})  # format: safety/rules.py
+# Patient emails: daytime hours in the clinic's time zone, reminder days (checked in notifications/conf.py).
+NOTIFICATIONS_SENDING_HOURS = env.str("NOTIFICATIONS_SENDING_HOURS", default="09:00-19:00")
+NOTIFICATIONS_REMINDER_DAYS = env.list("NOTIFICATIONS_REMINDER_DAYS", cast=int, default=[3, 7])
+NOTIFICATIONS_FINAL_REMINDER_DAYS_BEFORE_CLOSE = env.int("NOTIFICATIONS_FINAL_REMINDER_DAYS_BEFORE_CLOSE", default=3)
 # Outcomes dashboard: rows describing fewer plans than this are suppressed in CSV exports (they may leave the clinic).
 DASHBOARD_MIN_GROUP_SIZE = env.int("DASHBOARD_MIN_GROUP_SIZE", default=5)
 

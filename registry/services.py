@@ -106,6 +106,19 @@ def patient_withdraw_consent(*, patient: Patient, by, decision: str, reason: str
     return patient
 
 
+@transaction.atomic
+def patient_unsubscribe_email(
+    *, patient: Patient, by=None, reason: str = "Unsubscribed from email (link in an email)"
+) -> Patient:
+    """The patient asked for no more email (the link in every email). Stops email contact only; consent to the
+    registry stands. Recorded once, with history, so the clinic sees when and how."""
+    patient = Patient.objects.select_for_update().get(pk=patient.pk)
+    if patient.email_opted_out_at is None:
+        patient.email_opted_out_at = timezone.now()
+        _save(patient, by=by, reason=reason)
+    return patient
+
+
 def _plan_for(*, patient: Patient, data: dict, number: int, planned: int, by) -> TreatmentPlan:
     """A first injection opens a plan; a later stage joins the plan its first injection opened."""
     if number == 1:

@@ -1,0 +1,31 @@
+import django_filters
+from rest_framework import viewsets
+
+from notifications.api.serializers import MessageSerializer
+from notifications.models import MessageKind, MessageStatus, OutboundMessage
+from notifications.selectors import messages_for
+
+
+class MessageFilter(django_filters.FilterSet):
+    patient = django_filters.CharFilter(field_name="patient__registry_number", help_text="Registry number")
+    follow_up = django_filters.NumberFilter(field_name="follow_up_id")
+    status = django_filters.ChoiceFilter(choices=MessageStatus.choices)
+    kind = django_filters.ChoiceFilter(choices=MessageKind.choices)
+
+    class Meta:
+        model = OutboundMessage
+        fields = ["patient", "follow_up", "status", "kind"]
+
+
+class MessageViewSet(viewsets.ReadOnlyModelViewSet):
+    """Emails the registry queued, sent or gave up on, for the clinics you can see: delivery per message."""
+
+    serializer_class = MessageSerializer
+    filterset_class = MessageFilter
+
+    def get_queryset(self):
+        return (
+            messages_for(self.request.user)
+            .select_related("patient", "follow_up", "link")
+            .order_by("-scheduled_for", "-id")
+        )

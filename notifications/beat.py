@@ -1,0 +1,23 @@
+"""Every periodic task, in one place (wired in as settings.CELERY_BEAT_SCHEDULE). Each entry expires before its
+next run, so a worker that was down does not come back to a pile of identical sweeps."""
+
+from celery.schedules import crontab
+
+CELERY_BEAT_SCHEDULE = {
+    "notifications.followups_sweep": {
+        "task": "notifications.followups_sweep",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
+    # Hourly, because each clinic's morning comes at a different UTC hour; one digest per clinic per day.
+    "notifications.missed_digest": {
+        "task": "notifications.missed_digest",
+        "schedule": crontab(minute=5),
+        "options": {"expires": 50 * 60},
+    },
+    "notifications.evaluate_pending": {
+        "task": "notifications.evaluate_pending",
+        "schedule": crontab(minute="*/5"),
+        "options": {"expires": 4 * 60},
+    },
+}

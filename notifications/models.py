@@ -1,0 +1,190 @@
+"""The outbox: every email is first a row here, written in the same transaction as the change that causes it.
+
+A minute-by-minute sweep claims due rows and hands them to workers in batches. The unique `dedupe_key` is what
+makes a retry, a second beat tick, a crashed worker or a redelivered task unable to send the same thing twice.
+"""
+
+import hashlib
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class MessageKind(models.TextChoices):
+    INVITATION = "invitation", "Invitation"
+    REMINDER_1 = "reminder_1", "First reminder"
+    REMINDER_2 = "reminder_2", "Second reminder"
+    FINAL_REMINDER = "final_reminder", "Final reminder"
+    MISSED_DIGEST = "missed_digest", "Daily clinic digest"
+    URGENT_FLAG = "urgent_flag", "Urgent safety report"
+    LINK_LOCKED = "link_locked", "Questionnaire link locked"
+
+
+# Emails to the patient about one follow-up (they carry a questionnaire link and an unsubscribe link).
+PATIENT_KINDS = (
+    MessageKind.INVITATION,
+    MessageKind.REMINDER_1,
+    MessageKind.REMINDER_2,
+    MessageKind.FINAL_REMINDER,
+)
+REMINDER_KINDS = (MessageKind.REMINDER_1, MessageKind.REMINDER_2, MessageKind.FINAL_REMINDER)
+
+
+class MessageStatus(models.TextChoices):
+    PENDING = "pending", "Queued"
+    SENDING = "sending", "Being sent"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Rejected"
+    CANCELLED = "cancelled", "Not sent"
+
+
+class OutboundMessage(models.Model):
+    kind = models.CharField(max_length=16, choices=MessageKind.choices)
+    clinic = models.ForeignKey("registry.Clinic", on_delete=models.CASCADE, related_name="+")
+    follow_up = models.ForeignKey(
+        "outcomes.FollowUp", null=True, blank=True, on_delete=models.CASCADE, related_name="messages"
+    )
+    patient = models.ForeignKey(
+        "registry.Patient", null=True, blank=True, on_delete=models.CASCADE, related_name="messages"
+    )
+    # Staff emails (urgent flags) go to one user; digests and lock notices are resolved to addresses at send time.
+    recipient_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    recipient = models.TextField(blank=True, help_text="Address(es) it went to, filled in when sent.")
+    dedupe_key = models.CharField(max_length=120, unique=True)
+    scheduled_for = models.DateTimeField()
+    status = models.CharField(max_length=10, choices=MessageStatus.choices, default=MessageStatus.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    cancelled_reason = models.CharField(max_length=200, blank=True)
+    claimed_by = models.CharField(max_length=64, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    # The questionnaire link minted for this email (never its token), so opening/starting can be tracked.
+    link = models.ForeignKey(
+        "outcomes.QuestionnaireLink", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Non-identifying facts the template needs: a flag id, a link id, digest counts.
+    context = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["scheduled_for", "id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(kind__in=MessageKind.values), name="message_kind_valid"),
+            models.CheckConstraint(condition=models.Q(status__in=MessageStatus.values), name="message_status_valid"),
+        ]
+        indexes = [
+            # The sweep's claim: "pending messages whose time has come", oldest first.
+            models.Index(fields=["scheduled_for"], name="message_pending_due", condition=models.Q(status="pending")),
+            # The sweep's reclaim: "rows claimed by a worker that never finished".
+            models.Index(fields=["claimed_at"], name="message_sending_stale", condition=models.Q(status="sending")),
+            models.Index(fields=["follow_up", "status"]),
+            models.Index(fields=["patient", "scheduled_for"]),
+            models.Index(fields=["clinic", "status"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.pk} ({self.get_status_display().lower()})"
+
+    @property
+    def is_for_patient(self) -> bool:
+        return self.kind in PATIENT_KINDS
+
+    def delivery_state(self) -> tuple[str, str]:
+        """(code, label) of how far this message got, for clinicians: queued, sent, rejected, opened..."""
+        if self.status in (MessageStatus.PENDING, MessageStatus.SENDING):
+            label = "Queued" if not self.attempts else f"Queued (retrying after {self.attempts} failed attempts)"
+            return "queued", label
+        if self.status == MessageStatus.FAILED:
+            return "rejected", f"Rejected: {self.last_error}"
+        if self.status == MessageStatus.CANCELLED:
+            return "cancelled", f"Not sent: {self.cancelled_reason}"
+        link = self.link
+        follow_up = self.follow_up
+        if follow_up is not None and follow_up.status == "completed" and link and link.started_at:
+            return "completed", "Questionnaire completed"
+        if link and link.started_at:
+            return "started", "Questionnaire started"
+        if link and link.first_opened_at:
+            return "opened", "Link opened"
+        if follow_up is not None and follow_up.status == "completed":
+            return "completed", "Questionnaire completed"
+        return "sent", "Sent"
+
+
+class AttemptOutcome(models.TextChoices):
+    SENT = "sent", "Sent"
+    TRANSIENT = "transient", "Temporary error (will retry)"
+    PERMANENT = "permanent", "Rejected"
+
+
+class DeliveryAttempt(models.Model):
+    """One try at handing a message to the mail server, with what it said."""
+
+    message = models.ForeignKey(OutboundMessage, on_delete=models.CASCADE, related_name="delivery_attempts")
+    attempted_at = models.DateTimeField(default=timezone.now)
+    outcome = models.CharField(max_length=10, choices=AttemptOutcome.choices)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["attempted_at", "id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(outcome__in=AttemptOutcome.values), name="attempt_outcome_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_outcome_display()} at {self.attempted_at:%Y-%m-%d %H:%M}"
+
+
+def hash_unsubscribe_token(token: str) -> str:
+    # Salted per purpose, so a questionnaire-link hash can never be replayed as an unsubscribe token.
+    return hashlib.sha256(f"unsubscribe:{settings.SECRET_KEY}:{token}".encode()).hexdigest()
+
+
+class UnsubscribeToken(models.Model):
+    """The unsubscribe link in one email. Only its hash is stored."""
+
+    patient = models.ForeignKey("registry.Patient", on_delete=models.CASCADE, related_name="+")
+    message = models.ForeignKey(OutboundMessage, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:  # never the token
+        return f"Unsubscribe link #{self.pk}"
+
+
+class CallOutcome(models.TextChoices):
+    REACHED_COMPLETED_BY_PHONE = "reached_completed_by_phone", "Reached, completed by phone"
+    WILL_COMPLETE_ONLINE = "will_complete_online", "Will complete online"
+    DECLINED = "declined", "Declined"
+    NO_ANSWER = "no_answer", "No answer"
+    WRONG_NUMBER = "wrong_number", "Wrong number"
+
+
+# After one of these there is nobody left to chase for this follow-up.
+CALL_OUTCOMES_CLOSING_CHASE = (CallOutcome.DECLINED, CallOutcome.WRONG_NUMBER)
+
+
+class CallAttempt(models.Model):
+    """A staff member's phone call chasing an unanswered follow-up."""
+
+    follow_up = models.ForeignKey("outcomes.FollowUp", on_delete=models.CASCADE, related_name="call_attempts")
+    clinic = models.ForeignKey("registry.Clinic", on_delete=models.CASCADE, related_name="+")
+    called_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    called_at = models.DateTimeField(default=timezone.now)
+    outcome = models.CharField(max_length=32, choices=CallOutcome.choices)
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-called_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(outcome__in=CallOutcome.values), name="call_outcome_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Call on {self.called_at:%d %b %Y}: {self.get_outcome_display()}"

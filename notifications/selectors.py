@@ -1,0 +1,83 @@
+"""Reads for notifications, already scoped to what the user may see (registry.scoping decides)."""
+
+import datetime as dt
+
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
+from django.utils import timezone
+
+from notifications.models import (
+    CALL_OUTCOMES_CLOSING_CHASE,
+    PATIENT_KINDS,
+    CallAttempt,
+    MessageStatus,
+    OutboundMessage,
+)
+from outcomes.models import FollowUp, FollowUpStatus
+from registry.scoping import clinics_for
+
+
+def messages_for(user) -> QuerySet[OutboundMessage]:
+    return OutboundMessage.objects.filter(clinic__in=clinics_for(user).values("id"))
+
+
+def patient_messages(patient) -> QuerySet[OutboundMessage]:
+    """Every email about this patient, newest first, with what the tracking needs (one query)."""
+    return (
+        OutboundMessage.objects.filter(patient=patient)
+        .select_related("follow_up", "link", "recipient_user")
+        .order_by("-scheduled_for", "-id")
+    )
+
+
+def chase_base(clinic_ids) -> QuerySet[FollowUp]:
+    """Open follow-ups the emails have not brought in, for a phone call: every email has gone (sent, rejected or
+    cancelled), or at once if the patient cannot be emailed at all. A call that ended the chase (declined, wrong number)
+    takes it off the list. Most urgent first: the window closing soonest."""
+    pending = OutboundMessage.objects.filter(
+        follow_up=OuterRef("pk"),
+        kind__in=list(PATIENT_KINDS),
+        status__in=[MessageStatus.PENDING, MessageStatus.SENDING],
+    )
+    emailed = OutboundMessage.objects.filter(follow_up=OuterRef("pk"), kind__in=list(PATIENT_KINDS)).exclude(
+        status__in=[MessageStatus.PENDING, MessageStatus.SENDING]
+    )
+    cannot_email = (
+        Q(patient__email="") | Q(patient__consent_email_contact=False) | Q(patient__email_opted_out_at__isnull=False)
+    )
+    closed = CallAttempt.objects.filter(follow_up=OuterRef("pk"), outcome__in=list(CALL_OUTCOMES_CLOSING_CHASE))
+    return (
+        FollowUp.objects.filter(clinic__in=clinic_ids, status=FollowUpStatus.OPEN, patient__consent_withdrawn_at=None)
+        .filter((~Exists(pending) & Exists(emailed)) | cannot_email)
+        .filter(~Exists(closed))
+    )
+
+
+def chase_queryset(clinic_ids) -> QuerySet[FollowUp]:
+    last_call = CallAttempt.objects.filter(follow_up=OuterRef("pk")).order_by("-called_at", "-id")
+    return (
+        chase_base(clinic_ids)
+        .annotate(
+            call_count=Count("call_attempts", distinct=True),
+            last_call_outcome=Subquery(last_call.values("outcome")[:1]),
+            last_call_at=Subquery(last_call.values("called_at")[:1]),
+        )
+        .select_related("patient", "clinic", "plan")
+        .order_by("closes_on", "id")
+    )
+
+
+def chase_list_for(user) -> QuerySet[FollowUp]:
+    return chase_queryset(clinics_for(user).values("id"))
+
+
+def missed_for(user, *, since: dt.datetime | None = None) -> QuerySet[FollowUp]:
+    """Follow-ups that closed unanswered (for the clinic's dashboard), most recently closed first."""
+    missed = FollowUp.objects.filter(clinic__in=clinics_for(user).values("id"), status=FollowUpStatus.MISSED)
+    if since is not None:
+        missed = missed.filter(status_changed_at__gte=since)
+    return missed.select_related("patient", "clinic").order_by("-status_changed_at", "-id")
+
+
+def days_left(follow_up: FollowUp, now: dt.datetime | None = None) -> int:
+    today = (now or timezone.now()).astimezone(follow_up.clinic.tzinfo).date()
+    return (follow_up.closes_on - today).days

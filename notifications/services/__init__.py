@@ -1,0 +1,37 @@
+"""Write paths of the notifications app. Import from here; the modules split it by subject."""
+
+from notifications.services.clinic import link_locked_notify, send_soon, urgent_flag_notify, urgent_flags_catch_up
+from notifications.services.contact import call_attempt_record, unsubscribe_confirm, unsubscribe_resolve
+from notifications.services.schedule import messages_cancel, messages_reschedule, messages_schedule, next_sending_time
+from notifications.services.sending import (
+    SendResult,
+    TransportError,
+    classify,
+    messages_claim,
+    messages_release,
+    messages_send,
+)
+from notifications.services.sweep import SweepReport, digests_queue, followups_sweep
+
+__all__ = [
+    "SendResult",
+    "SweepReport",
+    "TransportError",
+    "call_attempt_record",
+    "classify",
+    "digests_queue",
+    "followups_sweep",
+    "link_locked_notify",
+    "messages_cancel",
+    "messages_claim",
+    "messages_release",
+    "messages_reschedule",
+    "messages_schedule",
+    "messages_send",
+    "next_sending_time",
+    "send_soon",
+    "unsubscribe_confirm",
+    "unsubscribe_resolve",
+    "urgent_flag_notify",
+    "urgent_flags_catch_up",
+]

@@ -1,0 +1,171 @@
+"""When each patient email should go: invitation and reminders as outbox rows, moved and cancelled with their
+follow-up. Everything here works in bulk (values_list in, bulk_create/update out): no query per follow-up."""
+
+import datetime as dt
+import zoneinfo
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from django.utils import timezone
+
+from notifications import conf
+from notifications.models import PATIENT_KINDS, MessageKind, MessageStatus, OutboundMessage
+from outcomes.models import FollowUp, FollowUpStatus
+
+CHUNK = 500  # ids per IN (...) clause: well under SQLite's variable limit, cheap for PostgreSQL
+REMINDER_SLOTS = (MessageKind.REMINDER_1, MessageKind.REMINDER_2)
+
+
+def chunked(ids: Iterable[int], size: int = CHUNK) -> Iterator[list[int]]:
+    ids = list(ids)
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
+
+
+def dedupe_key(follow_up_id: int, kind: str) -> str:
+    return f"{follow_up_id}:{kind}"
+
+
+def in_sending_hours(moment: dt.datetime, tz: zoneinfo.ZoneInfo) -> bool:
+    settings = conf.get()
+    local = moment.astimezone(tz).time()
+    return local >= settings.sending_start and (settings.sending_end is None or local < settings.sending_end)
+
+
+def next_sending_time(*, tz: zoneinfo.ZoneInfo, not_before: dt.datetime, day: dt.date | None = None) -> dt.datetime:
+    """The earliest moment at or after `not_before` (and not before `day`, clinic time) inside sending hours."""
+    settings = conf.get()
+    local = not_before.astimezone(tz)
+    if day is not None and day > local.date():
+        local = dt.datetime.combine(day, settings.sending_start, tzinfo=tz)
+    start = dt.datetime.combine(local.date(), settings.sending_start, tzinfo=tz)
+    if local < start:
+        return start.astimezone(dt.UTC)
+    if settings.sending_end is None or local.time() < settings.sending_end:
+        return local.astimezone(dt.UTC)
+    tomorrow = local.date() + dt.timedelta(days=1)
+    return dt.datetime.combine(tomorrow, settings.sending_start, tzinfo=tz).astimezone(dt.UTC)
+
+
+def planned_day(kind: str, *, opens_on: dt.date, closes_on: dt.date) -> dt.date | None:
+    """The clinic-local day a patient email of this kind belongs on, by the current settings."""
+    settings = conf.get()
+    if kind == MessageKind.INVITATION:
+        return opens_on
+    if kind == MessageKind.FINAL_REMINDER:
+        days = settings.final_reminder_days_before_close
+        return closes_on - dt.timedelta(days=days) if days else None
+    slot = REMINDER_SLOTS.index(kind)
+    return opens_on + dt.timedelta(days=settings.reminder_days[slot]) if slot < len(settings.reminder_days) else None
+
+
+def message_plan(*, opens_on: dt.date, closes_on: dt.date, today: dt.date) -> list[tuple[str, dt.date]]:
+    """(kind, day) of every patient email still to come for a window, invitation first.
+
+    The invitation goes as soon as the window is open. Reminders only if still in the future and inside the
+    window; a reminder on or after the final one's day is dropped (the final one is the last word).
+    """
+    if today > closes_on:
+        return []
+    invite_on = max(opens_on, today)
+    plan = [(MessageKind.INVITATION, invite_on)]
+    final_on = planned_day(MessageKind.FINAL_REMINDER, opens_on=opens_on, closes_on=closes_on)
+    for kind in REMINDER_SLOTS:
+        day = planned_day(kind, opens_on=opens_on, closes_on=closes_on)
+        if day is None or day <= invite_on or day > closes_on or (final_on and day >= final_on):
+            continue
+        plan.append((kind, day))
+    if final_on and invite_on < final_on <= closes_on:
+        plan.append((MessageKind.FINAL_REMINDER, final_on))
+    return plan
+
+
+@dataclass
+class Scheduled:
+    invitations: int = 0
+    reminders: int = 0
+
+
+def _rows_for(follow_up_ids: list[int], now: dt.datetime) -> list[OutboundMessage]:
+    rows = []
+    follow_ups = FollowUp.objects.filter(id__in=follow_up_ids, status=FollowUpStatus.OPEN).values_list(
+        "id", "clinic_id", "patient_id", "opens_on", "closes_on", "clinic__time_zone"
+    )
+    zones: dict[str, zoneinfo.ZoneInfo] = {}
+    for follow_up_id, clinic_id, patient_id, opens_on, closes_on, zone in follow_ups:
+        tz = zones.setdefault(zone, zoneinfo.ZoneInfo(zone))
+        today = now.astimezone(tz).date()
+        for kind, day in message_plan(opens_on=opens_on, closes_on=closes_on, today=today):
+            rows.append(
+                OutboundMessage(
+                    kind=kind,
+                    clinic_id=clinic_id,
+                    follow_up_id=follow_up_id,
+                    patient_id=patient_id,
+                    dedupe_key=dedupe_key(follow_up_id, kind),
+                    scheduled_for=next_sending_time(tz=tz, not_before=now, day=day),
+                )
+            )
+    return rows
+
+
+def messages_schedule(*, follow_up_ids: Iterable[int], now: dt.datetime | None = None) -> Scheduled:
+    """Write the invitation and reminder rows of open follow-ups, skipping any already written (dedupe key)."""
+    now = now or timezone.now()
+    result = Scheduled()
+    for chunk in chunked(follow_up_ids):
+        rows = _rows_for(chunk, now)
+        if not rows:
+            continue
+        existing = set(
+            OutboundMessage.objects.filter(dedupe_key__in=[r.dedupe_key for r in rows]).values_list(
+                "dedupe_key", flat=True
+            )
+        )
+        new = [r for r in rows if r.dedupe_key not in existing]
+        # ignore_conflicts: a concurrent sweep may have written the same keys a moment ago; the key wins.
+        OutboundMessage.objects.bulk_create(new, batch_size=CHUNK, ignore_conflicts=True)
+        result.invitations += sum(1 for r in new if r.kind == MessageKind.INVITATION)
+        result.reminders += sum(1 for r in new if r.kind != MessageKind.INVITATION)
+    return result
+
+
+def messages_cancel(
+    *,
+    reason: str,
+    follow_up_ids: Iterable[int] | None = None,
+    patient_id: int | None = None,
+    kinds: Iterable[str] = PATIENT_KINDS,
+) -> int:
+    """Cancel pending patient emails of these follow-ups (or of a patient). Rows already claimed by a worker are
+    caught by the send-time check instead."""
+    base = OutboundMessage.objects.filter(status=MessageStatus.PENDING, kind__in=list(kinds))
+    fields = {"status": MessageStatus.CANCELLED, "cancelled_reason": reason[:200], "updated_at": timezone.now()}
+    if patient_id is not None:
+        return base.filter(patient_id=patient_id).update(**fields)
+    return sum(base.filter(follow_up_id__in=chunk).update(**fields) for chunk in chunked(follow_up_ids or []))
+
+
+def messages_reschedule(*, follow_up: FollowUp, now: dt.datetime | None = None) -> None:
+    """The follow-up's window moved: pending emails move with it, ones that no longer fit are cancelled, and an
+    open follow-up gets any email it is now owed (never one already sent: the dedupe key)."""
+    now = now or timezone.now()
+    if follow_up.status not in (FollowUpStatus.SCHEDULED, FollowUpStatus.OPEN):
+        messages_cancel(follow_up_ids=[follow_up.pk], reason=f"Follow-up {follow_up.get_status_display().lower()}")
+        return
+    tz = follow_up.clinic.tzinfo
+    today = now.astimezone(tz).date()
+    plan = dict(message_plan(opens_on=follow_up.opens_on, closes_on=follow_up.closes_on, today=today))
+    pending = OutboundMessage.objects.filter(
+        follow_up=follow_up, status=MessageStatus.PENDING, kind__in=list(PATIENT_KINDS)
+    )
+    for message in pending:
+        if message.kind in plan:
+            message.scheduled_for = next_sending_time(tz=tz, not_before=now, day=plan[message.kind])
+            message.save(update_fields=["scheduled_for", "updated_at"])
+        else:
+            message.status = MessageStatus.CANCELLED
+            message.cancelled_reason = "Injection date changed: no longer due"
+            message.save(update_fields=["status", "cancelled_reason", "updated_at"])
+    if follow_up.status == FollowUpStatus.OPEN:
+        messages_schedule(follow_up_ids=[follow_up.pk], now=now)

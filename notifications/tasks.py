@@ -1,0 +1,99 @@
+"""Celery tasks: small shims that call a service with ids. Every task goes through `registry_task`, so names are
+explicit, delivery is at-least-once (acks_late, reject_on_worker_lost) and only transient errors are retried,
+with a short exponential backoff (never a countdown longer than minutes: the sweep owns long delays)."""
+
+import datetime as dt
+import logging
+
+from celery import shared_task
+from django.apps import apps
+from django.db import InterfaceError, OperationalError
+from django.utils import timezone
+
+from notifications import services
+
+logger = logging.getLogger(__name__)
+
+# Worth another try: the database or the network blinked. Anything else is a bug, and retrying hides it.
+TRANSIENT_ERRORS = (OperationalError, InterfaceError, ConnectionError, TimeoutError)
+# The flag evaluation of a submission younger than this is still the on-commit task's job, not the safety net's.
+EVALUATION_GRACE = dt.timedelta(minutes=5)
+
+
+def registry_task(name: str, *, autoretry_for=TRANSIENT_ERRORS, max_retries: int = 5, **options):
+    return shared_task(
+        name=name,
+        acks_late=True,
+        reject_on_worker_lost=True,
+        ignore_result=True,
+        autoretry_for=autoretry_for,
+        retry_backoff=5,
+        retry_backoff_max=300,
+        retry_jitter=True,
+        max_retries=max_retries,
+        soft_time_limit=options.pop("soft_time_limit", 240),
+        time_limit=options.pop("time_limit", 300),
+        **options,
+    )
+
+
+@registry_task("notifications.followups_sweep", max_retries=0)
+def followups_sweep() -> None:
+    # No retries: the next beat tick is the retry.
+    report = services.followups_sweep()
+    if report.opened or report.missed or report.claimed or report.enqueue_failed:
+        logger.info("Follow-up sweep: %s", report.summary())
+
+
+@registry_task("notifications.send_batch")
+def send_batch(message_ids: list[int], claim: str | None = None) -> None:
+    result = services.messages_send(message_ids, claim=claim)
+    logger.info(
+        "Send batch: sent %s, failed %s, retrying %s, not sent %s, moved %s",
+        result.sent,
+        result.failed,
+        result.retrying,
+        result.cancelled,
+        result.rescheduled,
+    )
+
+
+@registry_task("notifications.missed_digest", max_retries=0)
+def missed_digest() -> None:
+    queued = services.digests_queue()
+    if queued:
+        logger.info("Queued %s clinic digests", queued)
+
+
+@registry_task("notifications.evaluate_submission", autoretry_for=(Exception,), max_retries=5)
+def evaluate_submission(submission_id: int) -> None:
+    """Run the safety flag rules over one submission. A failure is recorded by the safety app (its Evaluation
+    row), logged here and retried; the submission itself is never touched."""
+    if not apps.is_installed("safety"):
+        return
+    from safety.services import flags_evaluate
+
+    try:
+        flags_evaluate(submission_id)
+    except Exception:
+        logger.exception("Flag evaluation of submission %s failed; will retry", submission_id)
+        raise
+
+
+@registry_task("notifications.evaluate_pending", max_retries=0)
+def evaluate_pending() -> None:
+    """Safety net: re-queue submissions the rules never finished with, and notify urgent flags whose emails were
+    never written."""
+    if not apps.is_installed("safety"):
+        return
+    from safety.selectors import submissions_pending_evaluation
+
+    ids = submissions_pending_evaluation(limit=500, submitted_before=timezone.now() - EVALUATION_GRACE)
+    for submission_id in ids:
+        evaluate_submission.delay(submission_id)
+    caught_up = services.urgent_flags_catch_up()
+    if ids or caught_up:
+        logger.warning("Safety net: re-queued %s flag evaluations, notified %s urgent flags", len(ids), caught_up)
+
+
+from notifications import tasks_events  # noqa: E402, F401 - registers the adverse-event export task
