@@ -14,7 +14,7 @@ PORT ?= 8000
 # e.g. make test PYTEST_ARGS="-k mailbox -n 0"
 PYTEST_ARGS ?=
 
-.PHONY: help run test install lint format check compose-check clean-demo
+.PHONY: help run test install lint format check compose-check clean-demo bench
 
 help:
 	@echo "make run    start the registry with demo data on http://127.0.0.1:$(PORT)/ (Ctrl-C stops it)"
@@ -23,6 +23,7 @@ help:
 	@echo "make check  migrations up to date, Django system checks"
 	@echo "make compose-check  validate docker-compose.yml against the Compose schema (offline)"
 	@echo "make clean-demo     empty the demo database and mailbox, then seed again"
+	@echo "make bench  benchmarks against local PostgreSQL + Redis (drops and recreates database 'bench'); see README"
 
 $(PY):
 	@python=""; \
@@ -75,3 +76,9 @@ compose-check: $(STAMP)
 clean-demo: $(STAMP)
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo --reset
+
+# Needs PostgreSQL (127.0.0.1:5432, trust auth) and Redis (127.0.0.1:6379); installs wrk with apt-get if missing.
+# Writes bench/results.json. e.g. make bench BENCH_ARGS="--injections 20000 --skip export"
+BENCH_ARGS ?=
+bench: $(STAMP)
+	$(PY) -m bench.run $(BENCH_ARGS)

@@ -1,13 +1,18 @@
-"""Demo data for `make run`: two clinics, four logins, a dozen patients and a mix of injections.
+"""Demo data for `make run`: two clinics, four logins, a dozen hand-made patients and a synthetic registry.
 
-Everything goes through the registry's services, so the demo data obeys the same rules (and fires the same domain
-signals, e.g. follow-up scheduling) as data entered on the site. Idempotent: when the demo clinics exist it only
-prints the logins. Passwords are generated once and kept in var/demo-logins.txt.
+The dozen showcase patients go through the registry's services, so they obey the same rules (and fire the same
+domain signals, e.g. follow-up scheduling) as data entered on the site. Around them, `bench.synth` writes a
+synthetic registry in bulk (300 injections by default, `--injections N` for more, over `--clinics C` clinics):
+follow-ups in every status, scored answers, flags, adverse events and outbox rows. Idempotent: when the data
+exists it only prints the logins (`--reset` starts over). Passwords are generated once and kept in
+var/demo-logins.txt.
 """
 
 import datetime as dt
+import importlib
 import random
 import secrets
+import time
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -20,10 +25,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from registry.choices import InjectionStatus, Role
-from registry.models import Clinic
+from registry.models import Clinic, Injection
 from registry.services import injection_record, patient_enrol
 
 CLINICS = ("Northgate Knee Clinic", "Riverside Sports Medicine")
+DEMO_INJECTIONS = 300  # synthetic injections next to the showcase patients when --injections is not given
+# The synthetic registry writes every app's tables, so it lives above the apps (bench/), not in registry.
+SYNTH = "bench.synth"
 _PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 
 
@@ -217,10 +225,23 @@ class Command(BaseCommand):
         parser.add_argument(
             "--reset", action="store_true", help="Empty the WHOLE database and the dev mailbox, then load again."
         )
+        parser.add_argument(
+            "--injections",
+            type=int,
+            default=None,
+            help=f"Synthetic injections to write in bulk (default {DEMO_INJECTIONS}), e.g. 100000 for benchmarks.",
+        )
+        parser.add_argument(
+            "--clinics", type=int, default=len(CLINICS), help="Clinics the synthetic registry is spread over."
+        )
 
-    def handle(self, *args, seed: int, reset: bool, **options):
+    def handle(self, *args, seed: int, reset: bool, injections: int | None, clinics: int, **options):
         if getattr(settings, "PRODUCTION", False):
             raise CommandError("seed_demo loads made-up patients: it refuses to run with DJANGO_ENV=production.")
+        if injections is not None and injections < 0:
+            raise CommandError("--injections must be 0 or more.")
+        if clinics < 1:
+            raise CommandError("--clinics must be at least 1.")
         if reset:
             self._reset()
         passwords = read_logins()
@@ -231,8 +252,57 @@ class Command(BaseCommand):
             passwords = {lg.username: passwords.get(lg.username) or new_password() for lg in LOGINS}
             counts = self._load(random.Random(seed), passwords)
             self.stdout.write(self.style.SUCCESS(f"Demo data loaded (seed {seed}): {counts}."))
+        self._synthetic(injections=DEMO_INJECTIONS if injections is None else injections, clinics=clinics, seed=seed)
         write_logins(passwords)
         self.stdout.write(f"\nDemo logins (also in {logins_file()}):\n{logins_table(passwords)}\n")
+
+    def _synthetic(self, *, injections: int, clinics: int, seed: int) -> None:
+        synth = importlib.import_module(SYNTH)
+        existing = synth.synthetic_patients()
+        if existing.exists():
+            count = Injection.objects.filter(patient__in=existing).count()
+            self.stdout.write(f"Synthetic registry already loaded ({count:,} injections; --reset starts over).")
+            return
+        if not injections:
+            return
+        clinic_objects, clinicians = self._synthetic_clinics(clinics)
+        started = time.monotonic()
+        counts = synth.generate(
+            injections=injections,
+            seed=seed,
+            clinics=clinic_objects,
+            clinicians=clinicians,
+            today=timezone.localdate(),
+            progress=self.stdout.write if injections >= 20_000 else None,
+        )
+        seconds = time.monotonic() - started
+        self.stdout.write(self.style.SUCCESS(f"Synthetic registry (seed {seed}) in {seconds:.1f} s: {counts}."))
+
+    def _synthetic_clinics(self, count: int) -> tuple[list[Clinic], dict[int, list[int]]]:
+        """The demo clinics, plus more (each with two clinicians, the lead and the auditor) up to `count`."""
+        from registry.memberships import membership_grant
+
+        User = get_user_model()
+        demo = {c.name: c for c in Clinic.objects.filter(name__in=CLINICS)}
+        users = {u.username: u for u in User.objects.filter(username__in=[lg.username for lg in LOGINS])}
+        clinics = [demo[name] for name in CLINICS][:count]
+        clinicians = {clinics[0].pk: [users["clinician"].pk, users["lead"].pk]}
+        if len(clinics) > 1:
+            clinicians[clinics[1].pk] = [users["lead"].pk]
+        for number in range(len(clinics) + 1, count + 1):
+            clinic = Clinic.objects.create(
+                name=f"Registry Clinic {number:03d}", contact_email=f"outcomes@clinic{number:03d}.example.org"
+            )
+            staff = []
+            for letter in "ab":
+                user = User.objects.create_user(username=f"clinician{number:03d}{letter}", password=None)
+                membership_grant(user=user, clinic=clinic, role=Role.CLINICIAN)
+                staff.append(user.pk)
+            membership_grant(user=users["lead"], clinic=clinic, role=Role.LEAD)
+            membership_grant(user=users["auditor"], clinic=clinic, role=Role.AUDITOR)
+            clinics.append(clinic)
+            clinicians[clinic.pk] = staff
+        return clinics, clinicians
 
     def _reset(self) -> None:
         self.stdout.write("Emptying the database and the dev mailbox...")

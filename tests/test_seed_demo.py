@@ -1,0 +1,176 @@
+"""seed_demo's synthetic registry (bench.synth): bulk-written rows that obey the same rules as the services'."""
+
+import io
+from collections import Counter
+
+import pytest
+from django.core.management import call_command
+from django.db.models import Avg
+
+from bench import synth
+from outcomes import questionnaire
+from outcomes.models import FollowUp, FollowUpStatus, Submission
+from outcomes.services import _score_columns
+from registry.choices import Product
+from registry.models import Injection, TreatmentPlan
+from registry.protocols import validate_governance, validate_protocol
+from safety import rules
+from safety.models import Evaluation, Flag
+from safety.services import baseline_submission_for, submission_measures
+
+
+@pytest.fixture
+def var_dir(settings, tmp_path):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.VAR_DIR = tmp_path
+    settings.MAILBOX_DIR = tmp_path / "mailbox"
+    return tmp_path
+
+
+def seed(*args: str) -> str:
+    out = io.StringIO()
+    call_command("seed_demo", *args, stdout=out)
+    return out.getvalue()
+
+
+def synthetic_snapshot() -> list[tuple]:
+    """The synthetic data by natural keys (ids and insert times left out)."""
+    injections = Injection.objects.filter(patient__consent_version=synth.CONSENT_VERSION)
+    return [
+        *injections.order_by("patient__registry_number", "plan__knee", "number_in_plan").values_list(
+            "patient__registry_number", "plan__knee", "number_in_plan", "product", "injected_on", "kl_grade", "protocol"
+        ),
+        *FollowUp.objects.filter(patient__consent_version=synth.CONSENT_VERSION)
+        .order_by("patient__registry_number", "plan__knee", "timepoint")
+        .values_list("patient__registry_number", "plan__knee", "timepoint", "status", "opens_on", "closes_on"),
+        *Submission.objects.order_by("follow_up__patient__registry_number", "follow_up__plan__knee", "timepoint")
+        .filter(follow_up__patient__consent_version=synth.CONSENT_VERSION)
+        .values_list("follow_up__patient__registry_number", "timepoint", "koos_pain", "vas_pain", "answers"),
+        *Flag.objects.order_by("patient__registry_number", "follow_up__timepoint", "rule").values_list(
+            "patient__registry_number", "follow_up__timepoint", "rule", "status"
+        ),
+    ]
+
+
+def test_same_seed_same_data_other_seed_other_data(transactional_db, var_dir):
+    seed("--injections", "80", "--seed", "5")
+    first = synthetic_snapshot()
+    assert Injection.objects.filter(patient__consent_version=synth.CONSENT_VERSION).count() == 80
+    seed("--reset", "--injections", "80", "--seed", "5")
+    assert synthetic_snapshot() == first
+    seed("--reset", "--injections", "80", "--seed", "6")
+    assert synthetic_snapshot() != first
+
+
+def test_second_run_adds_nothing(db, var_dir):
+    seed("--injections", "40")
+    before = Injection.objects.count()
+    output = seed("--injections", "40")
+    assert "already loaded" in output
+    assert Injection.objects.count() == before
+
+
+def test_default_demo_has_the_showcase_and_a_modest_synthetic_registry(db, var_dir):
+    output = seed()
+    assert "Demo data loaded" in output
+    assert "Synthetic registry" in output
+    assert Injection.objects.filter(patient__consent_version=synth.CONSENT_VERSION).count() == synth_default()
+    assert "clinician" in output
+    assert "admin" in output
+
+
+def synth_default() -> int:
+    from registry.management.commands.seed_demo import DEMO_INJECTIONS
+
+    return DEMO_INJECTIONS
+
+
+@pytest.fixture
+def registry(db, var_dir):
+    seed("--injections", "600", "--clinics", "3", "--seed", "3")
+    return Injection.objects.filter(patient__consent_version=synth.CONSENT_VERSION)
+
+
+def test_rows_obey_the_model_and_protocol_rules(registry):
+    # PRP: see test_stored_prp_protocols_validate_again (a registry.protocols bug, not the generator's).
+    sample = list(registry.exclude(product=Product.PRP).order_by("id")[:120])
+    assert {i.product for i in sample} >= {Product.HA, Product.BMAC, Product.CORTICOSTEROID}
+    for injection in sample:
+        injection.full_clean()  # protocol, governance and selection rules of Injection.clean()
+        assert validate_protocol(injection.product, injection.protocol) == (injection.protocol, {})
+    for exosome in registry.filter(product=Product.EXOSOME):
+        assert validate_governance(Product.EXOSOME, exosome.governance)[1] == {}
+        assert exosome.governance["study_registration"]
+    plans = TreatmentPlan.objects.filter(injections__in=registry).distinct()
+    for plan in plans[:200]:
+        numbers = sorted(plan.injections.values_list("number_in_plan", flat=True))
+        assert numbers == list(range(1, plan.planned_injections + 1))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="registry.protocols stores platelet_count as 600.0, which its own decimal_places=0 check then refuses "
+    "(the same happens to injections recorded through the services)",
+)
+def test_stored_prp_protocols_validate_again(registry):
+    prp = registry.filter(product=Product.PRP).exclude(protocol__platelet_count=None).first()
+    assert validate_protocol(Product.PRP, prp.protocol)[1] == {}
+
+
+def test_realistic_mix_of_products_grades_and_statuses(registry):
+    products = Counter(registry.filter(number_in_plan=1).values_list("product", flat=True))
+    assert products.most_common(1)[0][0] == Product.PRP
+    assert products[Product.PRP] > products[Product.HA] > products[Product.BMAC] > products[Product.EXOSOME]
+    grades = Counter(registry.values_list("kl_grade", flat=True))
+    assert grades[2] + grades[3] > grades[0] + grades[1] + grades[4]
+    statuses = set(FollowUp.objects.values_list("status", flat=True))
+    assert {FollowUpStatus.COMPLETED, FollowUpStatus.MISSED, FollowUpStatus.OPEN, FollowUpStatus.SCHEDULED} <= statuses
+
+
+def test_statuses_agree_with_the_dates(registry):
+    from django.utils import timezone
+
+    today = timezone.localdate()
+    for follow_up in FollowUp.objects.exclude(status__in=[FollowUpStatus.COMPLETED, FollowUpStatus.CANCELLED]):
+        assert follow_up.status == follow_up.status_on(today), follow_up
+    for submission in Submission.objects.select_related("follow_up")[:200]:
+        day = timezone.localdate(submission.submitted_at)
+        assert submission.follow_up.opens_on <= day <= submission.follow_up.closes_on
+
+
+def test_scores_come_from_the_real_scoring_and_flags_from_the_rules(registry):
+    submissions = list(Submission.objects.select_related("follow_up").order_by("id")[:150])
+    assert submissions
+    for submission in submissions:
+        scores = questionnaire.score_all(submission.answers, submission.instrument_versions)
+        assert _score_columns(scores) == {k: getattr(submission, k) for k in _score_columns(scores)}
+        baseline = baseline_submission_for(submission)
+        expected = {
+            f.rule
+            for f in rules.evaluate(
+                submission.answers, submission_measures(submission), submission_measures(baseline) if baseline else None
+            )
+        }
+        assert set(submission.flags.values_list("rule", flat=True)) == expected
+    assert Evaluation.objects.filter(evaluated_at__isnull=False).count() == Submission.objects.count()
+    assert Flag.objects.exists()
+
+
+def test_kl_2_improves_more_than_kl_3_and_4(registry):
+    def mean_change(grades):
+        changes = []
+        for submission in Submission.objects.filter(
+            timepoint="6m",
+            follow_up__plan__injections__number_in_plan=1,
+            follow_up__plan__injections__kl_grade__in=grades,
+        ).select_related("follow_up"):
+            baseline = baseline_submission_for(submission)
+            if baseline and submission.koos_pain is not None and baseline.koos_pain is not None:
+                changes.append(submission.koos_pain - baseline.koos_pain)
+        return sum(changes) / len(changes)
+
+    assert mean_change([2]) > mean_change([3, 4])
+    assert (
+        Submission.objects.filter(timepoint="6m").aggregate(Avg("koos_pain"))["koos_pain__avg"]
+        > (Submission.objects.filter(timepoint="baseline").aggregate(Avg("koos_pain"))["koos_pain__avg"])
+    )
