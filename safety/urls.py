@@ -1,6 +1,6 @@
 from django.urls import path
 
-from safety import views
+from safety import urls_events, views
 
 app_name = "safety"
 urlpatterns = [
@@ -8,4 +8,5 @@ urlpatterns = [
     path("flags/<int:pk>/", views.flag_detail, name="flag-detail"),
     path("flags/<int:pk>/review/", views.flag_start_review, name="flag-start-review"),
     path("flags/<int:pk>/dismiss/", views.flag_dismiss, name="flag-dismiss"),
+    *urls_events.urlpatterns,
 ]

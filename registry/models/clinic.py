@@ -18,6 +18,8 @@ class Clinic(models.Model):
     # A second check on questionnaire links: the patient confirms their year of birth.
     link_requires_year_of_birth = models.BooleanField(default=False)
     contact_email = models.EmailField(blank=True, help_text="Shown to patients in emails as who is asking.")
+    # Staff of this clinic must sign in with a second factor (TOTP); set by its lead or an administrator.
+    require_two_factor = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

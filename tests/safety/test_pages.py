@@ -116,7 +116,7 @@ def test_flag_page_shows_answers_and_score_changes(client_as, clinician, newer_a
     assert "<strong>25.0 (worse)</strong>" in html  # 30 -> 55
     assert "Start review" in html
     assert "Dismiss with reason" in html
-    assert "record adverse event" not in html.lower()  # the next issue's button: not rendered yet
+    assert "record adverse event" in html.lower()  # recording an event from the flag (issue 5)
 
 
 def test_auditor_reads_but_gets_403_on_post(client_as, auditor, older_swelling):

@@ -1,0 +1,50 @@
+"""Helpers for the adverse-event and export tests: event data as the services take it, and recorded events."""
+
+import datetime as dt
+
+from safety import services_events
+
+ONSET = dt.date(2026, 3, 5)
+
+
+def event_data(injection, **overrides) -> dict:
+    data = {
+        "patient": injection.patient,
+        "injections": [injection],
+        "source": "clinician",
+        "onset_on": ONSET,
+        "category": "effusion",
+        "description": "Warm swollen knee three days after the injection; aspirated 20 mL, cultures negative.",
+        "severity": 2,
+        "causality": "probable",
+        "relatedness": "injection",
+        "expectedness": "expected",
+        "action_taken": "aspiration",
+        "outcome": "recovered",
+        "outcome_on": dt.date(2026, 3, 20),
+    }
+    data.update(overrides)
+    return data
+
+
+SERIOUS = {
+    "category": "septic_arthritis",
+    "severity": 3,
+    "serious_hospitalisation": True,
+    "causality": "possible",
+    "expectedness": "unexpected",
+    "action_taken": "surgery",
+    "outcome": "recovering",
+    "outcome_on": None,
+}
+
+
+def record(by, injection, **overrides):
+    return services_events.adverse_event_record(by=by, data=event_data(injection, **overrides))
+
+
+def record_serious(by, injection, **overrides):
+    return record(by, injection, **{**SERIOUS, **overrides})
+
+
+PRP_PROTOCOL = {"leukocytes": "poor", "spins": 2, "activation": "none"}
