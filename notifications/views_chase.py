@@ -21,10 +21,12 @@ PAGE_SIZE = 50
 
 def staff_entry_url(follow_up_id: int) -> str:
     # The questionnaire's staff-entry page belongs to outcomes; fall back to its agreed path until it exists.
-    try:
-        return reverse("outcomes:staff-entry", args=[follow_up_id])
-    except NoReverseMatch:
-        return f"/follow-ups/{follow_up_id}/enter/"
+    for name in ("outcomes:staff-entry", "outcomes:follow-up-enter"):
+        try:
+            return reverse(name, args=[follow_up_id])
+        except NoReverseMatch:
+            continue
+    return f"/follow-ups/{follow_up_id}/enter/"
 
 
 @login_required

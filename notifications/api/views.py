@@ -7,7 +7,7 @@ from notifications.selectors import messages_for
 
 
 class MessageFilter(django_filters.FilterSet):
-    patient = django_filters.CharFilter(field_name="patient__registry_number", help_text="Registry number")
+    patient = django_filters.CharFilter(method="filter_patient", help_text="Registry number (or patient id)")
     follow_up = django_filters.NumberFilter(field_name="follow_up_id")
     status = django_filters.ChoiceFilter(choices=MessageStatus.choices)
     kind = django_filters.ChoiceFilter(choices=MessageKind.choices)
@@ -15,6 +15,11 @@ class MessageFilter(django_filters.FilterSet):
     class Meta:
         model = OutboundMessage
         fields = ["patient", "follow_up", "status", "kind"]
+
+    def filter_patient(self, queryset, name, value):
+        if value.isdigit():
+            return queryset.filter(patient_id=int(value))
+        return queryset.filter(patient__registry_number=value)
 
 
 class MessageViewSet(viewsets.ReadOnlyModelViewSet):

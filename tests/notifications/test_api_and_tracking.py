@@ -40,6 +40,8 @@ def test_api_lists_messages_of_my_clinics_with_delivery(api_as, clinician, invit
     assert row["delivery"] == "sent"
     assert row["patient"] == patient.registry_number
     assert "token" not in str(row).lower()
+    by_id = api_as(clinician).get(URL, {"patient": patient.pk, "kind": "invitation"}).json()["results"]
+    assert [r["id"] for r in by_id] == [invitation.pk]
     pending = api_as(clinician).get(URL, {"follow_up": invitation.follow_up_id, "status": "pending"}).json()
     # Opened 27 February, invited 2 March: reminder 1 (2 March) is not after the invitation, so never written.
     assert {r["kind"] for r in pending["results"]} == {"reminder_2", "final_reminder"}
