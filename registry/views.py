@@ -1,6 +1,7 @@
 """Clinician pages. Every object is reached through registry.scoping (outside the user's clinics: 404), every write
 through registry.services (auditors: 403), and a service's ValidationError is shown next to the field it names."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -33,7 +34,8 @@ PAGE_SIZE = 25
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    return redirect("registry:patient-list" if request.user.is_authenticated else "login")
+    # The landing page (what needs attention today) belongs to the app that reads all the others.
+    return redirect(settings.LOGIN_REDIRECT_URL if request.user.is_authenticated else "login")
 
 
 def _patient(request, registry_number: str, *, write: bool = False) -> Patient:

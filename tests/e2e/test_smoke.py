@@ -20,7 +20,9 @@ def south_patient(other_clinic):
 
 def _signs_in_and_sees_own_patients(page, live_server, sign_in, clinician, north_patient, south_patient):
     sign_in(page, clinician, PASSWORD)
-    expect(page).to_have_url(re.compile(r"/patients/$"))
+    expect(page).to_have_url(re.compile(r"/attention/$"))
+    expect(page.get_by_role("heading", name="Needs your attention", level=1)).to_be_visible()
+    page.get_by_role("link", name="Patients", exact=True).click()
     expect(page.get_by_role("heading", name="Patients", level=1)).to_be_visible()
     expect(page.get_by_text(north_patient.registry_number)).to_be_visible()
     expect(page.get_by_text(south_patient.registry_number)).to_have_count(0)

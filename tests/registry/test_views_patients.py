@@ -25,9 +25,9 @@ def test_home_sends_signed_out_people_to_login(client, db):
     assert response.url == reverse("login")
 
 
-def test_home_sends_signed_in_staff_to_patient_list(as_user, clinician):
+def test_home_sends_signed_in_staff_to_the_attention_list(as_user, clinician):
     response = as_user(clinician).get("/")
-    assert response.url == reverse("registry:patient-list")
+    assert response.url == reverse("notifications:attention")
 
 
 def test_login_page_has_labelled_fields(client, db):
