@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -24,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 PG = "postgres://postgres@127.0.0.1:5432"
-PORT = 8765
+PORT = 8765  # replaced by a free port at start, so two runs (e.g. concurrent test sessions) never collide
 
 # Floors and aims of issue 8, for the table's verdicts.
 TARGETS = {
@@ -261,6 +262,10 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--skip", action="append", default=[], choices=["submit", "dashboard", "sweep", "export"])
     args = parser.parse_args(argv)
+    global PORT
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        PORT = probe.getsockname()[1]
     (args.out / "var" / "static").mkdir(parents=True, exist_ok=True)
     env = environment(args)
     started = time.monotonic()
