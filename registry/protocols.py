@@ -104,7 +104,8 @@ class PRPProtocol(forms.Form):
     preparation_system = forms.CharField(label="Preparation system", required=False, max_length=120)
     blood_volume_ml = _decimal("Whole blood drawn (mL)", max_digits=5, decimal_places=1)
     spins = forms.IntegerField(label="Number of spins", min_value=1, max_value=5)
-    platelet_count = _decimal("Platelet count (×10³/µL)", help_text="If measured", max_digits=7, decimal_places=0)
+    platelet_count = forms.IntegerField(label="Platelet count (×10³/µL)", help_text="If measured", required=False,
+                                        min_value=0, max_value=10_000_000)
     activation = _choice(
         "Activation",
         [
@@ -272,7 +273,10 @@ def _to_json(cleaned: dict) -> dict:
     for key, value in cleaned.items():
         if value in (None, ""):
             continue
-        out[key] = float(value) if isinstance(value, Decimal) else value
+        if isinstance(value, Decimal):
+            # Whole numbers stay integers so a stored value re-validates against decimal_places=0.
+            value = int(value) if value == value.to_integral_value() else float(value)
+        out[key] = value
     return out
 
 

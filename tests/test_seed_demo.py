@@ -107,11 +107,6 @@ def test_rows_obey_the_model_and_protocol_rules(registry):
         assert numbers == list(range(1, plan.planned_injections + 1))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="registry.protocols stores platelet_count as 600.0, which its own decimal_places=0 check then refuses "
-    "(the same happens to injections recorded through the services)",
-)
 def test_stored_prp_protocols_validate_again(registry):
     prp = registry.filter(product=Product.PRP).exclude(protocol__platelet_count=None).first()
     assert validate_protocol(Product.PRP, prp.protocol)[1] == {}
