@@ -1,7 +1,6 @@
 """Output shape of the outcomes API. Scores are the current values (a clinician amendment replaces the original),
 keyed by measure name ("koos.pain", "oks.total", "vas.pain", "pga.global") as in outcomes.scoring.measures."""
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -13,6 +12,11 @@ _NULLABLE_NUMBER_MAP = {
     "additionalProperties": {"type": "number", "nullable": True},
     "nullable": True,
 }
+# Null until the follow-up is answered (or when not computable), so the schema must say so.
+_NULLABLE_BOOL = serializers.BooleanField(allow_null=True)
+_NULLABLE_DATETIME = serializers.DateTimeField(allow_null=True)
+_NULLABLE_STR = serializers.CharField(allow_null=True)
+
 _NULLABLE_BOOL_MAP = {
     "type": "object",
     "additionalProperties": {"type": "boolean", "nullable": True},
@@ -74,12 +78,12 @@ class FollowUpSerializer(serializers.ModelSerializer):
         submission = self._submission(obj)
         return selectors.current_scores(submission) if submission else None
 
-    @extend_schema_field(OpenApiTypes.BOOL)
+    @extend_schema_field(_NULLABLE_BOOL)
     def get_oks_imputed(self, obj) -> bool | None:
         submission = self._submission(obj)
         return submission.oks_imputed if submission else None
 
-    @extend_schema_field(OpenApiTypes.DATETIME)
+    @extend_schema_field(_NULLABLE_DATETIME)
     def get_submitted_at(self, obj):
         submission = self._submission(obj)
         return serializers.DateTimeField().to_representation(submission.submitted_at) if submission else None
@@ -89,12 +93,12 @@ class FollowUpSerializer(serializers.ModelSerializer):
         submission = self._submission(obj)
         return submission.source if submission else None
 
-    @extend_schema_field(OpenApiTypes.BOOL)
+    @extend_schema_field(_NULLABLE_BOOL)
     def get_late(self, obj) -> bool | None:
         submission = self._submission(obj)
         return submission.late if submission else None
 
-    @extend_schema_field(OpenApiTypes.BOOL)
+    @extend_schema_field(_NULLABLE_BOOL)
     def get_amended(self, obj) -> bool | None:
         submission = self._submission(obj)
         return submission.amended if submission else None
@@ -107,11 +111,11 @@ class FollowUpSerializer(serializers.ModelSerializer):
     def get_mcid_reached(self, obj):
         return self._derived(obj).mcid_reached
 
-    @extend_schema_field(OpenApiTypes.BOOL)
+    @extend_schema_field(_NULLABLE_BOOL)
     def get_responder(self, obj) -> bool | None:
         return self._derived(obj).responder
 
-    @extend_schema_field(OpenApiTypes.STR)
+    @extend_schema_field(_NULLABLE_STR)
     def get_responder_criterion(self, obj) -> str | None:
         return self._derived(obj).responder_criterion
 

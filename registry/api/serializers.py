@@ -134,12 +134,20 @@ class PatientSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
     """A registry patient: consent, contact details (kept in the clinic) and the registry number used elsewhere."""
 
     clinic = WritableClinicField(help_text="A clinic the user may record patients in.")
+    # Empty until consent is withdrawn: documented as nullable so the body matches the schema.
+    withdrawal_decision = serializers.SerializerMethodField(
+        help_text="What happens to stored data; null until withdrawn."
+    )
 
     class Meta:
         model = Patient
         fields = _PATIENT_FIELDS
         read_only_fields = _PATIENT_READ_ONLY
         validators: list = []  # the service's full_clean() is the one check of model-level rules
+
+    @extend_schema_field(serializers.ChoiceField(choices=WithdrawalDecision.choices, allow_null=True))
+    def get_withdrawal_decision(self, patient) -> str | None:
+        return patient.withdrawal_decision or None
 
 
 class PatientUpdateSerializer(PatientSerializer):

@@ -67,7 +67,7 @@ def test_enrol_returns_the_contract_fields(api_as, clinician, clinic):
     assert body["consent_on"] == "2026-02-01"
     assert body["consent_registry"] is True
     assert body["consent_withdrawn_at"] is None
-    assert body["withdrawal_decision"] == ""
+    assert body["withdrawal_decision"] is None
     # Enrolled through the service: the audit row carries its reason and author.
     record = patient.history.get()
     assert record.history_change_reason == "Enrolled"
