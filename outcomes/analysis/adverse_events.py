@@ -1,9 +1,9 @@
 """Adverse events per 100 injections, by product and seriousness.
 
-Adverse events arrive with their own issue. Until an ``AdverseEvent`` model exists this returns an empty,
-clearly labelled result, never made-up numbers. Once one exists with a foreign key ``injection`` and a
-``seriousness`` (or boolean ``serious``) field, the counts come from one grouped query each for events and
-injections, within the same cohort of plans.
+Events live in the safety app, which sits above outcomes, so the model is looked up by name rather than
+imported (imports point down). Each event counts once, under its index injection (the latest linked injection
+given on or before onset); counts come from one grouped query each for events and injections, within the same
+cohort of plans. Without the safety app this returns an empty, clearly labelled result, never made-up numbers.
 """
 
 from __future__ import annotations
@@ -48,14 +48,15 @@ def per_100_injections(plans: QuerySet) -> dict[str, Any]:
     model = adverse_event_model()
     if model is None:
         return _unavailable("Adverse events are not recorded in this registry yet.")
-    seriousness = _field(model, "seriousness", "serious")
-    if _field(model, "injection") is None or seriousness is None:
+    seriousness = _field(model, "is_serious", "seriousness", "serious")
+    injection = _field(model, "index_injection", "injection")
+    if injection is None or seriousness is None:
         return _unavailable("Adverse events are recorded, but not per injection with a seriousness.")
     injections = Injection.objects.filter(plan__in=plans.values("pk"), status=InjectionStatus.GIVEN)
     given = dict(injections.values_list("product").annotate(n=Count("pk")).order_by())
     events = (
-        model.objects.filter(injection__in=injections.values("pk"))
-        .values_list("injection__product", seriousness)
+        model.objects.filter(**{f"{injection}__in": injections.values("pk")})
+        .values_list(f"{injection}__product", seriousness)
         .annotate(n=Count("pk"))
         .order_by()
     )
@@ -64,7 +65,7 @@ def per_100_injections(plans: QuerySet) -> dict[str, Any]:
         {
             "product": product,
             "label": str(products.get(product, product)),
-            "seriousness": str(level),
+            "seriousness": ("Serious" if level else "Non-serious") if isinstance(level, bool) else str(level),
             "events": n,
             "injections": given.get(product, 0),
             "per_100": (100.0 * n / given[product]) if given.get(product) else None,

@@ -230,4 +230,21 @@ def test_loss_to_follow_up_by_clinic_clinician_and_product(five_plans, clinician
 def test_adverse_events_are_empty_until_recorded(five_plans, clinician):
     ae = outcomes_summary(clinician, {}, today=TODAY)["adverse_events"]
     assert ae["rows"] == []
-    assert ae["available"] is False
+
+
+def test_adverse_events_per_100_injections_by_product_and_seriousness(five_plans, clinician):
+    from registry.models import Injection
+    from safety.services_events import adverse_event_record
+    from tests.safety.ae_support import SERIOUS, event_data
+
+    injections = list(Injection.objects.filter(status="given").order_by("id"))
+    given = len(injections)
+    adverse_event_record(by=clinician, data=event_data(injections[0], onset_on=injections[0].injected_on))
+    adverse_event_record(by=clinician, data=event_data(injections[1], onset_on=injections[1].injected_on, **SERIOUS))
+    ae = outcomes_summary(clinician, {}, today=TODAY)["adverse_events"]
+    assert ae["available"] is True
+    rows = {(r["product"], r["seriousness"]): r for r in ae["rows"]}
+    assert rows[("bmac", "Non-serious")]["events"] == 1
+    assert rows[("bmac", "Serious")]["events"] == 1
+    assert rows[("bmac", "Serious")]["injections"] == given
+    assert rows[("bmac", "Serious")]["per_100"] == pytest.approx(100 / given)
