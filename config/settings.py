@@ -5,6 +5,7 @@ Production sets DJANGO_ENV=production and must provide SECRET_KEY, DATABASE_URL,
 SITE_URL and ALLOWED_HOSTS; a malformed value fails at start-up rather than at the first request.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -56,22 +57,33 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "simple_history",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "axes",
+    "csp",
     "registry",
     "outcomes",
     "safety",
     "notifications",
+    "audit",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "registry.auth.RequireTwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    "audit.middleware.AccessLogMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a locked-out login into the lockout page
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -223,14 +235,67 @@ DASHBOARD_MIN_GROUP_SIZE = env.int("DASHBOARD_MIN_GROUP_SIZE", default=5)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact_tokens": {"()": "registry.logging.RedactQuestionnaireTokens"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact_tokens"]}},
+    "filters": {
+        "redact_tokens": {"()": "registry.logging.RedactQuestionnaireTokens"},
+        "require_debug_false": {"()": "django.utils.log.RequireDebugFalse"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["redact_tokens"]},
+        # Error reports by email (when ADMINS is set) with tokens redacted from path, headers and frame locals.
+        "mail_admins": {
+            "level": "ERROR",
+            "class": "audit.logging.RedactingAdminEmailHandler",
+            "filters": ["require_debug_false", "redact_tokens"],
+        },
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.server": {"handlers": ["console"], "level": "INFO", "propagate": False}},
+    "loggers": {
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        # Replaces Django's default "django" handlers (its console and plain mail_admins); records reach the root.
+        "django": {"handlers": ["mail_admins"], "level": "INFO", "propagate": True},
+        # "Not Found: /q/<token>/" and 500s: redacted at the logger, before any handler (or a test's caplog) sees them.
+        "django.request": {"filters": ["redact_tokens"], "level": "INFO", "propagate": True},
+    },
 }
 
-SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=60 * 60 * 8)
+SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=60 * 30)  # idle time-out (ASVS 3.3.2 / NIST AAL2)
 SESSION_SAVE_EVERY_REQUEST = True  # expiry counts from the last request: an idle session times out
+SESSION_ABSOLUTE_AGE_SECONDS = env.int("SESSION_ABSOLUTE_AGE_SECONDS", default=60 * 60 * 12)  # registry.auth
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+
+# --- Sign-in: second factor, lockout (registry/auth.py, registry/views_auth.py) -----------------------------
+AUTHENTICATION_BACKENDS = [
+    "registry.auth.LoginThrottleBackend",  # django-axes: refuses locked-out username+IP pairs
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Every staff user must enrol TOTP in production; elsewhere only clinics with require_two_factor (and anyone
+# who enrolled) are asked for a code.
+TWO_FACTOR_REQUIRED_FOR_ALL = env.bool("TWO_FACTOR_REQUIRED_FOR_ALL", default=PRODUCTION)
+OTP_TOTP_ISSUER = "Knee Outcomes Registry"
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))  # the lockout ends by itself
+# Per username AND address: a stranger elsewhere can never lock a clinician out of their own computer.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # hammering during a lockout does not extend it
+AXES_CLIENT_IP_CALLABLE = "registry.auth.client_ip"
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_SENSITIVE_PARAMETERS = ["password", "code", "token"]
+
+# --- Content Security Policy (django-csp 4), everywhere so a violation shows up on a laptop first -----------
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+        "base-uri": ["'self'"],
+        "object-src": ["'none'"],
+    },
+}
 X_FRAME_OPTIONS = "DENY"
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CONTENT_TYPE_NOSNIFF = True

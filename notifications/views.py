@@ -1,6 +1,7 @@
 """Pages of the notifications app. The dev mailbox shows what the embedded default "sent" (var/mailbox/), so a
 demo user can open a patient's questionnaire link without a real mail server."""
 
+from csp.decorators import csp_update
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -24,6 +25,9 @@ def _when(date_header):
     return getattr(date_header, "datetime", None)
 
 
+# The emails' HTML (inline styles, as email clients need) is shown in a sandboxed srcdoc iframe, which inherits
+# this page's Content-Security-Policy: allow inline styles here only. Scripts stay blocked (and sandboxed).
+@csp_update({"style-src": ["'unsafe-inline'"]})
 def dev_mailbox(request):
     if not dev_mailbox_enabled():
         raise Http404

@@ -1,0 +1,34 @@
+"""Every URL pattern of the project, flattened: (view name with namespaces, route string, pattern)."""
+
+from dataclasses import dataclass
+
+from django.urls import URLPattern, URLResolver, get_resolver
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str  # "registry:patient-detail", or the route string when the pattern has no name
+    route: str  # "patients/<str:registry_number>/"
+    params: tuple[str, ...]  # path parameters, from converters or the regex's named groups
+
+    @property
+    def is_admin(self) -> bool:
+        return self.route.startswith("admin/")
+
+
+def _walk(resolver: URLResolver, prefix: str = "", namespace: str = ""):
+    for entry in resolver.url_patterns:
+        route = prefix + str(entry.pattern)
+        if isinstance(entry, URLResolver):
+            ns = namespace
+            if entry.namespace:
+                ns = f"{namespace}:{entry.namespace}" if namespace else entry.namespace
+            yield from _walk(entry, route, ns)
+        elif isinstance(entry, URLPattern):
+            name = f"{namespace}:{entry.name}" if namespace and entry.name else (entry.name or route)
+            params = tuple(entry.pattern.converters) or tuple(entry.pattern.regex.groupindex)
+            yield Route(name=name, route=route, params=params)
+
+
+def all_routes() -> list[Route]:
+    return list(_walk(get_resolver()))
