@@ -4,11 +4,12 @@ from rest_framework import viewsets
 from notifications.api.serializers import MessageSerializer
 from notifications.models import MessageKind, MessageStatus, OutboundMessage
 from notifications.selectors import messages_for
+from registry.api.filters import IntegerFilter
 
 
 class MessageFilter(django_filters.FilterSet):
     patient = django_filters.CharFilter(method="filter_patient", help_text="Registry number (or patient id)")
-    follow_up = django_filters.NumberFilter(field_name="follow_up_id")
+    follow_up = IntegerFilter(field_name="follow_up_id")
     status = django_filters.ChoiceFilter(choices=MessageStatus.choices)
     kind = django_filters.ChoiceFilter(choices=MessageKind.choices)
 
@@ -17,7 +18,7 @@ class MessageFilter(django_filters.FilterSet):
         fields = ["patient", "follow_up", "status", "kind"]
 
     def filter_patient(self, queryset, name, value):
-        if value.isdigit():
+        if value.isdigit() and len(value) <= 18:  # an id; longer digit strings cannot be one
             return queryset.filter(patient_id=int(value))
         return queryset.filter(patient__registry_number=value)
 
