@@ -11,7 +11,6 @@ import os
 
 import pytest
 import schemathesis
-from django.conf import settings as django_settings
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from django.test import Client
@@ -91,9 +90,6 @@ def test_follow_up_list_body_matches_schema(clinician_token):
 )
 def test_error_statuses_are_documented(clinician_token):
     _validate("GET", "/api/v1/patients/{id}/", clinician_token, [status_code_conformance])
-
-
-SQLITE = "sqlite" in django_settings.DATABASES["default"]["ENGINE"]
 
 
 def test_message_filter_with_a_huge_number_is_not_a_server_error(clinician_token):

@@ -19,8 +19,11 @@ from django.utils import timezone
 from notifications.models import MessageKind, OutboundMessage, UnsubscribeToken, hash_unsubscribe_token
 from outcomes.models import FollowUp, Timepoint
 from outcomes.services import link_create, questionnaire_submit
+from safety.choices_events import ExportFormat
 from safety.models import Flag
+from safety.models_events import ExportJob
 from tests.factories import make_injection, questionnaire_data
+from tests.safety.ae_support import record as record_event
 from tests.security.routes import all_routes
 
 ROLES = ("anonymous", "clinician", "lead", "auditor", "outsider", "admin")
@@ -86,6 +89,19 @@ GET = {
     "notifications-api:message-detail": (401, 200, 200, 200, 404, 200),
     "schema": (200, 200, 200, 200, 200, 200),
     "api-docs": (200, 200, 200, 200, 200, 200),
+    # Adverse events, exports and the attention list (added while this table was written).
+    "safety:event-list": (302, 200, 200, 200, 200, 200),
+    "safety:event-new": (302, 404, 404, 404, 404, 404),  # needs ?patient=...; without one there is nothing to open
+    "safety:event-detail": (302, 200, 200, 200, 404, 200),
+    "safety:event-correct": (302, 200, 200, 403, 404, 200),
+    "safety:event-cioms": (302, 200, 200, 200, 404, 200),
+    "safety:flag-record-event": (302, 200, 200, 403, 404, 200),
+    "safety:export-page": (302, 403, 200, 200, 403, 200),
+    "safety:export-job": (302, 200, 404, 404, 404, 404),  # only the requester sees their job
+    "safety:export-job-download": (302, 404, 404, 404, 404, 404),  # not built yet
+    "notifications:attention": (302, 200, 200, 200, 200, 200),
+    "adverse-event-list": (401, 200, 200, 200, 200, 200),
+    "adverse-event-detail": (401, 200, 200, 200, 404, 200),
 }
 
 # POST with an empty body, for routes that change something: who is refused before any validation.
@@ -146,6 +162,18 @@ POST = {
     "notifications-api:message-detail": (401, 405, 405, 403, 405, 405),
     "schema": (405, 405, 405, 405, 405, 405),
     "api-docs": (405, 405, 405, 405, 405, 405),
+    "safety:event-list": (302, 405, 405, 405, 405, 405),
+    "safety:event-new": (302, 404, 404, 404, 404, 404),
+    "safety:event-detail": (302, 405, 405, 405, 405, 405),
+    "safety:event-correct": (302, 400, 400, 403, 404, 400),
+    "safety:event-cioms": (302, 405, 405, 405, 405, 405),
+    "safety:flag-record-event": (302, 400, 400, 403, 404, 400),
+    "safety:export-page": (302, 403, 400, 400, 403, 400),
+    "safety:export-job": (302, 405, 405, 405, 405, 405),
+    "safety:export-job-download": (302, 405, 405, 405, 405, 405),
+    "notifications:attention": (302, 200, 200, 200, 200, 200),
+    "adverse-event-list": (401, 400, 400, 403, 400, 400),
+    "adverse-event-detail": (401, 405, 405, 403, 405, 405),
 }
 
 
@@ -168,6 +196,9 @@ def world(clinic, clinician, lead, auditor, outsider, admin_user, patient):
         dedupe_key="matrix",
         scheduled_for=timezone.now(),
     )
+    with time_machine.travel(dt.datetime(2026, 3, 21, 10, tzinfo=LONDON), tick=False):
+        event = record_event(clinician, injection)
+    export_job = ExportJob.objects.create(requested_by=clinician, format=ExportFormat.values[0])
     unsubscribe = "u" * 43
     UnsubscribeToken.objects.create(patient=patient, token_hash=hash_unsubscribe_token(unsubscribe))
     from outcomes.analysis import tables
@@ -182,6 +213,8 @@ def world(clinic, clinician, lead, auditor, outsider, admin_user, patient):
         "clinic": clinic.pk,
         "patient": patient.pk,
         "message": message.pk,
+        "event": event.pk,
+        "export-job": export_job.pk,
         "q-token": link_create(follow_up=follow_up),
         "unsubscribe-token": unsubscribe,
         "table": sorted(tables.BUILDERS)[0],
@@ -198,15 +231,15 @@ def world(clinic, clinician, lead, auditor, outsider, admin_user, patient):
     return objects, users
 
 
+# Which object a route's <pk> names, by the first of these its name contains.
+PK_KINDS = ("injection", "follow-up", "submission", "flag", "export-job", "event", "clinic", "patient", "message")
+
+
 def path_for(route, objects) -> str:
     kwargs = {}
     for param in route.params:
         if param == "pk":
-            kind = next(
-                k
-                for k in ("injection", "follow-up", "submission", "flag", "clinic", "patient", "message")
-                if k in route.name
-            )
+            kind = next(k for k in PK_KINDS if k in route.name)
             kwargs[param] = objects[kind]
         elif param == "token":
             kwargs[param] = objects["unsubscribe-token" if "unsubscribe" in route.name else "q-token"]
