@@ -121,7 +121,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "registry:patient-list"
+LOGIN_REDIRECT_URL = "notifications:attention"  # the landing page: what needs attention today
 LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en-gb"
@@ -141,6 +141,14 @@ STORAGES = {
     },
 }
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(VAR_DIR / "media"))
+
+# Audit trail: a change's reason is free text a clinician types, so never cut it at 100 characters.
+SIMPLE_HISTORY_HISTORY_CHANGE_REASON_USE_TEXT_FIELD = True
+
+# --- Cache -------------------------------------------------------------------------------------------
+# Rate limits and dashboard freshness rely on one cache shared by every web process: Redis in production
+# (CACHE_URL=redis://redis:6379/1). The laptop default is per-process memory, fine for one runserver.
+CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
 
 # --- Email -------------------------------------------------------------------------------------------
 # Default: every message lands as an .eml file in var/mailbox/, which the demo shows at /dev/mailbox/.
@@ -215,6 +223,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "WithdrawalDecisionEnum": "registry.choices.WithdrawalDecision",
         "InjectionStatusEnum": "registry.choices.InjectionStatus",
+        "AdverseEventSourceEnum": "safety.choices_events.EventSource",
     },
 }
 
@@ -224,13 +233,15 @@ FOLLOW_UP_OPENS_DAYS_BEFORE_DUE = env.int("FOLLOW_UP_OPENS_DAYS_BEFORE_DUE", def
 FOLLOW_UP_CLOSES_DAYS_AFTER_DUE = env.int("FOLLOW_UP_CLOSES_DAYS_AFTER_DUE", default=21)
 OUTCOMES_WORDING_FILE = env.str("OUTCOMES_WORDING_FILE", default="") or None
 OUTCOME_THRESHOLDS = env.json("OUTCOME_THRESHOLDS", default={})
-SAFETY_FLAG_RULES = env.json("SAFETY_FLAG_RULES", default={})  # format: safety/rules.py
+# Outcomes dashboard: rows describing fewer plans than this are suppressed in CSV exports (they may leave the clinic).
+DASHBOARD_MIN_GROUP_SIZE = env.int("DASHBOARD_MIN_GROUP_SIZE", default=5)
 # Patient emails: daytime hours in the clinic's time zone, reminder days (checked in notifications/conf.py).
 NOTIFICATIONS_SENDING_HOURS = env.str("NOTIFICATIONS_SENDING_HOURS", default="09:00-19:00")
 NOTIFICATIONS_REMINDER_DAYS = env.list("NOTIFICATIONS_REMINDER_DAYS", cast=int, default=[3, 7])
 NOTIFICATIONS_FINAL_REMINDER_DAYS_BEFORE_CLOSE = env.int("NOTIFICATIONS_FINAL_REMINDER_DAYS_BEFORE_CLOSE", default=3)
-# Outcomes dashboard: rows describing fewer plans than this are suppressed in CSV exports (they may leave the clinic).
-DASHBOARD_MIN_GROUP_SIZE = env.int("DASHBOARD_MIN_GROUP_SIZE", default=5)
+SAFETY_FLAG_RULES = env.json("SAFETY_FLAG_RULES", default={})  # format: safety/rules.py
+# Adverse-event exports (XLSX, PDF, FHIR) above this many events are built by a background job, not in the request.
+EXPORT_SYNC_MAX_ROWS = env.int("EXPORT_SYNC_MAX_ROWS", default=2000)
 
 LOGGING = {
     "version": 1,

@@ -30,8 +30,15 @@ def read_mailbox(limit: int = 100) -> list[dict]:
         msg = message_from_bytes(path.read_bytes(), policy=policy.default)
         text = msg.get_body(preferencelist=("plain",))
         html = msg.get_body(preferencelist=("html",))
-        items.append({
-            "id": path.stem, "subject": msg["subject"], "to": msg["to"], "from": msg["from"], "date": msg["date"],
-            "text": text.get_content() if text else "", "html": html.get_content() if html else "",
-        })
+        items.append(
+            {
+                "id": path.stem,
+                "subject": msg["subject"],
+                "to": msg["to"],
+                "from": msg["from"],
+                "date": msg["date"],
+                "text": text.get_content() if text else "",
+                "html": html.get_content() if html else "",
+            }
+        )
     return items
