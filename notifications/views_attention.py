@@ -23,16 +23,30 @@ SHOWN = 20
 def attention(request):
     user = request.user
     week_ago = timezone.now() - dt.timedelta(days=7)
-    flags = (flags_for(user).filter(status__in=ACTIVE_STATUSES)
-             .select_related("patient").order_by("-urgent", "raised_at", "id"))
-    events = (events_for(user).filter(is_serious=True, assessed_at__isnull=True)
-              .select_related("patient").order_by("onset_on", "id"))
+    flags = (
+        flags_for(user)
+        .filter(status__in=ACTIVE_STATUSES)
+        .select_related("patient")
+        .order_by("-urgent", "raised_at", "id")
+    )
+    events = (
+        events_for(user)
+        .filter(is_serious=True, assessed_at__isnull=True)
+        .select_related("patient")
+        .order_by("onset_on", "id")
+    )
     missed = missed_for(user, since=week_ago)
-    failed = (messages_for(user).filter(status=MessageStatus.FAILED, updated_at__gte=week_ago)
-              .select_related("patient").order_by("-updated_at", "-id"))
-    withdrew = (patients_for(user)
-                .filter(Q(consent_withdrawn_at__gte=week_ago) | Q(email_opted_out_at__gte=week_ago))
-                .order_by("-updated_at"))
+    failed = (
+        messages_for(user)
+        .filter(status=MessageStatus.FAILED, updated_at__gte=week_ago)
+        .select_related("patient")
+        .order_by("-updated_at", "-id")
+    )
+    withdrew = (
+        patients_for(user)
+        .filter(Q(consent_withdrawn_at__gte=week_ago) | Q(email_opted_out_at__gte=week_ago))
+        .order_by("-updated_at")
+    )
     sections = [
         ("flags", "Safety flags to review", flags),
         ("events", "Serious adverse events awaiting assessment", events),
@@ -42,8 +56,7 @@ def attention(request):
     ]
     context = {
         "sections": [
-            {"key": key, "title": title, "count": qs.count(), "rows": list(qs[:SHOWN])}
-            for key, title, qs in sections
+            {"key": key, "title": title, "count": qs.count(), "rows": list(qs[:SHOWN])} for key, title, qs in sections
         ],
         "shown": SHOWN,
     }

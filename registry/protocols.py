@@ -104,8 +104,9 @@ class PRPProtocol(forms.Form):
     preparation_system = forms.CharField(label="Preparation system", required=False, max_length=120)
     blood_volume_ml = _decimal("Whole blood drawn (mL)", max_digits=5, decimal_places=1)
     spins = forms.IntegerField(label="Number of spins", min_value=1, max_value=5)
-    platelet_count = forms.IntegerField(label="Platelet count (×10³/µL)", help_text="If measured", required=False,
-                                        min_value=0, max_value=10_000_000)
+    platelet_count = forms.IntegerField(
+        label="Platelet count (×10³/µL)", help_text="If measured", required=False, min_value=0, max_value=10_000_000
+    )
     activation = _choice(
         "Activation",
         [
