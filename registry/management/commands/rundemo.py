@@ -59,6 +59,11 @@ class Command(BaseCommand):
         log_dir = Path(settings.VAR_DIR) / "log"
         log_dir.mkdir(parents=True, exist_ok=True)
         worker_log = log_dir / "worker.log"
+        # The demo shows its emails at any hour; production sends in clinic daytime (NOTIFICATIONS_SENDING_HOURS).
+        os.environ.setdefault("NOTIFICATIONS_SENDING_HOURS", "00:00-24:00")
+        self.stdout.write(
+            f"Demo emails go out at any hour (NOTIFICATIONS_SENDING_HOURS={os.environ['NOTIFICATIONS_SENDING_HOURS']})."
+        )
         # Explicit handlers: a shell that starts us in the background ignores SIGINT, and SIGTERM has none by default.
         previous = {sig: signal.signal(sig, _raise_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
         worker = server = None
