@@ -33,4 +33,4 @@ RUN DJANGO_ENV=production SECRET_KEY=collectstatic-only-not-a-secret-collectstat
 
 EXPOSE 8000
 # 3 sync workers measured best on 2 cores (more add latency, not throughput); set GUNICORN_WORKERS on bigger hosts.
-CMD ["sh", "-c", "exec gunicorn config.wsgi --bind 0.0.0.0:8000 --workers ${GUNICORN_WORKERS:-3} --access-logfile - --timeout 60"]
+CMD ["gunicorn", "-c", "config/gunicorn.py", "config.wsgi"]

@@ -2,6 +2,7 @@
 
 import ast
 import re
+import runpy
 import stat
 from pathlib import Path
 
@@ -25,8 +26,9 @@ def test_compose_runs_the_five_services_and_a_mail_catcher(compose):
     assert services["postgres"]["image"].startswith("postgres:15")
     assert services["redis"]["image"].startswith("redis:7")
     web = " ".join(services["web"]["command"])
-    assert "gunicorn config.wsgi" in web
-    assert "--workers 3" in web
+    assert "gunicorn -c config/gunicorn.py config.wsgi" in web
+    gunicorn_conf = runpy.run_path(str(ROOT / "config" / "gunicorn.py"))
+    assert gunicorn_conf["workers"] == 3
     assert services["worker"]["command"][:4] == ["celery", "-A", "config", "worker"]
     assert services["beat"]["command"][:4] == ["celery", "-A", "config", "beat"]
     assert "deploy" not in services["beat"] or services["beat"]["deploy"].get("replicas", 1) == 1
