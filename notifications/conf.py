@@ -10,10 +10,13 @@ NOTIFICATIONS_MAX_ATTEMPTS               8: temporary errors are retried this ma
 """
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 
 
 @dataclass(frozen=True)
@@ -53,7 +56,9 @@ def _int(name: str, default: int, *, minimum: int, maximum: int | None = None) -
     return value
 
 
+@functools.lru_cache(maxsize=1)
 def get() -> NotificationSettings:
+    """Validated once and cached: the sweep asks for it per outbox row (the benchmark profile showed it)."""
     start, end = _parse_hours(getattr(settings, "NOTIFICATIONS_SENDING_HOURS", "09:00-19:00"))
     days = getattr(settings, "NOTIFICATIONS_REMINDER_DAYS", [3, 7])
     if (
@@ -72,3 +77,9 @@ def get() -> NotificationSettings:
         claim_timeout=dt.timedelta(minutes=_int("NOTIFICATIONS_CLAIM_TIMEOUT_MINUTES", 15, minimum=6)),
         max_attempts=_int("NOTIFICATIONS_MAX_ATTEMPTS", 8, minimum=1),
     )
+
+
+@receiver(setting_changed, dispatch_uid="notifications.conf.reload")
+def _reload(sender, setting: str, **kwargs) -> None:
+    if setting.startswith("NOTIFICATIONS_"):
+        get.cache_clear()
