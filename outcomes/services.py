@@ -284,6 +284,10 @@ def questionnaire_submit(
             if source == SubmissionSource.STAFF_ENTERED:
                 if locked.status == FollowUpStatus.CANCELLED:
                     raise NotOpen("This follow-up was cancelled.")
+                # Staff may enter answers late (marked so), never before the window: a 1-month answer given in
+                # week one is not a 1-month outcome. The page hides the button; this holds for every entry point.
+                if today < locked.opens_on:
+                    raise NotOpen(f"This follow-up opens on {locked.opens_on:%d %b %Y}.")
                 late = locked.timepoint == Timepoint.BASELINE and today > locked.due_on
             elif locked.status not in ACTIVE_STATUSES or not locked.window_contains(today):
                 raise NotOpen("This questionnaire is not open.")

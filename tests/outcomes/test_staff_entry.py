@@ -241,3 +241,21 @@ def test_follow_ups_block_takes_a_fixed_number_of_queries(clinician, rf, clinic)
     assert few == more <= 4
     assert html.count('<tr id="follow-up-') == 9
     assert html.count("OMERACT-OARSI responder:") == 3
+
+
+def test_the_service_refuses_staff_entry_before_the_window_opens(clinician, patient):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from outcomes.models import FollowUp, Timepoint
+    from outcomes.services import NotOpen, questionnaire_submit
+    from tests.factories import make_injection, questionnaire_data
+
+    injection = make_injection(patient, clinician, injected_on=timezone.localdate() + dt.timedelta(days=7))
+    six_months = FollowUp.objects.get(plan=injection.plan, timepoint=Timepoint.SIX_MONTHS)
+    with pytest.raises(NotOpen):
+        questionnaire_submit(
+            follow_up=six_months, data=questionnaire_data(six_months), source="staff_entered", entered_by=clinician
+        )
+    assert not Submission.objects.filter(follow_up=six_months).exists()
