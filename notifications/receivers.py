@@ -54,13 +54,17 @@ def cancel_patient_messages(sender, patient, **kwargs):
     services.messages_cancel(patient_id=patient.pk, reason="Consent withdrawn")
 
 
+@receiver(outcomes_signals.follow_up_completed, dispatch_uid="notifications.follow_up_completed")
+def follow_up_completed(sender, follow_up, **kwargs):
+    # In the submission's own transaction: the answers and the end of their reminders commit together (one
+    # commit per submission), and the send-time check still catches a reminder a worker had already claimed.
+    services.messages_cancel(follow_up_ids=[follow_up.pk], kinds=PATIENT_KINDS, reason="Questionnaire completed")
+
+
 @receiver(outcomes_signals.questionnaire_submitted, dispatch_uid="notifications.questionnaire_submitted")
 def questionnaire_submitted(sender, submission, **kwargs):
-    """Completion stops the reminders at once, and the flag rules run in the background (a failure there is
-    retried and never touches the stored submission)."""
-    services.messages_cancel(
-        follow_up_ids=[submission.follow_up_id], kinds=PATIENT_KINDS, reason="Questionnaire completed"
-    )
+    """The flag rules run in the background (a failure there is retried and never touches the stored
+    submission)."""
     submission_id = submission.pk
 
     def enqueue() -> None:

@@ -276,7 +276,7 @@ def questionnaire_submit(
     scores = questionnaire.score_all(answers, versions)
     try:
         with transaction.atomic():
-            locked = FollowUp.objects.select_for_update().select_related("plan").get(pk=follow_up.pk)
+            locked = FollowUp.objects.select_for_update().get(pk=follow_up.pk)
             if locked.status == FollowUpStatus.COMPLETED:
                 raise AlreadySubmitted
             today = clinic_today(follow_up.clinic)
@@ -307,6 +307,7 @@ def questionnaire_submit(
             _set_status(locked, FollowUpStatus.COMPLETED, reason=f"Completed ({source})")
             locked.save(update_fields=["status", "status_changed_at"])
             QuestionnaireDraft.objects.filter(follow_up=locked).delete()
+            signals.follow_up_completed.send(sender=FollowUp, follow_up=locked)
             transaction.on_commit(
                 lambda: signals.questionnaire_submitted.send(sender=Submission, submission=submission)
             )

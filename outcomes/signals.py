@@ -2,6 +2,9 @@
 
 from django.dispatch import Signal
 
+# follow_up: it was just completed by a submission (sent inside the submission's transaction, so what must change
+# with it, like stopping its reminders, commits or rolls back together with the answers, in one commit).
+follow_up_completed = Signal()
 # submission: a questionnaire was submitted (sent after commit, so a failing receiver never loses it).
 questionnaire_submitted = Signal()
 # follow_up: its dates moved (pending messages move with it).

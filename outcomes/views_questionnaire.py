@@ -7,11 +7,14 @@
 """
 
 from functools import wraps
+from urllib.parse import urlencode
 
+from django.core import signing
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 from django.utils.decorators import decorator_from_middleware
 from django.views.decorators.csrf import csrf_exempt
@@ -21,6 +24,7 @@ from outcomes import forms, ratelimit, services
 from outcomes.models import QuestionnaireDraft, SubmissionSource, Timepoint
 from outcomes.models.questionnaire import LinkChannel
 from outcomes.services import LinkState, ResolvedLink
+from registry.models import Clinic
 
 # Status code per link state. Invalid 404: nothing is there. Used 409: the request conflicts with the one
 # submission already stored. Expired and cancelled 410: the questionnaire existed and is gone for good.
@@ -35,7 +39,8 @@ STATE_STATUS = {
     LinkState.LOCKED: 403,
 }
 VERIFIED_SESSION_KEY = "q_verified_links"
-THANKS_SESSION_KEY = "q_thanks"
+THANKS_SALT = "outcomes.questionnaire-thanks"
+THANKS_MAX_AGE = 60 * 60  # seconds: a reload shortly after still names the clinic
 
 TIMEPOINT_HEADINGS = {
     Timepoint.BASELINE: "Before your injection",
@@ -188,9 +193,12 @@ def questionnaire(request: HttpRequest, resolved: ResolvedLink) -> HttpResponse:
         return state_page(request, LinkState.SUBMITTED)
     except services.NotOpen:
         return state_page(request, LinkState.EXPIRED)
-    request.session[THANKS_SESSION_KEY] = {"clinic": resolved.follow_up.clinic.name, "channel": link.channel}
-    # The thanks page has no token in its address, so nothing on it can leak the link.
-    return redirect("outcomes:questionnaire-thanks", permanent=False)
+    # The thanks page has no token in its address, so nothing on it can leak the link. What it shows travels
+    # signed in the address rather than in a session: a patient's submission writes nothing but the answers.
+    thanks = signing.dumps(
+        {"c": resolved.follow_up.clinic_id, "t": link.channel == LinkChannel.CLINIC}, salt=THANKS_SALT
+    )
+    return redirect(f"{reverse('outcomes:questionnaire-thanks')}?{urlencode({'s': thanks})}")
 
 
 @private
@@ -244,9 +252,14 @@ def questionnaire_opened(request: HttpRequest, resolved: ResolvedLink) -> HttpRe
 @private
 @require_GET
 def questionnaire_thanks(request: HttpRequest) -> HttpResponse:
-    thanks = request.session.pop(THANKS_SESSION_KEY, None) or {}
+    try:
+        thanks = signing.loads(request.GET.get("s", ""), salt=THANKS_SALT, max_age=THANKS_MAX_AGE)
+    except signing.BadSignature:  # an old, edited or missing value: the generic thanks is still true
+        thanks = {}
+    clinic_id = thanks.get("c") if isinstance(thanks, dict) else None
+    clinic_name = Clinic.objects.filter(pk=clinic_id).values_list("name", flat=True).first() if clinic_id else ""
     return render(
         request,
         "outcomes/q_thanks.html",
-        {"clinic_name": thanks.get("clinic", ""), "on_tablet": thanks.get("channel") == LinkChannel.CLINIC},
+        {"clinic_name": clinic_name or "", "on_tablet": isinstance(thanks, dict) and thanks.get("t") is True},
     )

@@ -3,8 +3,8 @@
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
-from simple_history.models import HistoricalRecords
 
+from registry.history import HistoricalRecords
 from safety.choices import ACTIVE_STATUSES, MEASURE_LABELS, SAFETY_ITEM_LABELS, TRANSITIONS, FlagRule, FlagStatus
 
 SUMMARY_TEXT_LENGTH = 120

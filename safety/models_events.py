@@ -14,8 +14,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
-from simple_history.models import HistoricalRecords
 
+from registry.history import HistoricalRecords
 from safety.choices_events import (
     OUTCOME_CODES,
     RESOLVED_OUTCOMES,

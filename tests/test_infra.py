@@ -154,3 +154,13 @@ def test_imports_point_down_the_layers_only(app):
         if "migrations" not in path.parts and _imported_apps(path) - allowed
     }
     assert not upward, f"{app} may import only {sorted(allowed)}; use a domain signal instead: {upward}"
+
+
+def test_history_manager_class_is_built_once_per_model():
+    """registry.history: reading Model.history (done for every audit-trail row written) reuses one class."""
+    from outcomes.models import FollowUp, Submission
+    from registry.models import Patient
+
+    for model in (Patient, FollowUp, Submission):
+        assert type(model.history) is type(model.history)
+        assert model.history.model.__name__ == f"Historical{model.__name__}"

@@ -1,5 +1,6 @@
 from django.db import models
-from simple_history.models import HistoricalRecords
+
+from registry.history import HistoricalRecords
 
 
 class Timepoint(models.TextChoices):

@@ -2,7 +2,8 @@ import hashlib
 
 from django.conf import settings
 from django.db import models
-from simple_history.models import HistoricalRecords
+
+from registry.history import HistoricalRecords
 
 
 def hash_token(token: str) -> str:

@@ -4,10 +4,10 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from simple_history.models import HistoricalRecords
 
 from registry import protocols
 from registry.choices import Alignment, Guidance, InjectionStatus, Knee, Product, Rehabilitation
+from registry.history import HistoricalRecords
 
 
 class TreatmentPlan(models.Model):

@@ -3,9 +3,9 @@ import secrets
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
-from simple_history.models import HistoricalRecords
 
 from registry.choices import Sex, WithdrawalDecision
+from registry.history import HistoricalRecords
 
 # Crockford base32 without I, L, O, U: easy to read out over the phone.
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"

@@ -1,11 +1,17 @@
 """The patient's questionnaire page: what it shows, how it is built for a phone and a screen reader, autosave,
 and that it says nothing about who the patient is."""
 
+import datetime as dt
 import re
 
 import pytest
+from django.conf import settings
+from django.contrib.sessions.models import Session
+from django.core import signing
 
+from outcomes import views_questionnaire
 from outcomes.models import QuestionnaireDraft, QuestionnaireLink, Timepoint
+from outcomes.models.questionnaire import LinkChannel
 from outcomes.services import link_create
 from tests.factories import make_injection
 from tests.outcomes.support import *  # noqa: F403 - shared fixtures (clock, recorded, baseline, token, ...)
@@ -125,14 +131,51 @@ def test_validation_errors_sit_next_to_their_item_and_keep_the_answers(client, t
 def test_thanks_page_carries_no_token_and_clears_local_drafts(client, token, baseline):
     response = client.post(q_url(token), answers_for(baseline))
     assert response.status_code == 302
-    assert response["Location"] == "/q/thanks/"
+    assert response["Location"].startswith("/q/thanks/?s=")
+    assert token not in response["Location"]
     thanks = client.get(response["Location"])
     assert thanks.status_code == 200
     html = thanks.content.decode()
     assert token not in html
     assert "data-clear-drafts" in html
     assert baseline.clinic.name in html
+    assert "hand the tablet back" not in html
     assert thanks["Referrer-Policy"] == "no-referrer"
+
+
+def test_thanks_after_a_clinic_tablet_link_asks_for_the_tablet_back(client, baseline):
+    tablet_token = link_create(follow_up=baseline, channel=LinkChannel.CLINIC)
+    response = client.post(q_url(tablet_token), answers_for(baseline))
+    assert response.status_code == 302
+    assert "hand the tablet back" in client.get(response["Location"]).content.decode()
+
+
+def test_a_submission_writes_no_session(client, token, baseline):
+    """What the thanks page shows travels signed in its address: a patient's submission stores nothing else."""
+    response = client.post(q_url(token), answers_for(baseline))
+    assert response.status_code == 302
+    assert settings.SESSION_COOKIE_NAME not in response.cookies
+    assert not Session.objects.exists()
+
+
+@pytest.mark.parametrize("value", ["", "tampered", signing.dumps({"c": 1, "t": True}, salt="another-purpose")])
+def test_thanks_page_with_a_missing_or_forged_value_still_thanks_without_naming_anyone(client, baseline, value):
+    response = client.get("/q/thanks/", {"s": value})
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Thank you, your answers have been sent" in html
+    assert baseline.clinic.name not in html
+    assert "hand the tablet back" not in html
+
+
+def test_thanks_value_expires(client, baseline, time_machine):
+    time_machine.move_to(dt.datetime(2026, 3, 2, 10, 0, tzinfo=dt.UTC), tick=False)
+    value = signing.dumps({"c": baseline.clinic_id, "t": True}, salt=views_questionnaire.THANKS_SALT)
+    assert baseline.clinic.name in client.get("/q/thanks/", {"s": value}).content.decode()
+    time_machine.shift(dt.timedelta(seconds=views_questionnaire.THANKS_MAX_AGE + 1))
+    html = client.get("/q/thanks/", {"s": value}).content.decode()
+    assert baseline.clinic.name not in html
+    assert "hand the tablet back" not in html
 
 
 @pytest.mark.parametrize("path", ["", "draft/", "opened/", "check/"])
