@@ -15,6 +15,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute=5),
         "options": {"expires": 50 * 60},
     },
+    # The dashboard's per-plan summary (outcomes.models.PlanOutcome): plans queued by changes since the last run.
+    "outcomes.refresh_plan_outcomes": {
+        "task": "outcomes.refresh_plan_outcomes",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
     "notifications.evaluate_pending": {
         "task": "notifications.evaluate_pending",
         "schedule": crontab(minute="*/5"),

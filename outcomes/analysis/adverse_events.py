@@ -12,7 +12,7 @@ from typing import Any
 
 from django.apps import apps
 from django.core.exceptions import FieldDoesNotExist
-from django.db.models import Count, QuerySet
+from django.db.models import Count
 
 from registry.choices import InjectionStatus, Product
 from registry.models import Injection
@@ -44,7 +44,8 @@ def _unavailable(note: str) -> dict[str, Any]:
     return {"available": False, "note": note, "rows": []}
 
 
-def per_100_injections(plans: QuerySet) -> dict[str, Any]:
+def per_100_injections(plan_ids) -> dict[str, Any]:
+    """``plan_ids``: the cohort's plan ids (a queryset of ids, or raw SQL)."""
     model = adverse_event_model()
     if model is None:
         return _unavailable("Adverse events are not recorded in this registry yet.")
@@ -52,7 +53,7 @@ def per_100_injections(plans: QuerySet) -> dict[str, Any]:
     injection = _field(model, "index_injection", "injection")
     if injection is None or seriousness is None:
         return _unavailable("Adverse events are recorded, but not per injection with a seriousness.")
-    injections = Injection.objects.filter(plan__in=plans.values("pk"), status=InjectionStatus.GIVEN)
+    injections = Injection.objects.filter(plan_id__in=plan_ids, status=InjectionStatus.GIVEN)
     given = dict(injections.values_list("product").annotate(n=Count("pk")).order_by())
     events = (
         model.objects.filter(**{f"{injection}__in": injections.values("pk")})

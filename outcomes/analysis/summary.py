@@ -2,10 +2,12 @@
 
 Two aggregate queries do the work, whatever the number of patients:
 
-1. the cohort grouped by (KL grade, compare-by group): per timepoint the follow-up status counts, and n / sum /
+1. the cohort's per-plan outcome summaries (outcomes.models.PlanOutcome: one row per plan with its scores and
+   follow-up statuses at every timepoint, kept by triggers and outcomes.analysis.plan_outcomes) grouped by
+   (KL grade, compare-by group): per timepoint the follow-up status counts, and n / sum /
    sum of squares of every score, of every change from baseline and of the baseline scores of plans that did
    and did not complete each follow-up, plus MCID and OMERACT-OARSI counts;
-2. the cohort grouped by (clinic, first injection's clinician, product): follow-up status counts only.
+2. the same summaries grouped by (clinic, first injection's clinician, product): follow-up status counts only.
 
 These are additive, so the overall figures, the per-KL-grade rows and the per-group rows are sums of the first
 query's few cells (at most 5 grades x the groups), and the loss-to-follow-up tables sums of the second's. Means,
@@ -18,6 +20,7 @@ import datetime as dt
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,8 +30,8 @@ from django.db.models import Case, CharField, Count, F, Q, QuerySet, Value, When
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
-from outcomes.analysis import adverse_events
-from outcomes.analysis.cohort import GROUP_EXPRESSIONS, cohort, follow_up_rows, outcome_rows
+from outcomes.analysis import adverse_events, plan_outcomes
+from outcomes.analysis.cohort import age_band_expression, cohort
 from outcomes.analysis.expressions import (
     FOLLOW_UP_TIMEPOINTS,
     MEASURES,
@@ -76,21 +79,45 @@ def _short(timepoint: str) -> str:
     return SHORT[timepoint]
 
 
-def _status_aggregates(today: dt.date) -> dict[str, Any]:
-    """Follow-up counts by status, over follow-up rows (``follow_up_rows``)."""
+def _status_counts(prefix: str, today: dt.date) -> dict[str, Any]:
+    """Follow-up counts by status at one timepoint, over summary rows (``{prefix}_status``, ``{prefix}_due``)."""
+    status, due = f"{prefix}_status", f"{prefix}_due"
     return {
-        "plans": Count("pk"),
-        "completed": Count("pk", filter=Q(status=FollowUpStatus.COMPLETED)),
-        "missed": Count("pk", filter=Q(status=FollowUpStatus.MISSED)),
-        "overdue": Count("pk", filter=Q(status=FollowUpStatus.OPEN, due_on__lt=today)),
+        "plans": Count("pk", filter=Q(**{f"{status}__isnull": False})),
+        "completed": Count("pk", filter=Q(**{status: FollowUpStatus.COMPLETED})),
+        "missed": Count("pk", filter=Q(**{status: FollowUpStatus.MISSED})),
+        "overdue": Count("pk", filter=Q(**{status: FollowUpStatus.OPEN, f"{due}__lt": today})),
         "pending": Count(
-            "pk", filter=Q(status=FollowUpStatus.SCHEDULED) | Q(status=FollowUpStatus.OPEN, due_on__gte=today)
+            "pk",
+            filter=Q(**{status: FollowUpStatus.SCHEDULED}) | Q(**{status: FollowUpStatus.OPEN, f"{due}__gte": today}),
         ),
-        "cancelled": Count("pk", filter=Q(status=FollowUpStatus.CANCELLED)),
+        "cancelled": Count("pk", filter=Q(**{status: FollowUpStatus.CANCELLED})),
     }
 
 
-STATUS_KEYS = tuple(_status_aggregates(dt.date.min))
+def _status_aggregates(today: dt.date) -> dict[str, Any]:
+    """Follow-up counts by status at every timepoint, named ``{short timepoint}__{count}``."""
+    return {
+        f"{_short(tp)}__{key}": aggregate
+        for tp in TIMEPOINTS
+        for key, aggregate in _status_counts(_short(tp), today).items()
+    }
+
+
+def _per_timepoint(cells: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """One cell per (group, timepoint) with plain count names, from cells that hold every timepoint's counts."""
+    split = []
+    for cell in cells:
+        keys = {k: v for k, v in cell.items() if "__" not in k}
+        for tp in TIMEPOINTS:
+            prefix = f"{_short(tp)}__"
+            split.append(
+                {**keys, "tp": tp, **{k.removeprefix(prefix): v for k, v in cell.items() if k.startswith(prefix)}}
+            )
+    return split
+
+
+STATUS_KEYS = tuple(_status_counts("b", dt.date.min))
 
 
 def _outcome_aggregates(today: dt.date) -> dict[str, Any]:
@@ -282,9 +309,40 @@ def _compile(rows: QuerySet, grouping: dict[str, Any], aggregates: dict[str, Any
     return _CompiledAggregate(head, tail, tuple(params[:cut]), tuple(params[cut:]), tuple(aggregates))
 
 
-def _run(
-    name: str, rows, grouping, aggregates, plan_ids: QuerySet, today: dt.date
-) -> tuple[list[dict], tuple[str, ...]]:
+# What each "compare by" choice groups the summary rows (outcomes.models.PlanOutcome) on. Ids (clinic, clinician)
+# are named after the query, in one lookup.
+GROUP_EXPRESSIONS = {
+    "product": lambda: F("product"),
+    "kl_grade": lambda: F("kl_grade"),
+    "age_band": lambda: age_band_expression("age_at_injection"),
+    "staged": lambda: Case(
+        When(planned_injections__gt=1, then=Value("staged")), default=Value("single"), output_field=CharField()
+    ),
+    "clinic": lambda: F("clinic_id"),
+    "clinician": lambda: F("clinician_id"),
+}
+
+
+# The cohort (the user's scope and filters) is a few joins over plans, patients and first injections. Every
+# aggregate of a summary needs it, so it is evaluated once into a temporary table of plan ids that they all read.
+_COHORT_TABLE = "outcomes_summary_cohort"
+
+
+@contextmanager
+def _cohort_table(plans: QuerySet):
+    sql, params = plans.order_by().values(cohort_plan_id=F("pk")).query.sql_with_params()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {_COHORT_TABLE}")
+        cursor.execute(f"CREATE TEMPORARY TABLE {_COHORT_TABLE} AS {sql}", params)
+        if connection.vendor == "postgresql":
+            cursor.execute(f"ANALYZE {_COHORT_TABLE}")  # so the planner knows how many plans it holds
+        try:
+            yield RawSQL(f"SELECT cohort_plan_id FROM {_COHORT_TABLE}", ())  # noqa: S608, S611 - a constant
+        finally:
+            cursor.execute(f"DROP TABLE IF EXISTS {_COHORT_TABLE}")
+
+
+def _run(name: str, rows, grouping, aggregates, plan_ids: RawSQL, today: dt.date) -> tuple[list[dict], tuple[str, ...]]:
     """Rows of one aggregate query over the plans in ``plan_ids``, and the names of its aggregate columns.
     ``rows(plan_ids)`` is the queryset aggregated; it, ``grouping`` and ``aggregates`` are built on first use."""
     thresholds = tuple(sorted((k, t.value, t.direction) for k, t in get_thresholds().items()))
@@ -293,8 +351,7 @@ def _run(
     if compiled is None:
         marker = RawSQL(_COHORT_MARKER, ())  # noqa: S611 - a constant, replaced before execution
         compiled = _compiled[key] = _compile(rows(marker), grouping(), aggregates(_TODAY_STANDIN))
-    ids_sql, ids_params = plan_ids.order_by().values("pk").query.sql_with_params()
-    sql, params = compiled.render(ids_sql, tuple(ids_params), today)
+    sql, params = compiled.render(plan_ids.sql, tuple(plan_ids.params), today)
     with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # JIT-compiling a hundred-odd aggregate expressions costs more than it saves here (about a second
@@ -308,33 +365,36 @@ def _run(
 def compute(filterset: OutcomeFilter, clinics: Mapping[int, str], *, today: dt.date) -> dict[str, Any]:
     """The summary for a validated filter set over a scoped cohort (see ``outcomes_summary``)."""
     compare_by = filterset.compare_by_value
-    plans = filterset.qs
-    cells, keys = _run(
-        f"outcomes:{compare_by}",
-        outcome_rows,
-        lambda: {
-            "kl": F("first__kl_grade"),
-            "grp": GROUP_EXPRESSIONS[compare_by](),
-            **{f"fate_{_short(tp)}": _fate(tp, _TODAY_STANDIN) for tp in FOLLOW_UP_TIMEPOINTS},
-        },
-        _outcome_aggregates,
-        plans,
-        today,
-    )
-    loss_cells, _ = _run(
-        "follow-ups",
-        follow_up_rows,
-        lambda: {
-            "tp": F("timepoint"),
-            "clinic_key": F("clinic_id"),
-            "clinician_id": F("first__clinician_id"),
-            "prod": F("first__product"),
-        },
-        _status_aggregates,
-        plans,
-        today,
-    )
-    clinician_ids = {c["clinician_id"] for c in loss_cells}
+    # Plans changed since their summary row was built are rebuilt first (usually none: a task keeps up).
+    plan_outcomes.refresh()
+    with _cohort_table(filterset.qs) as plan_ids:
+        cells, keys = _run(
+            f"outcomes:{compare_by}",
+            plan_outcomes.summary_rows,
+            lambda: {
+                "kl": F("kl_grade"),
+                "grp": GROUP_EXPRESSIONS[compare_by](),
+                **{f"fate_{_short(tp)}": _fate(tp, _TODAY_STANDIN) for tp in FOLLOW_UP_TIMEPOINTS},
+            },
+            _outcome_aggregates,
+            plan_ids,
+            today,
+        )
+        status_cells, _ = _run(
+            "follow-ups",
+            plan_outcomes.summary_rows,
+            lambda: {
+                "clinic_key": F("clinic_id"),
+                "clinician_key": F("clinician_id"),
+                "prod": F("first_product"),
+            },
+            _status_aggregates,
+            plan_ids,
+            today,
+        )
+        adverse = adverse_events.per_100_injections(plan_ids)
+    loss_cells = _per_timepoint(status_cells)
+    clinician_ids = {c["clinician_key"] for c in loss_cells}
     if compare_by == "clinician":
         clinician_ids |= {c["grp"] for c in cells}
     clinicians = _clinician_names(clinician_ids)
@@ -377,7 +437,7 @@ def compute(filterset: OutcomeFilter, clinics: Mapping[int, str], *, today: dt.d
     products = dict(Product.choices)
     dimensions = {
         "clinic": ("clinic_key", lambda k: clinics.get(k, f"Clinic {k}")),
-        "clinician": ("clinician_id", lambda k: clinicians.get(k, f"Clinician {k}")),
+        "clinician": ("clinician_key", lambda k: clinicians.get(k, f"Clinician {k}")),
         "product": ("prod", lambda k: str(products.get(k, k))),
     }
     loss: dict[str, Any] = {}
@@ -416,7 +476,7 @@ def compute(filterset: OutcomeFilter, clinics: Mapping[int, str], *, today: dt.d
         "groups": groups,
         "responders_by_kl": responders_by_kl,
         "loss_to_follow_up": loss,
-        "adverse_events": adverse_events.per_100_injections(plans),
+        "adverse_events": adverse,
     }
 
 

@@ -1,10 +1,13 @@
 from .followup import FollowUp, FollowUpStatus, Timepoint
+from .plan_outcome import PlanOutcome, PlanOutcomeQueue
 from .questionnaire import Amendment, QuestionnaireDraft, QuestionnaireLink, Submission, SubmissionSource
 
 __all__ = [
     "Amendment",
     "FollowUp",
     "FollowUpStatus",
+    "PlanOutcome",
+    "PlanOutcomeQueue",
     "QuestionnaireDraft",
     "QuestionnaireLink",
     "Submission",

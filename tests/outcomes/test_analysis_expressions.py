@@ -87,3 +87,24 @@ def test_sql_rules_equal_outcomes_derived(seed, clinic, clinician):
             # The SQL condition is false where the pure rule says "cannot tell" (None): neither is counted.
             assert bool(row[f"mcid_{m.key}"]) == bool(want_mcid), (m.key, b, f)
     assert decided > 100  # the random rows did exercise the rule, not only its missing-data branch
+
+
+def test_the_rules_read_the_same_from_the_per_plan_summary(clinic, clinician):
+    """The dashboard aggregates outcomes.models.PlanOutcome rows with these expressions: row by row they must
+    give what the live join gives."""
+    from outcomes.analysis import plan_outcomes
+
+    rng = random.Random(7)
+    bulk_pairs(clinic, clinician, [(random_scores(rng), random_scores(rng)) for _ in range(200)])
+    plan_outcomes.refresh()
+    thresholds = get_thresholds()
+    annotations = {"responder": oarsi_responder("1m")}
+    for m in MEASURES:
+        annotations[f"change_{m.key}"] = change("1m", m.key)
+        annotations[f"mcid_{m.key}"] = reaches_mcid("1m", m.key, thresholds[m.threshold_key])
+    plans = cohort(clinician).values("pk")
+    live = {r.pop("pk"): r for r in outcome_rows(plans).annotate(**annotations).values("pk", *annotations)}
+    rows = plan_outcomes.summary_rows(plans).annotate(**annotations).values("plan_id", *annotations)
+    stored = {r.pop("plan_id"): r for r in rows}
+    assert len(live) == 200
+    assert stored == live

@@ -1,0 +1,97 @@
+"""Keeps outcomes.models.PlanOutcome (the dashboard's per-plan summary) in step with follow-ups and submissions.
+
+Triggers queue the plan of every change; ``refresh`` rebuilds the queued plans' rows with one INSERT ... SELECT
+per batch (the live join of ``outcome_rows``, the same SQL the summary used to run on every request), then
+removes exactly the queue rows it read. A change committed while a batch is being rebuilt keeps its own queue row,
+so it is rebuilt next time: nothing is lost between reading the queue and clearing it.
+"""
+
+from __future__ import annotations
+
+from django.db import connection, transaction
+from django.db.models import Exists, F, OuterRef, QuerySet
+
+from outcomes.analysis.cohort import follow_up_joins
+from outcomes.analysis.expressions import row_aliases
+from outcomes.models import PlanOutcome, PlanOutcomeQueue
+from registry.models import TreatmentPlan
+
+BATCH = 1000  # plans per statement: well inside SQLite's limit on bound parameters
+# From this many queued plans on, one statement rebuilds every plan (cheaper than many batches).
+FULL_REBUILD_FROM = 20_000
+
+
+# Summary column -> where it comes from on a plan (names prefixed in the SELECT, where some would clash with the
+# plan's own fields; the INSERT matches columns by position).
+_SOURCES = {
+    "clinic_id": "patient__clinic_id",
+    "product": "product",
+    "planned_injections": "planned_injections",
+    "kl_grade": "first__kl_grade",
+    "clinician_id": "first__clinician_id",
+    "first_product": "first__product",
+    "age_at_injection": "first__age_at_injection",
+}
+
+
+def _rebuild(plan_ids: list[int] | None) -> None:
+    """Rebuild the rows of these plans (of every plan when None), in one INSERT ... SELECT."""
+    aliases = row_aliases()
+    columns = [*_SOURCES, *aliases]
+    plans = follow_up_joins(plan_ids)
+    rows = plans.values(src_plan=F("pk"), **{f"src_{name}": F(path) for name, path in _SOURCES.items()}, **aliases)
+    select_sql, params = rows.query.sql_with_params()
+    quote = connection.ops.quote_name
+    table = quote(PlanOutcome._meta.db_table)
+    names = ", ".join(quote(c) for c in ["plan_id", *columns, "refreshed_at"])
+    updates = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in [*columns, "refreshed_at"])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({names}) SELECT src.*, CURRENT_TIMESTAMP FROM ({select_sql}) src WHERE true "  # noqa: S608 - names from the model
+            f"ON CONFLICT (plan_id) DO UPDATE SET {updates}",
+            params,
+        )
+    # A plan that no longer exists leaves nothing behind.
+    gone = PlanOutcome.objects.exclude(Exists(TreatmentPlan.objects.filter(pk=OuterRef("plan_id"))))
+    (gone.filter(plan_id__in=plan_ids) if plan_ids is not None else gone).delete()
+
+
+def refresh(*, limit: int | None = None) -> int:
+    """Rebuild the summary rows of queued plans, ``limit`` plans at most (all when None). Returns how many
+    plans were rebuilt. A long queue (a bulk import, a restore) is handled in one statement over every plan.
+
+    Queue rows are deleted first, then the plans rebuilt, in one transaction: the rebuild reads every change
+    whose queue row was deleted (committed before the delete), and a change committed later keeps its own row."""
+    queue = PlanOutcomeQueue.objects
+    if limit is None and queue.values("plan_id").distinct()[:FULL_REBUILD_FROM].count() >= FULL_REBUILD_FROM:
+        with transaction.atomic():
+            queue.all().delete()
+            _rebuild(None)
+        return TreatmentPlan.objects.count()
+    rebuilt = 0
+    while limit is None or rebuilt < limit:
+        size = BATCH if limit is None else min(BATCH, limit - rebuilt)
+        with transaction.atomic():
+            plan_ids = list(queue.order_by("plan_id").values_list("plan_id", flat=True).distinct()[:size])
+            if not plan_ids:
+                break
+            queue.filter(plan_id__in=plan_ids).delete()
+            _rebuild(plan_ids)
+        rebuilt += len(plan_ids)
+    return rebuilt
+
+
+def rebuild_all() -> int:
+    """Rebuild every plan's row (after a restore, or to check the triggers: the rows must not change)."""
+    with transaction.atomic():
+        _rebuild(None)
+    return TreatmentPlan.objects.count()
+
+
+def summary_rows(plan_ids) -> QuerySet[PlanOutcome]:
+    """The summary rows of the plans in ``plan_ids``: the columns ``row_aliases`` names are plain fields here, so
+    every expression of outcomes.analysis.expressions reads them as it reads ``outcome_rows``, with no join."""
+    return PlanOutcome.objects.filter(plan_id__in=plan_ids)
+
+
+__all__ = ["rebuild_all", "refresh", "summary_rows"]
