@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.http import urlencode
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_safe
 
 from audit import trail
 
@@ -42,7 +42,7 @@ def _require_auditor(request: HttpRequest) -> None:
 
 
 @login_required
-@require_GET
+@require_safe
 def audit_trail(request: HttpRequest) -> HttpResponse:
     _require_auditor(request)
     filters, raw = _filters(request)

@@ -31,3 +31,6 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
 ]
+
+# JSON under /api/ (the schema documents {"detail": ...} for every 404), Django's page elsewhere.
+handler404 = "registry.api.exceptions.not_found"

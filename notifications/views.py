@@ -7,6 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import render
+from django.views.decorators.http import require_safe
 
 from notifications.mailbox import read_mailbox
 from registry.scoping import clinics_for
@@ -35,6 +36,7 @@ def dev_mailbox(request):
 
 
 @login_required
+@require_safe
 def _dev_mailbox(request):
     if not _is_staff(request.user):
         raise PermissionDenied("The mailbox is for clinic staff.")

@@ -8,6 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import Q
 from django.shortcuts import render
 from django.utils import timezone
+from django.views.decorators.http import require_safe
 
 from notifications.models import MessageStatus
 from notifications.selectors import messages_for, missed_for
@@ -20,6 +21,7 @@ SHOWN = 20
 
 
 @login_required
+@require_safe
 def attention(request):
     user = request.user
     week_ago = timezone.now() - dt.timedelta(days=7)

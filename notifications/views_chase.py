@@ -8,7 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from notifications import services
 from notifications.models import CallOutcome
@@ -30,6 +30,7 @@ def staff_entry_url(follow_up_id: int) -> str:
 
 
 @login_required
+@require_safe
 def chase_list(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     page = Paginator(chase_list_for(request.user), PAGE_SIZE).get_page(request.GET.get("page"))

@@ -8,6 +8,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.http import require_GET, require_safe
 
 from outcomes.analysis import tables
 from outcomes.analysis.filters import COMPARE_BY_CHOICES
@@ -31,6 +32,7 @@ SECTIONS = [
 
 
 @login_required
+@require_safe
 def dashboard(request: HttpRequest) -> HttpResponse:
     filterset, clinics = filterset_for(request.user, request.GET)
     context = {
@@ -66,6 +68,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@require_GET  # not HEAD: it would build the table and log an export for no file
 def dashboard_csv(request: HttpRequest, table: str) -> HttpResponse:
     if table not in tables.BUILDERS:
         raise Http404
@@ -82,6 +85,7 @@ def dashboard_csv(request: HttpRequest, table: str) -> HttpResponse:
 
 
 @login_required
+@require_safe
 def patient_trajectory_page(request: HttpRequest, registry_number: str) -> HttpResponse:
     patient = get_for_user_or_404(patients_for(request.user), registry_number=registry_number)
     return render(

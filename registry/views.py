@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
+from django.views.decorators.http import require_safe
 
 from registry import services
 from registry.choices import Knee, Product
@@ -33,6 +34,7 @@ from registry.templatetags.registry_display import display_value
 PAGE_SIZE = 25
 
 
+@require_safe
 def home(request: HttpRequest) -> HttpResponse:
     # The landing page (what needs attention today) belongs to the app that reads all the others.
     return redirect(settings.LOGIN_REDIRECT_URL if request.user.is_authenticated else "login")
@@ -58,6 +60,7 @@ def _injection(request, pk: int, *, write: bool = False) -> Injection:
 
 
 @login_required
+@require_safe
 def patient_list(request: HttpRequest) -> HttpResponse:
     clinics = list(clinics_for(request.user))
     patients = patients_for(request.user).select_related("clinic").annotate(injection_count=Count("injections"))
@@ -107,6 +110,7 @@ def patient_enrol(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@require_safe
 def patient_detail(request: HttpRequest, registry_number: str) -> HttpResponse:
     patient = _patient(request, registry_number)
     plans = list(
@@ -378,6 +382,7 @@ def _audit_trail(injection: Injection) -> list[dict]:
 
 
 @login_required
+@require_safe
 def injection_detail(request: HttpRequest, pk: int) -> HttpResponse:
     injection = _injection(request, pk)
     may_write = injections_for(request.user, write=True).filter(pk=injection.pk).exists()

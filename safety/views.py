@@ -8,7 +8,7 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import urlencode
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from registry.forms import service_errors_onto
 from registry.scoping import clinics_for, get_for_user_or_404
@@ -34,7 +34,7 @@ def _flag(request, pk: int, *, write: bool = False) -> Flag:
 
 
 @login_required
-@require_GET
+@require_safe
 def flag_list(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status", "active")
     if status not in STATUS_FILTERS:
@@ -74,7 +74,7 @@ def _detail(request, flag: Flag, *, form: DismissForm | None = None, status: int
 
 
 @login_required
-@require_GET
+@require_safe
 def flag_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return _detail(request, _flag(request, pk))
 

@@ -8,7 +8,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_safe
 
 from registry.forms import service_errors_onto
 from registry.scoping import clinics_for, get_for_user_or_404, patients_for
@@ -37,7 +37,7 @@ def _event(request, pk: int, *, write: bool = False) -> AdverseEvent:
 
 
 @login_required
-@require_GET
+@require_safe
 def event_list(request: HttpRequest) -> HttpResponse:
     form = EventListFilterForm(request.GET or None, clinics=clinics_for(request.user))
     filters = form.filters() if form.is_bound and form.is_valid() else EventFilters()
@@ -120,7 +120,7 @@ def flag_record_event(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-@require_GET
+@require_safe
 def event_detail(request: HttpRequest, pk: int) -> HttpResponse:
     event = _event(request, pk)
     return render(

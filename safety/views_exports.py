@@ -12,7 +12,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_safe
 
 from registry.scoping import get_for_user_or_404
 from safety import selectors_events
@@ -99,7 +99,7 @@ def export_page(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-@require_GET
+@require_safe
 def export_job(request: HttpRequest, pk: int) -> HttpResponse:
     job = get_for_user_or_404(selectors_events.export_jobs_for(request.user), pk=pk)
     return render(

@@ -1,6 +1,12 @@
 import pytest
 import yaml
 from django.core.management import call_command
+from django.urls import path
+from drf_spectacular.generators import SchemaGenerator
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.throttling import UserRateThrottle
+from rest_framework.views import APIView
 
 
 @pytest.fixture
@@ -85,3 +91,67 @@ def test_list_filters_are_documented(schema):
 def test_schema_and_docs_are_served(client, db):
     assert client.get("/api/schema/").status_code == 200
     assert client.get("/api/docs/").status_code == 200
+
+
+def _statuses(schema, path, method) -> set[str]:
+    return set(schema["paths"][path][method]["responses"])
+
+
+def test_error_statuses_are_documented_only_where_they_can_happen(schema):
+    # Every operation needs a signed-in user with a role: 401 and 403 everywhere.
+    for address, operations in schema["paths"].items():
+        for method in operations:
+            assert {"401", "403"} <= _statuses(schema, address, method), (method, address)
+            assert "429" not in _statuses(schema, address, method)  # nothing is throttled
+    # 400 only where there is input: a body, or validated query parameters.
+    assert _statuses(schema, "/api/v1/patients/", "get") == {"200", "400", "401", "403"}  # filters; no 404
+    assert _statuses(schema, "/api/v1/patients/", "post") == {"201", "400", "401", "403"}
+    assert _statuses(schema, "/api/v1/patients/{id}/", "get") == {"200", "401", "403", "404"}
+    assert _statuses(schema, "/api/v1/patients/{id}/", "patch") == {"200", "400", "401", "403", "404"}
+    assert _statuses(schema, "/api/v1/instruments/", "get") == {"200", "401", "403"}  # no input, no address
+    assert "400" in _statuses(schema, "/api/v1/outcomes/summary/", "get")  # its filters are declared by hand
+    assert "409" in _statuses(schema, "/api/v1/adverse-events/{id}/", "patch")
+
+
+def test_error_bodies_have_drfs_shapes(schema):
+    components = schema["components"]["schemas"]
+    assert components["Error"]["required"] == ["detail"]
+    assert components["Error"]["properties"]["detail"]["type"] == "string"
+    field_messages = components["ValidationError"]["additionalProperties"]["oneOf"]
+    assert {"array", "object"} == {option["type"] for option in field_messages}
+    responses = schema["paths"]["/api/v1/patients/{id}/"]["patch"]["responses"]
+    assert _schema_of(responses["404"]) == {"$ref": "#/components/schemas/Error"}
+    assert _schema_of(responses["400"])["oneOf"] == [
+        {"$ref": "#/components/schemas/ValidationError"},
+        {"$ref": "#/components/schemas/Error"},
+    ]
+    # A status a view declares with only a description keeps it and gains the body.
+    score = schema["paths"]["/api/v1/instruments/{code}/score/"]["post"]["responses"]
+    assert score["404"]["description"] == "No such instrument (or version)."
+    assert _schema_of(score["404"]) == {"$ref": "#/components/schemas/Error"}
+
+
+def _schema_of(response) -> dict:
+    return response["content"]["application/json"]["schema"]
+
+
+class _Open(APIView):
+    permission_classes = [AllowAny]
+
+    def get(self, request):
+        return Response({})
+
+
+class _Throttled(APIView):
+    permission_classes = [IsAuthenticated]
+    throttle_classes = [UserRateThrottle]
+
+    def get(self, request):
+        return Response({})
+
+
+def test_anonymous_views_get_no_401_and_throttled_views_get_429(db):
+    generator = SchemaGenerator(patterns=[path("open/", _Open.as_view()), path("throttled/", _Throttled.as_view())])
+    paths = generator.get_schema(request=None, public=True)["paths"]
+    assert not {"401", "403"} & set(paths["/open/"]["get"]["responses"])
+    assert {"401", "403", "429"} <= set(paths["/throttled/"]["get"]["responses"])

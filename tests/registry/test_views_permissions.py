@@ -14,12 +14,21 @@ READ_PAGES = ["patient-detail", "injection-detail"]
 WRITE_PAGES = ["patient-edit", "patient-withdraw", "injection-new", "injection-edit"]
 
 
-@pytest.mark.parametrize("name", READ_PAGES + WRITE_PAGES)
-@pytest.mark.parametrize("method", ["get", "post"])
+@pytest.mark.parametrize(
+    ("name", "method"), [(n, "get") for n in READ_PAGES + WRITE_PAGES] + [(n, "post") for n in WRITE_PAGES]
+)
 def test_outsider_gets_404(client, outsider, injection, name, method):
     client.force_login(outsider)
     response = getattr(client, method)(url_for(name, injection))
     assert response.status_code == 404
+
+
+@pytest.mark.parametrize("name", READ_PAGES)
+def test_a_post_to_a_read_page_is_405_for_everyone_before_any_lookup(client, outsider, clinician, injection, name):
+    # The method is refused before the record is looked up, so the outsider learns nothing the clinician does not.
+    for user in (outsider, clinician):
+        client.force_login(user)
+        assert client.post(url_for(name, injection)).status_code == 405
 
 
 @pytest.mark.parametrize("name", WRITE_PAGES)

@@ -1,10 +1,10 @@
 """Schemathesis fuzzes the REST API from its own OpenAPI schema (/api/schema/), in process through WSGI, signed
-in as a clinician with an API token: no response is a 500, every response has a documented content type, and
-every response whose status the schema documents has a body that matches it. Bounded: API_FUZZ_EXAMPLES
-examples per operation (default 12; the whole file runs in well under two minutes), derandomised.
+in as a clinician with an API token: no response is a 500, every status and content type is documented, and
+every body matches its documented schema, errors included. Bounded: API_FUZZ_EXAMPLES examples per operation
+(default 6; the whole file runs in well under two minutes), derandomised.
 
-Known gaps in other engineers' code are pinned below as strict xfails (they turn into failures once fixed, so
-the marker gets removed): they are excluded from the fuzz run only for the one check that trips on them.
+A known gap gets pinned here as a strict xfail (it turns into a failure once fixed, so the marker gets removed),
+excluded from the fuzz run only for the one check that trips on it. None is pinned at present.
 """
 
 import os
@@ -24,7 +24,9 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from config.wsgi import application
-from tests.factories import make_injection
+from safety import services_events
+from tests.factories import PatientFactory, make_injection
+from tests.safety.ae_support import record
 
 FUZZ_EXAMPLES = int(os.environ.get("API_FUZZ_EXAMPLES", "6"))
 
@@ -62,7 +64,7 @@ FUZZ = settings(
 def test_api_never_fails_and_matches_its_schema(case, clinician_token):
     case.call_and_validate(
         headers={"Authorization": f"Token {clinician_token}"},
-        checks=[not_a_server_error, content_type_conformance, response_schema_conformance],
+        checks=[not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance],
     )
 
 
@@ -80,16 +82,77 @@ def test_follow_up_list_body_matches_schema(clinician_token):
     _validate("GET", "/api/v1/follow-ups/", clinician_token, [response_schema_conformance])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "all API apps: the schema documents only success statuses; 400 (validation), 403 (auditor write) and 404 "
-        "(outside the user's clinics) are real answers but undocumented (add them with extend_schema responses or "
-        "a drf-spectacular postprocessing hook; status_code_conformance then passes)"
-    ),
-)
-def test_error_statuses_are_documented(clinician_token):
-    _validate("GET", "/api/v1/patients/{id}/", clinician_token, [status_code_conformance])
+# Each error status the schema documents, provoked for real: the status is documented for the operation
+# (status_code_conformance) and the body has the documented shape (response_schema_conformance).
+ERROR_CHECKS = [status_code_conformance, content_type_conformance, response_schema_conformance]
+
+
+def _error_case(method: str, path: str, token: str | None, expected: int, **case_kwargs) -> dict:
+    if "body" in case_kwargs:
+        case_kwargs["media_type"] = "application/json"
+    case = schema[path][method].Case(**case_kwargs)
+    headers = {"Authorization": f"Token {token}"} if token else {}
+    response = case.call_and_validate(headers=headers, checks=ERROR_CHECKS)
+    assert response.status_code == expected, response.text
+    return response.json()
+
+
+def test_another_clinics_patient_is_a_documented_404(clinician_token, other_clinic):
+    stranger = PatientFactory(clinic=other_clinic)
+    body = _error_case("GET", "/api/v1/patients/{id}/", clinician_token, 404, path_parameters={"id": stranger.pk})
+    assert set(body) == {"detail"}
+
+
+def test_a_request_without_a_token_is_a_documented_401(db):
+    body = _error_case("GET", "/api/v1/patients/", None, 401)
+    assert set(body) == {"detail"}
+
+
+def test_an_auditor_correcting_a_patient_is_a_documented_403(auditor, patient):
+    token = Token.objects.create(user=auditor).key
+    body = _error_case(
+        "PATCH", "/api/v1/patients/{id}/", token, 403, path_parameters={"id": patient.pk}, body={"phone": "0"}
+    )
+    assert set(body) == {"detail"}
+
+
+def test_invalid_input_is_a_documented_400_by_field(clinician_token, clinic):
+    body = _error_case(
+        "POST", "/api/v1/patients/", clinician_token, 400, body={"clinic": clinic.pk, "year_of_birth": "soon"}
+    )
+    assert isinstance(body["year_of_birth"], list)
+    assert "detail" not in body
+
+
+def test_an_invalid_filter_is_a_documented_400(clinician_token):
+    body = _error_case("GET", "/api/v1/injections/", clinician_token, 400, query={"injected_after": "yesterday"})
+    assert set(body) == {"injected_after"}
+
+
+def test_a_stale_correction_is_a_documented_409(clinician_token, clinician, injection):
+    event = record(clinician, injection)
+    services_events.adverse_event_correct(
+        event=event, by=clinician, data={"severity": 3}, reason="Reassessed", expected_version=1
+    )
+    body = _error_case(
+        "PATCH",
+        "/api/v1/adverse-events/{id}/",
+        clinician_token,
+        409,
+        path_parameters={"id": event.pk},
+        body={"severity": 1, "reason": "From an old screen", "version": 1},
+    )
+    assert body["current_version"] == 2
+
+
+def test_an_address_no_api_route_matches_answers_json_404(clinician_token):
+    client = Client()
+    response = client.get("/api/v1/patients/not-a-number/", HTTP_AUTHORIZATION=f"Token {clinician_token}")
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Not found."}
+    page = client.get("/no-such-page/")  # outside the API: Django's own page, not JSON
+    assert page.status_code == 404
+    assert page["Content-Type"].startswith("text/html")
 
 
 def test_message_filter_with_a_huge_number_is_not_a_server_error(clinician_token):
