@@ -8,47 +8,10 @@ import logging
 
 from django.apps import apps
 from django.dispatch import receiver
-from django.utils import timezone
 
-from notifications.models import MessageKind, OutboundMessage
-from notifications.services.clinic import _write, send_soon
-from registry.choices import WRITING_ROLES, Role
-from registry.models import Membership
+from notifications.services.clinic import serious_event_notify
 
 logger = logging.getLogger(__name__)
-
-
-def _recipients(clinic_id: int) -> list[int]:
-    staff = Membership.objects.filter(clinic_id=clinic_id, user__is_active=True).exclude(user__email="")
-    leads = list(staff.filter(role=Role.LEAD).values_list("user_id", flat=True).distinct())
-    if leads:
-        return leads
-    # No lead with an email address: the clinic's clinical staff must hear of it instead of nobody.
-    logger.error("Serious adverse event in clinic %s, which has no lead with an email: telling its staff", clinic_id)
-    return list(staff.filter(role__in=WRITING_ROLES).values_list("user_id", flat=True).distinct())
-
-
-def serious_event_notify(event) -> list[int]:
-    now = timezone.now()
-    rows = [
-        OutboundMessage(
-            kind=MessageKind.URGENT_FLAG,
-            clinic_id=event.clinic_id,
-            patient_id=event.patient_id,
-            recipient_user_id=user_id,
-            dedupe_key=f"adverse_event:{event.pk}:user:{user_id}",
-            scheduled_for=now,
-            # No clinical detail in the email: it points to the event's page, where access is checked.
-            context={"adverse_event_id": event.pk, "url": f"/adverse-events/{event.pk}/"},
-        )
-        for user_id in _recipients(event.clinic_id)
-    ]
-    if not rows:
-        logger.error("Serious adverse event %s: nobody in clinic %s to email", event.pk, event.clinic_id)
-        return []
-    ids = _write(rows)
-    send_soon(ids)
-    return ids
 
 
 if apps.is_installed("safety"):

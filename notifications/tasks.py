@@ -82,8 +82,8 @@ def evaluate_submission(submission_id: int) -> None:
 
 @registry_task("notifications.evaluate_pending", max_retries=0)
 def evaluate_pending() -> None:
-    """Safety net: re-queue submissions the rules never finished with, and notify urgent flags whose emails were
-    never written."""
+    """Safety net: re-queue submissions the rules never finished with, and notify urgent flags and serious adverse
+    events whose emails were never written."""
     if not apps.is_installed("safety"):
         return
     from safety.selectors import submissions_pending_evaluation
@@ -92,8 +92,14 @@ def evaluate_pending() -> None:
     for submission_id in ids:
         evaluate_submission.delay(submission_id)
     caught_up = services.urgent_flags_catch_up()
-    if ids or caught_up:
-        logger.warning("Safety net: re-queued %s flag evaluations, notified %s urgent flags", len(ids), caught_up)
+    events = services.serious_events_catch_up()
+    if ids or caught_up or events:
+        logger.warning(
+            "Safety net: re-queued %s flag evaluations, notified %s urgent flags and %s serious events",
+            len(ids),
+            caught_up,
+            events,
+        )
 
 
 from notifications import tasks_events  # noqa: E402, F401 - registers the adverse-event export task

@@ -1,6 +1,13 @@
 """Write paths of the notifications app. Import from here; the modules split it by subject."""
 
-from notifications.services.clinic import link_locked_notify, send_soon, urgent_flag_notify, urgent_flags_catch_up
+from notifications.services.clinic import (
+    link_locked_notify,
+    send_soon,
+    serious_event_notify,
+    serious_events_catch_up,
+    urgent_flag_notify,
+    urgent_flags_catch_up,
+)
 from notifications.services.contact import call_attempt_record, unsubscribe_confirm, unsubscribe_resolve
 from notifications.services.schedule import messages_cancel, messages_reschedule, messages_schedule, next_sending_time
 from notifications.services.sending import (
@@ -30,6 +37,8 @@ __all__ = [
     "messages_send",
     "next_sending_time",
     "send_soon",
+    "serious_event_notify",
+    "serious_events_catch_up",
     "unsubscribe_confirm",
     "unsubscribe_resolve",
     "urgent_flag_notify",

@@ -1,4 +1,4 @@
-"""Emails to clinic staff that go at once: urgent safety flags and locked questionnaire links.
+"""Emails to clinic staff that go at once: urgent safety flags, serious adverse events, locked questionnaire links.
 
 The rows are written first (same transaction as whatever called), then a send task is queued on commit. If the
 broker is down the rows are simply pending and due, and the next sweep sends them.
@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from notifications.models import MessageKind, OutboundMessage
-from registry.choices import WRITING_ROLES
+from registry.choices import WRITING_ROLES, Role
 from registry.models import Membership
 
 logger = logging.getLogger(__name__)
@@ -113,3 +113,63 @@ def link_locked_notify(link, *, now: dt.datetime | None = None) -> list[int]:
     ids = _write([row])
     send_soon(ids)
     return ids
+
+
+def _serious_event_recipients(clinic_id: int) -> list[int]:
+    staff = Membership.objects.filter(clinic_id=clinic_id, user__is_active=True).exclude(user__email="")
+    leads = list(staff.filter(role=Role.LEAD).values_list("user_id", flat=True).distinct())
+    if leads:
+        return leads
+    # No lead with an email address: the clinic's clinical staff must hear of it instead of nobody.
+    logger.error("Serious adverse event in clinic %s, which has no lead with an email: telling its staff", clinic_id)
+    return list(staff.filter(role__in=WRITING_ROLES).values_list("user_id", flat=True).distinct())
+
+
+def serious_event_notify(event, *, now: dt.datetime | None = None) -> list[int]:
+    """A serious adverse event: an urgent email to the clinic lead(s), at once, whatever the hour. One row per
+    event and recipient (dedupe_key), so a repeated call never emails twice."""
+    now = now or timezone.now()
+    rows = [
+        OutboundMessage(
+            kind=MessageKind.URGENT_FLAG,
+            clinic_id=event.clinic_id,
+            patient_id=event.patient_id,
+            recipient_user_id=user_id,
+            dedupe_key=f"adverse_event:{event.pk}:user:{user_id}",
+            scheduled_for=now,
+            # No clinical detail in the email: it points to the event's page, where access is checked.
+            context={"adverse_event_id": event.pk, "url": f"/adverse-events/{event.pk}/"},
+        )
+        for user_id in _serious_event_recipients(event.clinic_id)
+    ]
+    if not rows:
+        logger.error("Serious adverse event %s: nobody in clinic %s to email", event.pk, event.clinic_id)
+        return []
+    ids = _write(rows)
+    send_soon(ids)
+    return ids
+
+
+def serious_events_catch_up(*, now: dt.datetime | None = None, within: dt.timedelta = dt.timedelta(days=2)) -> int:
+    """Safety net: events that became serious recently whose notice rows were never written (a crash between the
+    event's commit and its signal's receiver)."""
+    from django.apps import apps
+
+    if not apps.is_installed("safety"):
+        return 0
+    from safety.models_events import AdverseEvent
+
+    now = now or timezone.now()
+    recent = AdverseEvent.history.filter(is_serious=True, history_date__gte=now - within).values("id")
+    events = list(AdverseEvent.objects.filter(is_serious=True, pk__in=recent))
+    if not events:
+        return 0
+    notified = set(
+        OutboundMessage.objects.filter(
+            kind=MessageKind.URGENT_FLAG, context__adverse_event_id__in=[e.pk for e in events]
+        ).values_list("context__adverse_event_id", flat=True)
+    )
+    missing = [event for event in events if event.pk not in notified]
+    for event in missing:
+        serious_event_notify(event, now=now)
+    return len(missing)

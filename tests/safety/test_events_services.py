@@ -112,6 +112,29 @@ def test_a_non_serious_event_emails_nobody_until_corrected_to_serious(
     assert OutboundMessage.objects.filter(context__adverse_event_id=event.pk, recipient_user=lead).count() == 1
 
 
+def test_a_serious_event_whose_email_was_never_written_is_caught_up_once(clinician, lead, injection):
+    """The email rows are written after the event commits; a crash in between must not lose the lead's notice:
+    the safety net (beat, every 5 minutes) writes it, once."""
+    from notifications.services import serious_events_catch_up
+    from notifications.tasks import evaluate_pending
+
+    # Outside django_capture_on_commit_callbacks the on-commit announcement never runs: the crash.
+    event = record_serious(clinician, injection)
+    calm = record(clinician, injection)
+    assert not OutboundMessage.objects.filter(context__adverse_event_id=event.pk).exists()
+
+    evaluate_pending()
+
+    messages = list(OutboundMessage.objects.filter(context__adverse_event_id=event.pk))
+    assert [m.recipient_user for m in messages] == [lead]
+    assert not OutboundMessage.objects.filter(context__adverse_event_id=calm.pk).exists()
+    assert serious_events_catch_up() == 0  # already notified: nothing twice
+    # Long past: an old serious event is history, not news.
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=3)
+    OutboundMessage.objects.filter(context__adverse_event_id=event.pk).delete()
+    assert serious_events_catch_up(now=later) == 0
+
+
 def test_the_email_links_to_the_event_and_carries_no_clinical_detail(
     clinician, lead, injection, django_capture_on_commit_callbacks
 ):
