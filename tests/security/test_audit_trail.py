@@ -22,6 +22,7 @@ CLINICAL_MODELS = {
     "outcomes.FollowUp",
     "outcomes.Submission",
     "safety.Flag",
+    "safety.AdverseEvent",
 }
 
 
@@ -57,6 +58,24 @@ def test_viewing_a_patient_is_logged(client, clinician, patient, route):
     )
     assert log.route == route
     assert log.path == url.split("?")[0]
+
+
+@pytest.mark.parametrize("route", ["safety:event-detail", "adverse-event-detail", "safety:event-cioms"])
+def test_reading_an_adverse_event_is_logged(client, auditor, clinician, patient, injection, route):
+    from tests.safety.ae_support import record_serious
+
+    event = record_serious(clinician, injection)
+    client.force_login(auditor)
+    response = client.get(reverse(route, args=[event.pk]))
+    assert response.status_code == 200
+    log = AccessLog.objects.get(route=route)
+    assert (log.user, log.registry_number, log.clinic_id, log.object_id) == (
+        auditor,
+        patient.registry_number,
+        patient.clinic_id,
+        str(event.pk),
+    )
+    assert log.action == (AccessAction.EXPORT if route.endswith("cioms") else AccessAction.VIEW)
 
 
 def test_a_refused_view_is_not_logged_as_a_view(client, outsider, patient):
