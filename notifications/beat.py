@@ -21,6 +21,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
         "options": {"expires": 55},
     },
+    # Adverse-event export files are deleted once their download link has expired.
+    "safety.export_files_expire": {
+        "task": "safety.export_files_expire",
+        "schedule": crontab(minute=35),
+        "options": {"expires": 50 * 60},
+    },
     "notifications.evaluate_pending": {
         "task": "notifications.evaluate_pending",
         "schedule": crontab(minute="*/5"),

@@ -14,3 +14,12 @@ def export_job_run(job_id: int) -> None:
     from safety.exports.service import export_job_run as run
 
     run(job_id)
+
+
+@registry_task("safety.export_files_expire", max_retries=0)
+def export_files_expire() -> None:
+    if not apps.is_installed("safety"):
+        return
+    from safety.exports.service import export_files_expire as expire
+
+    expire()

@@ -178,3 +178,16 @@ def job_expire_file(job: ExportJob) -> None:
     """An expired job's file is removed when it is next asked for (the row stays, for the record)."""
     if job.file_path:
         job_file(job).unlink(missing_ok=True)
+
+
+def export_files_expire(*, now=None) -> int:
+    """Remove the files of jobs whose link has expired (hourly, by beat), not only when someone asks for one:
+    pseudonymised rows still should not outlive their purpose. The job row stays, for the record."""
+    now = now or timezone.now()
+    expired = ExportJob.objects.filter(expires_at__lte=now).exclude(file_path="")
+    removed = 0
+    for job in expired.only("pk", "file_path").iterator():
+        job_expire_file(job)
+        removed += 1
+    expired.update(file_path="")
+    return removed

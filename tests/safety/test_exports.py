@@ -339,6 +339,27 @@ def test_large_exports_become_jobs_that_only_the_requester_can_download_until_ex
     assert not (tmp_path / job.file_path).exists()
 
 
+def test_expired_export_files_are_deleted_by_the_hourly_task_though_nobody_asks(auditor, dataset, settings, tmp_path):
+    from notifications.tasks_events import export_files_expire
+    from safety.selectors_events import EventFilters
+
+    settings.MEDIA_ROOT = str(tmp_path)
+    job = ExportJob.objects.create(requested_by=auditor, format="xlsx", filters=EventFilters().as_json())
+    service.export_job_run(job.pk)
+    job.refresh_from_db()
+    path, rows = tmp_path / job.file_path, job.row_count
+    assert path.exists()
+    assert rows > 0
+    export_files_expire()  # not expired yet: kept
+    assert path.exists()
+    with time_machine.travel(job.expires_at + dt.timedelta(seconds=1)):
+        export_files_expire()
+    assert not path.exists()
+    job.refresh_from_db()
+    assert (job.status, job.file_path, job.row_count) == (ExportStatus.DONE, "", rows)  # the record stays
+    assert ExportLog.objects.get(job=job).row_count == rows
+
+
 def test_csv_is_never_a_job(client, auditor, dataset, settings, queued):
     settings.EXPORT_SYNC_MAX_ROWS = 1
     client.force_login(auditor)
