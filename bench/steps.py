@@ -29,7 +29,7 @@ from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from bench import synth  # noqa: E402
+from bench import export_bench, synth  # noqa: E402
 from bench.views import CREATE_TABLE  # noqa: E402
 from outcomes.models import FollowUp, FollowUpStatus, QuestionnaireLink, Timepoint  # noqa: E402
 from outcomes.models.questionnaire import LinkChannel, hash_token  # noqa: E402
@@ -351,6 +351,7 @@ STEPS = {
     "dashboard": lambda a: dashboard(a.repeats),
     "pad_follow_ups": lambda a: pad_follow_ups(a.total, a.due),
     "sweep": lambda a: sweep(),
+    "export": lambda a: export_bench.run(a.count),
 }
 
 

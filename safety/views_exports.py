@@ -18,7 +18,7 @@ from registry.scoping import get_for_user_or_404
 from safety import selectors_events
 from safety.choices_events import ExportFormat, ExportStatus
 from safety.exports import service
-from safety.exports.csv_export import csv_lines
+from safety.exports.csv_export import csv_chunks
 from safety.forms_events import ExportForm
 from safety.models_events import ExportLog
 
@@ -55,15 +55,15 @@ def _stream_csv(request, filters) -> StreamingHttpResponse:
     log = service.export_log_record(
         user=request.user, format=ExportFormat.CSV, filters=filters, row_count=events.count()
     )
-    counted = {"n": 0}
 
-    def lines():
-        yield from csv_lines(events, on_row=lambda n: counted.__setitem__("n", n))
+    def streamed(rows: int) -> None:
         # The count logged up front, corrected to what was actually streamed.
-        if counted["n"] != log.row_count:
-            ExportLog.objects.filter(pk=log.pk).update(row_count=counted["n"])
+        if rows != log.row_count:
+            ExportLog.objects.filter(pk=log.pk).update(row_count=rows)
 
-    response = StreamingHttpResponse(lines(), content_type=service.CONTENT_TYPES[ExportFormat.CSV])
+    response = StreamingHttpResponse(
+        csv_chunks(events, on_done=streamed), content_type=service.CONTENT_TYPES[ExportFormat.CSV]
+    )
     response["X-Accel-Buffering"] = "no"  # let a proxy pass rows on as they come
     return _attachment(response, ExportFormat.CSV)
 

@@ -1,5 +1,8 @@
 """One pseudonymised row per adverse event, shared by the CSV, the XLSX detail sheet and the export tests.
 
+Values stay Python values (dates, Decimals, booleans): each format writes them its own way. On PostgreSQL the CSV
+is written by the database instead (safety.exports.csv_export computes these same columns in SQL, byte for byte).
+
 Rows are read with `values_list(...).iterator(chunk_size=...)` (a server-side cursor on PostgreSQL), so an
 export holds one chunk in memory however many events it covers. The patient appears as the registry number,
 sex and an age band at the injection (registry.pseudonymise's rules): never a name, email, phone, year of birth
@@ -7,7 +10,6 @@ or token. Free-text protocol notes are left out (they may name people).
 """
 
 from collections.abc import Iterator
-from decimal import Decimal
 
 from django.db.models import QuerySet
 
@@ -113,12 +115,6 @@ HEADER = [
 ]
 
 
-def _plain(value):
-    if isinstance(value, Decimal):
-        return float(value)
-    return value
-
-
 def _row(values: tuple) -> list:
     v = dict(zip(_VALUES, values, strict=True))
     protocol = v["index_injection__protocol"] or {}
@@ -136,10 +132,10 @@ def _row(values: tuple) -> list:
         v["index_injection__product"],
         v["index_injection__knee"],
         v["index_injection__guidance"],
-        _plain(v["index_injection__volume_ml"]),
+        v["index_injection__volume_ml"],
         v["index_injection__kl_grade"],
-        _plain(v["index_injection__bmi"]),
-        *(_plain(protocol.get(name)) for name in PROTOCOL_COLUMNS),
+        v["index_injection__bmi"],
+        *(protocol.get(name) for name in PROTOCOL_COLUMNS),
         v["source"],
         v["flag_id"],
         v["onset_on"],

@@ -2,6 +2,7 @@
 written with openpyxl's write_only mode (rows go straight to the file, not into a workbook in memory)."""
 
 import datetime as dt
+from decimal import Decimal
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
@@ -32,6 +33,8 @@ def _bold(sheet, values):
 
 
 def _xlsx_value(value):
+    if isinstance(value, Decimal):
+        return float(value)
     if isinstance(value, dt.datetime):
         return value.replace(tzinfo=None) if value.tzinfo else value  # Excel has no time zones: stored as UTC
     if isinstance(value, str) and value.startswith(("=", "+", "-", "@")):

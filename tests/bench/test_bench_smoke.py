@@ -67,3 +67,8 @@ def test_make_bench_at_tiny_sizes(tmp_path):
     assert data["submit_rps"] > 0
     assert data["submit_errors"] == 0
     assert data["sweep_due"] == 40
+    assert data["export_rows"] == 2000  # padded to --events, and every row read back from the streamed CSV
+    assert data["export_rows_per_s"] > 0
+    assert data["copy_rows_per_s"] > 0
+    assert data["export_ratio"] == round(data["export_rows_per_s"] / data["copy_rows_per_s"], 3)
+    assert 0 < data["export_peak_mb"] < 1000

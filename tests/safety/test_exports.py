@@ -16,7 +16,7 @@ from pypdf import PdfReader
 
 from registry.choices import Role
 from safety.choices_events import ExportStatus
-from safety.exports import service
+from safety.exports import csv_export, service
 from safety.exports.rows import HEADER
 from safety.models_events import ExportJob, ExportLog
 from tests.factories import ClinicFactory, PatientFactory, make_injection, staff
@@ -100,6 +100,8 @@ def test_csv_cells_that_start_a_formula_are_neutralised(client, auditor, clinici
 
 
 def test_csv_reads_the_queryset_in_chunks(client, auditor, dataset, monkeypatch):
+    """The Python path (SQLite; forced here on PostgreSQL, where COPY writes it: tests/safety/test_csv_copy.py)."""
+    monkeypatch.setattr(csv_export, "copy_available", lambda events: False)
     seen = []
     original = QuerySet.iterator
 
