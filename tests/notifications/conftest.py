@@ -73,3 +73,6 @@ def failing_mail(settings):
     FailingBackend.error = TransportError("421 try again later", permanent=False)
     yield FailingBackend
     FailingBackend.error = None
+
+
+from tests.journeys import journey  # noqa: E402, F401 - a fixture, shared with the safety tests

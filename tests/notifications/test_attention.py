@@ -11,7 +11,6 @@ from registry.services import patient_withdraw_consent
 from safety.models import Flag
 from safety.services import flags_evaluate
 from tests.factories import PatientFactory, make_injection
-from tests.safety.conftest import journey  # noqa: F401 - fixture reused
 
 pytestmark = pytest.mark.django_db
 URL = "/attention/"
@@ -23,7 +22,7 @@ def test_signed_out_goes_to_login(client):
     assert "/accounts/login/" in response["Location"]
 
 
-def test_lists_open_flags_missed_follow_ups_and_withdrawals(client, journey, clinician, clinic):  # noqa: F811
+def test_lists_open_flags_missed_follow_ups_and_withdrawals(client, journey, clinician, clinic):
     flag = flags_evaluate(journey().one_month(**{"SAFETY.hospital_admission": "yes"}).pk)[0]
     patient = PatientFactory(clinic=clinic)
     injection = make_injection(patient, clinician)
@@ -42,7 +41,7 @@ def test_lists_open_flags_missed_follow_ups_and_withdrawals(client, journey, cli
     assert "Consent withdrawn" in html
 
 
-def test_other_clinics_items_are_not_shown(client, journey, outsider):  # noqa: F811
+def test_other_clinics_items_are_not_shown(client, journey, outsider):
     flag = flags_evaluate(journey().one_month(**{"SAFETY.fever": "yes"}).pk)[0]
     client.force_login(outsider)
     html = client.get(URL).content.decode()
@@ -50,7 +49,7 @@ def test_other_clinics_items_are_not_shown(client, journey, outsider):  # noqa: 
     assert flag.patient.registry_number not in html
 
 
-def test_dismissed_flags_and_old_missed_follow_ups_drop_off(client, journey, clinician):  # noqa: F811
+def test_dismissed_flags_and_old_missed_follow_ups_drop_off(client, journey, clinician):
     flag = flags_evaluate(journey().one_month(**{"SAFETY.swelling": "yes"}).pk)[0]
     Flag.objects.filter(pk=flag.pk).update(status="dismissed", dismissed_reason="Expected", reviewed_at=timezone.now())
     FollowUp.objects.filter(patient=flag.patient).update(
@@ -62,7 +61,7 @@ def test_dismissed_flags_and_old_missed_follow_ups_drop_off(client, journey, cli
     assert flag.patient.registry_number not in html
 
 
-def test_query_count_does_not_grow_with_rows(client, journey, clinician, django_assert_max_num_queries):  # noqa: F811
+def test_query_count_does_not_grow_with_rows(client, journey, clinician, django_assert_max_num_queries):
     flags_evaluate(journey().one_month(**{"SAFETY.fever": "yes"}).pk)
     client.force_login(clinician)
     client.get(URL)  # warm caches (session, content types)
