@@ -12,6 +12,7 @@ from notifications.services import TransportError
 from outcomes.models import FollowUp
 from outcomes.questionnaire import instruments_for, product_of
 from outcomes.services import questionnaire_submit
+from tests.journeys import journey  # noqa: F401 - a fixture, shared with the safety tests
 
 LONDON = zoneinfo.ZoneInfo("Europe/London")
 
@@ -74,5 +75,3 @@ def failing_mail(settings):
     yield FailingBackend
     FailingBackend.error = None
 
-
-from tests.journeys import journey  # noqa: E402, F401 - a fixture, shared with the safety tests
