@@ -74,4 +74,3 @@ def failing_mail(settings):
     FailingBackend.error = TransportError("421 try again later", permanent=False)
     yield FailingBackend
     FailingBackend.error = None
-
