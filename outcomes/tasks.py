@@ -9,6 +9,7 @@ from outcomes.analysis import plan_outcomes
 
 logger = logging.getLogger(__name__)
 
+
 @shared_task(
     name="outcomes.refresh_plan_outcomes",
     acks_late=True,

@@ -21,8 +21,7 @@ BATCH = 1000  # plans per statement: well inside SQLite's limit on bound paramet
 FULL_REBUILD_FROM = 20_000
 
 
-# Summary column -> where it comes from on a plan (names prefixed in the SELECT, where some would clash with the
-# plan's own fields; the INSERT matches columns by position).
+# Summary column -> where it comes from on a plan.
 _SOURCES = {
     "clinic_id": "patient__clinic_id",
     "product": "product",
@@ -34,13 +33,22 @@ _SOURCES = {
 }
 
 
+def _columns() -> list[str]:
+    """The summary's columns after plan_id, in the order ``live_rows`` selects them."""
+    return [*_SOURCES, *row_aliases()]
+
+
+def live_rows(plan_ids: list[int] | None):
+    """What the summary rows of these plans (every plan when None) must hold, read from the live tables: plan_id
+    then ``_columns()``, by position (some names are prefixed, where they would clash with the plan's fields)."""
+    sources = {f"src_{name}": F(path) for name, path in _SOURCES.items()}
+    return follow_up_joins(plan_ids).values(plan_id=F("pk"), **sources, **row_aliases())
+
+
 def _rebuild(plan_ids: list[int] | None) -> None:
     """Rebuild the rows of these plans (of every plan when None), in one INSERT ... SELECT."""
-    aliases = row_aliases()
-    columns = [*_SOURCES, *aliases]
-    plans = follow_up_joins(plan_ids)
-    rows = plans.values(src_plan=F("pk"), **{f"src_{name}": F(path) for name, path in _SOURCES.items()}, **aliases)
-    select_sql, params = rows.query.sql_with_params()
+    columns = _columns()
+    select_sql, params = live_rows(plan_ids).query.sql_with_params()
     quote = connection.ops.quote_name
     table = quote(PlanOutcome._meta.db_table)
     names = ", ".join(quote(c) for c in ["plan_id", *columns, "refreshed_at"])
@@ -91,14 +99,9 @@ def rebuild_all() -> int:
 def differences() -> list[int]:
     """Plans whose summary row is missing, extra or differs from the live join (queued changes not yet rebuilt
     count as differences). Compared in the database, a plan at a time never reaching Python."""
-    aliases = row_aliases()
-    columns = [*_SOURCES, *aliases]
-    live = follow_up_joins(None).values(
-        plan_id=F("pk"), **{f"src_{name}": F(path) for name, path in _SOURCES.items()}, **aliases
-    )
-    live_sql, params = live.query.sql_with_params()
+    live_sql, params = live_rows(None).query.sql_with_params()
     quote = connection.ops.quote_name
-    stored = ", ".join(["plan_id", *(quote(c) for c in columns)])
+    stored = ", ".join(["plan_id", *(quote(c) for c in _columns())])
     table = quote(PlanOutcome._meta.db_table)
     sql = (
         f"SELECT plan_id FROM (SELECT * FROM ({live_sql}) l EXCEPT SELECT {stored} FROM {table}) a "  # noqa: S608
@@ -116,4 +119,4 @@ def summary_rows(plan_ids) -> QuerySet[PlanOutcome]:
     return PlanOutcome.objects.filter(plan_id__in=plan_ids)
 
 
-__all__ = ["differences", "rebuild_all", "refresh", "summary_rows"]
+__all__ = ["differences", "live_rows", "rebuild_all", "refresh", "summary_rows"]

@@ -6,23 +6,21 @@ import io
 
 import pytest
 from django.db import connection
-from django.db.models import F
 
 from outcomes.analysis import plan_outcomes, summary
-from outcomes.analysis.cohort import cohort, follow_up_joins
+from outcomes.analysis.cohort import cohort
 from outcomes.analysis.expressions import row_aliases
 from outcomes.models import FollowUp, FollowUpStatus, PlanOutcome, PlanOutcomeQueue, Submission
 from outcomes.tasks import refresh_plan_outcomes
 from registry.models import Injection, TreatmentPlan
 from tests.outcomes.analysis_data import make_plan
 
-SOURCES = {**{f"src_{k}": F(v) for k, v in plan_outcomes._SOURCES.items()}}
-
 
 def live_rows(plan_ids) -> dict[int, dict]:
     """What the summary must hold, read straight from the live tables."""
-    rows = follow_up_joins(plan_ids).values(plan_ref=F("pk"), **SOURCES, **row_aliases())
-    return {r.pop("plan_ref"): {k.removeprefix("src_"): v for k, v in r.items()} for r in rows}
+    return {
+        r.pop("plan_id"): {k.removeprefix("src_"): v for k, v in r.items()} for r in plan_outcomes.live_rows(plan_ids)
+    }
 
 
 def summary_rows(plan_ids) -> dict[int, dict]:
