@@ -242,9 +242,12 @@ def questionnaire_draft(request: HttpRequest, resolved: ResolvedLink) -> HttpRes
 @require_POST
 @with_link(json=True)
 def questionnaire_opened(request: HttpRequest, resolved: ResolvedLink) -> HttpResponse:
-    """The page's beacon: a person (not a mail scanner's GET) opened the link."""
+    """The page's beacon: a person (not a mail scanner's GET) opened the link; past the year-of-birth check,
+    where the clinic asks for one, so that it is the patient."""
     if resolved.state != LinkState.VALID:
         return _json_state(resolved.state, STATE_STATUS[resolved.state])
+    if _needs_check(request, resolved):
+        return _json_state("check_required", 403)
     services.link_mark_opened(link=resolved.link)
     return HttpResponse(status=204)
 
