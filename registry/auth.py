@@ -4,13 +4,13 @@
   settings.TWO_FACTOR_REQUIRED_FOR_ALL is on (the production default), or when they enrolled a device themselves
   (a second factor that is not asked for protects nothing). Until they have enrolled and verified, every page
   redirects them to enrolment or verification; the API answers 403.
-- An API token (Authorization: Token ...) is a credential of its own, checked by DRF on the API only, and only
-  on a request that carries no signed-in session: this middleware sees the session's user, never the token's, so
-  a session that owes the second factor is refused whatever header comes with it (a made-up token, another
-  user's, or its own). DRF tries TokenAuthentication before SessionAuthentication, so without that refusal a
-  valid token would act for the session, and a made-up one would only have earned a 401 from DRF after this
-  check had been skipped. The token page itself asks for a verified session whenever a second factor is
-  required, without the one-minute cache below (a token outlives the session).
+- An API token (Authorization: Token ...) is a credential of its own, checked by DRF on the API only. This
+  middleware sees the session's user, never the token's: a request with a token and no session passes it as
+  anonymous and DRF decides; a session that owes the second factor is refused whatever header it adds (a
+  made-up token, another user's, or its own). Nothing here reads the header: exempting requests that merely
+  carried one let a password-only session read every HTML page (DRF never sees those) and mint a real token.
+  The token page asks for a verified session whenever a second factor is required, without the one-minute cache
+  below (a token outlives the session).
 - Failed logins are counted by django-axes per username+IP combination in the database; this backend only
   steps aside for authenticate() calls without a request (management commands, the test client's login()),
   which no attacker can reach over HTTP.
