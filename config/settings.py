@@ -73,6 +73,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "registry.middleware.PrivateResponsesMiddleware",  # below whitenoise: static files stay cacheable
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -161,7 +162,7 @@ else:
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Knee Outcomes Registry <registry@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 EMAIL_TIMEOUT = 20
-# The demo's mailbox page (/dev/mailbox/): staff only, and never in production unless asked for.
+# The demo's mailbox page (/dev/mailbox/): administrators only, and never in production unless asked for.
 SHOW_DEV_MAILBOX = env.bool("SHOW_DEV_MAILBOX", default=not PRODUCTION)
 
 # --- Celery --------------------------------------------------------------------------------------------

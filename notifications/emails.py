@@ -1,10 +1,12 @@
 """Rendering outbox rows into emails (plain text + HTML) from templates/notifications/email/.
 
 Patient emails say who is asking (the clinic, with its contact address) and why, carry the questionnaire link and
-an unsubscribe link, and never any score or clinical detail. Staff emails point to the registry, where access is
-checked, rather than carrying the detail themselves.
+an unsubscribe link, and never any score or clinical detail. The one exception to the links is the advice after
+an urgent answer (contact the clinic today), a one-off reply with the clinic's phone number and no link at all.
+Staff emails point to the registry, where access is checked, rather than carrying the detail themselves.
 """
 
+import datetime as dt
 from email.utils import formataddr, parseaddr
 
 from django.conf import settings
@@ -21,6 +23,7 @@ SUBJECTS = {
     MessageKind.URGENT_FLAG: "Urgent: a safety report needs review ({clinic})",
     MessageKind.LINK_LOCKED: "A patient's questionnaire link was locked ({clinic})",
     MessageKind.MISSED_DIGEST: "{clinic}: daily registry summary",
+    MessageKind.SAFETY_ADVICE: "Please contact {clinic} today",
 }
 TEMPLATES = {
     MessageKind.INVITATION: "invitation",
@@ -30,6 +33,7 @@ TEMPLATES = {
     MessageKind.URGENT_FLAG: "urgent_flag",
     MessageKind.LINK_LOCKED: "link_locked",
     MessageKind.MISSED_DIGEST: "missed_digest",
+    MessageKind.SAFETY_ADVICE: "safety_advice",
 }
 
 
@@ -77,6 +81,10 @@ def build(
         )
         if unsubscribe_token:
             headers["List-Unsubscribe"] = f"<{context['unsubscribe_url']}>"
+    if message.kind == MessageKind.SAFETY_ADVICE:
+        # The answers themselves stay out of the email, as every clinical detail does (notifications.services.advice).
+        answered_at = dt.datetime.fromisoformat(message.context["answered_at"]).astimezone(clinic.tzinfo)
+        context.update(phone=clinic.phone, phone_link=clinic.phone_link, answered_on=answered_at.date())
     if message.kind == MessageKind.URGENT_FLAG:
         # A serious adverse event (notifications.receivers_events) travels as an urgent report with its own page.
         context["flag_url"] = site_url(message.context.get("url") or f"/flags/{message.context.get('flag_id')}/")

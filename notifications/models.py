@@ -19,6 +19,7 @@ class MessageKind(models.TextChoices):
     MISSED_DIGEST = "missed_digest", "Daily clinic digest"
     URGENT_FLAG = "urgent_flag", "Urgent safety report"
     LINK_LOCKED = "link_locked", "Questionnaire link locked"
+    SAFETY_ADVICE = "safety_advice", "Advice: contact the clinic today"
 
 
 # Emails to the patient about one follow-up (they carry a questionnaire link and an unsubscribe link).

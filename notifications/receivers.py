@@ -61,6 +61,12 @@ def follow_up_completed(sender, follow_up, **kwargs):
     services.messages_cancel(follow_up_ids=[follow_up.pk], kinds=PATIENT_KINDS, reason="Questionnaire completed")
 
 
+@receiver(outcomes_signals.urgent_answers_given, dispatch_uid="notifications.safety_advice")
+def safety_advice(sender, submission, **kwargs):
+    # In the submission's transaction: the patient's advice email commits (or not) with the answers.
+    services.safety_advice_write(submission)
+
+
 @receiver(outcomes_signals.questionnaire_submitted, dispatch_uid="notifications.questionnaire_submitted")
 def questionnaire_submitted(sender, submission, **kwargs):
     """The flag rules run in the background (a failure there is retried and never touches the stored

@@ -1,5 +1,7 @@
 """Pages of the notifications app. The dev mailbox shows what the embedded default "sent" (var/mailbox/), so a
-demo user can open a patient's questionnaire link without a real mail server."""
+demo can open a patient's questionnaire link without a real mail server. Those links are live: whoever holds one
+can answer in the patient's name, so only administrators see the mailbox (not auditors, not clinicians), and only
+where it is switched on."""
 
 from csp.decorators import csp_update
 from django.conf import settings
@@ -10,15 +12,11 @@ from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
 from notifications.mailbox import read_mailbox
-from registry.scoping import clinics_for
+from registry.scoping import is_administrator
 
 
 def dev_mailbox_enabled() -> bool:
     return bool(settings.DEBUG or getattr(settings, "SHOW_DEV_MAILBOX", False))
-
-
-def _is_staff(user) -> bool:
-    return user.is_staff or clinics_for(user).exists()
 
 
 def _when(date_header):
@@ -38,8 +36,8 @@ def dev_mailbox(request):
 @login_required
 @require_safe
 def _dev_mailbox(request):
-    if not _is_staff(request.user):
-        raise PermissionDenied("The mailbox is for clinic staff.")
+    if not is_administrator(request.user):
+        raise PermissionDenied("The mailbox is for administrators: it holds patients' live questionnaire links.")
     messages = [{**item, "sent_at": _when(item["date"])} for item in read_mailbox()]
     return render(
         request,

@@ -135,6 +135,17 @@ def score_all(answers: dict, versions: dict[str, str]) -> dict[str, Any]:
     return scores
 
 
+def urgent_answers(answers: dict, versions: dict[str, str]) -> tuple[str, ...]:
+    """`INSTRUMENT.ITEM` of every yes to an item its instrument marks urgent, in questionnaire order: the patient
+    should get care today. Pure: the answers as stored, with the instrument versions they were given in."""
+    found = []
+    for code, given in answers.items():
+        for item in get_instrument(code, versions.get(code)).items:
+            if item.urgent and (given.get(item.code) or {}).get("value") is True:
+                found.append(f"{code}.{item.code}")
+    return tuple(found)
+
+
 def draft_values(follow_up: FollowUp, data) -> dict[str, str]:
     """The subset of posted values worth keeping as a draft: known input names, short strings."""
     names = {

@@ -308,6 +308,8 @@ def questionnaire_submit(
             locked.save(update_fields=["status", "status_changed_at"])
             QuestionnaireDraft.objects.filter(follow_up=locked).delete()
             signals.follow_up_completed.send(sender=FollowUp, follow_up=locked)
+            if submission.urgent_answers():
+                signals.urgent_answers_given.send(sender=Submission, submission=submission)
             transaction.on_commit(
                 lambda: signals.questionnaire_submitted.send(sender=Submission, submission=submission)
             )

@@ -7,6 +7,9 @@ from django.dispatch import Signal
 follow_up_completed = Signal()
 # submission: a questionnaire was submitted (sent after commit, so a failing receiver never loses it).
 questionnaire_submitted = Signal()
+# submission: its answers include an urgent one (Submission.urgent_answers). Sent inside the submission's
+# transaction, so the advice to the patient is written to the outbox in the same commit as the answers.
+urgent_answers_given = Signal()
 # follow_up: its dates moved (pending messages move with it).
 follow_up_rescheduled = Signal()
 # follow_ups: list of follow-ups just cancelled (pending messages are cancelled with them).

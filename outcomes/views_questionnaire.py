@@ -183,7 +183,7 @@ def questionnaire(request: HttpRequest, resolved: ResolvedLink) -> HttpResponse:
     link = resolved.link
     source = SubmissionSource.CLINIC_TABLET if link.channel == LinkChannel.CLINIC else SubmissionSource.PATIENT_LINK
     try:
-        services.questionnaire_submit(follow_up=resolved.follow_up, data=request.POST, source=source)
+        submission = services.questionnaire_submit(follow_up=resolved.follow_up, data=request.POST, source=source)
     except ValidationError as exc:
         errors = {name: [str(m) for m in messages] for name, messages in exc.message_dict.items()}
         return _questionnaire_page(
@@ -195,9 +195,10 @@ def questionnaire(request: HttpRequest, resolved: ResolvedLink) -> HttpResponse:
         return state_page(request, LinkState.EXPIRED)
     # The thanks page has no token in its address, so nothing on it can leak the link. What it shows travels
     # signed in the address rather than in a session: a patient's submission writes nothing but the answers.
-    thanks = signing.dumps(
-        {"c": resolved.follow_up.clinic_id, "t": link.channel == LinkChannel.CLINIC}, salt=THANKS_SALT
-    )
+    thanks = {"c": resolved.follow_up.clinic_id, "t": link.channel == LinkChannel.CLINIC}
+    if submission.urgent_answers():
+        thanks["u"] = True  # the page tells the patient to get care today
+    thanks = signing.dumps(thanks, salt=THANKS_SALT)
     return redirect(f"{reverse('outcomes:questionnaire-thanks')}?{urlencode({'s': thanks})}")
 
 
@@ -242,9 +243,12 @@ def questionnaire_draft(request: HttpRequest, resolved: ResolvedLink) -> HttpRes
 @require_POST
 @with_link(json=True)
 def questionnaire_opened(request: HttpRequest, resolved: ResolvedLink) -> HttpResponse:
-    """The page's beacon: a person (not a mail scanner's GET) opened the link."""
+    """The page's beacon: a person (not a mail scanner's GET) opened the link; past the year-of-birth check,
+    where the clinic asks for one, so that it is the patient."""
     if resolved.state != LinkState.VALID:
         return _json_state(resolved.state, STATE_STATUS[resolved.state])
+    if _needs_check(request, resolved):
+        return _json_state("check_required", 403)
     services.link_mark_opened(link=resolved.link)
     return HttpResponse(status=204)
 
@@ -256,10 +260,18 @@ def questionnaire_thanks(request: HttpRequest) -> HttpResponse:
         thanks = signing.loads(request.GET.get("s", ""), salt=THANKS_SALT, max_age=THANKS_MAX_AGE)
     except signing.BadSignature:  # an old, edited or missing value: the generic thanks is still true
         thanks = {}
-    clinic_id = thanks.get("c") if isinstance(thanks, dict) else None
-    clinic_name = Clinic.objects.filter(pk=clinic_id).values_list("name", flat=True).first() if clinic_id else ""
+    if not isinstance(thanks, dict):
+        thanks = {}
+    clinic_id = thanks.get("c")
+    clinic = Clinic.objects.filter(pk=clinic_id).only("name", "phone").first() if clinic_id else None
     return render(
         request,
         "outcomes/q_thanks.html",
-        {"clinic_name": clinic_name or "", "on_tablet": isinstance(thanks, dict) and thanks.get("t") is True},
+        {
+            "clinic_name": clinic.name if clinic else "",
+            "clinic_phone": clinic.phone if clinic else "",
+            "clinic_phone_link": clinic.phone_link if clinic else "",
+            "on_tablet": thanks.get("t") is True,
+            "urgent": thanks.get("u") is True,
+        },
     )

@@ -4,8 +4,13 @@
   settings.TWO_FACTOR_REQUIRED_FOR_ALL is on (the production default), or when they enrolled a device themselves
   (a second factor that is not asked for protects nothing). Until they have enrolled and verified, every page
   redirects them to enrolment or verification; the API answers 403.
-- API requests authenticated with a per-user token (Authorization: Token ...) are exempt: the token is the
-  credential, is revocable, and is checked by DRF, not the session.
+- An API token (Authorization: Token ...) is a credential of its own, checked by DRF on the API only. This
+  middleware sees the session's user, never the token's: a request with a token and no session passes it as
+  anonymous and DRF decides; a session that owes the second factor is refused whatever header it adds (a
+  made-up token, another user's, or its own). Nothing here reads the header: exempting requests that merely
+  carried one let a password-only session read every HTML page (DRF never sees those) and mint a real token.
+  The token page asks for a verified session whenever a second factor is required, without the one-minute cache
+  below (a token outlives the session).
 - Failed logins are counted by django-axes per username+IP combination in the database; this backend only
   steps aside for authenticate() calls without a request (management commands, the test client's login()),
   which no attacker can reach over HTTP.
@@ -18,7 +23,7 @@ from django.conf import settings
 from django.contrib.auth import logout
 from django.http import HttpRequest, JsonResponse
 from django.shortcuts import redirect
-from django.urls import reverse
+from django.urls import Resolver404, resolve, reverse
 from django_otp import user_has_device
 
 SESSION_AUTH_AT = "auth_at"  # when the password was accepted: the absolute session lifetime counts from here
@@ -80,16 +85,26 @@ def two_factor_owed(request: HttpRequest) -> bool:
     return False
 
 
-def _exempt(request: HttpRequest) -> bool:
-    path = request.path_info
-    if path.startswith(("/q/", "/unsubscribe/", "/" + settings.STATIC_URL.lstrip("/"))):
-        return True  # patient pages: no staff account involved
-    if request.META.get("HTTP_AUTHORIZATION", "").startswith("Token "):
-        return True
-    return path in {reverse(name) for name in TWO_FACTOR_OPEN_URLS}
-
-
+# Views a session that owes the second factor may still reach, by resolved view name (not by a path prefix the
+# client writes): signing in and out, and the patient's own pages (no staff account involved).
 TWO_FACTOR_OPEN_URLS = ("login", "logout", "two-factor-verify", "two-factor-setup")
+PATIENT_VIEWS = (
+    "outcomes:questionnaire",
+    "outcomes:questionnaire-check",
+    "outcomes:questionnaire-draft",
+    "outcomes:questionnaire-opened",
+    "outcomes:questionnaire-thanks",
+    "notifications:unsubscribe",
+)
+OPEN_BEFORE_THE_SECOND_FACTOR = frozenset(TWO_FACTOR_OPEN_URLS + PATIENT_VIEWS)
+
+
+def _exempt(request: HttpRequest) -> bool:
+    try:
+        match = resolve(request.path_info)
+    except Resolver404:
+        return False
+    return match.view_name in OPEN_BEFORE_THE_SECOND_FACTOR
 
 
 class RequireTwoFactorMiddleware:
@@ -109,8 +124,7 @@ class RequireTwoFactorMiddleware:
             if not _exempt(request) and two_factor_owed(request):
                 if request.path_info.startswith("/api/"):
                     return JsonResponse({"detail": "Two-factor sign-in is required for this account."}, status=403)
-                name = "two-factor-verify" if user_has_device(user, confirmed=True) else "two-factor-setup"
-                return redirect(f"{reverse(name)}?next={request.get_full_path()}")
+                return redirect_to_second_factor(request)
         return self.get_response(request)
 
     @staticmethod
@@ -121,6 +135,12 @@ class RequireTwoFactorMiddleware:
             request.session[SESSION_AUTH_AT] = time.time()
             return False
         return bool(limit) and time.time() - started > limit
+
+
+def redirect_to_second_factor(request: HttpRequest):
+    """Enrolment for a user without a device, else the code; back here afterwards."""
+    name = "two-factor-verify" if user_has_device(request.user, confirmed=True) else "two-factor-setup"
+    return redirect(f"{reverse(name)}?next={request.get_full_path()}")
 
 
 def mark_session_start(sender, request, user, **kwargs):

@@ -29,7 +29,13 @@ from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.authtoken.models import Token
 
-from registry.auth import PENDING_MAX_AGE_SECONDS, PENDING_SESSION_KEY, SESSION_AUTH_AT
+from registry.auth import (
+    PENDING_MAX_AGE_SECONDS,
+    PENDING_SESSION_KEY,
+    SESSION_AUTH_AT,
+    redirect_to_second_factor,
+    two_factor_required,
+)
 from registry.choices import Role
 from registry.models import Clinic
 from registry.scoping import clinics_for, get_for_user_or_404, is_administrator
@@ -226,7 +232,12 @@ def clinic_two_factor(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def api_token(request: HttpRequest) -> HttpResponse:
-    """The user's own API token: created (shown once) and revoked here. One token per user."""
+    """The user's own API token: created (shown once) and revoked here. One token per user.
+
+    A token outlives the session and skips the second factor, so it is only handed to a session that passed the
+    second factor whenever one is required, asked afresh (not the middleware's one-minute "not required")."""
+    if two_factor_required(request.user) and not request.user.is_verified():
+        return redirect_to_second_factor(request)
     token = Token.objects.filter(user=request.user).first()
     new_key = None
     if request.method == "POST":

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from outcomes.derived import change, is_deterioration
+from outcomes.instruments import get_instrument
 from outcomes.thresholds import Threshold, get_thresholds
 from safety.choices import FlagRule
 
@@ -41,7 +42,7 @@ class AnswerRule:
 
     rule: str
     items: tuple[str, ...]
-    urgent: bool
+    urgent: bool = False  # by default: from the safety check's urgent items (default_rules)
     enabled: bool = True
     text: bool = False
 
@@ -67,16 +68,24 @@ class Finding:
     values: dict[str, Any] = field(default_factory=dict)
 
 
-# Issue 4: hospital admission and infection signs are urgent (clinicians emailed at once); the rest wait for the
-# inbox and the daily digest.
+# A rule is urgent by default (clinicians emailed at once) when it covers an item the safety check marks urgent
+# (outcomes/instruments/safety-1.json: infection signs, hospital admission): the answers that tell the patient to
+# get care today are the ones that alert the clinic at once, from one definition. The rest wait for the inbox and
+# the daily digest. SAFETY_FLAG_RULES may still change a flag's urgency; the patient's advice does not follow it.
 _ANSWER_RULES = (
-    AnswerRule(FlagRule.SAFETY_INFECTION_SIGNS, ("redness_heat", "fever"), urgent=True),
-    AnswerRule(FlagRule.SAFETY_HOSPITAL_ADMISSION, ("hospital_admission",), urgent=True),
-    AnswerRule(FlagRule.SAFETY_SWELLING, ("swelling",), urgent=False),
-    AnswerRule(FlagRule.SAFETY_MEDICAL_CARE, ("care_gp", "care_ed"), urgent=False),
-    AnswerRule(FlagRule.SAFETY_HARVEST_SITE, ("harvest_site_problem",), urgent=False),  # asked for BMAC only
-    AnswerRule(FlagRule.SAFETY_OTHER_REPORT, ("other",), urgent=False, text=True),
+    AnswerRule(FlagRule.SAFETY_INFECTION_SIGNS, ("redness_heat", "fever")),
+    AnswerRule(FlagRule.SAFETY_HOSPITAL_ADMISSION, ("hospital_admission",)),
+    AnswerRule(FlagRule.SAFETY_SWELLING, ("swelling",)),
+    AnswerRule(FlagRule.SAFETY_MEDICAL_CARE, ("care_gp", "care_ed")),
+    AnswerRule(FlagRule.SAFETY_HARVEST_SITE, ("harvest_site_problem",)),  # asked for BMAC only
+    AnswerRule(FlagRule.SAFETY_OTHER_REPORT, ("other",), text=True),
 )
+
+
+def _urgent_items() -> set[str]:
+    return {item.code for item in get_instrument(SAFETY_INSTRUMENT).items if item.urgent}
+
+
 _SCORE_MEASURES = {
     FlagRule.VAS_WORSE: "vas.pain",
     FlagRule.KOOS_PAIN_WORSE: "koos.pain",
@@ -89,7 +98,10 @@ def default_rules() -> dict[str, Rule]:
     """Every rule with its default settings, in the order findings are reported."""
     thresholds = get_thresholds()
     # Codes as plain strings (not enum members), so messages and stored values read "vas_worse".
-    rules: dict[str, Rule] = {str(r.rule): replace(r, rule=str(r.rule)) for r in _ANSWER_RULES}
+    urgent = _urgent_items()
+    rules: dict[str, Rule] = {
+        str(r.rule): replace(r, rule=str(r.rule), urgent=bool(urgent.intersection(r.items))) for r in _ANSWER_RULES
+    }
     for rule, measure in _SCORE_MEASURES.items():
         rules[str(rule)] = ScoreRule(str(rule), measure, thresholds[f"deterioration.{measure}"])
     return rules

@@ -1,5 +1,6 @@
 """Write paths of the notifications app. Import from here; the modules split it by subject."""
 
+from notifications.services.advice import safety_advice_write
 from notifications.services.clinic import (
     link_locked_notify,
     send_soon,
@@ -36,6 +37,7 @@ __all__ = [
     "messages_schedule",
     "messages_send",
     "next_sending_time",
+    "safety_advice_write",
     "send_soon",
     "serious_event_notify",
     "serious_events_catch_up",

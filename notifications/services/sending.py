@@ -33,6 +33,7 @@ from notifications.models import (
     UnsubscribeToken,
     hash_unsubscribe_token,
 )
+from notifications.services.advice import safety_advice_reason_not_to_send
 from notifications.services.schedule import in_sending_hours, messages_cancel, next_sending_time, planned_day
 from outcomes.models import FollowUpStatus, QuestionnaireLink
 from outcomes.models.questionnaire import hash_token
@@ -254,9 +255,17 @@ def _staff_addresses(clinic_id: int) -> list[str]:
     )
 
 
+def _check_safety_advice(message: OutboundMessage, now: dt.datetime) -> str | None:
+    """Why the patient's advice email must not go now, or None. Any hour will do (it cannot wait)."""
+    patient = message.patient
+    if not patient.may_email:
+        return _patient_reason_not_to_email(patient)
+    return safety_advice_reason_not_to_send(message, now)
+
+
 def _recipients(message: OutboundMessage) -> list[str] | str:
     """Addresses to send to, or the reason there are none."""
-    if message.is_for_patient:
+    if message.is_for_patient or message.kind == MessageKind.SAFETY_ADVICE:
         return [message.patient.email]
     if message.kind == MessageKind.URGENT_FLAG:
         user = message.recipient_user
@@ -292,6 +301,10 @@ def _process(message: OutboundMessage, *, token: str, backend) -> SendResult:
         if decision is not None:
             action, value = decision
             return _cancel(message, token, value) if action == "cancel" else _reschedule(message, token, value)
+    elif message.kind == MessageKind.SAFETY_ADVICE:
+        reason = _check_safety_advice(message, now)
+        if reason is not None:
+            return _cancel(message, token, reason)
     to = _recipients(message)
     if isinstance(to, str):
         return _cancel(message, token, to)

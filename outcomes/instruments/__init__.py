@@ -48,6 +48,9 @@ class Item:
     max: int | None = None
     anchors: tuple[str, ...] = ()  # slider end labels (min end, max end)
     products: tuple[str, ...] = ()  # empty: asked whatever the product
+    # A yes means the patient should get care today (the thanks page and an email say so, and the clinic's flag
+    # is urgent): the one definition of an urgent answer, read by outcomes and safety alike.
+    urgent: bool = False
 
     @property
     def scores(self) -> tuple[int, ...]:
@@ -172,6 +175,9 @@ def _parse_item(raw: Mapping[str, Any], section: str, where: str) -> Item:
         at,
         "products must be a list of product codes",
     )
+    urgent = raw.get("urgent", False)
+    _require(isinstance(urgent, bool), at, "urgent must be true or false")
+    _require(not urgent or kind == "yesno", at, "only yes/no items can be urgent (a yes is the urgent answer)")
     anchors = raw.get("anchors", [])
     _require(
         isinstance(anchors, list) and all(isinstance(a, str) for a in anchors), at, "anchors must be a list of strings"
@@ -187,6 +193,7 @@ def _parse_item(raw: Mapping[str, Any], section: str, where: str) -> Item:
         max=hi,
         anchors=tuple(anchors),
         products=tuple(products),
+        urgent=urgent,
     )
 
 

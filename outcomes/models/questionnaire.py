@@ -105,6 +105,12 @@ class Submission(models.Model):
     def __str__(self) -> str:
         return f"Submission for follow-up {self.follow_up_id}"
 
+    def urgent_answers(self) -> tuple[str, ...]:
+        """The patient's own answers (not a later amendment) that mean they should get care today."""
+        from outcomes.questionnaire import urgent_answers  # the questionnaire module imports these models
+
+        return urgent_answers(self.answers, self.instrument_versions)
+
 
 class Amendment(models.Model):
     """A clinician's correction of a submission, kept beside the original, never an overwrite of it."""

@@ -99,7 +99,7 @@ class ClinicSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
 
     class Meta:
         model = Clinic
-        fields = ["id", "name", "time_zone", "link_requires_year_of_birth", "contact_email"]
+        fields = ["id", "name", "time_zone", "link_requires_year_of_birth", "contact_email", "phone"]
         extra_kwargs = {"time_zone": {"help_text": "IANA time zone, e.g. Europe/London."}}
 
 

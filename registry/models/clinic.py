@@ -1,7 +1,9 @@
+import re
 import zoneinfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
 from django.db import models
 
 from registry.choices import Role
@@ -18,6 +20,12 @@ class Clinic(models.Model):
     # A second check on questionnaire links: the patient confirms their year of birth.
     link_requires_year_of_birth = models.BooleanField(default=False)
     contact_email = models.EmailField(blank=True, help_text="Shown to patients in emails as who is asking.")
+    phone = models.CharField(
+        max_length=30,
+        blank=True,
+        validators=[RegexValidator(r"^\+?[0-9][0-9 ()-]{5,28}$", "Digits, spaces, brackets and dashes; + for abroad.")],
+        help_text="The number patients call: shown to a patient whose answers need care today (page and email).",
+    )
     # Staff of this clinic must sign in with a second factor (TOTP); set by its lead or an administrator.
     require_two_factor = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -31,6 +39,12 @@ class Clinic(models.Model):
     @property
     def tzinfo(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.time_zone)
+
+    @property
+    def phone_link(self) -> str:
+        """tel: address of the phone number (one tap on a phone), or "" without one."""
+        digits = re.sub(r"[^0-9+]", "", self.phone)
+        return f"tel:{digits}" if digits else ""
 
 
 class Membership(models.Model):

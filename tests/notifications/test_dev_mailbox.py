@@ -1,11 +1,14 @@
-"""The dev mailbox at /dev/mailbox/: what the embedded default "sent", for staff, never in production."""
+"""The dev mailbox at /dev/mailbox/: what the embedded default "sent". It shows live questionnaire links, so only
+administrators see it, and only where it is switched on (development, or SHOW_DEV_MAILBOX for a staging demo)."""
 
 import time
 
 import pytest
+from django.contrib.auth.models import Group
 from django.core import mail
 from django.urls import reverse
 
+from registry.scoping import ADMINISTRATOR_GROUP
 from tests.factories import UserFactory
 
 URL = "/dev/mailbox/"
@@ -33,10 +36,10 @@ def test_url_name():
     assert reverse("notifications:dev-mailbox") == URL
 
 
-def test_lists_messages_newest_first_with_text_and_sandboxed_html(client, clinician, mailbox):
+def test_lists_messages_newest_first_with_text_and_sandboxed_html(client, admin_user, mailbox):
     send("First message")
     send("Your 1-month knee questionnaire", html='<p>Hello</p><a href="https://example.org/q/xyz">Start</a>')
-    client.force_login(clinician)
+    client.force_login(admin_user)
     response = client.get(URL)
     assert response.status_code == 200
     body = response.content.decode()
@@ -53,14 +56,14 @@ def test_lists_messages_newest_first_with_text_and_sandboxed_html(client, clinic
     assert len(response.context["mail"]) == 2
 
 
-def test_empty_mailbox_says_so(client, clinician, mailbox):
-    client.force_login(clinician)
+def test_empty_mailbox_says_so(client, admin_user, mailbox):
+    client.force_login(admin_user)
     assert "No messages yet" in client.get(URL).content.decode()
 
 
-def test_warns_when_mail_goes_elsewhere(client, clinician, mailbox, settings):
+def test_warns_when_mail_goes_elsewhere(client, admin_user, mailbox, settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    client.force_login(clinician)
+    client.force_login(admin_user)
     assert "new messages will not appear here" in client.get(URL).content.decode()
 
 
@@ -93,8 +96,27 @@ def test_signed_in_non_staff_is_refused(client, mailbox, db):
     assert b"Secret link" not in response.content
 
 
-@pytest.mark.parametrize("persona", ["clinician", "lead", "auditor", "admin_user"])
-def test_every_staff_persona_can_read_it(client, mailbox, persona, request):
+def test_a_registry_administrator_reads_it(client, mailbox, db):
+    """The administrator role (registry/scoping.py), not only a superuser."""
     send("Questionnaire")
-    client.force_login(request.getfixturevalue(persona))
-    assert client.get(URL).status_code == 200
+    administrator = UserFactory(username="registry_admin")
+    administrator.groups.add(Group.objects.get_or_create(name=ADMINISTRATOR_GROUP)[0])
+    client.force_login(administrator)
+    response = client.get(URL)
+    assert response.status_code == 200
+    assert b"Questionnaire" in response.content
+
+
+@pytest.mark.parametrize("persona", ["clinician", "lead", "auditor", "outsider", "django_staff"])
+def test_no_one_but_an_administrator_sees_the_patients_links(client, mailbox, persona, request, db):
+    """An auditor or a clinician holding a patient's live link could answer in the patient's name."""
+    send("Your knee questionnaire")
+    if persona == "django_staff":
+        user = UserFactory(username="staff_flag_only", is_staff=True)  # may open the admin; not an administrator
+    else:
+        user = request.getfixturevalue(persona)
+    client.force_login(user)
+    response = client.get(URL)
+    assert response.status_code == 403
+    assert b"Your knee questionnaire" not in response.content
+    assert b"/q/abc" not in response.content

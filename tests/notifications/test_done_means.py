@@ -29,7 +29,7 @@ def read_mailbox(folder):
 
 
 def test_record_injection_see_invitation_open_link_complete(
-    mailbox, settings, clock, patient, clinician, client, django_capture_on_commit_callbacks
+    mailbox, settings, clock, patient, clinician, admin_user, client, django_capture_on_commit_callbacks
 ):
     # Planned for next week: the baseline questionnaire is open from today until the injection day.
     injection = injection_record(
@@ -47,9 +47,9 @@ def test_record_injection_see_invitation_open_link_complete(
     html = email.get_body(preferencelist=("html",)).get_content()
     link = re.search(r"https?://[^/\s]+(/q/[\w-]+/)", text).group(1)
     assert link in html
-    # The same email, as the clinician sees it on the development mailbox page.
+    # The same email, as the administrator sees it on the development mailbox page.
     settings.SHOW_DEV_MAILBOX = True
-    assert client.login(username=clinician.username, password=PASSWORD)
+    assert client.login(username=admin_user.username, password=PASSWORD)
     listing = client.get("/dev/mailbox/")
     assert listing.status_code == 200
     assert email["Subject"] in listing.content.decode()

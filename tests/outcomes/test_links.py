@@ -149,6 +149,18 @@ def test_right_year_opens_the_questionnaire_for_this_visit(client, checked_clini
     assert Submission.objects.filter(follow_up=baseline).exists()
 
 
+def test_the_opened_beacon_waits_for_the_year_of_birth(client, checked_clinic, token, baseline, patient):
+    """Whoever holds the link but not the year (a forwarded email, a shared inbox) does not count as the patient
+    opening it: the beacon is refused like the draft and the answers until the check is passed."""
+    refused = client.post(q_url(token, "opened/"))
+    assert refused.status_code == 403
+    assert refused.json() == {"state": "check_required"}
+    assert QuestionnaireLink.objects.get(follow_up=baseline).first_opened_at is None
+    client.post(q_url(token, "check/"), {"year_of_birth": str(patient.year_of_birth)})
+    assert client.post(q_url(token, "opened/")).status_code == 204
+    assert QuestionnaireLink.objects.get(follow_up=baseline).first_opened_at is not None
+
+
 def test_wrong_year_says_how_many_tries_are_left(client, checked_clinic, token):
     response = client.post(q_url(token, "check/"), {"year_of_birth": "1999"})
     assert response.status_code == 400

@@ -10,6 +10,7 @@ NEW_CLINIC = {
     "time_zone": "America/New_York",
     "link_requires_year_of_birth": True,
     "contact_email": "east@clinic.example",
+    "phone": "+1 212 555 0100",
 }
 
 
@@ -24,6 +25,7 @@ def test_list_shows_only_the_users_clinics(api_as, clinician, clinic, other_clin
             "time_zone": "Europe/London",
             "link_requires_year_of_birth": False,
             "contact_email": "",
+            "phone": "",
         }
     ]
 
@@ -118,3 +120,14 @@ def test_list_is_paginated_and_filtered(api_as, admin_user):
     assert body["count"] == 3
     assert len(body["results"]) == 2
     assert body["next"] is not None
+
+
+def test_a_clinic_phone_number_must_be_diallable(api_as, admin_user):
+    """It becomes a tel: link on the page a patient with an urgent answer sees."""
+    response = api_as(admin_user).post(URL, {**NEW_CLINIC, "phone": "call reception"})
+    assert response.status_code == 400
+    assert "phone" in response.json()
+    assert not Clinic.objects.exists()
+    assert api_as(admin_user).post(URL, {**NEW_CLINIC, "phone": "020 7946 0018"}).status_code == 201
+    clinic = Clinic.objects.get()
+    assert (clinic.phone, clinic.phone_link) == ("020 7946 0018", "tel:02079460018")

@@ -96,6 +96,17 @@ def test_safety_answers_fire_their_rule_with_its_urgency(answers, expected):
     assert fired(evaluate(safety(**answers), {}, None)) == expected
 
 
+def test_the_clinic_is_alerted_at_once_for_exactly_the_answers_that_send_the_patient_to_care_today():
+    """One definition (the safety check's "urgent" items) for the patient's advice and the clinic's urgent flag."""
+    from outcomes.instruments import get_instrument
+
+    for item in get_instrument("SAFETY").items:
+        if item.type != "yesno":
+            continue
+        findings = evaluate(safety(**{item.code: True}), {}, None, configured_rules({}))
+        assert [f.urgent for f in findings] == [item.urgent], item.code
+
+
 def test_safety_values_show_the_rules_answers_and_which_fired():
     (finding,) = evaluate(safety(fever=True), {}, None)
     assert finding.values == {

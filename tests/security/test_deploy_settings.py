@@ -85,8 +85,8 @@ def test_pages_carry_the_security_headers(client, db):
     assert response["X-Content-Type-Options"] == "nosniff"
 
 
-def test_only_the_dev_mailbox_allows_inline_styles_for_the_emails_it_shows(client, clinician):
-    client.force_login(clinician)
+def test_only_the_dev_mailbox_allows_inline_styles_for_the_emails_it_shows(client, admin_user):
+    client.force_login(admin_user)
     response = client.get(reverse("notifications:dev-mailbox"))
     assert response.status_code == 200
     csp = response["Content-Security-Policy"]

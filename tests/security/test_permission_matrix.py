@@ -58,7 +58,7 @@ GET = {
     "safety:flag-detail": (302, 200, 200, 200, 404, 200),
     "safety:flag-start-review": (302, 405, 405, 405, 405, 405),
     "safety:flag-dismiss": (302, 405, 405, 405, 405, 405),
-    "notifications:dev-mailbox": (302, 200, 200, 200, 200, 200),
+    "notifications:dev-mailbox": (302, 403, 403, 403, 403, 200),  # live patient links: administrators only
     "notifications:chase-list": (302, 200, 200, 200, 200, 200),
     "notifications:call-attempt": (302, 405, 405, 405, 405, 405),
     "notifications:unsubscribe": (200, 200, 200, 200, 200, 200),

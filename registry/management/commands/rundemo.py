@@ -130,7 +130,7 @@ class Command(BaseCommand):
             ("Site", f"{site}/"),
             ("Admin", f"{site}/admin/"),
             ("API docs", f"{site}/api/docs/"),
-            ("Mailbox", f"{site}/dev/mailbox/  (every email the demo sends lands here)"),
+            ("Mailbox", f"{site}/dev/mailbox/  (every email the demo sends; sign in as admin)"),
             ("Worker log", str(worker_log)),
         ]
         lines = ["", "Knee Outcomes Registry is running:"]

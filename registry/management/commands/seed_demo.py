@@ -29,6 +29,7 @@ from registry.models import Clinic, Injection
 from registry.services import injection_record, patient_enrol
 
 CLINICS = ("Northgate Knee Clinic", "Riverside Sports Medicine")
+DEMO_PHONES = ("0113 496 0123", "020 7946 0456")
 DEMO_INJECTIONS = 300  # synthetic injections next to the showcase patients when --injections is not given
 # The synthetic registry writes every app's tables, so it lives above the apps (bench/), not in registry.
 SYNTH = "bench.synth"
@@ -291,7 +292,9 @@ class Command(BaseCommand):
             clinicians[clinics[1].pk] = [users["lead"].pk]
         for number in range(len(clinics) + 1, count + 1):
             clinic = Clinic.objects.create(
-                name=f"Registry Clinic {number:03d}", contact_email=f"outcomes@clinic{number:03d}.example.org"
+                name=f"Registry Clinic {number:03d}",
+                contact_email=f"outcomes@clinic{number:03d}.example.org",
+                phone=f"0161 496 0{number % 1000:03d}",  # Ofcom's drama range: never a real line
             )
             staff = []
             for letter in "ab":
@@ -332,8 +335,9 @@ class Command(BaseCommand):
         from registry.models import Membership
 
         clinics = [
-            Clinic.objects.create(name=name, contact_email=f"outcomes@{slug}.example.org")
-            for name, slug in zip(CLINICS, ("northgate", "riverside"), strict=True)
+            Clinic.objects.create(name=name, contact_email=f"outcomes@{slug}.example.org", phone=phone)
+            # Numbers Ofcom keeps for drama and examples (never a real line).
+            for name, slug, phone in zip(CLINICS, ("northgate", "riverside"), DEMO_PHONES, strict=True)
         ]
         User = get_user_model()
         users = {}

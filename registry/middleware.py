@@ -1,0 +1,25 @@
+"""Responses to a signed-in user or an API client are never cached: no browser back button on a shared clinic
+computer, no proxy between the clinic and the registry, keeps a copy of patient data (pages, API responses,
+CIOMS PDFs, exports, the audit CSV, the admin).
+
+One rule here rather than a decorator per view, so a new view cannot forget it. Static files (served by
+whitenoise above this middleware, with far-future caching) and anonymous public pages are left alone; the
+patient's own pages mark themselves private (outcomes/views_questionnaire.py, notifications/views_unsubscribe.py).
+"""
+
+from django.http import HttpRequest
+from django.utils.cache import add_never_cache_headers
+
+
+class PrivateResponsesMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest):
+        response = self.get_response(request)
+        # Read after the view: DRF puts the token's user on the request, so a program counts as signed in. A
+        # request with an Authorization header is private even when the token was refused.
+        user = getattr(request, "user", None)
+        if (user is not None and user.is_authenticated) or "HTTP_AUTHORIZATION" in request.META:
+            add_never_cache_headers(response)  # max-age=0, no-cache, no-store, must-revalidate, private
+        return response
