@@ -243,6 +243,27 @@ SAFETY_FLAG_RULES = env.json("SAFETY_FLAG_RULES", default={})  # format: safety/
 # Adverse-event exports (XLSX, PDF, FHIR) above this many events are built by a background job, not in the request.
 EXPORT_SYNC_MAX_ROWS = env.int("EXPORT_SYNC_MAX_ROWS", default=2000)
 
+
+def _system_uri(name: str, value: str) -> str:
+    """A URI naming this registry's identifiers in exported records (FHIR identifier systems, fullUrls).
+    Receivers key records on it, so it must not follow the site's host or port; a malformed one fails here."""
+    from urllib.parse import urlsplit
+
+    value = value.strip().rstrip("/")
+    parts = urlsplit(value)
+    if parts.scheme not in {"https", "http"} or not parts.hostname or parts.query or parts.fragment or " " in value:
+        raise ImproperlyConfigured(
+            f"{name} must be an http(s) address without query or fragment, e.g. https://registry.example.org/fhir, "
+            f"not {value!r}"
+        )
+    return value
+
+
+# Set once per registry and never changed: the base of every FHIR identifier system (safety/exports/fhir_export.py).
+FHIR_SYSTEM_URI = _system_uri(
+    "FHIR_SYSTEM_URI", env.str("FHIR_SYSTEM_URI", default="https://knee-registry.example/fhir")
+)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
