@@ -205,8 +205,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["registry.permissions.ClinicRolePermission"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
-    "PAGE_SIZE": 50,
+    "DEFAULT_PAGINATION_CLASS": "registry.api.mixins.RegistryPagination",  # every list: bounded, strict pages
     "DEFAULT_SCHEMA_CLASS": "registry.api.schema.RegistryAutoSchema",  # documents error statuses too
     "EXCEPTION_HANDLER": "registry.api.exceptions.exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",

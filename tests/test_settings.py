@@ -140,7 +140,8 @@ def test_malformed_values_fail_at_start_up(load_settings, name, value, message):
 
 
 @pytest.mark.parametrize(
-    "value", ["registry-north", "ftp://registry.example.org/fhir", "https://", "https://x.example/fhir?v=1", "https://a b"]
+    "value",
+    ["registry-north", "ftp://registry.example.org/fhir", "https://", "https://x.example/fhir?v=1", "https://a b"],
 )
 def test_production_refuses_a_malformed_fhir_system_uri(load_settings, value):
     with pytest.raises(ImproperlyConfigured, match="FHIR_SYSTEM_URI must be"):

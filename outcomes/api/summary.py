@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 
 from outcomes.analysis.filters import OutcomeFilter
 from outcomes.analysis.summary import InvalidFilters, outcomes_summary
+from registry.api.filters import blank_parameters
 
 
 class MeanSerializer(serializers.Serializer):
@@ -176,6 +177,10 @@ class OutcomesSummaryView(APIView):
         responses=OutcomesSummarySerializer,
     )
     def get(self, request: Request) -> Response:
+        # The dashboard's form sends empty fields for "any"; an API client's empty value is a mistake to report.
+        blank = blank_parameters(request.query_params, OutcomeFilter.base_filters)
+        if blank:
+            raise ValidationError(blank)
         try:
             summary = outcomes_summary(request.user, request.query_params)
         except InvalidFilters as exc:

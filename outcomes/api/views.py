@@ -12,6 +12,7 @@ from outcomes.api.filters import FollowUpFilter
 from outcomes.api.serializers import FollowUpSerializer, InstrumentSerializer, ScoreRequestSerializer
 from outcomes.instruments import all_instruments, current_version, get_instrument
 from outcomes.scoring import score
+from registry.api.mixins import ID_IN_URL
 from registry.scoping import clinics_for
 
 
@@ -29,6 +30,7 @@ class IsClinicStaff(BasePermission):
 )
 class FollowUpViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = FollowUpSerializer
+    lookup_value_regex = ID_IN_URL
     filterset_class = FollowUpFilter
 
     def get_queryset(self):

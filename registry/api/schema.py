@@ -81,8 +81,8 @@ class RegistryAutoSchema(AutoSchema):
     def _has_input(self) -> bool:
         if self.method in WRITE_METHODS:
             return True
-        if self._get_filter_parameters():
-            return True
+        if self._get_filter_parameters() or (self._is_list_view() and self._get_paginator()):
+            return True  # a list's filters, limit and offset are validated
         return any(
             isinstance(p, OpenApiParameter) and p.location == OpenApiParameter.QUERY
             for p in self.get_override_parameters()

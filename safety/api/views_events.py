@@ -5,7 +5,7 @@ from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.response import Response
 
-from registry.api.mixins import ID_IN_URL, RegistryPagination, WriteScopedObjectMixin
+from registry.api.mixins import ID_IN_URL, WriteScopedObjectMixin
 from safety import selectors_events, services_events
 from safety.api.filters_events import AdverseEventFilter
 from safety.api.serializers_events import (
@@ -28,7 +28,6 @@ class AdverseEventViewSet(
     WriteScopedObjectMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
     serializer_class = AdverseEventSerializer
-    pagination_class = RegistryPagination
     lookup_value_regex = ID_IN_URL
     filterset_class = AdverseEventFilter
     http_method_names = ["get", "post", "patch", "head", "options"]
