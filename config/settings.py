@@ -204,6 +204,9 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["registry.permissions.ClinicRolePermission"],
+    # JSON bodies only: nothing is uploaded, and nested records (protocols, answers) have no form encoding, so the
+    # schema offers one media type a generated client can always send.
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "registry.api.mixins.RegistryPagination",  # every list: bounded, strict pages
     "DEFAULT_SCHEMA_CLASS": "registry.api.schema.RegistryAutoSchema",  # documents error statuses too

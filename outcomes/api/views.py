@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 
 from outcomes import selectors
 from outcomes.api.filters import FollowUpFilter
-from outcomes.api.serializers import FollowUpSerializer, InstrumentSerializer, ScoreRequestSerializer
+from outcomes.api.serializers import FollowUpSerializer, InstrumentSerializer, ScoreAnswersSerializer
 from outcomes.instruments import all_instruments, current_version, get_instrument
 from outcomes.scoring import score
 from registry.api.mixins import ID_IN_URL
@@ -53,7 +53,7 @@ class FollowUpViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
 # a 400 whose message names the item, exactly as outcomes.scoring.score raises it.
 @extend_schema(
     summary="Score answers with the registry's scoring rules",
-    request=ScoreRequestSerializer,
+    request=ScoreAnswersSerializer,
     responses={
         200: OpenApiResponse(
             response={"type": "object", "additionalProperties": {"type": "number", "nullable": True}},
@@ -71,7 +71,7 @@ class InstrumentScoreView(APIView):
             instrument = get_instrument(code, request.data.get("version") if hasattr(request.data, "get") else None)
         except ValueError as exc:
             raise NotFound(str(exc)) from exc
-        serializer = ScoreRequestSerializer(data=request.data)
+        serializer = ScoreAnswersSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         try:
             result = score(instrument.code, serializer.validated_data["answers"], instrument.version)

@@ -44,6 +44,32 @@ class RejectUnknownFieldsMixin:
         return value
 
 
+class RequiredEvenWhenPartialMixin:
+    """Fields a correction (PATCH) must always carry, such as its `reason`. DRF's partial=True makes every field
+    optional; these are checked here, reported with the other field errors, and marked required in the schema
+    (registry.api.schema), so a generated client cannot build a correction without them."""
+
+    required_even_when_partial: tuple[str, ...] = ()
+
+    def to_internal_value(self, data):
+        missing = {}
+        if isinstance(data, Mapping):
+            missing = {
+                name: [serializers.Field.default_error_messages["required"]]
+                for name in self.required_even_when_partial
+                if name not in data
+            }
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            if missing and isinstance(exc.detail, Mapping):
+                raise serializers.ValidationError({**missing, **exc.detail}) from exc
+            raise
+        if missing:
+            raise serializers.ValidationError(missing)
+        return value
+
+
 class WriteScopedObjectMixin:
     """Find the object among what the user may read (404 otherwise), then refuse a change with 403 when the
     user's role in that object's clinic is read-only (an auditor there, even if they write elsewhere)."""
