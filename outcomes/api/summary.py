@@ -154,6 +154,8 @@ def _parameters() -> list[OpenApiParameter]:
     params = []
     for name, f in OutcomeFilter.base_filters.items():
         kind = OpenApiTypes.DATE if isinstance(f, df.DateFilter) else OpenApiTypes.STR
+        if name == "clinic":
+            kind = OpenApiTypes.INT  # a clinic id, offered as a choice among the user's clinics
         choices = f.extra.get("choices") or None
         params.append(
             OpenApiParameter(
