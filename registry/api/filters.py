@@ -56,16 +56,18 @@ class BooleanFilter(filters.BooleanFilter):
 
 
 class _BoundedIsoDateTimeField(IsoDateTimeField):
-    # A time whose UTC value falls outside years 1-9999 cannot be stored or compared (OverflowError, a 500).
+    """The time in UTC: PostgreSQL refuses offsets past +-15:59 that ISO 8601 allows, and a time whose UTC value
+    falls outside years 1-9999 cannot be compared at all (both were 500s); the latter is a 400."""
+
     def to_python(self, value):
         value = super().to_python(value)
-        if value is not None:
-            try:
-                value.astimezone(dt.UTC)
-            except OverflowError:
-                message = "Enter a time between the years 1 and 9999 (UTC)."
-                raise forms.ValidationError(message, code="invalid") from None
-        return value
+        if value is None:
+            return None
+        try:
+            return value.astimezone(dt.UTC)
+        except OverflowError:
+            message = "Enter a time between the years 1 and 9999 (UTC)."
+            raise forms.ValidationError(message, code="invalid") from None
 
 
 @extend_schema_field(OpenApiTypes.DATETIME)

@@ -5,8 +5,8 @@ drf-spectacular documents only success responses. Every API view here requires a
 with an empty page, not a 404); 400 only where there is input to reject: a request body, or query parameters that
 are validated (list filters, limit and offset, the summary's filters); 415 on writes, whose bodies are JSON only.
 A correction's always-required fields (``required_even_when_partial``) are marked required in its PATCH body.
-An error status a view declares itself (with
-``extend_schema(responses=...)``) keeps its description and, if it gave none, gets the matching body.
+An error status a view declares itself (with ``extend_schema(responses=...)``) keeps its description and, if it
+gave none, gets the matching body.
 """
 
 from drf_spectacular.openapi import AutoSchema
