@@ -205,9 +205,11 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["registry.permissions.ClinicRolePermission"],
+    # JSON bodies only: nothing is uploaded, and nested records (protocols, answers) have no form encoding, so the
+    # schema offers one media type a generated client can always send.
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
-    "PAGE_SIZE": 50,
+    "DEFAULT_PAGINATION_CLASS": "registry.api.mixins.RegistryPagination",  # every list: bounded, strict pages
     "DEFAULT_SCHEMA_CLASS": "registry.api.schema.RegistryAutoSchema",  # documents error statuses too
     "EXCEPTION_HANDLER": "registry.api.exceptions.exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
@@ -243,6 +245,27 @@ NOTIFICATIONS_FINAL_REMINDER_DAYS_BEFORE_CLOSE = env.int("NOTIFICATIONS_FINAL_RE
 SAFETY_FLAG_RULES = env.json("SAFETY_FLAG_RULES", default={})  # format: safety/rules.py
 # Adverse-event exports (XLSX, PDF, FHIR) above this many events are built by a background job, not in the request.
 EXPORT_SYNC_MAX_ROWS = env.int("EXPORT_SYNC_MAX_ROWS", default=2000)
+
+
+def _system_uri(name: str, value: str) -> str:
+    """A URI naming this registry's identifiers in exported records (FHIR identifier systems, fullUrls).
+    Receivers key records on it, so it must not follow the site's host or port; a malformed one fails here."""
+    from urllib.parse import urlsplit
+
+    value = value.strip().rstrip("/")
+    parts = urlsplit(value)
+    if parts.scheme not in {"https", "http"} or not parts.hostname or parts.query or parts.fragment or " " in value:
+        raise ImproperlyConfigured(
+            f"{name} must be an http(s) address without query or fragment, e.g. https://registry.example.org/fhir, "
+            f"not {value!r}"
+        )
+    return value
+
+
+# Set once per registry and never changed: the base of every FHIR identifier system (safety/exports/fhir_export.py).
+FHIR_SYSTEM_URI = _system_uri(
+    "FHIR_SYSTEM_URI", env.str("FHIR_SYSTEM_URI", default="https://knee-registry.example/fhir")
+)
 
 LOGGING = {
     "version": 1,

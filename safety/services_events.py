@@ -100,21 +100,24 @@ def _save(event: AdverseEvent, *, by, reason: str) -> None:
 def adverse_event_record(*, by, data: dict[str, Any], flag: Flag | None = None) -> AdverseEvent:
     """Record an adverse event: `data` holds `patient`, `injections` and the EVENT_FIELDS.
 
-    Recording from a flag moves the flag to "event recorded" (in the same transaction). A serious event is
-    announced (adverse_event_serious) once the transaction commits.
+    Without `patient`, the patient is the flag's, or the injections'. Without `source`, it is "rule" from a flag
+    and "clinician" otherwise (as the web form proposes). Recording from a flag moves the flag to "event recorded"
+    (in the same transaction). A serious event is announced (adverse_event_serious) once the transaction commits.
     """
     data = dict(data)
     _reject_unknown(data, {"patient", "injections", *EVENT_FIELDS})
     patient: Patient | None = data.pop("patient", None)
+    injections = list(data.pop("injections", None) or [])
     if flag is not None:
         if patient is not None and patient.pk != flag.patient_id:
             raise ValidationError({"patient": "The flag is about another patient."})
         patient = flag.patient
-        data.setdefault("source", EventSource.RULE)
+    elif patient is None and injections:
+        patient = injections[0].patient  # _check_injections refuses injections of several patients
+    data.setdefault("source", default_source(flag))
     if patient is None:
         raise ValidationError({"patient": "Choose the patient."})
     _check_writer(by, patient)
-    injections = list(data.pop("injections", None) or [])
     index = _check_injections(patient, injections, data)
     now = timezone.now()
     event = AdverseEvent(
@@ -134,6 +137,11 @@ def adverse_event_record(*, by, data: dict[str, Any], flag: Flag | None = None) 
         _flag_event_recorded(flag, event=event, by=by)
     _announce_if_newly_serious(event, was_serious=False)
     return event
+
+
+def default_source(flag: Flag | None) -> str:
+    """Who reported the event, unless said: the flag rule for an event recorded from a flag, else the clinician."""
+    return EventSource.RULE if flag is not None else EventSource.CLINICIAN
 
 
 def _flag_event_recorded(flag: Flag, *, event: AdverseEvent, by) -> None:

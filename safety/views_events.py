@@ -60,7 +60,7 @@ def event_list(request: HttpRequest) -> HttpResponse:
 
 def _record_page(request, *, patient, flag=None) -> HttpResponse:
     injections = selectors_events.injections_choosable(request.user, patient)
-    initial = {"source": "rule" if flag else "clinician"}
+    initial = {"source": services_events.default_source(flag)}
     if flag is not None:
         latest = flag.follow_up.plan.injections.order_by("-injected_on").values_list("pk", flat=True).first()
         initial["injections"] = [latest] if latest else []

@@ -137,3 +137,21 @@ def test_production_refuses_a_short_secret_key(load_settings):
 def test_malformed_values_fail_at_start_up(load_settings, name, value, message):
     with pytest.raises((ImproperlyConfigured, ValueError), match=message):
         load_settings(**{name: value})
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["registry-north", "ftp://registry.example.org/fhir", "https://", "https://x.example/fhir?v=1", "https://a b"],
+)
+def test_production_refuses_a_malformed_fhir_system_uri(load_settings, value):
+    with pytest.raises(ImproperlyConfigured, match="FHIR_SYSTEM_URI must be"):
+        load_settings(**production(FHIR_SYSTEM_URI=value))
+
+
+def test_the_fhir_system_uri_is_set_once_and_does_not_follow_the_site_address(load_settings):
+    assert load_settings().FHIR_SYSTEM_URI == "https://knee-registry.example/fhir"
+    s = load_settings(**production(FHIR_SYSTEM_URI="https://registry.north-knee.example/fhir/"))
+    assert s.FHIR_SYSTEM_URI == "https://registry.north-knee.example/fhir"
+    assert load_settings(**production(SITE_URL="https://other.example.org")).FHIR_SYSTEM_URI == (
+        "https://knee-registry.example/fhir"
+    )

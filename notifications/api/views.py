@@ -4,10 +4,11 @@ from rest_framework import viewsets
 from notifications.api.serializers import MessageSerializer
 from notifications.models import MessageKind, MessageStatus, OutboundMessage
 from notifications.selectors import messages_for
-from registry.api.filters import IntegerFilter
+from registry.api.filters import IntegerFilter, RegistryFilterSet
+from registry.api.mixins import ID_IN_URL
 
 
-class MessageFilter(django_filters.FilterSet):
+class MessageFilter(RegistryFilterSet):
     patient = django_filters.CharFilter(method="filter_patient", help_text="Registry number (or patient id)")
     follow_up = IntegerFilter(field_name="follow_up_id")
     status = django_filters.ChoiceFilter(choices=MessageStatus.choices)
@@ -27,6 +28,7 @@ class MessageViewSet(viewsets.ReadOnlyModelViewSet):
     """Emails the registry queued, sent or gave up on, for the clinics you can see: delivery per message."""
 
     serializer_class = MessageSerializer
+    lookup_value_regex = ID_IN_URL
     filterset_class = MessageFilter
 
     def get_queryset(self):

@@ -4,11 +4,11 @@ another clinic simply matches nothing."""
 from django_filters import rest_framework as filters
 
 from outcomes.models import FollowUp, FollowUpStatus, Timepoint
-from registry.api.filters import IntegerFilter
+from registry.api.filters import IntegerFilter, RegistryFilterSet
 from registry.models import Injection
 
 
-class FollowUpFilter(filters.FilterSet):
+class FollowUpFilter(RegistryFilterSet):
     injection = IntegerFilter(method="by_injection", help_text="Injection id: the follow-ups of its treatment plan.")
     plan = IntegerFilter(field_name="plan_id", help_text="Treatment plan id.")
     patient = IntegerFilter(field_name="patient_id", help_text="Patient id.")

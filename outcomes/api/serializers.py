@@ -120,7 +120,7 @@ class FollowUpSerializer(serializers.ModelSerializer):
         return self._derived(obj).responder_criterion
 
 
-class ScoreRequestSerializer(serializers.Serializer):
+class ScoreAnswersSerializer(serializers.Serializer):
     answers = serializers.DictField(
         child=serializers.JSONField(allow_null=True),
         allow_empty=True,

@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 
 from outcomes.analysis.filters import OutcomeFilter
 from outcomes.analysis.summary import InvalidFilters, outcomes_summary
+from registry.api.filters import blank_parameters
 
 
 class MeanSerializer(serializers.Serializer):
@@ -153,6 +154,8 @@ def _parameters() -> list[OpenApiParameter]:
     params = []
     for name, f in OutcomeFilter.base_filters.items():
         kind = OpenApiTypes.DATE if isinstance(f, df.DateFilter) else OpenApiTypes.STR
+        if name == "clinic":
+            kind = OpenApiTypes.INT  # a clinic id, offered as a choice among the user's clinics
         choices = f.extra.get("choices") or None
         params.append(
             OpenApiParameter(
@@ -176,6 +179,10 @@ class OutcomesSummaryView(APIView):
         responses=OutcomesSummarySerializer,
     )
     def get(self, request: Request) -> Response:
+        # The dashboard's form sends empty fields for "any"; an API client's empty value is a mistake to report.
+        blank = blank_parameters(request.query_params, OutcomeFilter.base_filters)
+        if blank:
+            raise ValidationError(blank)
         try:
             summary = outcomes_summary(request.user, request.query_params)
         except InvalidFilters as exc:

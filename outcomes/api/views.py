@@ -9,9 +9,10 @@ from rest_framework.views import APIView
 
 from outcomes import selectors
 from outcomes.api.filters import FollowUpFilter
-from outcomes.api.serializers import FollowUpSerializer, InstrumentSerializer, ScoreRequestSerializer
+from outcomes.api.serializers import FollowUpSerializer, InstrumentSerializer, ScoreAnswersSerializer
 from outcomes.instruments import all_instruments, current_version, get_instrument
 from outcomes.scoring import score
+from registry.api.mixins import ID_IN_URL
 from registry.scoping import clinics_for
 
 
@@ -29,6 +30,7 @@ class IsClinicStaff(BasePermission):
 )
 class FollowUpViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = FollowUpSerializer
+    lookup_value_regex = ID_IN_URL
     filterset_class = FollowUpFilter
 
     def get_queryset(self):
@@ -51,7 +53,7 @@ class FollowUpViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
 # a 400 whose message names the item, exactly as outcomes.scoring.score raises it.
 @extend_schema(
     summary="Score answers with the registry's scoring rules",
-    request=ScoreRequestSerializer,
+    request=ScoreAnswersSerializer,
     responses={
         200: OpenApiResponse(
             response={"type": "object", "additionalProperties": {"type": "number", "nullable": True}},
@@ -69,7 +71,7 @@ class InstrumentScoreView(APIView):
             instrument = get_instrument(code, request.data.get("version") if hasattr(request.data, "get") else None)
         except ValueError as exc:
             raise NotFound(str(exc)) from exc
-        serializer = ScoreRequestSerializer(data=request.data)
+        serializer = ScoreAnswersSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         try:
             result = score(instrument.code, serializer.validated_data["answers"], instrument.version)

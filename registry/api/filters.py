@@ -1,9 +1,13 @@
 """Query filters for the registry API's lists. They narrow querysets that registry.scoping already limited to the
 user's clinics, so an id from another clinic simply matches nothing."""
 
+import datetime as dt
+from collections.abc import Iterable, Mapping
+
 from django import forms
 from django.db.models import Q
 from django_filters import rest_framework as filters
+from django_filters.fields import IsoDateTimeField
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
@@ -51,7 +55,60 @@ class BooleanFilter(filters.BooleanFilter):
         super().__init__(*args, **kwargs)
 
 
-class ClinicFilter(filters.FilterSet):
+class _BoundedIsoDateTimeField(IsoDateTimeField):
+    """The time in UTC: PostgreSQL refuses offsets past +-15:59 that ISO 8601 allows, and a time whose UTC value
+    falls outside years 1-9999 cannot be compared at all (both were 500s); the latter is a 400."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value is None:
+            return None
+        try:
+            return value.astimezone(dt.UTC)
+        except OverflowError:
+            message = "Enter a time between the years 1 and 9999 (UTC)."
+            raise forms.ValidationError(message, code="invalid") from None
+
+
+@extend_schema_field(OpenApiTypes.DATETIME)
+class IsoDateTimeFilter(filters.IsoDateTimeFilter):
+    """An ISO 8601 date and time (with its offset); one that cannot be a stored time is a 400."""
+
+    field_class = _BoundedIsoDateTimeField
+
+
+BLANK_VALUE = "Give a value, or leave the parameter out."
+
+
+def blank_parameters(data: Mapping, names: Iterable[str]) -> dict[str, list[str]]:
+    """The parameters among `names` given with an empty value: a 400, never "no filter" (a client that sends
+    ?clinic= by mistake would otherwise read every clinic's rows)."""
+    errors = {}
+    for name in names:
+        if name in data:
+            values = data.getlist(name) if hasattr(data, "getlist") else [data[name]]
+            if any(value is None or not str(value).strip() for value in values):
+                errors[name] = [BLANK_VALUE]
+    return errors
+
+
+class _NoBlankValuesForm(forms.Form):
+    def clean(self):
+        cleaned = super().clean()
+        for name, messages in blank_parameters(self.data, self.fields).items():
+            if name not in self.errors:
+                self.add_error(name, messages)
+        return cleaned
+
+
+class RegistryFilterSet(filters.FilterSet):
+    """Every API list's filters: a parameter given empty is a 400 like any other malformed value."""
+
+    def get_form_class(self):
+        return type(f"{type(self).__name__}Form", (_NoBlankValuesForm, super().get_form_class()), {})
+
+
+class ClinicFilter(RegistryFilterSet):
     q = filters.CharFilter(field_name="name", lookup_expr="icontains", help_text="Part of the clinic's name.")
 
     class Meta:
@@ -59,7 +116,7 @@ class ClinicFilter(filters.FilterSet):
         fields = ["q"]
 
 
-class PatientFilter(filters.FilterSet):
+class PatientFilter(RegistryFilterSet):
     clinic = IntegerFilter(field_name="clinic_id", help_text="Clinic id.")
     registry_number = filters.CharFilter(lookup_expr="iexact")
     sex = filters.ChoiceFilter(choices=Sex.choices)
@@ -80,7 +137,7 @@ class PatientFilter(filters.FilterSet):
         )
 
 
-class InjectionFilter(filters.FilterSet):
+class InjectionFilter(RegistryFilterSet):
     patient = IntegerFilter(field_name="patient_id", help_text="Patient id.")
     clinic = IntegerFilter(field_name="patient__clinic_id", help_text="Clinic id.")
     product = filters.ChoiceFilter(choices=Product.choices)

@@ -44,6 +44,32 @@ class RejectUnknownFieldsMixin:
         return value
 
 
+class RequiredEvenWhenPartialMixin:
+    """Fields a correction (PATCH) must always carry, such as its `reason`. DRF's partial=True makes every field
+    optional; these are checked here, reported with the other field errors, and marked required in the schema
+    (registry.api.schema), so a generated client cannot build a correction without them."""
+
+    required_even_when_partial: tuple[str, ...] = ()
+
+    def to_internal_value(self, data):
+        missing = {}
+        if isinstance(data, Mapping):
+            missing = {
+                name: [serializers.Field.default_error_messages["required"]]
+                for name in self.required_even_when_partial
+                if name not in data
+            }
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            if missing and isinstance(exc.detail, Mapping):
+                raise serializers.ValidationError({**missing, **exc.detail}) from exc
+            raise
+        if missing:
+            raise serializers.ValidationError(missing)
+        return value
+
+
 class WriteScopedObjectMixin:
     """Find the object among what the user may read (404 otherwise), then refuse a change with 403 when the
     user's role in that object's clinic is read-only (an auditor there, even if they write elsewhere)."""
@@ -59,7 +85,47 @@ class WriteScopedObjectMixin:
 
 
 class RegistryPagination(LimitOffsetPagination):
-    """The project's limit/offset pages (50 by default), with a ceiling so ?limit=10000000 cannot fetch a
-    whole registry in one request."""
+    """The one pagination of every API list (DEFAULT_PAGINATION_CLASS): limit/offset pages of 50 by default and
+    500 at most, so no request fetches a whole registry. A limit or offset that is not a whole number in range is
+    a 400 naming the parameter: DRF's own class quietly used the default for a bad one, clamped a huge one, and
+    handed a huge offset to the database (a 500: bigint out of range)."""
 
+    default_limit = 50
     max_limit = 500
+
+    def paginate_queryset(self, queryset, request, view=None):
+        errors = {}
+        for read in (self.get_limit, self.get_offset):  # both checked, so both errors are reported together
+            try:
+                read(request)
+            except serializers.ValidationError as exc:
+                errors.update(exc.detail)
+        if errors:
+            raise serializers.ValidationError(errors)
+        return super().paginate_queryset(queryset, request, view)
+
+    def get_limit(self, request) -> int:
+        return _whole_number(request, self.limit_query_param, self.default_limit, 1, self.max_limit)
+
+    def get_offset(self, request) -> int:
+        return _whole_number(request, self.offset_query_param, 0, 0, MAX_ID)
+
+    def get_schema_operation_parameters(self, view):
+        limit, offset = super().get_schema_operation_parameters(view)
+        limit["description"] = (
+            f"Results per page: 1 to {self.max_limit} (default {self.default_limit}); anything else is a 400."
+        )
+        limit["schema"] = {"type": "integer", "minimum": 1, "maximum": self.max_limit, "default": self.default_limit}
+        offset["description"] = "Results to skip, from 0; a negative or non-numeric value is a 400."
+        offset["schema"] = {"type": "integer", "minimum": 0, "maximum": MAX_ID}
+        return [limit, offset]
+
+
+def _whole_number(request, name: str, default: int, minimum: int, maximum: int) -> int:
+    if name not in request.query_params:
+        return default
+    field = serializers.IntegerField(min_value=minimum, max_value=maximum)
+    try:
+        return field.run_validation(request.query_params[name])
+    except serializers.ValidationError as exc:
+        raise serializers.ValidationError({name: exc.detail}) from exc

@@ -3,8 +3,10 @@
 drf-spectacular documents only success responses. Every API view here requires a signed-in user with a role, so
 401 and 403 are possible everywhere; 404 only where the path names a resource (lists answer an unknown filter id
 with an empty page, not a 404); 400 only where there is input to reject: a request body, or query parameters that
-are validated (list filters, the summary's filters). An error status a view declares itself (with
-``extend_schema(responses=...)``) keeps its description and, if it gave none, gets the matching body.
+are validated (list filters, limit and offset, the summary's filters); 415 on writes, whose bodies are JSON only.
+A correction's always-required fields (``required_even_when_partial``) are marked required in its PATCH body.
+An error status a view declares itself (with ``extend_schema(responses=...)``) keeps its description and, if it
+gave none, gets the matching body.
 """
 
 from drf_spectacular.openapi import AutoSchema
@@ -46,11 +48,21 @@ DESCRIPTIONS = {
     "clinic), in a session that still owes its second factor, or a session request without its CSRF token.",
     "404": "Nothing with this address among the records the user may see (another clinic's records answer the "
     "same as missing ones).",
+    "415": "The body is not JSON: send it with `Content-Type: application/json`.",
     "429": "Too many requests; retry later.",
 }
 
 
 class RegistryAutoSchema(AutoSchema):
+    def _map_basic_serializer(self, serializer, direction):
+        # drf-spectacular marks nothing required in a PATCH body; a correction's reason (and the version it
+        # corrects) are, whatever else changes (registry.api.mixins.RequiredEvenWhenPartialMixin).
+        schema = super()._map_basic_serializer(serializer, direction)
+        always = getattr(serializer, "required_even_when_partial", ())
+        if direction == "request" and always:
+            schema["required"] = sorted({*schema.get("required", []), *always})
+        return schema
+
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
         for code in self._error_statuses():
@@ -74,6 +86,8 @@ class RegistryAutoSchema(AutoSchema):
             codes += ["401", "403"]
         if "{" in self.path:
             codes.append("404")
+        if self.method in WRITE_METHODS:
+            codes.append("415")  # JSON is the only body the API parses
         if self.view.get_throttles():
             codes.append("429")
         return codes
@@ -81,8 +95,8 @@ class RegistryAutoSchema(AutoSchema):
     def _has_input(self) -> bool:
         if self.method in WRITE_METHODS:
             return True
-        if self._get_filter_parameters():
-            return True
+        if self._get_filter_parameters() or (self._is_list_view() and self._get_paginator()):
+            return True  # a list's filters, limit and offset are validated
         return any(
             isinstance(p, OpenApiParameter) and p.location == OpenApiParameter.QUERY
             for p in self.get_override_parameters()

@@ -5,7 +5,7 @@ from django.contrib.auth import get_user_model
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from registry.api.mixins import MAX_ID, RejectUnknownFieldsMixin
+from registry.api.mixins import MAX_ID, RejectUnknownFieldsMixin, RequiredEvenWhenPartialMixin
 from registry.choices import WRITING_ROLES, Pathology, PreviousTreatment, WithdrawalDecision
 from registry.models import Clinic, Injection, Membership, Patient
 from registry.protocols import PROTOCOL_FORMS, GovernanceForm, validate_governance, validate_protocol
@@ -234,7 +234,10 @@ class InjectionSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer)
         extra_kwargs = {
             "volume_ml": _DECIMAL,
             "bmi": _DECIMAL,
-            "alignment_degrees": _DECIMAL,
+            "alignment_degrees": {
+                **_DECIMAL,
+                "help_text": "Degrees of deformity: required when `alignment` is varus or valgus, none when neutral.",
+            },
             "number_in_plan": {"max_value": 10, "help_text": "Which injection of the plan this is (1 = first)."},
         }
         validators: list = []  # plan/stage uniqueness is the service's to check
@@ -271,9 +274,10 @@ class InjectionSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer)
         return attrs
 
 
-class InjectionUpdateSerializer(InjectionSerializer):
+class InjectionUpdateSerializer(RequiredEvenWhenPartialMixin, InjectionSerializer):
     """A correction to a recorded injection: every change is audited with its reason."""
 
+    required_even_when_partial = ("reason",)
     patient = serializers.PrimaryKeyRelatedField(read_only=True)
     planned_injections = serializers.IntegerField(source="plan.planned_injections", read_only=True)
     # django-simple-history keeps the reason in 100 characters.
@@ -282,8 +286,3 @@ class InjectionUpdateSerializer(InjectionSerializer):
     class Meta(InjectionSerializer.Meta):
         fields = [*InjectionSerializer.Meta.fields, "reason"]
         read_only_fields = [*InjectionSerializer.Meta.read_only_fields, "number_in_plan"]
-
-    def validate(self, attrs):
-        if "reason" not in attrs:
-            raise serializers.ValidationError({"reason": [serializers.Field.default_error_messages["required"]]})
-        return super().validate(attrs)

@@ -8,7 +8,7 @@ from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.response import Response
 
 from registry.api.filters import ClinicFilter, InjectionFilter, PatientFilter
-from registry.api.mixins import ID_IN_URL, RegistryPagination, WriteScopedObjectMixin
+from registry.api.mixins import ID_IN_URL, WriteScopedObjectMixin
 from registry.api.serializers import (
     ClinicSerializer,
     InjectionSerializer,
@@ -50,7 +50,6 @@ class ClinicPermission(BasePermission):
 )
 class ClinicViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = ClinicSerializer
-    pagination_class = RegistryPagination
     lookup_value_regex = ID_IN_URL
     permission_classes = [ClinicPermission]
     filterset_class = ClinicFilter
@@ -73,7 +72,6 @@ class ClinicViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, mixins.Retri
 )
 class PatientViewSet(WriteScopedObjectMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = PatientSerializer
-    pagination_class = RegistryPagination
     lookup_value_regex = ID_IN_URL
     filterset_class = PatientFilter
     http_method_names = READ_CREATE_PATCH
@@ -123,7 +121,6 @@ class InjectionViewSet(
     WriteScopedObjectMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
     serializer_class = InjectionSerializer
-    pagination_class = RegistryPagination
     lookup_value_regex = ID_IN_URL
     filterset_class = InjectionFilter
     http_method_names = READ_CREATE_PATCH

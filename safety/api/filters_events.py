@@ -3,13 +3,13 @@
 from django.db.models import Exists, OuterRef
 from django_filters import rest_framework as filters
 
-from registry.api.filters import BooleanFilter, IntegerFilter
+from registry.api.filters import BooleanFilter, IntegerFilter, RegistryFilterSet
 from registry.choices import Product
 from safety.choices_events import OPEN_OUTCOMES, RESOLVED_OUTCOMES, Causality, EventCategory, EventStatus
 from safety.models_events import AdverseEvent
 
 
-class AdverseEventFilter(filters.FilterSet):
+class AdverseEventFilter(RegistryFilterSet):
     clinic = IntegerFilter(field_name="clinic_id", help_text="Clinic id.")
     patient = IntegerFilter(field_name="patient_id", help_text="Patient id.")
     registry_number = filters.CharFilter(field_name="patient__registry_number", lookup_expr="iexact")

@@ -3,7 +3,7 @@ patient's...) are the model's and safety.services_events', so web, API and admin
 
 from rest_framework import serializers
 
-from registry.api.mixins import RejectUnknownFieldsMixin
+from registry.api.mixins import RejectUnknownFieldsMixin, RequiredEvenWhenPartialMixin
 from registry.api.serializers import WritablePatientField, _ScopedPrimaryKeyField
 from registry.models import Injection
 from registry.scoping import injections_for
@@ -30,6 +30,13 @@ EDITABLE = [
 ]
 
 
+# Needed only with some values of other fields: the schema says when (model rules in AdverseEvent.clean()).
+CONDITIONAL_HELP = {
+    "outcome_on": "Date of the outcome: required when it is resolved (recovered, recovered with sequelae or fatal); "
+    "on or after the onset, not in the future.",
+}
+
+
 class WritableInjectionField(_ScopedPrimaryKeyField):
     model = Injection
 
@@ -45,7 +52,9 @@ class WritableFlagField(_ScopedPrimaryKeyField):
 
 
 class AdverseEventSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
-    patient = WritablePatientField(required=False, help_text="Patient id (or give `flag`).")
+    patient = WritablePatientField(
+        required=False, help_text="Patient id; when omitted, the patient of the `injections` (or of the `flag`)."
+    )
     patient_registry_number = serializers.CharField(source="patient.registry_number", read_only=True)
     injections = WritableInjectionField(many=True, help_text="Ids of the injections the event followed.")
     flag = WritableFlagField(
@@ -82,10 +91,20 @@ class AdverseEventSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializ
             "assessed_at",
             "version",
         ]
-        extra_kwargs = {"source": {"required": False}}
+        extra_kwargs = {
+            "source": {
+                "required": False,
+                "help_text": "Who reported it; when omitted, `rule` for an event recorded from a flag, else "
+                "`clinician`.",
+            },
+            **{name: {"help_text": text} for name, text in CONDITIONAL_HELP.items()},
+        }
 
 
-class AdverseEventCorrectSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
+class AdverseEventCorrectSerializer(
+    RequiredEvenWhenPartialMixin, RejectUnknownFieldsMixin, serializers.ModelSerializer
+):
+    required_even_when_partial = ("reason", "version")
     injections = WritableInjectionField(many=True, required=False)
     reason = serializers.CharField(max_length=500, help_text="Why the event is corrected (kept in its history).")
     version = serializers.IntegerField(
@@ -95,7 +114,10 @@ class AdverseEventCorrectSerializer(RejectUnknownFieldsMixin, serializers.ModelS
     class Meta:
         model = AdverseEvent
         fields = ["injections", *EDITABLE, "reason", "version"]
-        extra_kwargs = {name: {"required": False} for name in EDITABLE}
+        extra_kwargs = {
+            name: {"required": False, **({"help_text": CONDITIONAL_HELP[name]} if name in CONDITIONAL_HELP else {})}
+            for name in EDITABLE
+        }
 
 
 class VersionConflictSerializer(serializers.Serializer):

@@ -1,5 +1,6 @@
 from rest_framework import viewsets
 
+from registry.api.mixins import ID_IN_URL
 from safety.api.filters import FlagFilter
 from safety.api.serializers import FlagSerializer
 from safety.selectors import INBOX_ORDER, flags_for
@@ -10,6 +11,7 @@ class FlagViewSet(viewsets.ReadOnlyModelViewSet):
     (and, later, through the adverse-event workflow)."""
 
     serializer_class = FlagSerializer
+    lookup_value_regex = ID_IN_URL
     filterset_class = FlagFilter
 
     def get_queryset(self):

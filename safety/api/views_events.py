@@ -2,10 +2,10 @@
 loaded. Scoped by registry.scoping; no PUT (no blanking by omission), no DELETE (nothing clinical is deleted)."""
 
 from drf_spectacular.utils import extend_schema, extend_schema_view
-from rest_framework import mixins, serializers, status, viewsets
+from rest_framework import mixins, status, viewsets
 from rest_framework.response import Response
 
-from registry.api.mixins import ID_IN_URL, RegistryPagination, WriteScopedObjectMixin
+from registry.api.mixins import ID_IN_URL, WriteScopedObjectMixin
 from safety import selectors_events, services_events
 from safety.api.filters_events import AdverseEventFilter
 from safety.api.serializers_events import (
@@ -28,7 +28,6 @@ class AdverseEventViewSet(
     WriteScopedObjectMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
     serializer_class = AdverseEventSerializer
-    pagination_class = RegistryPagination
     lookup_value_regex = ID_IN_URL
     filterset_class = AdverseEventFilter
     http_method_names = ["get", "post", "patch", "head", "options"]
@@ -62,12 +61,7 @@ class AdverseEventViewSet(
         )
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
-        reason, version = data.pop("reason", ""), data.pop("version", None)
-        missing = {
-            name: ["This field is required."] for name, value in (("reason", reason), ("version", version)) if not value
-        }
-        if missing:  # partial=True relaxes every field, but these two are never optional
-            raise serializers.ValidationError(missing)
+        reason, version = data.pop("reason"), data.pop("version")
         try:
             event = services_events.adverse_event_correct(
                 event=event, by=request.user, data=data, reason=reason, expected_version=version

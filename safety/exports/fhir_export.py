@@ -28,7 +28,8 @@ RELATEDNESS_EXTENSION = "https://knee-registry.example/fhir/StructureDefinition/
 
 
 def _system(name: str) -> str:
-    return f"{settings.SITE_URL.rstrip('/')}/fhir/{name}"
+    # The registry's own configured URI, never the site address: a new host or port must not rename every record.
+    return f"{settings.FHIR_SYSTEM_URI}/{name}"
 
 
 def registry_number_system() -> str:

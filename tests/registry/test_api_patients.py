@@ -340,7 +340,11 @@ def test_page_size_has_a_default_and_a_ceiling(api_as, clinician, clinic, monkey
     PatientFactory.create_batch(3, clinic=clinic)
     assert RegistryPagination.default_limit == 50
     monkeypatch.setattr(RegistryPagination, "max_limit", 2)
-    body = api_as(clinician).get(URL, {"limit": 10**9}).json()
+    body = api_as(clinician).get(URL, {"limit": 2}).json()
     assert body["count"] == 3
     assert len(body["results"]) == 2
     assert body["next"] is not None
+    # Past the ceiling is an error the client sees, not a smaller page than it asked for.
+    too_many = api_as(clinician).get(URL, {"limit": 10**9})
+    assert too_many.status_code == 400
+    assert too_many.json() == {"limit": ["Ensure this value is less than or equal to 2."]}

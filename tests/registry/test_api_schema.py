@@ -105,9 +105,9 @@ def test_error_statuses_are_documented_only_where_they_can_happen(schema):
             assert "429" not in _statuses(schema, address, method)  # nothing is throttled
     # 400 only where there is input: a body, or validated query parameters.
     assert _statuses(schema, "/api/v1/patients/", "get") == {"200", "400", "401", "403"}  # filters; no 404
-    assert _statuses(schema, "/api/v1/patients/", "post") == {"201", "400", "401", "403"}
+    assert _statuses(schema, "/api/v1/patients/", "post") == {"201", "400", "401", "403", "415"}  # JSON only
     assert _statuses(schema, "/api/v1/patients/{id}/", "get") == {"200", "401", "403", "404"}
-    assert _statuses(schema, "/api/v1/patients/{id}/", "patch") == {"200", "400", "401", "403", "404"}
+    assert _statuses(schema, "/api/v1/patients/{id}/", "patch") == {"200", "400", "401", "403", "404", "415"}
     assert _statuses(schema, "/api/v1/instruments/", "get") == {"200", "401", "403"}  # no input, no address
     assert "400" in _statuses(schema, "/api/v1/outcomes/summary/", "get")  # its filters are declared by hand
     assert "409" in _statuses(schema, "/api/v1/adverse-events/{id}/", "patch")

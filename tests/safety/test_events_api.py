@@ -44,6 +44,20 @@ def test_record_through_the_api(api_as, clinician, injection):
     assert body["patient_registry_number"] == injection.patient.registry_number
 
 
+def test_patient_and_source_may_be_left_to_their_documented_defaults(api_as, clinician, injection, other_clinic):
+    data = payload(injection)
+    del data["patient"], data["source"]
+    response = api_as(clinician).post(URL, data, format="json")
+    assert response.status_code == 201, response.json()
+    assert response.json()["patient"] == injection.patient_id  # the injections' patient
+    assert response.json()["source"] == "clinician"
+    # The default never mixes patients: injections of two patients are still refused.
+    second = make_injection(PatientFactory(clinic=injection.patient.clinic), clinician)
+    mixed = api_as(clinician).post(URL, {**data, "injections": [injection.pk, second.pk]}, format="json")
+    assert mixed.status_code == 400
+    assert "injections" in mixed.json()
+
+
 def test_model_rules_reach_the_api_as_400(api_as, clinician, injection):
     response = api_as(clinician).post(URL, payload(injection, severity=5), format="json")
     assert response.status_code == 400

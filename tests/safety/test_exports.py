@@ -384,3 +384,36 @@ def test_a_failed_job_says_so(auditor, settings, tmp_path, monkeypatch):
     assert job.status == ExportStatus.FAILED
     assert "disk full" in job.error
     assert service.export_job_run(job.pk).status == ExportStatus.FAILED  # a finished job is left alone
+
+
+def _fhir_addresses(bundle: dict) -> list[str]:
+    """Every identifier system and fullUrl in a bundle: what a receiving system keys the records on."""
+    found = []
+    for entry in bundle["entry"]:
+        resource = entry["resource"]
+        found.append(entry["fullUrl"])
+        found.append(resource["identifier"]["system"])
+        found.append(resource["subject"]["identifier"]["system"])
+        found += [s["instance"]["identifier"]["system"] for s in resource["suspectEntity"]]
+    return found
+
+
+def test_fhir_identifiers_do_not_change_with_the_site_address(client, auditor, dataset, settings):
+    """A receiver matches resources by identifier system and fullUrl; moving the site to another host or port (or
+    exporting from a staging copy) must not make every event look new."""
+    client.force_login(auditor)
+    settings.FHIR_SYSTEM_URI = "https://registry.north-knee.example/fhir"
+    exports = []
+    for site_url in ("http://127.0.0.1:8000", "https://registry.example.org:8443"):
+        settings.SITE_URL = site_url
+        exports.append(json.loads(export(client, "fhir").content))
+    first, second = (_fhir_addresses(bundle) for bundle in exports)
+    assert first == second
+    assert all(address.startswith("https://registry.north-knee.example/fhir/") for address in first)
+    event = dataset["events"]["serious"]
+    entry = next(e for e in exports[0]["entry"] if e["resource"]["id"] == str(event.pk))
+    assert entry["fullUrl"] == f"https://registry.north-knee.example/fhir/AdverseEvent/{event.pk}"
+    assert entry["resource"]["subject"]["identifier"] == {
+        "system": "https://registry.north-knee.example/fhir/registry-number",
+        "value": event.patient.registry_number,
+    }

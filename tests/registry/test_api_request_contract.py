@@ -1,0 +1,250 @@
+"""Every write operation's request schema says what the server really requires: each field the schema marks
+required is refused when left out (400 naming it), each field it leaves optional may be left out. A field whose
+need depends on other values (a protocol's keys depend on the product) is optional in the schema and its
+description says when it is needed. Bodies are JSON only. Operations come from the schema, so a new write
+operation fails here until it has a known-good body below.
+"""
+
+import datetime as dt
+import itertools
+
+import pytest
+from drf_spectacular.generators import SchemaGenerator
+from rest_framework.test import APIClient
+
+from outcomes.instruments import current_version
+from registry.choices import Role
+from tests.factories import BMAC_PROTOCOL, KOOS_ITEMS, PatientFactory, make_injection, staff
+from tests.safety.ae_support import record
+
+pytestmark = pytest.mark.django_db
+_numbers = itertools.count(1)
+
+
+def _patient_body(clinic) -> dict:
+    return {
+        "clinic": clinic.pk,
+        "full_name": "Ada Example",
+        "email": "ada@example.org",
+        "phone": "07700 900123",
+        "year_of_birth": 1958,
+        "sex": "female",
+        "consent_on": "2026-01-05",
+        "consent_version": "v1.0",
+        "consent_registry": True,
+        "consent_email_contact": True,
+    }
+
+
+def _injection_body(patient, clinician) -> dict:
+    return {
+        "patient": patient.pk,
+        "knee": "left",
+        "injected_on": "2026-03-02",
+        "status": "given",
+        "product": "bmac",
+        "kl_grade": 2,
+        "guidance": "ultrasound",
+        "volume_ml": 6,
+        "rehabilitation": "home",
+        "rehabilitation_notes": "Quadriceps programme",
+        "bmi": 27.5,
+        "alignment": "varus",
+        "alignment_degrees": 3,
+        "activity_level": 4,
+        "previous_treatments": ["physiotherapy"],
+        "pathology": ["meniscal_tear"],
+        "pathology_notes": "Degenerative medial meniscus",
+        "clinician": clinician.pk,
+        "protocol": dict(BMAC_PROTOCOL),
+        "governance": {},
+        "planned_injections": 1,
+        "number_in_plan": 1,
+    }
+
+
+def _event_body(injection) -> dict:
+    return {
+        "patient": injection.patient_id,
+        "injections": [injection.pk],
+        "flag": None,
+        "source": "clinician",
+        "onset_on": "2026-03-05",
+        "category": "effusion",
+        "description": "Swollen knee, settled with rest.",
+        "severity": 1,
+        "serious_death": False,
+        "serious_life_threatening": False,
+        "serious_hospitalisation": False,
+        "serious_disability": False,
+        "serious_congenital_anomaly": False,
+        "serious_other_medically_important": False,
+        "causality": "possible",
+        "relatedness": "injection",
+        "expectedness": "expected",
+        "action_taken": "conservative",
+        "outcome": "recovered",
+        "outcome_on": "2026-03-10",
+        "meddra_code": "10014593",
+        "meddra_version": "27.0",
+    }
+
+
+def _clinics(ctx):
+    return "/api/v1/clinics/", {
+        "name": f"Clinic {next(_numbers)}",
+        "time_zone": "Europe/London",
+        "link_requires_year_of_birth": True,
+        "contact_email": "desk@example.org",
+    }
+
+
+def _patients(ctx):
+    return "/api/v1/patients/", _patient_body(ctx["clinic"])
+
+
+def _patient_correction(ctx):
+    patient = PatientFactory(clinic=ctx["clinic"])
+    body = {k: v for k, v in _patient_body(ctx["clinic"]).items() if k != "clinic"}
+    return f"/api/v1/patients/{patient.pk}/", body
+
+
+def _withdrawal(ctx):
+    patient = PatientFactory(clinic=ctx["clinic"])
+    return f"/api/v1/patients/{patient.pk}/withdraw-consent/", {"decision": "retain", "reason": "Moved away"}
+
+
+def _injections(ctx):
+    return "/api/v1/injections/", _injection_body(PatientFactory(clinic=ctx["clinic"]), ctx["clinician"])
+
+
+def _injection_correction(ctx):
+    injection = make_injection(PatientFactory(clinic=ctx["clinic"]), ctx["clinician"])
+    body = _injection_body(injection.patient, ctx["clinician"])
+    for fixed in ("patient", "planned_injections", "number_in_plan"):
+        del body[fixed]
+    body.update(kl_grade=3, bmi=28.0, reason="Re-measured")
+    return f"/api/v1/injections/{injection.pk}/", body
+
+
+def _events(ctx):
+    return "/api/v1/adverse-events/", _event_body(
+        make_injection(PatientFactory(clinic=ctx["clinic"]), ctx["clinician"])
+    )
+
+
+def _event_correction(ctx):
+    injection = make_injection(PatientFactory(clinic=ctx["clinic"]), ctx["clinician"])
+    event = record(ctx["clinician"], injection)
+    body = {k: v for k, v in _event_body(injection).items() if k not in ("patient", "flag")}
+    body.update(severity=2, description="Swollen knee, aspirated.", reason="Reassessed", version=event.version)
+    return f"/api/v1/adverse-events/{event.pk}/", body
+
+
+def _score(ctx):
+    return "/api/v1/instruments/KOOS/score/", {
+        "answers": dict.fromkeys(KOOS_ITEMS, 2),
+        "version": current_version("KOOS"),
+    }
+
+
+# (method, schema path) -> a function giving (address, a body the server accepts), fresh objects on every call.
+KNOWN_GOOD = {
+    ("post", "/api/v1/clinics/"): _clinics,
+    ("post", "/api/v1/patients/"): _patients,
+    ("patch", "/api/v1/patients/{id}/"): _patient_correction,
+    ("post", "/api/v1/patients/{id}/withdraw-consent/"): _withdrawal,
+    ("post", "/api/v1/injections/"): _injections,
+    ("patch", "/api/v1/injections/{id}/"): _injection_correction,
+    ("post", "/api/v1/adverse-events/"): _events,
+    ("patch", "/api/v1/adverse-events/{id}/"): _event_correction,
+    ("post", "/api/v1/instruments/{code}/score/"): _score,
+}
+# Optional in the schema, needed only in some cases: the description must say which.
+CONDITIONAL = {
+    ("post", "/api/v1/injections/", "protocol"): "keys depend on `product`",
+    ("post", "/api/v1/injections/", "governance"): "required for exosome",
+    ("post", "/api/v1/injections/", "alignment_degrees"): "varus or valgus",
+    ("patch", "/api/v1/injections/{id}/", "alignment_degrees"): "varus or valgus",
+    ("post", "/api/v1/adverse-events/", "outcome_on"): "required when it is resolved",
+    ("patch", "/api/v1/adverse-events/{id}/", "outcome_on"): "required when it is resolved",
+}
+
+
+@pytest.fixture(scope="module")
+def schema() -> dict:
+    return SchemaGenerator().get_schema(request=None, public=True)
+
+
+def _writes(schema) -> list[tuple[str, str, dict]]:
+    return [
+        (method, path, operation)
+        for path, item in schema["paths"].items()
+        for method, operation in item.items()
+        if method in ("post", "put", "patch")
+    ]
+
+
+def _request_component(schema, operation) -> dict:
+    ref = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    return schema["components"]["schemas"][ref.split("/")[-1]]
+
+
+def test_every_write_takes_json_only_and_has_a_known_good_body(schema):
+    writes = _writes(schema)
+    assert {(method, path) for method, path, _ in writes} == set(KNOWN_GOOD)
+    for method, path, operation in writes:
+        assert list(operation["requestBody"]["content"]) == ["application/json"], (method, path)
+
+
+def test_corrections_require_their_reason_and_version(schema):
+    def required(method, path):
+        return set(_request_component(schema, schema["paths"][path][method]).get("required", []))
+
+    assert required("patch", "/api/v1/injections/{id}/") == {"reason"}
+    assert required("patch", "/api/v1/adverse-events/{id}/") == {"reason", "version"}
+    assert required("patch", "/api/v1/patients/{id}/") == set()
+    for path in ("/api/v1/injections/{id}/", "/api/v1/adverse-events/{id}/"):
+        assert schema["paths"][path]["patch"]["requestBody"]["required"] is True
+
+
+@pytest.mark.parametrize(("method", "path"), list(KNOWN_GOOD))
+def test_required_means_required_and_optional_means_optional(method, path, schema, clinic, admin_user):
+    clinician = staff(clinic, Role.CLINICIAN, username=f"dr_{next(_numbers)}")
+    ctx = {"clinic": clinic, "clinician": clinician}
+    client = APIClient()
+    client.force_authenticate(admin_user if path == "/api/v1/clinics/" else clinician)
+    operation = schema["paths"][path][method]
+    component = _request_component(schema, operation)
+    required = set(component.get("required", []))
+    writable = {name for name, field in component["properties"].items() if not field.get("readOnly")}
+
+    address, body = KNOWN_GOOD[(method, path)](ctx)
+    assert set(body) == writable, "the known-good body sends every field the schema accepts"
+    accepted = getattr(client, method)(address, body, format="json")
+    assert accepted.status_code in (200, 201), accepted.json()
+
+    wrong = []
+    for name in sorted(writable):
+        address, body = KNOWN_GOOD[(method, path)](ctx)
+        del body[name]
+        response = getattr(client, method)(address, body, format="json")
+        refused_for_it = response.status_code == 400 and name in response.json()
+        if name in required and not refused_for_it:
+            wrong.append(f"{name}: required in the schema, but the server took the body without it")
+        elif name not in required and refused_for_it:
+            condition = CONDITIONAL.get((method, path, name))
+            description = component["properties"][name].get("description", "")
+            if condition is None or condition not in description:
+                wrong.append(f"{name}: optional in the schema, but refused when left out: {response.json()[name]}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_a_form_encoded_body_is_refused_with_415(clinician, clinic):
+    client = APIClient()
+    client.force_authenticate(clinician)
+    body = {k: v for k, v in _patient_body(clinic).items() if not isinstance(v, bool)}
+    response = client.post("/api/v1/patients/", body, format="multipart")
+    assert response.status_code == 415
+    assert client.post("/api/v1/patients/", _patient_body(clinic), format="json").status_code == 201
+    assert dt.date.fromisoformat(client.get("/api/v1/patients/").json()["results"][0]["consent_on"])
