@@ -1,0 +1,50 @@
+"""Helpers for tests that start the real programs (gunicorn, celery, manage.py) as separate processes."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+DEADLINE = 30  # seconds; polls return as soon as the condition holds
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def minimal_env(**values: str) -> dict[str, str]:
+    """A clean environment, as a container has: none of the test run's own settings (DATABASE_URL, CI, ...) leak
+    in. The virtualenv's bin comes first on PATH, so `python`, `gunicorn` and `celery` are the project's."""
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "/usr/bin:/bin")])
+    env = {"PATH": path, "HOME": os.environ.get("HOME", "/tmp"), "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1"}
+    env.update(values)
+    return env
+
+
+def wait_until(condition: Callable[[], bool], what: str, *, timeout: float = DEADLINE, every: float = 0.2) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(every)
+    raise AssertionError(f"Timed out after {timeout:.0f} s waiting for {what}")
+
+
+def stop(process: subprocess.Popen, *, grace: float = 20) -> int:
+    """SIGTERM to the process group (warm shutdown, as `docker compose stop` does), SIGKILL after the grace time."""
+    if process.poll() is None:
+        try:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=5)
+        except ProcessLookupError:
+            pass
+    return process.returncode
