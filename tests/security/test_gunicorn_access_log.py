@@ -3,7 +3,6 @@ bypass Django's logging). Proved on a real gunicorn process: applying the dict b
 merges it into its own defaults and refused to start."""
 
 import logging.config
-import os
 import runpy
 import secrets
 import subprocess
@@ -38,7 +37,7 @@ def test_gunicorn_starts_and_its_access_log_redacts_tokens(tmp_path):
         GUNICORN_CMD_ARGS=f"--bind 127.0.0.1:{port} --workers 1",
     )
     log = (tmp_path / "gunicorn.log").open("w")
-    server = subprocess.Popen(  # noqa: S603
+    server = subprocess.Popen(
         [str(Path(sys.executable).with_name("gunicorn")), "-c", "config/gunicorn.py", "config.wsgi"],
         cwd=ROOT,
         env=env,
@@ -52,7 +51,7 @@ def test_gunicorn_starts_and_its_access_log_redacts_tokens(tmp_path):
         def answers() -> bool:
             assert server.poll() is None, (tmp_path / "gunicorn.log").read_text()
             try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/q/{token}/", timeout=5)  # noqa: S310
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/q/{token}/", timeout=5)
             except urllib.error.HTTPError:
                 return True  # any status: the request reached Django and was logged
             except OSError:
