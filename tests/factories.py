@@ -44,6 +44,8 @@ class PatientFactory(factory.django.DjangoModelFactory):
         model = Patient
 
     clinic = factory.SubFactory(ClinicFactory)
+    # Counted, not drawn: unique by construction, and never the shape of a drawn number (KR-7G3K-9QPD).
+    registry_number = factory.Sequence(lambda n: f"KR-TEST-{n:06d}")
     full_name = factory.Sequence(lambda n: f"Patient {n}")
     email = factory.Sequence(lambda n: f"patient{n}@example.org")
     year_of_birth = 1960
