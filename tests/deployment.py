@@ -1,14 +1,12 @@
 """What the Dockerfile and docker-compose.yml say, read by the tests that run their commands without Docker
 (tests/test_image_build.py, tests/test_production_smoke.py), so a test can never drift from the deployment files."""
 
-import atexit
-import functools
+import fcntl
 import json
+import os
 import re
 import shlex
-import shutil
 import subprocess
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,32 +89,47 @@ def run_build_step(step: Instruction, *, cwd: Path, root: Path, env: dict[str, s
 
 
 @dataclass(frozen=True)
+class BuildStep:
+    command: str
+    returncode: int
+    output: str
+
+
+@dataclass(frozen=True)
 class BuiltImage:
     root: Path  # stands for the image's /: <root>/app is the WORKDIR, <root>/data the volumes
     app: Path
     env: dict[str, str]  # the Dockerfile's ENV, paths under root
-    steps: list[tuple[str, subprocess.CompletedProcess]]  # each Python build step and how it ended
+    steps: list[BuildStep]  # each Python build step and how it ended
 
     @property
     def static_root(self) -> Path:
         return Path(self.env["VAR_DIR"]) / "static"
 
 
-@functools.cache
-def built_image() -> BuiltImage:
-    """The Dockerfile's Python build steps run once per test process (collectstatic takes seconds), in a copy of
-    the build context at <tmp>/app, the image's WORKDIR. Removed when the process exits."""
+def built_image(shared: Path) -> BuiltImage:
+    """The Dockerfile's Python build steps, run once per test session (collectstatic takes seconds of CPU) in a
+    copy of the build context at <shared>/image/app, the image's WORKDIR. `shared` is a folder every xdist worker
+    of the session sees; the first to get the lock builds, the others read what it recorded."""
     from tests.processes import minimal_env
 
-    root = Path(tempfile.mkdtemp(prefix="image-"))
-    atexit.register(shutil.rmtree, root, ignore_errors=True)
-    for path in IMAGE_PATHS:
-        (root / path.lstrip("/")).mkdir(parents=True, exist_ok=True)
-    app = build_context(root / "app")
-    env = image_env(root)
-    run_env = minimal_env(**env)
-    steps = [(step.args, run_build_step(step, cwd=app, root=root, env=run_env)) for step in python_build_steps()]
-    return BuiltImage(root=root, app=app, env=env, steps=steps)
+    root = shared / "image"
+    record = shared / "image-build.json"
+    with (shared / "image-build.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not record.exists():
+            for path in IMAGE_PATHS:
+                (root / path.lstrip("/")).mkdir(parents=True, exist_ok=True)
+            app = build_context(root / "app")
+            run_env = minimal_env(**image_env(root))
+            steps = []
+            for step in python_build_steps():
+                result = run_build_step(step, cwd=app, root=root, env=run_env)
+                steps.append({"command": step.args, "returncode": result.returncode,
+                              "output": (result.stdout + result.stderr)[-6000:]})  # fmt: skip
+            record.write_text(json.dumps(steps))
+    steps = [BuildStep(**step) for step in json.loads(record.read_text())]
+    return BuiltImage(root=root, app=root / "app", env=image_env(root), steps=steps)
 
 
 def image_command() -> list[str]:
@@ -190,3 +203,9 @@ def compose_environment(service: str, values: dict[str, str]) -> dict[str, str]:
 
     return {name: values[name] if name in values else _VARIABLE.sub(substitute, str(value))
             for name, value in environment.items()}  # fmt: skip
+
+
+def session_folder(tmp_path_factory) -> Path:
+    """A folder shared by every xdist worker of this test session (the workers' own folders sit inside it)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base

@@ -1,5 +1,6 @@
 """Helpers for tests that start the real programs (gunicorn, celery, manage.py) as separate processes."""
 
+import contextlib
 import os
 import signal
 import socket
@@ -36,15 +37,18 @@ def wait_until(condition: Callable[[], bool], what: str, *, timeout: float = DEA
     raise AssertionError(f"Timed out after {timeout:.0f} s waiting for {what}")
 
 
-def stop(process: subprocess.Popen, *, grace: float = 20) -> int:
-    """SIGTERM to the process group (warm shutdown, as `docker compose stop` does), SIGKILL after the grace time."""
-    if process.poll() is None:
-        try:
+def stop(*processes: subprocess.Popen, grace: float = 20) -> None:
+    """SIGTERM to each process group at once (a warm shutdown, as `docker compose stop` does), then wait for all;
+    SIGKILL whatever still runs after the grace time."""
+    running = [process for process in processes if process.poll() is None]
+    for process in running:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=grace)
+    deadline = time.monotonic() + grace
+    for process in running:
+        try:
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=5)
-        except ProcessLookupError:
-            pass
-    return process.returncode
