@@ -8,7 +8,7 @@ from importlib.metadata import PackageNotFoundError, version
 import pytest
 from packaging.requirements import Requirement
 
-from tests.deployment import BuiltImage, built_image, compose, image_command, session_folder
+from tests.deployment import BuiltImage, built_image, compose, dockerfile, image_command, session_folder
 
 
 @pytest.fixture(scope="session")
@@ -75,3 +75,12 @@ def _project_dependencies() -> list[str]:
     return tomllib.loads((Path(__file__).resolve().parent.parent / "pyproject.toml").read_text())["project"][
         "dependencies"
     ]
+
+
+def test_the_image_has_the_system_libraries_weasyprint_loads():
+    """python:3.11-slim has no Pango: without it the first CIOMS PDF fails in production (the tests' machine has
+    it, so only the Dockerfile can be checked). WeasyPrint's documented Debian packages for its wheels."""
+    installs = " ".join(i.args for i in dockerfile() if i.name == "RUN" and "apt-get install" in i.args)
+    assert "weasyprint" in " ".join(_project_dependencies())
+    for package in ("libpango-1.0-0", "libpangoft2-1.0-0", "libharfbuzz-subset0"):
+        assert package in installs.split(), package
