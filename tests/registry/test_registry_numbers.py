@@ -3,11 +3,13 @@ repeats a number already held, enrolment draws again instead of failing."""
 
 import datetime as dt
 import itertools
+import re
 import secrets
 
 import pytest
 
 from registry.models import Patient
+from registry.models.patient import _ALPHABET
 from registry.services import patient_enrol
 from tests.factories import PatientFactory
 
@@ -38,4 +40,5 @@ def test_a_drawn_number_already_held_is_drawn_again(clinic, clinician, monkeypat
 def test_test_patients_are_numbered_apart_from_drawn_numbers(db, clinic):
     numbers = [PatientFactory(clinic=clinic).registry_number for _ in range(3)]
     assert len(set(numbers)) == 3
-    assert all(n.startswith("KR-TEST-") for n in numbers)  # random numbers look like KR-7G3K-9QPD: never these
+    assert all(re.fullmatch(r"KR-\d{4}-U\d{3}", n) for n in numbers)
+    assert not {"U"} & set(_ALPHABET)  # the letter that keeps them apart from drawn numbers
