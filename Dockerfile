@@ -10,6 +10,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
+# WeasyPrint (CIOMS PDFs) loads Pango and HarfBuzz from the system at run time: the packages its documentation
+# lists for Debian; fontconfig comes with them and brings a font. The slim image has none of them.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 \
+    && rm -rf /var/lib/apt/lists/*
+
 # Dependencies first, so a code change does not reinstall them (psycopg[binary] brings its own libpq).
 COPY pyproject.toml ./
 RUN python - <<'PY' > /tmp/requirements.txt

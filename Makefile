@@ -46,11 +46,14 @@ install: $(STAMP)
 # whitenoise warns on every request while the static folder does not exist (it is filled by collectstatic).
 STATIC_DIR = "$${VAR_DIR:-var}/static"
 
+# Links in the demo's emails point at the port it serves, unless SITE_URL is set (e.g. behind a proxy).
+DEMO_SITE_URL = SITE_URL="$${SITE_URL:-http://127.0.0.1:$(PORT)}"
+
 run: $(STAMP)
 	@mkdir -p $(STATIC_DIR)
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py seed_demo
-	$(PY) manage.py rundemo --port $(PORT)
+	$(DEMO_SITE_URL) $(PY) manage.py seed_demo
+	$(DEMO_SITE_URL) $(PY) manage.py rundemo --port $(PORT)
 
 # -n auto: one xdist worker per core; each worker gets its own test database and Celery queue.
 test: $(STAMP)

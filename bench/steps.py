@@ -49,6 +49,19 @@ def percentile(values: list[float], pct: float) -> float:
 # --- submission: mint links ------------------------------------------------------------------------------------
 
 
+BENCH_NUMBER_PREFIX = "KR-BNCH-"
+
+
+def bench_registry_numbers(count: int) -> list[str]:
+    """The next `count` bench registry numbers, counting on from the highest already stored: unique by
+    construction (24 random bits collided in one of two runs at 800 patients)."""
+    numbers = Patient.objects.filter(registry_number__startswith=BENCH_NUMBER_PREFIX).values_list(
+        "registry_number", flat=True
+    )
+    start = max((int(n.removeprefix(BENCH_NUMBER_PREFIX), 16) for n in numbers), default=0) + 1
+    return [f"{BENCH_NUMBER_PREFIX}{n:06X}" for n in range(start, start + count)]
+
+
 def mint(count: int, out: Path) -> dict:
     """`count` open one-month follow-ups, each with a fresh link; tokens to out/tokens.txt and a full
     KOOS+OKS+VAS+PGA+safety form (with the CSRF field) to out/body.txt."""
@@ -85,8 +98,8 @@ def mint(count: int, out: Path) -> dict:
         expires = now + dt.timedelta(days=30)
         tokens = []
         patient_ids = [
-            patients.add(clinic.pk, f"KR-BNCH-{secrets.token_hex(3).upper()}", 1960, "unknown", today, "bench", now)
-            for _ in range(max(1, count // 50))
+            patients.add(clinic.pk, number, 1960, "unknown", today, "bench", now)
+            for number in bench_registry_numbers(max(1, count // 50))
         ]
         for index in range(count):
             patient_id = patient_ids[index % len(patient_ids)]

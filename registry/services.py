@@ -6,12 +6,13 @@ from datetime import date
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from registry import signals
 from registry.choices import InjectionStatus, WithdrawalDecision
 from registry.models import Clinic, Injection, Patient, TreatmentPlan
+from registry.models.patient import new_registry_number
 from registry.protocols import validate_governance, validate_protocol
 
 PATIENT_FIELDS = {
@@ -66,9 +67,24 @@ def _save(instance, *, by, reason: str) -> None:
 def patient_enrol(*, clinic: Clinic, by, data: dict[str, Any]) -> Patient:
     _reject_unknown(data, PATIENT_FIELDS)
     patient = Patient(clinic=clinic, **data)
-    patient.full_clean()
-    _save(patient, by=by, reason="Enrolled")
+    patient.full_clean(exclude=["registry_number"])  # the insert below decides whether the number is free
+    _insert_with_a_free_registry_number(patient, by=by, reason="Enrolled")
     return patient
+
+
+def _insert_with_a_free_registry_number(patient: Patient, *, by, reason: str) -> None:
+    """Registry numbers are random (they reveal no enrolment order), so a draw can repeat one already held (40
+    bits: even odds of one repeat among a million patients). The unique index is the judge, also against a
+    concurrent enrolment: a repeat rolls back to a savepoint and the number is drawn again."""
+    while True:
+        try:
+            with transaction.atomic():
+                _save(patient, by=by, reason=reason)
+            return
+        except IntegrityError:
+            if not Patient.objects.filter(registry_number=patient.registry_number).exists():
+                raise  # some other constraint: not ours to retry
+            patient.registry_number = new_registry_number()
 
 
 @transaction.atomic

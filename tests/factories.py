@@ -44,6 +44,9 @@ class PatientFactory(factory.django.DjangoModelFactory):
         model = Patient
 
     clinic = factory.SubFactory(ClinicFactory)
+    # Counted, not drawn: unique by construction. Shaped like a drawn number (KR-7G3K-9QPD) but with a U, a letter
+    # the draw never uses, so a test's patients and those enrolled through the service can never collide.
+    registry_number = factory.Sequence(lambda n: f"KR-{n % 10_000:04d}-U{n // 10_000 % 1000:03d}")
     full_name = factory.Sequence(lambda n: f"Patient {n}")
     email = factory.Sequence(lambda n: f"patient{n}@example.org")
     year_of_birth = 1960

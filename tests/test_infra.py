@@ -164,3 +164,14 @@ def test_history_manager_class_is_built_once_per_model():
     for model in (Patient, FollowUp, Submission):
         assert type(model.history) is type(model.history)
         assert model.history.model.__name__ == f"Historical{model.__name__}"
+
+
+def test_ci_installs_every_program_a_test_skips_without():
+    """A test that skips for a missing program ("needs service: wrk ...") fails CI, so .ci/run installs it."""
+    programs = {"chromium"}  # tests/e2e: /usr/bin/chromium
+    for path in (ROOT / "tests").rglob("*.py"):
+        programs |= set(re.findall(r'shutil\.which\("([\w-]+)"\)', path.read_text()))
+    script = (ROOT / ".ci" / "run").read_text()
+    assert "apt-get install" in script
+    for program in sorted(programs):
+        assert f"missing+=({program})" in script, f".ci/run must install {program} when it is missing"

@@ -3,7 +3,6 @@ is found: the same row count in every table, and a sample patient, injection and
 
 import os
 import subprocess
-import uuid
 from pathlib import Path
 
 import psycopg
@@ -55,7 +54,8 @@ def test_a_dump_restores_into_a_new_database_with_every_record(postgres_required
     assert made.returncode == 0, made.stderr
     assert dump.stat().st_mode & 0o077 == 0  # health data: readable by its owner only
 
-    restored_name = f"restore_check_{uuid.uuid4().hex[:10]}"
+    # Named after this test database (unique per run and xdist worker), not drawn at random.
+    restored_name = f"{connection.settings_dict['NAME']}_restored"
     restored = url_for(restored_name)
     try:
         done = subprocess.run(

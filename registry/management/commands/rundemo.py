@@ -59,6 +59,8 @@ class Command(BaseCommand):
         log_dir = Path(settings.VAR_DIR) / "log"
         log_dir.mkdir(parents=True, exist_ok=True)
         worker_log = log_dir / "worker.log"
+        # Links in emails point at this server (the worker builds them from SITE_URL), unless SITE_URL is set.
+        os.environ.setdefault("SITE_URL", f"http://{host}:{port}")
         # The demo shows its emails at any hour; production sends in clinic daytime (NOTIFICATIONS_SENDING_HOURS).
         os.environ.setdefault("NOTIFICATIONS_SENDING_HOURS", "00:00-24:00")
         self.stdout.write(
