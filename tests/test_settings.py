@@ -137,3 +137,14 @@ def test_production_refuses_a_short_secret_key(load_settings):
 def test_malformed_values_fail_at_start_up(load_settings, name, value, message):
     with pytest.raises((ImproperlyConfigured, ValueError), match=message):
         load_settings(**{name: value})
+
+
+def test_the_dashboard_minimum_may_be_raised_never_lowered_below_10(load_settings):
+    from outcomes.analysis.disclosure import FLOOR
+
+    assert FLOOR == 10  # UK LLC's threshold: the settings check below names it too
+    assert load_settings().DASHBOARD_MIN_GROUP_SIZE == FLOOR
+    assert load_settings(DASHBOARD_MIN_GROUP_SIZE="15").DASHBOARD_MIN_GROUP_SIZE == 15
+    for lower in ("9", "5", "0"):
+        with pytest.raises(ImproperlyConfigured, match="not lowered below 10"):
+            load_settings(DASHBOARD_MIN_GROUP_SIZE=lower)
