@@ -14,6 +14,7 @@ from outcomes.analysis import disclosure, tables
 from outcomes.analysis.filters import COMPARE_BY_CHOICES
 from outcomes.analysis.summary import InvalidFilters, filterset_for, released_summary, summarise
 from outcomes.analysis.trajectory import patient_trajectory
+from registry import downloads
 from registry.scoping import get_for_user_or_404, patients_for
 
 # Sections of the page, in order: (heading, table slugs shown in it, chart beside the first table or None).
@@ -81,7 +82,8 @@ def dashboard_csv(request: HttpRequest, table: str) -> HttpResponse:
         errors = "\n".join(f"{field}: {' '.join(map(str, messages))}" for field, messages in exc.errors.items())
         return HttpResponse(errors, status=400, content_type="text/plain; charset=utf-8")
     built = tables.BUILDERS[table](summary)
-    response = HttpResponse(tables.to_csv(built, summary), content_type="text/csv; charset=utf-8")
+    text = (downloads.BOM if downloads.wants_bom(request.GET) else "") + tables.to_csv(built, summary)
+    response = HttpResponse(text, content_type="text/csv; charset=utf-8")
     day = timezone.localdate().isoformat()
     response["Content-Disposition"] = f'attachment; filename="outcomes-{table}-{day}.csv"'
     return response
