@@ -12,7 +12,13 @@ from django.views.decorators.http import require_GET, require_safe
 
 from outcomes.analysis import disclosure, tables
 from outcomes.analysis.filters import COMPARE_BY_CHOICES
-from outcomes.analysis.summary import InvalidFilters, filterset_for, released_summary, summarise
+from outcomes.analysis.summary import (
+    InvalidFilters,
+    filterset_for,
+    protected_summary,
+    released_summary,
+    summarise,
+)
 from outcomes.analysis.trajectory import patient_trajectory
 from registry import downloads
 from registry.scoping import get_for_user_or_404, patients_for
@@ -47,7 +53,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     except InvalidFilters:
         return render(request, "outcomes/dashboard.html", {**context, "summary": None}, status=400)
     # Exact numbers, each marked where a download would withhold it.
-    built = tables.build(summary, withheld=disclosure.protect(summary))
+    built = tables.build(summary, withheld=protected_summary(request.user, filterset, clinics))
     filtered = bool(summary["filters"])
     csv_suffix = f"?compare_by={filterset.compare_by_value}"
     for table in built.values():

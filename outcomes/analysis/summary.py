@@ -502,6 +502,22 @@ def summarise(user, filterset: OutcomeFilter, clinics: Mapping[int, str], *, tod
     return result
 
 
+def protected_summary(user, filterset: OutcomeFilter, clinics: Mapping[int, str], *, today: dt.date | None = None):
+    """The summary as a download shows it (outcomes.analysis.disclosure.protect), cached beside the exact one and
+    recomputed whenever that one is (a dashboard's thirteen files protect it once)."""
+    from outcomes.analysis import cache as summary_cache
+
+    summary = summarise(user, filterset, clinics, today=today)
+    today = today or timezone.localdate()
+    key = summary_cache.key_for(user, filterset.form.cleaned_data, clinics, today) + ":protected"
+    cached = summary_cache.load(key)
+    if cached is not None and cached["generated_at"] == summary["generated_at"]:
+        return cached
+    result = disclosure.protect(summary)
+    summary_cache.store(key, result)
+    return result
+
+
 def outcomes_summary(user, params: Mapping[str, Any], *, today: dt.date | None = None) -> dict[str, Any]:
     """The summary of the user's cohort narrowed by ``params`` (OutcomeFilter's GET parameters), exact: what the
     dashboard page shows its staff. Raises InvalidFilters."""
@@ -527,4 +543,7 @@ def released_summary(user, params: Mapping[str, Any], *, channel: str, today: dt
         if refused:
             raise InvalidFilters(refused)
         params = {"compare_by": params["compare_by"]} if params.get("compare_by") else {}
-    return disclosure.release(outcomes_summary(user, params, today=today), channel)
+    filterset, clinics = filterset_for(user, params)
+    if disclosure.CHANNELS[channel] == disclosure.PROTECTED:
+        return protected_summary(user, filterset, clinics, today=today)
+    return disclosure.release(summarise(user, filterset, clinics, today=today), channel)
