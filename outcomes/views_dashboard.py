@@ -53,7 +53,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     except InvalidFilters:
         return render(request, "outcomes/dashboard.html", {**context, "summary": None}, status=400)
     # Exact numbers, each marked where a download would withhold it.
-    built = tables.build(summary, withheld=protected_summary(request.user, filterset, clinics))
+    built = tables.build(summary, withheld=protected_summary(request.user, filterset, clinics, exact=summary))
     filtered = bool(summary["filters"])
     csv_suffix = f"?compare_by={filterset.compare_by_value}"
     for table in built.values():

@@ -15,8 +15,9 @@ than 8 values, counts 1-7 suppressed; "Disclosure control methodology for HES an
 
 Primary suppression: every number is judged by the count of people it describes. A count by itself; a mean (with
 its SD and CI) by its n; a percentage by its numerator, its denominator and those not in its numerator (N - n:
-published n and N give it away); a rate per 100 injections by its events and its injections. A count from 1 to
-minimum - 1 is withheld; a zero is shown (it describes nobody; NHS Digital shows zeros too).
+published n and N give it away); a rate per 100 injections by its events and its injections (ONS calculates no
+age-standardised rate from fewer than 10 deaths either). A count from 1 to minimum - 1 is withheld; a zero is
+shown (it describes nobody; NHS Digital shows zeros too).
 
 Complementary (secondary) suppression, the cell-suppression method of official statistics (Hundepool et al.,
 "Statistical Disclosure Control", Wiley 2012, ch. 4; tau-Argus, and sdcTable's SIMPLEHEURISTIC): every published

@@ -502,12 +502,15 @@ def summarise(user, filterset: OutcomeFilter, clinics: Mapping[int, str], *, tod
     return result
 
 
-def protected_summary(user, filterset: OutcomeFilter, clinics: Mapping[int, str], *, today: dt.date | None = None):
+def protected_summary(
+    user, filterset: OutcomeFilter, clinics: Mapping[int, str], *, today: dt.date | None = None, exact=None
+) -> dict:
     """The summary as a download shows it (outcomes.analysis.disclosure.protect), cached beside the exact one and
-    recomputed whenever that one is (a dashboard's thirteen files protect it once)."""
+    recomputed whenever that one is (a dashboard's twelve files protect it once). ``exact``: that summary, when
+    the caller has it already."""
     from outcomes.analysis import cache as summary_cache
 
-    summary = summarise(user, filterset, clinics, today=today)
+    summary = exact if exact is not None else summarise(user, filterset, clinics, today=today)
     today = today or timezone.localdate()
     key = summary_cache.key_for(user, filterset.form.cleaned_data, clinics, today) + ":protected"
     cached = summary_cache.load(key)

@@ -68,6 +68,8 @@ def test_the_same_file_with_and_without_a_filter_gives_nothing_away(client, lead
     """A filter that leaves out the small group, then subtraction: the filtered file's overall numbers are those
     of the group it keeps, so the one it leaves out is the total minus them. Downloads take no filters (the page,
     which shows exact numbers to staff, keeps its filters), so there is no second file to subtract."""
+    from django.urls import reverse
+
     from registry.choices import Product
     from registry.models import Clinic
 
@@ -80,6 +82,9 @@ def test_the_same_file_with_and_without_a_filter_gives_nothing_away(client, lead
         ({"clinic": str(north.pk)}, "clinic", north.name),
     ):
         filtered = download_everything(client, extra)
+        refused = client.get(reverse("outcomes:dashboard-csv", args=["completion"]), extra)
+        assert refused.status_code == 400  # downloads take no filters: there is no second file to subtract
+        assert client.get("/api/v1/outcomes/summary/", extra).status_code == 400
         csv_only = {k: v for k, v in files.items() if k[1] != "api"}
         known = filtered_as_group({k: v for k, v in filtered.items() if k[1] != "api"}, dim, kept)
         found = recovered(csv_only, truth, also_known=known)
