@@ -31,8 +31,8 @@ n, sum and sum of squares, which add up like counts. Then, until nothing changes
    withheld must have a withheld part. Where not, the smallest visible part is withheld as well;
 2. an audit solves the reader's whole linear system exactly (Gauss-Jordan in integers) and withholds more
    wherever any withheld number is still determined by the rest.
-Which numbers were withheld as "small" and which as complements is never said in a download (that would bound
-them); the page, for staff, shows both.
+Which numbers were withheld as small and which as complements is never said (a reader could bound them: a small
+one lies between 1 and minimum - 1); the page marks every withheld number alike.
 
 The breakdowns that do not depend on "compare by" (overall, completion by clinic, clinician and product,
 responders by KL grade, ...) are protected first and then frozen, so every "compare by" gives the same pattern
@@ -52,6 +52,7 @@ Not protected, by design (README "What leaves the clinic"):
 
 from __future__ import annotations
 
+import logging
 import math
 import pickle
 from collections import defaultdict
@@ -61,6 +62,8 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+
+logger = logging.getLogger(__name__)
 
 FLOOR = 10
 MEAN_FIELDS = ("n", "mean", "sd", "ci_low", "ci_high")
@@ -93,18 +96,18 @@ def release(summary: Mapping[str, Any], channel: str) -> dict[str, Any]:
 
 @dataclass
 class Cell:
-    key: tuple
+    ident: tuple  # (what, count)
     count: int  # people (plans, events, injections) the number describes
     published: bool  # False: implied by the files (e.g. those not reaching the MCID), never printed
     rank: tuple  # complements are taken smallest rank first
     frozen: bool = False
     hidden: bool = False
-    small: bool = False
     places: list[tuple[dict, tuple[str, ...]]] = field(default_factory=list)  # (dict, fields) printing it
 
     @property
     def unknown(self) -> bool:
-        """Not known to a reader: withheld, or implied and not zero (a reader may guess that an implied count is 0)."""
+        """Not known to a reader: withheld, or implied and not zero (an implied zero counts as known: a reader may
+        guess it, e.g. that a clinic gives no PRP)."""
         return self.hidden or (not self.published and self.count != 0)
 
 
@@ -136,8 +139,7 @@ class Release:
         if cell is None:
             rank = (size if size is not None else count, count, repr(key))
             cell = self.cells[ident] = Cell(ident, count, published, rank)
-            if published and self.is_small(count):
-                cell.hidden = cell.small = True
+            cell.hidden = published and self.is_small(count)
         cell.places.extend(at)
         return ident
 
@@ -178,7 +180,7 @@ class Release:
                 if not unknown and self.protected(total_id):  # the parts add up to it
                     changed |= self._withhold_one(part_ids, total_id)
                 continue
-            if not any(self.protected(c.key) for c in unknown):
+            if not any(self.protected(c.ident) for c in unknown):
                 continue
             together = sum(c.count for c in unknown)
             if len(unknown) >= 2 and not self.is_small(together):
@@ -194,7 +196,7 @@ class Release:
             if total.published and not total.hidden and not total.frozen:
                 self._hide(total)
                 return True
-            raise RuntimeError(f"cannot protect the relation of {total_id}")
+            return self._withhold_everything(total_id)
         # The smallest part that makes the withheld remainder safe on its own; else the largest, and go on.
         enough = [c for c in candidates if not self.is_small(together + c.count)]
         self._hide(enough[0] if enough else candidates[-1])
@@ -205,11 +207,24 @@ class Release:
         determined = _determined(self.relations, {i for i, c in self.cells.items() if c.unknown})
         for ident in sorted(determined, key=repr):
             if self.protected(ident):
-                self._hide(self._nearest_candidate(ident))
+                candidate = self._nearest_candidate(ident)
+                if candidate is None:
+                    return self._withhold_everything(ident)
+                self._hide(candidate)
                 return True  # re-run the cheap rules before auditing again
         return False
 
-    def _nearest_candidate(self, ident: tuple) -> Cell:
+    def _withhold_everything(self, ident: tuple) -> bool:
+        """The safe way out where no complement is left (not met in any test): withhold every number this stage
+        may still touch. The frozen stage before passed its own audit; what is left then adds no equation that
+        fixes anything."""
+        logger.warning("small-number suppression: no complement for %s; withholding every number of this stage", ident)
+        left = [c for c in self.cells.values() if c.published and not c.hidden and not c.frozen and c.count > 0]
+        for cell in left:
+            self._hide(cell)
+        return bool(left)
+
+    def _nearest_candidate(self, ident: tuple) -> Cell | None:
         """The visible cell to withhold next to ``ident``: the smallest in a relation holding it, else in the
         relations reached from there through unknown cells (a determination can run through several)."""
         by_cell: dict[tuple, list[tuple]] = defaultdict(list)
@@ -225,7 +240,7 @@ class Release:
                 return candidates[0]
             frontier = [m for m in members if m not in reached and self.cells[m].unknown]
             reached.update(frontier)
-        raise RuntimeError(f"cannot protect {ident}")
+        return None
 
 
 def _rank(cell: Cell) -> tuple:

@@ -58,7 +58,7 @@ def check(r: Release, *, stated: bool = True) -> None:
         if r.cells[total].unknown:
             continue
         hidden = [r.cells[p] for p in parts if r.cells[p].unknown]
-        if any(r.protected(c.key) for c in hidden):
+        if any(r.protected(c.ident) for c in hidden):
             together = sum(c.count for c in hidden)
             assert len(hidden) >= 2
             assert not 0 < together < K, f"{total}: withheld parts describe {together}"
@@ -129,3 +129,15 @@ def test_zeros_are_shown_and_small_counts_withheld(k):
     r = Release(k)
     zero, small, big = (r.cell(("x", i), n) for i, n in enumerate((0, k - 1, k)))
     assert [r.cells[c].hidden for c in (zero, small, big)] == [False, True, False]
+
+
+def test_where_no_complement_is_left_the_stage_withholds_everything_and_stops(caplog):
+    r = Release(K)
+    total, kept = r.cell(("all",), 40), r.cell(("big",), 35)
+    r.freeze()
+    small, other = r.cell(("small",), 5), r.cell(("other",), 30)
+    r.relate(total, [kept, small])  # the frozen cells alone give the small one away: nothing here can help
+    r.relate(r.cell(("elsewhere",), 60), [other, r.cell(("more",), 30)])
+    r.protect()
+    assert r.cells[other].hidden
+    assert "no complement" in caplog.text
