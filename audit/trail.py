@@ -15,6 +15,7 @@ from django.db.models import Q, QuerySet
 from simple_history.models import registered_models
 
 from audit.models import AccessLog
+from registry import downloads
 from registry.choices import Role
 from registry.models import Clinic, Patient
 from registry.scoping import is_administrator
@@ -248,8 +249,9 @@ def _csv_safe(value: str) -> str:
     return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
-def csv_lines(events: Iterable[Event]) -> Iterator[str]:
+def csv_lines(events: Iterable[Event], *, bom: bool = False) -> Iterator[str]:
+    """The header then a line per event; ``bom``: start with the byte-order mark Excel needs (registry.downloads)."""
     writer = csv.writer(_Echo())
-    yield writer.writerow(CSV_HEADER)
+    yield (downloads.BOM if bom else "") + writer.writerow(CSV_HEADER)
     for event in events:
         yield writer.writerow([_csv_safe(cell) for cell in event.as_row()])

@@ -12,6 +12,7 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_safe
 
 from audit import trail
+from registry import downloads
 
 
 def _filters(request: HttpRequest) -> tuple[trail.TrailFilter, dict[str, str]]:
@@ -57,7 +58,8 @@ def audit_export(request: HttpRequest) -> StreamingHttpResponse:
     _require_auditor(request)
     filters, _ = _filters(request)
     response = StreamingHttpResponse(
-        trail.csv_lines(trail.all_events(request.user, filters)), content_type="text/csv; charset=utf-8"
+        trail.csv_lines(trail.all_events(request.user, filters), bom=downloads.wants_bom(request.GET)),
+        content_type="text/csv; charset=utf-8",
     )
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
     response["Content-Disposition"] = f'attachment; filename="audit-trail-{stamp}.csv"'

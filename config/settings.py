@@ -236,8 +236,13 @@ FOLLOW_UP_OPENS_DAYS_BEFORE_DUE = env.int("FOLLOW_UP_OPENS_DAYS_BEFORE_DUE", def
 FOLLOW_UP_CLOSES_DAYS_AFTER_DUE = env.int("FOLLOW_UP_CLOSES_DAYS_AFTER_DUE", default=21)
 OUTCOMES_WORDING_FILE = env.str("OUTCOMES_WORDING_FILE", default="") or None
 OUTCOME_THRESHOLDS = env.json("OUTCOME_THRESHOLDS", default={})
-# Outcomes dashboard: rows describing fewer plans than this are suppressed in CSV exports (they may leave the clinic).
-DASHBOARD_MIN_GROUP_SIZE = env.int("DASHBOARD_MIN_GROUP_SIZE", default=5)
+# Outcomes dashboard: no number in a CSV download or the summary API (they may leave the clinic) describes fewer
+# people than this. At least 10, UK LLC's threshold (outcomes.analysis.disclosure.FLOOR): it may be raised only.
+DASHBOARD_MIN_GROUP_SIZE = env.int("DASHBOARD_MIN_GROUP_SIZE", default=10)
+if DASHBOARD_MIN_GROUP_SIZE < 10:
+    raise ImproperlyConfigured(
+        f"DASHBOARD_MIN_GROUP_SIZE may be raised, not lowered below 10 (not {DASHBOARD_MIN_GROUP_SIZE})"
+    )
 # Patient emails: daytime hours in the clinic's time zone, reminder days (checked in notifications/conf.py).
 NOTIFICATIONS_SENDING_HOURS = env.str("NOTIFICATIONS_SENDING_HOURS", default="09:00-19:00")
 NOTIFICATIONS_REMINDER_DAYS = env.list("NOTIFICATIONS_REMINDER_DAYS", cast=int, default=[3, 7])

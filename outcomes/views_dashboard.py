@@ -10,10 +10,17 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_safe
 
-from outcomes.analysis import tables
+from outcomes.analysis import disclosure, tables
 from outcomes.analysis.filters import COMPARE_BY_CHOICES
-from outcomes.analysis.summary import InvalidFilters, filterset_for, summarise
+from outcomes.analysis.summary import (
+    InvalidFilters,
+    filterset_for,
+    protected_summary,
+    released_summary,
+    summarise,
+)
 from outcomes.analysis.trajectory import patient_trajectory
+from registry import downloads
 from registry.scoping import get_for_user_or_404, patients_for
 
 # Sections of the page, in order: (heading, table slugs shown in it, chart beside the first table or None).
@@ -42,13 +49,15 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "has_clinics": bool(clinics),
     }
     try:
-        summary = summarise(request.user, filterset, clinics)
+        summary = disclosure.release(summarise(request.user, filterset, clinics), "page")
     except InvalidFilters:
         return render(request, "outcomes/dashboard.html", {**context, "summary": None}, status=400)
-    built = tables.build(summary)
-    csv_suffix = f"?{context['query']}" if context["query"] else ""
+    # Exact numbers, each marked where a download would withhold it.
+    built = tables.build(summary, withheld=protected_summary(request.user, filterset, clinics, exact=summary))
+    filtered = bool(summary["filters"])
+    csv_suffix = f"?compare_by={filterset.compare_by_value}"
     for table in built.values():
-        table.csv_url = reverse("outcomes:dashboard-csv", args=[table.slug]) + csv_suffix
+        table.csv_url = "" if filtered else reverse("outcomes:dashboard-csv", args=[table.slug]) + csv_suffix
     sections = [
         {"heading": heading, "tables": [built[slug] for slug in slugs], "chart": chart}
         for heading, slugs, chart in SECTIONS
@@ -63,6 +72,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "sections": sections,
             "charts": tables.chart_data(summary),
             "compare_by_label": compare_by_label,
+            "filtered": filtered,
         },
     )
 
@@ -72,13 +82,14 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 def dashboard_csv(request: HttpRequest, table: str) -> HttpResponse:
     if table not in tables.BUILDERS:
         raise Http404
-    filterset, clinics = filterset_for(request.user, request.GET)
     try:
-        summary = summarise(request.user, filterset, clinics)
+        summary = released_summary(request.user, request.GET, channel="csv")
     except InvalidFilters as exc:
-        return HttpResponse(str(exc.errors), status=400, content_type="text/plain; charset=utf-8")
+        errors = "\n".join(f"{field}: {' '.join(map(str, messages))}" for field, messages in exc.errors.items())
+        return HttpResponse(errors, status=400, content_type="text/plain; charset=utf-8")
     built = tables.BUILDERS[table](summary)
-    response = HttpResponse(tables.to_csv(built, summary), content_type="text/csv; charset=utf-8")
+    text = (downloads.BOM if downloads.wants_bom(request.GET) else "") + tables.to_csv(built, summary)
+    response = HttpResponse(text, content_type="text/csv; charset=utf-8")
     day = timezone.localdate().isoformat()
     response["Content-Disposition"] = f'attachment; filename="outcomes-{table}-{day}.csv"'
     return response

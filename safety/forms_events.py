@@ -3,6 +3,7 @@ lives on the model (AdverseEvent.clean) and in safety.services_events, so web, A
 
 from django import forms
 
+from registry import downloads
 from registry.choices import Product
 from safety.choices_events import (
     SERIOUSNESS_CRITERIA,
@@ -106,6 +107,10 @@ class ExportForm(forms.Form):
         label="Causality", choices=Causality.choices, required=False, widget=forms.CheckboxSelectMultiple
     )
     format = forms.ChoiceField(choices=ExportFormat.choices, required=False, widget=forms.HiddenInput)
+    # People open the CSV in Excel, which needs the byte-order mark; scripts may ask for plain UTF-8.
+    encoding = forms.ChoiceField(
+        label="CSV encoding", choices=downloads.ENCODING_CHOICES, required=False, initial=downloads.EXCEL
+    )
 
     def __init__(self, *args, clinics, **kwargs):
         super().__init__(*args, **kwargs)
@@ -134,6 +139,7 @@ class ExportForm(forms.Form):
 
 
 class EventListFilterForm(ExportForm):
+    encoding = None  # a list page downloads nothing
     status = _select(EventStatus.choices, label="Status", required=False, blank="Open and resolved")
     registry_number = forms.CharField(label="Registry number", required=False, max_length=16)
 

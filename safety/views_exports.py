@@ -14,6 +14,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse, Stream
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_safe
 
+from registry import downloads
 from registry.scoping import get_for_user_or_404
 from safety import selectors_events
 from safety.choices_events import ExportFormat, ExportStatus
@@ -50,7 +51,7 @@ def _attachment(response: HttpResponse, format: str) -> HttpResponse:
     return response
 
 
-def _stream_csv(request, filters) -> StreamingHttpResponse:
+def _stream_csv(request, filters, *, bom: bool) -> StreamingHttpResponse:
     events = selectors_events.events_for_export(request.user, filters)
     log = service.export_log_record(
         user=request.user, format=ExportFormat.CSV, filters=filters, row_count=events.count()
@@ -62,7 +63,7 @@ def _stream_csv(request, filters) -> StreamingHttpResponse:
             ExportLog.objects.filter(pk=log.pk).update(row_count=rows)
 
     response = StreamingHttpResponse(
-        csv_chunks(events, on_done=streamed), content_type=service.CONTENT_TYPES[ExportFormat.CSV]
+        csv_chunks(events, on_done=streamed, bom=bom), content_type=service.CONTENT_TYPES[ExportFormat.CSV]
     )
     response["X-Accel-Buffering"] = "no"  # let a proxy pass rows on as they come
     return _attachment(response, ExportFormat.CSV)
@@ -86,7 +87,7 @@ def export_page(request: HttpRequest) -> HttpResponse:
         return _page(request, form, status=400)
     filters = form.filters()
     if format == ExportFormat.CSV:
-        return _stream_csv(request, filters)
+        return _stream_csv(request, filters, bom=downloads.wants_bom(request.POST))
     if service.needs_job(request.user, format, filters):
         job = service.export_job_request(user=request.user, format=format, filters=filters)
         messages.info(request, "This export is large: it is being built in the background.")

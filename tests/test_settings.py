@@ -155,3 +155,14 @@ def test_the_fhir_system_uri_is_set_once_and_does_not_follow_the_site_address(lo
     assert load_settings(**production(SITE_URL="https://other.example.org")).FHIR_SYSTEM_URI == (
         "https://knee-registry.example/fhir"
     )
+
+
+def test_the_dashboard_minimum_may_be_raised_never_lowered_below_10(load_settings):
+    from outcomes.analysis.disclosure import FLOOR
+
+    assert FLOOR == 10  # UK LLC's threshold: the settings check below names it too
+    assert load_settings().DASHBOARD_MIN_GROUP_SIZE == FLOOR
+    assert load_settings(DASHBOARD_MIN_GROUP_SIZE="15").DASHBOARD_MIN_GROUP_SIZE == 15
+    for lower in ("9", "5", "0"):
+        with pytest.raises(ImproperlyConfigured, match="not lowered below 10"):
+            load_settings(DASHBOARD_MIN_GROUP_SIZE=lower)

@@ -30,7 +30,7 @@ from django.db.models import Case, CharField, Count, F, Q, QuerySet, Value, When
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
-from outcomes.analysis import adverse_events, plan_outcomes
+from outcomes.analysis import adverse_events, disclosure, plan_outcomes
 from outcomes.analysis.cohort import age_band_expression, cohort
 from outcomes.analysis.expressions import (
     FOLLOW_UP_TIMEPOINTS,
@@ -502,8 +502,51 @@ def summarise(user, filterset: OutcomeFilter, clinics: Mapping[int, str], *, tod
     return result
 
 
+def protected_summary(
+    user, filterset: OutcomeFilter, clinics: Mapping[int, str], *, today: dt.date | None = None, exact=None
+) -> dict:
+    """The summary as a download shows it (outcomes.analysis.disclosure.protect), cached beside the exact one and
+    recomputed whenever that one is (a dashboard's twelve files protect it once). ``exact``: that summary, when
+    the caller has it already."""
+    from outcomes.analysis import cache as summary_cache
+
+    summary = exact if exact is not None else summarise(user, filterset, clinics, today=today)
+    today = today or timezone.localdate()
+    key = summary_cache.key_for(user, filterset.form.cleaned_data, clinics, today) + ":protected"
+    cached = summary_cache.load(key)
+    if cached is not None and cached["generated_at"] == summary["generated_at"]:
+        return cached
+    result = disclosure.protect(summary)
+    summary_cache.store(key, result)
+    return result
+
+
 def outcomes_summary(user, params: Mapping[str, Any], *, today: dt.date | None = None) -> dict[str, Any]:
-    """The summary of the user's cohort narrowed by ``params`` (OutcomeFilter's GET parameters).
-    Raises InvalidFilters."""
+    """The summary of the user's cohort narrowed by ``params`` (OutcomeFilter's GET parameters), exact: what the
+    dashboard page shows its staff. Raises InvalidFilters."""
     filterset, clinics = filterset_for(user, params)
     return summarise(user, filterset, clinics, today=today)
+
+
+NO_FILTERS = (
+    "Downloads and the summary API describe all your clinics' plans and take no filters (only compare_by): two "
+    "files of different filters could be subtracted to reveal a small group. Filter on the dashboard page."
+)
+
+
+def released_summary(user, params: Mapping[str, Any], *, channel: str, today: dt.date | None = None) -> dict:
+    """The summary as ``channel`` ("page", "csv", "api") may show it (outcomes.analysis.disclosure decides).
+    Raises InvalidFilters, also for a filter where the channel takes none."""
+    if not disclosure.takes_filters(channel):
+        refused = {
+            name: [NO_FILTERS]
+            for name in OutcomeFilter.base_filters
+            if name != "compare_by" and params.get(name) not in (None, "")
+        }
+        if refused:
+            raise InvalidFilters(refused)
+        params = {"compare_by": params["compare_by"]} if params.get("compare_by") else {}
+    filterset, clinics = filterset_for(user, params)
+    if disclosure.CHANNELS[channel] == disclosure.PROTECTED:
+        return protected_summary(user, filterset, clinics, today=today)
+    return disclosure.release(summarise(user, filterset, clinics, today=today), channel)

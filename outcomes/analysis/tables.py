@@ -1,8 +1,9 @@
 """The summary as tables: each chart's numbers beside it on the page, and the same table as a CSV download.
 
-Small groups: on the page every row shows its n and a row under ``DASHBOARD_MIN_GROUP_SIZE`` (default 5) is
-marked as a small group. A CSV file may leave the clinic, so there such a row keeps its labels but its numbers
-are blanked and marked suppressed; the rule is written at the top of every file.
+Built from the summary as its channel releases it (outcomes.analysis.disclosure): exact on the page, protected
+in a CSV file, which may leave the clinic. There a withheld number is a blank cell and its row says
+"suppressed: yes"; the rule is written at the top of every file. On the page each number a download withholds is
+marked (``display_rows(withheld=...)``, given the same table built from the protected summary).
 """
 
 from __future__ import annotations
@@ -13,13 +14,14 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.conf import settings
-
+from outcomes.analysis import disclosure
 from outcomes.analysis.expressions import MEASURES
+
+HIDDEN = "_hidden"  # a row's columns withheld by the protected summary
 
 
 def min_group_size() -> int:
-    return int(getattr(settings, "DASHBOARD_MIN_GROUP_SIZE", 5))
+    return disclosure.minimum()
 
 
 @dataclass
@@ -27,36 +29,38 @@ class Table:
     slug: str
     title: str
     columns: list[tuple[str, str]]  # (key, heading)
-    keys: list[str]  # columns that label a row (kept when the row is suppressed)
-    size: str  # column holding the number of plans the row describes
+    keys: list[str]  # columns that label a row (never withheld)
     rows: list[dict[str, Any]] = field(default_factory=list)
     note: str = ""
     csv_url: str = ""
-
-    def is_small(self, row: Mapping[str, Any]) -> bool:
-        size = row.get(self.size)
-        return size is not None and size < min_group_size()
+    withheld: Table | None = None  # on the page: the same table as a download shows it
 
     def display_rows(self) -> list[dict[str, Any]]:
-        """Rows as text for the page: numbers rounded for reading, small groups marked, nothing hidden."""
+        """Rows as text for the page: numbers rounded for reading, nothing hidden, and each number that a download
+        withholds marked (``withheld``: the same table from the protected summary, row for row)."""
         key_index = {i for i, (key, _) in enumerate(self.columns) if key in self.keys}
-        return [
-            {
-                "cells": [_show(row.get(key), key) for key, _ in self.columns],
-                "small": self.is_small(row),
-                "key_index": key_index,
-                "measure": row.get("measure_key", ""),
-            }
-            for row in self.rows
-        ]
+        protected = self.withheld.rows if self.withheld is not None else [{} for _ in self.rows]
+        out = []
+        for row, twin in zip(self.rows, protected, strict=True):
+            hidden = twin.get(HIDDEN, set())
+            out.append(
+                {
+                    "cells": [{"text": _show(row.get(key), key), "withheld": key in hidden} for key, _ in self.columns],
+                    "withheld": bool(hidden),
+                    "key_index": key_index,
+                    "measure": row.get("measure_key", ""),
+                }
+            )
+        return out
 
     def csv_rows(self) -> list[list[Any]]:
-        """Rows for a file that may leave the clinic: small groups keep their labels, lose their numbers."""
+        """Rows for a file that may leave the clinic (built from the protected summary): withheld numbers are
+        blank, and the row says so."""
         out = []
         for row in self.rows:
-            small = self.is_small(row)
-            cells = [row.get(key) if (key in self.keys or not small) else "" for key, _ in self.columns]
-            out.append([*[_csv(v) for v in cells], "yes" if small else ""])
+            hidden = row.get(HIDDEN, set())
+            cells = [None if key in hidden else row.get(key) for key, _ in self.columns]
+            out.append([*[_csv(v) for v in cells], "yes" if hidden else ""])
         return out
 
 
@@ -82,6 +86,16 @@ def _mean_cols(prefix: str = "") -> list[tuple[str, str]]:
         (f"{prefix}ci_low", "95% CI low"),
         (f"{prefix}ci_high", "95% CI high"),
     ]
+
+
+def _withheld(source: Mapping[str, Any] | None, prefix: str = "", names: Mapping[str, str] | None = None) -> set[str]:
+    """The columns of ``source``'s withheld fields (its ``suppressed`` list, only in a protected summary)."""
+    names = names or {}
+    return {names.get(f, f"{prefix}{f}") for f in (source or {}).get("suppressed", ())}
+
+
+def _row(values: dict[str, Any], *sources: set[str]) -> dict[str, Any]:
+    return {**values, HIDDEN: set().union(*sources)}
 
 
 def _mean_values(mean: Mapping[str, Any] | None, prefix: str = "") -> dict[str, Any]:
@@ -112,20 +126,23 @@ def _completion_table(slug: str, title: str, rows: Iterable[Mapping[str, Any]], 
             ("pct", "Completion %"),
         ],
         keys=keys,
-        size="plans",
         note="Completion = completed / (completed + missed + open past due).",
     )
     for row in rows:
         groups = row.get("timepoints") or [row]
         for tp in groups:
             table.rows.append(
-                {
-                    **({"group": row["label"]} if label else {}),
-                    "timepoint": tp["label"],
-                    **{k: tp[k] for k in ("plans", "due", "completed", "missed", "open_overdue", "not_yet_due")},
-                    "cancelled": tp["cancelled"],
-                    "pct": tp["completion"]["pct"],
-                }
+                _row(
+                    {
+                        **({"group": row["label"]} if label else {}),
+                        "timepoint": tp["label"],
+                        **{k: tp[k] for k in ("plans", "due", "completed", "missed", "open_overdue", "not_yet_due")},
+                        "cancelled": tp["cancelled"],
+                        "pct": tp["completion"]["pct"],
+                    },
+                    _withheld(tp),
+                    _withheld(tp["completion"], names={"n": "completed", "N": "due"}),
+                )
             )
     return table
 
@@ -136,11 +153,14 @@ def _scores_table(summary: Mapping[str, Any]) -> Table:
         "Mean scores by timepoint",
         [("timepoint", "Timepoint"), ("measure", "Measure"), *_mean_cols()],
         ["timepoint", "measure"],
-        "n",
     )
     for tp in summary["timepoints"]:
         for m in tp["measures"]:
-            table.rows.append({"timepoint": tp["label"], "measure": m["label"], **_mean_values(m["score"])})
+            table.rows.append(
+                _row(
+                    {"timepoint": tp["label"], "measure": m["label"], **_mean_values(m["score"])}, _withheld(m["score"])
+                )
+            )
     return table
 
 
@@ -158,7 +178,6 @@ def _change_table(summary: Mapping[str, Any]) -> Table:
             ("mcid_pct", "Reached MCID %"),
         ],
         ["timepoint", "measure"],
-        "n",
         note="Change = follow-up minus the same plan's baseline. MCID counted in the direction of improvement "
         "(VAS pain: a fall).",
     )
@@ -168,13 +187,17 @@ def _change_table(summary: Mapping[str, Any]) -> Table:
                 continue
             threshold = f"{'−' if m['mcid']['direction'] == 'decrease' else '+'}{m['mcid']['threshold']:g}"
             table.rows.append(
-                {
-                    "timepoint": tp["label"],
-                    "measure": m["label"],
-                    **_mean_values(m["change"]),
-                    "mcid_threshold": threshold,
-                    **_share_values(m["mcid"], "mcid_"),
-                }
+                _row(
+                    {
+                        "timepoint": tp["label"],
+                        "measure": m["label"],
+                        **_mean_values(m["change"]),
+                        "mcid_threshold": threshold,
+                        **_share_values(m["mcid"], "mcid_"),
+                    },
+                    _withheld(m["change"]),
+                    _withheld(m["mcid"], "mcid_"),
+                )
             )
     return table
 
@@ -185,11 +208,12 @@ def _responders_table(summary: Mapping[str, Any]) -> Table:
         "OMERACT-OARSI responders",
         [("timepoint", "Timepoint"), ("n", "Responders (n)"), ("N", "Of (N)"), ("pct", "Responders %")],
         ["timepoint"],
-        "N",
     )
     for tp in summary["timepoints"]:
         if tp["responders"] is not None:
-            table.rows.append({"timepoint": tp["label"], **_share_values(tp["responders"], "")})
+            table.rows.append(
+                _row({"timepoint": tp["label"], **_share_values(tp["responders"], "")}, _withheld(tp["responders"]))
+            )
     return table
 
 
@@ -199,7 +223,6 @@ def _change_by_group_table(summary: Mapping[str, Any]) -> Table:
         "Change from baseline by group",
         [("group", "Group"), ("plans", "Plans"), ("timepoint", "Timepoint"), ("measure", "Measure"), *_mean_cols()],
         ["group", "timepoint", "measure"],
-        "n",
     )
     for group in summary["groups"]:
         for tp in group["timepoints"]:
@@ -207,14 +230,18 @@ def _change_by_group_table(summary: Mapping[str, Any]) -> Table:
                 if m["change"] is None:
                     continue
                 table.rows.append(
-                    {
-                        "group": group["label"],
-                        "plans": group["plans"],
-                        "timepoint": tp["label"],
-                        "measure": m["label"],
-                        "measure_key": m["measure"],
-                        **_mean_values(m["change"]),
-                    }
+                    _row(
+                        {
+                            "group": group["label"],
+                            "plans": group["plans"],
+                            "timepoint": tp["label"],
+                            "measure": m["label"],
+                            "measure_key": m["measure"],
+                            **_mean_values(m["change"]),
+                        },
+                        _withheld(group),
+                        _withheld(m["change"]),
+                    )
                 )
     return table
 
@@ -234,17 +261,20 @@ def _responders_by_kl_table(summary: Mapping[str, Any]) -> Table:
             ("mcid_pct", "KOOS Pain MCID %"),
         ],
         ["kl_grade", "timepoint"],
-        "resp_N",
     )
     for grade in summary["responders_by_kl"]:
         for tp in grade["timepoints"]:
             table.rows.append(
-                {
-                    "kl_grade": grade["label"],
-                    "timepoint": tp["label"],
-                    **_share_values(tp["responders"], "resp_"),
-                    **_share_values(tp["mcid_koos_pain"], "mcid_"),
-                }
+                _row(
+                    {
+                        "kl_grade": grade["label"],
+                        "timepoint": tp["label"],
+                        **_share_values(tp["responders"], "resp_"),
+                        **_share_values(tp["mcid_koos_pain"], "mcid_"),
+                    },
+                    _withheld(tp["responders"], "resp_"),
+                    _withheld(tp["mcid_koos_pain"], "mcid_"),
+                )
             )
     return table
 
@@ -255,12 +285,14 @@ def _funnel_table(summary: Mapping[str, Any]) -> Table:
         "Completion funnel",
         [("stage", "Stage"), ("count", "Plans"), ("pct", "% of plans in the cohort")],
         ["stage"],
-        "count",
     )
     total = summary["plans"]
 
-    def add(stage: str, count: int) -> None:
-        table.rows.append({"stage": stage, "count": count, "pct": (100.0 * count / total) if total else None})
+    def add(stage: str, count: int | None) -> None:
+        # A share of plans goes with its two counts (withheld ones are None in a protected summary).
+        pct = (100.0 * count / total) if total and count is not None else None
+        hidden = {"count", "pct"} if count is None else {"pct"} if total is None else set()
+        table.rows.append(_row({"stage": stage, "count": count, "pct": pct}, hidden))
 
     add("Plans in the cohort", total)
     for tp in summary["completion"]:
@@ -275,18 +307,20 @@ def _baseline_by_completion_table(summary: Mapping[str, Any]) -> Table:
         "Baseline scores of plans that completed a follow-up and of those lost to it",
         [("timepoint", "Follow-up"), ("measure", "Measure"), ("group", "Group"), *_mean_cols()],
         ["timepoint", "measure", "group"],
-        "n",
         note="Lost: missed, or open past its due date. If the lost started worse, later means flatter the results.",
     )
     for row in summary["loss_to_follow_up"]["baseline_by_completion"]:
         for group, label in (("completed", "Completed"), ("lost", "Lost")):
             table.rows.append(
-                {
-                    "timepoint": row["timepoint_label"],
-                    "measure": row["label"],
-                    "group": label,
-                    **_mean_values(row[group]),
-                }
+                _row(
+                    {
+                        "timepoint": row["timepoint_label"],
+                        "measure": row["label"],
+                        "group": label,
+                        **_mean_values(row[group]),
+                    },
+                    _withheld(row[group]),
+                )
             )
     return table
 
@@ -304,11 +338,10 @@ def _adverse_events_table(summary: Mapping[str, Any]) -> Table:
             ("per_100", "Per 100 injections"),
         ],
         ["product", "seriousness"],
-        "injections",
         note=ae["note"],
     )
     for row in ae["rows"]:
-        table.rows.append({**row, "product": row["label"]})
+        table.rows.append(_row({**row, "product": row["label"]}, _withheld(row)))
     return table
 
 
@@ -337,15 +370,24 @@ BUILDERS: dict[str, Callable[[Mapping[str, Any]], Table]] = {
 }
 
 
-def build(summary: Mapping[str, Any]) -> dict[str, Table]:
-    return {slug: builder(summary) for slug, builder in BUILDERS.items()}
+def build(summary: Mapping[str, Any], *, withheld: Mapping[str, Any] | None = None) -> dict[str, Table]:
+    """Every table of ``summary``; given ``withheld`` (the same summary protected), each marks what downloads
+    withhold."""
+    built = {slug: builder(summary) for slug, builder in BUILDERS.items()}
+    if withheld is not None:
+        for slug, table in built.items():
+            table.withheld = BUILDERS[slug](withheld)
+    return built
 
 
 def suppression_rule() -> str:
     k = min_group_size()
     return (
-        f"Small-group rule: a row describing fewer than {k} plans (its n, or N for a percentage) keeps its labels "
-        f"but its numbers are left blank and 'suppressed' is 'yes', because this file may leave the clinic."
+        f"Small numbers: this file may leave the clinic, so no number in it describes 1 to {k - 1} people (a mean "
+        f"is judged by its n, a percentage by its numerator, its denominator and those not in its numerator, a "
+        f"rate by its events and injections); such numbers are blank, and so are others from which they could "
+        f"be worked back (complementary suppression, across every download). 'suppressed' says where. It "
+        f"describes all your clinics' plans: downloads take no filters."
     )
 
 
@@ -354,8 +396,7 @@ def to_csv(table: Table, summary: Mapping[str, Any]) -> str:
     writer = csv.writer(buffer)
     writer.writerow([f"# {table.title}"])
     writer.writerow([f"# {suppression_rule()}"])
-    filters = "; ".join(f"{k}: {v}" for k, v in summary["filters"].items()) or "none"
-    writer.writerow([f"# Filters: {filters}. As of {summary['as_of']}."])
+    writer.writerow([f"# All your clinics' plans. As of {summary['as_of']}."])
     if table.note:
         writer.writerow([f"# {table.note}"])
     writer.writerow([*(heading for _, heading in table.columns), "suppressed"])

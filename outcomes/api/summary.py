@@ -1,7 +1,10 @@
-"""``GET /api/v1/outcomes/summary/``: the outcomes dashboard's numbers as JSON, with the same filters.
+"""``GET /api/v1/outcomes/summary/``: the outcomes dashboard's numbers as JSON, protected as a download is.
 
-Scoped to the user's clinics like the page; unknown filter values are a 400. The serializers describe the
-response for the schema and pass the summary through unchanged in shape.
+Scoped to the user's clinics like the page. Its numbers may leave the clinic, so (outcomes.analysis.disclosure,
+for every role) a number describing fewer than DASHBOARD_MIN_GROUP_SIZE people, or one that would give such a
+number away, is null and named in its object's ``suppressed`` list; it describes all the user's clinics' plans
+and takes no filter but ``compare_by`` (a filter is a 400). The serializers describe the response for the schema
+and pass the summary through unchanged in shape.
 """
 
 from __future__ import annotations
@@ -16,22 +19,30 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from outcomes.analysis.filters import OutcomeFilter
-from outcomes.analysis.summary import InvalidFilters, outcomes_summary
+from outcomes.analysis.summary import InvalidFilters, released_summary
 from registry.api.filters import blank_parameters
+
+SUPPRESSED_HELP = "Fields withheld (null) because they describe, or would give away, fewer than the minimum of people."
+
+
+def _suppressed():
+    return serializers.ListField(child=serializers.CharField(), help_text=SUPPRESSED_HELP)
 
 
 class MeanSerializer(serializers.Serializer):
-    n = serializers.IntegerField()
+    n = serializers.IntegerField(allow_null=True)
     mean = serializers.FloatField(allow_null=True)
     sd = serializers.FloatField(allow_null=True, help_text="Sample SD; null when n < 2.")
     ci_low = serializers.FloatField(allow_null=True, help_text="95% CI (t distribution); null when n < 2.")
     ci_high = serializers.FloatField(allow_null=True)
+    suppressed = _suppressed()
 
 
 class ShareSerializer(serializers.Serializer):
-    n = serializers.IntegerField()
-    N = serializers.IntegerField(help_text="Denominator.")
-    pct = serializers.FloatField(allow_null=True, help_text="100 n / N; null when N is 0.")
+    n = serializers.IntegerField(allow_null=True)
+    N = serializers.IntegerField(allow_null=True, help_text="Denominator.")
+    pct = serializers.FloatField(allow_null=True, help_text="100 n / N; null when N is 0 or either is withheld.")
+    suppressed = _suppressed()
 
 
 class McidSerializer(ShareSerializer):
@@ -57,21 +68,25 @@ class TimepointResultSerializer(serializers.Serializer):
 class CompletionSerializer(serializers.Serializer):
     timepoint = serializers.CharField()
     label = serializers.CharField()
-    plans = serializers.IntegerField()
-    completed = serializers.IntegerField()
-    missed = serializers.IntegerField()
-    open_overdue = serializers.IntegerField()
-    not_yet_due = serializers.IntegerField()
-    cancelled = serializers.IntegerField()
-    due = serializers.IntegerField(help_text="completed + missed + open past due: the completion denominator.")
+    plans = serializers.IntegerField(allow_null=True)
+    completed = serializers.IntegerField(allow_null=True)
+    missed = serializers.IntegerField(allow_null=True)
+    open_overdue = serializers.IntegerField(allow_null=True)
+    not_yet_due = serializers.IntegerField(allow_null=True)
+    cancelled = serializers.IntegerField(allow_null=True)
+    due = serializers.IntegerField(
+        allow_null=True, help_text="completed + missed + open past due: the completion denominator."
+    )
     completion = ShareSerializer()
+    suppressed = _suppressed()
 
 
 class GroupSerializer(serializers.Serializer):
     key = serializers.CharField()
     label = serializers.CharField()
-    plans = serializers.IntegerField()
+    plans = serializers.IntegerField(allow_null=True)
     timepoints = TimepointResultSerializer(many=True)
+    suppressed = _suppressed()
 
 
 class KLTimepointSerializer(serializers.Serializer):
@@ -84,8 +99,9 @@ class KLTimepointSerializer(serializers.Serializer):
 class KLGradeSerializer(serializers.Serializer):
     kl_grade = serializers.IntegerField()
     label = serializers.CharField()
-    plans = serializers.IntegerField()
+    plans = serializers.IntegerField(allow_null=True)
     timepoints = KLTimepointSerializer(many=True)
+    suppressed = _suppressed()
 
 
 class CompletionGroupSerializer(serializers.Serializer):
@@ -114,9 +130,10 @@ class AdverseEventRowSerializer(serializers.Serializer):
     product = serializers.CharField()
     label = serializers.CharField()
     seriousness = serializers.CharField()
-    events = serializers.IntegerField()
-    injections = serializers.IntegerField()
+    events = serializers.IntegerField(allow_null=True)
+    injections = serializers.IntegerField(allow_null=True)
     per_100 = serializers.FloatField(allow_null=True)
+    suppressed = _suppressed()
 
 
 class AdverseEventsSerializer(serializers.Serializer):
@@ -140,7 +157,8 @@ class OutcomesSummarySerializer(serializers.Serializer):
     compare_by = serializers.CharField()
     definitions = serializers.DictField(child=serializers.CharField())
     thresholds = ThresholdSerializer(many=True)
-    plans = serializers.IntegerField(help_text="Plans (knees' courses of treatment) in the cohort.")
+    plans = serializers.IntegerField(allow_null=True, help_text="Plans (knees' courses of treatment) in the cohort.")
+    suppressed = _suppressed()
     completion = CompletionSerializer(many=True)
     timepoints = TimepointResultSerializer(many=True)
     groups = GroupSerializer(many=True)
@@ -150,12 +168,13 @@ class OutcomesSummarySerializer(serializers.Serializer):
 
 
 def _parameters() -> list[OpenApiParameter]:
-    """The OutcomeFilter's fields as query parameters, so the schema lists the filters defined once there."""
+    """The parameters the summary takes, from OutcomeFilter where they are defined once: only compare_by, as the
+    summary (a download) takes no filters (outcomes.analysis.disclosure)."""
     params = []
     for name, f in OutcomeFilter.base_filters.items():
+        if name != "compare_by":
+            continue
         kind = OpenApiTypes.DATE if isinstance(f, df.DateFilter) else OpenApiTypes.STR
-        if name == "clinic":
-            kind = OpenApiTypes.INT  # a clinic id, offered as a choice among the user's clinics
         choices = f.extra.get("choices") or None
         params.append(
             OpenApiParameter(
@@ -174,7 +193,9 @@ class OutcomesSummaryView(APIView):
         operation_id="outcomes_summary",
         summary="Outcomes summary",
         description="Per timepoint: plans, completion, mean scores and changes from baseline with 95% CIs, MCID "
-        "and OMERACT-OARSI responders with their counts; groups, KL grades and loss to follow-up.",
+        "and OMERACT-OARSI responders with their counts; groups, KL grades and loss to follow-up. Of all the "
+        "user's clinics' plans; no filters. Numbers that describe fewer than the minimum of people (10 unless "
+        "configured higher), and numbers that would give one away, are null and named in 'suppressed'.",
         parameters=_parameters(),
         responses=OutcomesSummarySerializer,
     )
@@ -184,7 +205,7 @@ class OutcomesSummaryView(APIView):
         if blank:
             raise ValidationError(blank)
         try:
-            summary = outcomes_summary(request.user, request.query_params)
+            summary = released_summary(request.user, request.query_params, channel="api")
         except InvalidFilters as exc:
             raise ValidationError(exc.errors) from exc
         return Response(OutcomesSummarySerializer(summary).data)

@@ -11,6 +11,8 @@ these conventions, chosen because COPY can produce them:
 - true/false; dates YYYY-MM-DD; timestamps in UTC as YYYY-MM-DDTHH:MM:SSZ (whole seconds); decimals as stored
   (6.0); numbers from the protocol JSON as PostgreSQL prints them.
 - A text cell starting with = + - @ tab or CR gets a leading apostrophe, so a spreadsheet keeps it as text.
+- With ``bom``, the file starts with a UTF-8 byte-order mark, which Excel needs to read it as UTF-8
+  (registry.downloads): both paths put it before the header.
 The SQL's CASE expressions are generated from the Python constants (AGE_BANDS, OUTCOME_CODES, RESOLVED_OUTCOMES),
 and the rows are those of the scoped, filtered queryset: its own SQL is what the SELECT reads from.
 """
@@ -26,6 +28,7 @@ from django.core.exceptions import EmptyResultSet
 from django.db import connections, transaction
 from django.db.models import BooleanField, CharField, DateField, DateTimeField, QuerySet, TextField
 
+from registry.downloads import BOM
 from registry.models import Clinic, Injection, Patient
 from registry.models.patient import AGE_BANDS, age_band
 from safety.choices_events import OUTCOME_CODES, RESOLVED_OUTCOMES, SERIOUSNESS_FIELDS, EventStatus
@@ -47,10 +50,10 @@ def copy_available(events: QuerySet) -> bool:
     return is_psycopg3
 
 
-def csv_chunks(events: QuerySet, *, on_done: Callable[[int], None] | None = None) -> Iterator[bytes]:
+def csv_chunks(events: QuerySet, *, on_done: Callable[[int], None] | None = None, bom: bool = False) -> Iterator[bytes]:
     """The header, then one line per event, in chunks of about CHUNK_BYTES. `on_done(rows)` is called once the
-    last row is out (not if the download stops half-way)."""
-    chunks = _copy_chunks(events) if copy_available(events) else _python_chunks(events)
+    last row is out (not if the download stops half-way). `bom`: start with the byte-order mark."""
+    chunks = _copy_chunks(events, bom=bom) if copy_available(events) else _python_chunks(events, bom=bom)
     rows = yield from chunks
     if on_done is not None:
         on_done(rows)
@@ -91,9 +94,13 @@ def _cell(value):
     return value
 
 
-def _python_chunks(events: QuerySet) -> Iterator[bytes]:
+def _header(bom: bool) -> str:
+    return (BOM if bom else "") + _line_writer()(HEADER)
+
+
+def _python_chunks(events: QuerySet, *, bom: bool = False) -> Iterator[bytes]:
     write_line = _line_writer()
-    parts = [write_line(HEADER)]
+    parts = [_header(bom)]
     size = len(parts[0])
     rows = 0
     for rows, row in enumerate(detail_rows(events), start=1):  # noqa: B007 - the count is returned
@@ -267,8 +274,8 @@ def copy_sql(events: QuerySet) -> str:
     return connection.ops.compose_sql(statement, params)
 
 
-def _copy_chunks(events: QuerySet) -> Iterator[bytes]:
-    buffer = bytearray(_line_writer()(HEADER).encode())
+def _copy_chunks(events: QuerySet, *, bom: bool = False) -> Iterator[bytes]:
+    buffer = bytearray(_header(bom).encode())
     try:
         statement = copy_sql(events)
     except EmptyResultSet:  # a filter no event can match (e.g. an empty list): Django sends no query either

@@ -38,7 +38,9 @@ def test_auditor_filters_a_period_and_downloads_csv_xlsx_and_pdf(page, live_serv
     expected = sorted(e.pk for e in events["in_period"])
     numbers = {e.patient.registry_number for e in events["in_period"]}
 
-    rows = list(csv.DictReader(io.StringIO(_download(page, "Download CSV").decode())))
+    raw = _download(page, "Download CSV")
+    assert raw.startswith(b"\xef\xbb\xbf")  # for Excel, the default
+    rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
     assert sorted(int(r["event_id"]) for r in rows) == expected
     assert {r["registry_number"] for r in rows} == numbers
 

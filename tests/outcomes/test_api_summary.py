@@ -1,4 +1,5 @@
-"""GET /api/v1/outcomes/summary/: the dashboard's numbers, the same filters, the same scoping."""
+"""GET /api/v1/outcomes/summary/: the dashboard's numbers as a download gives them (small numbers withheld, no
+filters), with the same scoping."""
 
 import datetime as dt
 
@@ -24,7 +25,8 @@ def _fresh_cache(settings):
 
 @pytest.fixture
 def plans(clinic, clinician):
-    for kl in (2, 2, 3):
+    """12 plans alike, 10 at KL 2 and 2 at KL 3 (a small group)."""
+    for kl in [2] * 10 + [3] * 2:
         make_plan(
             clinic,
             clinician,
@@ -37,27 +39,46 @@ def test_summary_has_the_dashboard_numbers(api_as, clinician, plans):
     response = api_as(clinician).get(URL)
     assert response.status_code == 200
     data = response.json()
-    assert data["plans"] == 3
+    assert data["plans"] == 12
+    assert data["suppressed"] == []
     month = next(t for t in data["timepoints"] if t["timepoint"] == "1m")
     pain = next(m for m in month["measures"] if m["measure"] == "koos_pain")
-    assert pain["change"]["n"] == 3
+    assert pain["change"]["n"] == 12
     assert pain["change"]["mean"] == pytest.approx(20)
-    assert pain["mcid"] == {"n": 3, "N": 3, "pct": 100.0, "threshold": 10.0, "direction": "increase"}
-    assert month["responders"]["N"] == 3
+    assert pain["mcid"] == {
+        "n": 12, "N": 12, "pct": 100.0, "threshold": 10.0, "direction": "increase", "suppressed": []
+    }  # fmt: skip
+    assert month["responders"]["N"] == 12
     assert {t["measure"] for t in data["thresholds"]} >= {"koos_pain", "oks_total", "vas_pain"}
     assert data["adverse_events"]["rows"] == []
-    # The page and the API give the same numbers.
+    # The page and the API give the same numbers where the API shows them.
     page = outcomes_summary(clinician, {})
-    assert data["timepoints"][1]["measures"] == page["timepoints"][1]["measures"]
+    assert pain["change"] == {**page["timepoints"][1]["measures"][0]["change"], "suppressed": []}
 
 
-def test_summary_takes_the_same_filters(api_as, clinician, plans):
-    client = api_as(clinician)
-    assert client.get(URL, {"kl_grade": "2"}).json()["plans"] == 2
-    assert client.get(URL, {"kl_grade": "3", "product": "bmac"}).json()["plans"] == 1
-    assert client.get(URL, {"injected_after": "2027-01-01"}).json()["plans"] == 0
-    grouped = client.get(URL, {"compare_by": "kl_grade"}).json()
+def test_summary_withholds_the_small_group_and_what_would_give_it_away(api_as, clinician, plans):
+    grouped = api_as(clinician).get(URL, {"compare_by": "kl_grade"}).json()
     assert [g["label"] for g in grouped["groups"]] == ["KL 2", "KL 3"]
+    for group in grouped["groups"]:  # KL 3 has 2 plans; KL 2 would be the overall minus them
+        change = group["timepoints"][1]["measures"][0]["change"]
+        assert change == {**dict.fromkeys(("n", "mean", "sd", "ci_low", "ci_high")), "suppressed": change["suppressed"]}
+        assert change["suppressed"] == ["ci_high", "ci_low", "mean", "n", "sd"]
+        assert group["plans"] is None
+        assert group["suppressed"] == ["plans"]
+    overall = grouped["timepoints"][1]["measures"][0]["change"]
+    assert overall["n"] == 12
+    assert overall["suppressed"] == []
+
+
+def test_summary_takes_no_filters_but_compare_by(api_as, clinician, plans):
+    client = api_as(clinician)
+    for params in ({"kl_grade": "2"}, {"product": "bmac", "kl_grade": "3"}, {"injected_after": "2027-01-01"}):
+        response = client.get(URL, params)
+        assert response.status_code == 400
+        assert set(response.json()) == set(params)
+        assert "take no filters" in response.json()[next(iter(params))][0]
+    assert client.get(URL, {"kl_grade": ""}).status_code == 200  # an empty value is no filter
+    assert client.get(URL, {"compare_by": "staged"}).json()["compare_by"] == "staged"
 
 
 def test_invalid_filters_are_a_400(api_as, clinician, plans):
@@ -77,7 +98,7 @@ def test_anonymous_is_refused(api):
 
 
 def test_auditor_reads(api_as, auditor, plans):
-    assert api_as(auditor).get(URL).json()["plans"] == 3
+    assert api_as(auditor).get(URL).json()["plans"] == 12
 
 
 def test_schema_documents_it_without_warnings(capsys):
@@ -86,8 +107,7 @@ def test_schema_documents_it_without_warnings(capsys):
     validate_schema(schema)
     operation = schema["paths"]["/api/v1/outcomes/summary/"]["get"]
     names = {p["name"] for p in operation["parameters"]}
-    assert {"clinic", "product", "harvest_site", "processing_method", "kl_grade", "age_band", "staged"} <= names
-    assert {"injected_after", "injected_before", "compare_by"} <= names
+    assert names == {"compare_by"}  # a download takes no filters
     assert "OutcomesSummary" in schema["components"]["schemas"]
     captured = capsys.readouterr()
     assert "summary" not in (captured.err + captured.out).lower()  # no warning or error about this view

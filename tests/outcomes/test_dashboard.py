@@ -35,6 +35,24 @@ def some_plans(clinic, clinician, n):
         )
 
 
+def plans_by_grade(clinic, clinician, **grades: int):
+    """``kl2=12, kl3=3``: that many plans at each KL grade, all answering at baseline and 1 month."""
+    for grade, n in grades.items():
+        for i in range(n):
+            make_plan(
+                clinic,
+                clinician,
+                kl_grade=int(grade.removeprefix("kl")),
+                scores={"baseline": scores(40, 50, 60, 20, 50), "1m": scores(50 + i, 55, 40, 28, 40)},
+            )
+
+
+def csv_body(client, table: str, **params) -> list[list[str]]:
+    response = client.get(reverse("outcomes:dashboard-csv", args=[table]), params)
+    assert response.status_code == 200
+    return [r for r in csv.reader(io.StringIO(response.content.decode("utf-8-sig"))) if r and not r[0].startswith("#")]
+
+
 def test_urls_are_named():
     assert reverse("outcomes:dashboard") == URL
     assert reverse("outcomes:dashboard-csv", args=["scores"]) == "/dashboard/outcomes/csv/scores/"
@@ -81,10 +99,9 @@ def test_a_clinician_of_another_clinic_sees_none_of_it(client, clinic, clinician
     page = client.get(URL).content.decode()
     assert 'data-testid="plans-count">0<' in page
     assert clinic.name not in page
-    text = client.get(reverse("outcomes:dashboard-csv", args=["completion"])).content.decode()
-    rows = [r for r in csv.reader(io.StringIO(text)) if r and not r[0].startswith("#")][1:]
+    rows = csv_body(client, "completion")[1:]
     assert [r[0] for r in rows] == ["Baseline", "1 month", "6 months"]
-    assert all(r[-1] == "yes" for r in rows)  # no plans at all: under any minimum
+    assert all(set(r[1:-2]) == {"0"} and r[-1] == "" for r in rows)  # no plans at all: zeros describe nobody
 
 
 def test_queries_do_not_grow_with_patients(client, clinic, clinician, django_assert_max_num_queries):
@@ -103,45 +120,53 @@ def test_queries_do_not_grow_with_patients(client, clinic, clinician, django_ass
     assert counts[0] == counts[1]
 
 
-def test_csv_suppresses_small_groups_and_states_the_rule(client, clinic, clinician, settings):
-    settings.DASHBOARD_MIN_GROUP_SIZE = 5
-    some_plans(clinic, clinician, 6)  # 3 at KL 2, 3 at KL 3
+def test_csv_suppresses_small_groups_and_states_the_rule(client, clinic, clinician):
+    plans_by_grade(clinic, clinician, kl2=12, kl3=3)
     client.force_login(clinician)
     response = client.get(reverse("outcomes:dashboard-csv", args=["responders_by_kl"]))
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/csv")
     assert "attachment" in response["Content-Disposition"]
-    text = response.content.decode()
-    assert "fewer than 5 plans" in text
+    text = response.content.decode("utf-8-sig")
+    assert "describes 1 to 9 people" in text
     rows = [r for r in csv.reader(io.StringIO(text)) if r and not r[0].startswith("#")]
     header, body = rows[0], rows[1:]
     assert header[-1] == "suppressed"
+    kl3_month = next(r for r in body if r[0] == "KL 3" and r[1] == "1 month")
+    assert kl3_month[2:-1] == [""] * (len(header) - 3)  # 3 plans: numbers blanked
+    assert kl3_month[-1] == "yes"
+    # KL 2 is the whole minus KL 3, so its counts go too (complementary suppression): here its N.
     kl2_month = next(r for r in body if r[0] == "KL 2" and r[1] == "1 month")
-    assert kl2_month[2:-1] == [""] * (len(header) - 3)  # 3 plans: numbers blanked
+    assert kl2_month[3] == ""
     assert kl2_month[-1] == "yes"
 
-    overall = [
-        r
-        for r in csv.reader(
-            io.StringIO(client.get(reverse("outcomes:dashboard-csv", args=["completion"])).content.decode())
-        )
-        if r and not r[0].startswith("#")
-    ]
-    month = next(r for r in overall[1:] if r[0] == "1 month")
-    assert month[1] == "6"  # 6 plans: shown
-    assert month[-2] == "100.0"
-    assert month[-1] == ""
+    month = next(r for r in csv_body(client, "completion")[1:] if r[0] == "1 month")
+    assert month[1:4] == ["15", "15", "15"]  # plans, due, completed: shown
+    assert month[-2:] == ["100.0", ""]
 
 
-def test_csv_minimum_is_configurable(client, clinic, clinician, settings):
-    settings.DASHBOARD_MIN_GROUP_SIZE = 2
-    some_plans(clinic, clinician, 6)
+def test_csv_minimum_may_be_raised(client, clinic, clinician, settings):
+    plans_by_grade(clinic, clinician, kl2=12, kl3=11)
     client.force_login(clinician)
-    text = client.get(reverse("outcomes:dashboard-csv", args=["responders_by_kl"])).content.decode()
-    assert "fewer than 2 plans" in text
-    kl2_month = next(r for r in csv.reader(io.StringIO(text)) if r[:2] == ["KL 2", "1 month"])
-    assert kl2_month[2:5] == ["2", "3", "66.667"]  # 2 responders of 3, over the minimum of 2: shown
-    assert kl2_month[-1] == ""
+    kl3 = next(r for r in csv_body(client, "responders_by_kl") if r[:2] == ["KL 3", "1 month"])
+    assert kl3[3] == "11"  # 11 plans: over the default minimum of 10
+    settings.DASHBOARD_MIN_GROUP_SIZE = 12
+    cache.clear()
+    response = client.get(reverse("outcomes:dashboard-csv", args=["responders_by_kl"]))
+    assert "describes 1 to 11 people" in response.content.decode("utf-8-sig")
+    kl3 = next(r for r in csv_body(client, "responders_by_kl") if r[:2] == ["KL 3", "1 month"])
+    assert kl3[3] == ""
+    assert kl3[-1] == "yes"
+
+
+def test_csv_minimum_may_not_be_lowered(client, clinic, clinician, settings):
+    from django.core.exceptions import ImproperlyConfigured
+
+    settings.DASHBOARD_MIN_GROUP_SIZE = 5
+    client.force_login(clinician)
+    client.raise_request_exception = True
+    with pytest.raises(ImproperlyConfigured, match="not lowered below 10"):
+        client.get(reverse("outcomes:dashboard-csv", args=["completion"]))
 
 
 def test_unknown_csv_table_is_404(client, clinician):
@@ -149,14 +174,18 @@ def test_unknown_csv_table_is_404(client, clinician):
     assert client.get(reverse("outcomes:dashboard-csv", args=["nope"])).status_code == 404
 
 
-def test_csv_follows_the_filters(client, clinic, clinician, settings):
-    settings.DASHBOARD_MIN_GROUP_SIZE = 1
+def test_csv_takes_no_filters_and_the_filtered_page_offers_no_download(client, clinic, clinician):
     some_plans(clinic, clinician, 6)
     client.force_login(clinician)
-    text = client.get(reverse("outcomes:dashboard-csv", args=["completion"]), {"kl_grade": "2"}).content.decode()
-    assert "Filters: KL grade: KL 2" in text
-    month = next(r for r in csv.reader(io.StringIO(text)) if r and r[0] == "1 month")
-    assert month[1] == "3"
+    response = client.get(reverse("outcomes:dashboard-csv", args=["completion"]), {"kl_grade": "2"})
+    assert response.status_code == 400
+    assert "take no filters" in response.content.decode()
+    assert csv_body(client, "completion", compare_by="kl_grade")[0][0] == "Timepoint"  # compare_by is no filter
+    filtered = client.get(URL, {"kl_grade": "2", "compare_by": "kl_grade"}).content.decode()
+    assert "Download CSV" not in filtered
+    assert 'data-testid="no-downloads"' in filtered
+    page = client.get(URL, {"compare_by": "kl_grade"}).content.decode()
+    assert reverse("outcomes:dashboard-csv", args=["completion"]) + "?compare_by=kl_grade" in page
 
 
 def answers(follow_up, pain="2"):

@@ -2,6 +2,7 @@
 data (nulls, unicode, commas, quotes, newlines, formula-looking text, every outcome, several protocols), and holds
 exactly the rows of the scoped, filtered queryset. PostgreSQL only: in CI a skip of these fails the run."""
 
+import codecs
 import csv
 import datetime as dt
 import io
@@ -161,6 +162,16 @@ def test_an_empty_export_is_the_header_on_both_paths(db):
     assert copied == built == (",".join(HEADER) + "\n").encode()
 
 
+def test_both_paths_write_the_same_byte_order_mark_for_excel(varied):
+    events = AdverseEvent.objects.order_by("onset_on", "id")
+    copied = b"".join(csv_export._copy_chunks(events, bom=True))
+    built = b"".join(csv_export._python_chunks(events, bom=True))
+    assert copied == built
+    assert copied.startswith(codecs.BOM_UTF8 + b"event_id,")
+    assert copied[len(codecs.BOM_UTF8) :] == both_paths(events)[0]
+    assert "Épanchement" in copied.decode("utf-8-sig")
+
+
 def test_the_view_streams_copy_output_with_the_rows_of_the_scoped_queryset(client, auditor, varied):
     """Every filter combination: the download is the queryset's rows, in its order, byte-equal to Python's."""
     client.force_login(auditor)
@@ -184,9 +195,9 @@ def test_the_view_streams_copy_output_with_the_rows_of_the_scoped_queryset(clien
         assert response.status_code == 200
         body = b"".join(response.streaming_content)
         expected = selectors_events.events_for_export(auditor, filters)
-        ids = [int(row["event_id"]) for row in csv.DictReader(io.StringIO(body.decode(), newline=""))]
+        ids = [int(row["event_id"]) for row in csv.DictReader(io.StringIO(body.decode("utf-8-sig"), newline=""))]
         assert ids == list(expected.values_list("id", flat=True)), params
-        assert body == b"".join(csv_export._python_chunks(expected)), params
+        assert body == b"".join(csv_export._python_chunks(expected, bom=True)), params
         assert ExportLog.objects.order_by("-id").first().row_count == len(ids)
         seen_any.update(ids)
     other = {e.pk for e in varied if e.clinic_id != varied[0].clinic_id}
@@ -195,7 +206,7 @@ def test_the_view_streams_copy_output_with_the_rows_of_the_scoped_queryset(clien
     admin = UserFactory(is_superuser=True, is_staff=True)
     client.force_login(admin)
     body = b"".join(client.post(URL, {"format": "csv"}).streaming_content)
-    assert body == b"".join(csv_export._python_chunks(AdverseEvent.objects.order_by("onset_on", "id")))
+    assert body == b"".join(csv_export._python_chunks(AdverseEvent.objects.order_by("onset_on", "id"), bom=True))
 
 
 def test_copy_is_relayed_in_64_kb_chunks_and_logs_its_row_count(client, auditor, clinician, clinic, monkeypatch):
@@ -233,5 +244,5 @@ def test_a_download_stopped_half_way_cancels_the_copy_and_leaves_the_connection_
 def test_other_clinics_auditor_gets_only_the_header(client, varied):
     stranger = staff(ClinicFactory(), Role.AUDITOR)
     client.force_login(stranger)
-    body = b"".join(client.post(URL, {"format": "csv"}).streaming_content)
+    body = b"".join(client.post(URL, {"format": "csv", "encoding": "utf-8"}).streaming_content)
     assert body == (",".join(HEADER) + "\n").encode()

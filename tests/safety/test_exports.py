@@ -70,7 +70,7 @@ def test_csv_streams_one_row_per_event_pseudonymised(client, auditor, dataset):
     assert response.status_code == 200
     assert response.streaming
     assert response["Content-Disposition"].startswith("attachment;")
-    text = content(response).decode()
+    text = content(response).decode("utf-8-sig")
     rows = list(csv.DictReader(io.StringIO(text)))
     events = dataset["events"]
     assert [int(r["event_id"]) for r in rows] == [events["serious"].pk, events["bmac_mild"].pk, events["prp_mild"].pk]
@@ -95,7 +95,7 @@ def test_csv_streams_one_row_per_event_pseudonymised(client, auditor, dataset):
 def test_csv_cells_that_start_a_formula_are_neutralised(client, auditor, clinician, injection):
     record(clinician, injection, description='=HYPERLINK("http://evil")')
     client.force_login(auditor)
-    text = content(export(client, "csv")).decode()
+    text = content(export(client, "csv")).decode("utf-8-sig")
     assert "'=HYPERLINK" in text
 
 
@@ -122,7 +122,7 @@ def test_export_filters(client, auditor, dataset):
     events = dataset["events"]
 
     def ids(**params):
-        rows = csv.DictReader(io.StringIO(content(export(client, "csv", **params)).decode()))
+        rows = csv.DictReader(io.StringIO(content(export(client, "csv", **params)).decode("utf-8-sig")))
         return [int(r["event_id"]) for r in rows]
 
     assert ids(serious="true") == [events["serious"].pk]
@@ -283,13 +283,13 @@ def test_who_may_export(client, clinician, outsider, auditor, clinic, dataset):
     client.force_login(other_auditor)
     assert client.get(URL).status_code == 200
     assert export(client, "csv", clinic=clinic.pk).status_code == 404
-    rows = list(csv.DictReader(io.StringIO(content(export(client, "csv")).decode())))
+    rows = list(csv.DictReader(io.StringIO(content(export(client, "csv")).decode("utf-8-sig"))))
     assert rows == []
 
 
 def test_auditor_sees_only_their_clinics(client, auditor, dataset):
     client.force_login(auditor)
-    text = content(export(client, "csv", onset_to="2026-12-31")).decode()
+    text = content(export(client, "csv", onset_to="2026-12-31")).decode("utf-8-sig")
     assert str(dataset["events"]["elsewhere"].patient.registry_number) not in text
 
 
