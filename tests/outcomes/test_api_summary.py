@@ -77,7 +77,7 @@ def test_summary_takes_no_filters_but_compare_by(api_as, clinician, plans):
         assert response.status_code == 400
         assert set(response.json()) == set(params)
         assert "take no filters" in response.json()[next(iter(params))][0]
-    assert client.get(URL, {"kl_grade": ""}).status_code == 200  # an empty value is no filter
+    assert client.get(URL, {"kl_grade": ""}).status_code == 400  # an empty value is a mistake, never "any"
     assert client.get(URL, {"compare_by": "staged"}).json()["compare_by"] == "staged"
 
 
