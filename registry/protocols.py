@@ -429,14 +429,19 @@ class Completeness:
         return round(100 * len(self.recorded) / total) if total else 100
 
 
+def _answered(value) -> bool:
+    """Blank is "not recorded"; anything else is an answer, explicit negatives ("none", "not activated", 0
+    spins, Tegner 0) included: a report that says "no structured rehabilitation" states its rehabilitation."""
+    return value is not None and value != "" and value != []
+
+
 def completeness(injection) -> Completeness:
     recorded, missing = [], []
     protocol = injection.protocol or {}
     for item in CHECKLISTS.get(injection.product, _COMMON):
         if item.injection_field:
-            value = getattr(injection, item.injection_field)
-            present = value not in (None, "") and not (item.injection_field == "rehabilitation" and value == "none")
+            present = _answered(getattr(injection, item.injection_field))
         else:
-            present = any(protocol.get(k) not in (None, "") for k in item.protocol_keys)
+            present = any(_answered(protocol.get(k)) for k in item.protocol_keys)
         (recorded if present else missing).append(item.label)
     return Completeness(tuple(recorded), tuple(missing))
