@@ -7,7 +7,7 @@ from registry.api.mixins import RejectUnknownFieldsMixin
 from registry.api.serializers import WritablePatientField, _ScopedPrimaryKeyField
 from registry.models import Injection
 from registry.scoping import injections_for
-from safety.choices_events import SERIOUSNESS_FIELDS, EventStatus
+from safety.choices_events import RELATEDNESS_HELP, SERIOUSNESS_FIELDS, EventStatus
 from safety.models import Flag
 from safety.models_events import AdverseEvent
 from safety.selectors import flags_for
@@ -28,6 +28,9 @@ EDITABLE = [
     "meddra_code",
     "meddra_version",
 ]
+
+
+_CATEGORY_HELP = "Harvest-site categories (harvest_*) only for an event linked to a BMAC or ADSC injection."
 
 
 class WritableInjectionField(_ScopedPrimaryKeyField):
@@ -82,7 +85,11 @@ class AdverseEventSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializ
             "assessed_at",
             "version",
         ]
-        extra_kwargs = {"source": {"required": False}}
+        extra_kwargs = {
+            "source": {"required": False},
+            "relatedness": {"help_text": RELATEDNESS_HELP},
+            "category": {"help_text": _CATEGORY_HELP},
+        }
 
 
 class AdverseEventCorrectSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
@@ -95,7 +102,11 @@ class AdverseEventCorrectSerializer(RejectUnknownFieldsMixin, serializers.ModelS
     class Meta:
         model = AdverseEvent
         fields = ["injections", *EDITABLE, "reason", "version"]
-        extra_kwargs = {name: {"required": False} for name in EDITABLE}
+        extra_kwargs = {
+            **{name: {"required": False} for name in EDITABLE},
+            "relatedness": {"required": False, "help_text": RELATEDNESS_HELP},
+            "category": {"required": False, "help_text": _CATEGORY_HELP},
+        }
 
 
 class VersionConflictSerializer(serializers.Serializer):
