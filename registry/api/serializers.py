@@ -2,6 +2,7 @@
 them); protocol and governance rules come from registry.protocols, so a rule lives in one place."""
 
 from django.contrib.auth import get_user_model
+from django_countries.serializers import CountryFieldMixin
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -109,12 +110,12 @@ _GOVERNANCE_HELP = (
 )
 
 
-class ClinicSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
-    """A clinic: where patients are enrolled and treated, and the time zone its follow-ups run in."""
+class ClinicSerializer(CountryFieldMixin, RejectUnknownFieldsMixin, serializers.ModelSerializer):
+    """A clinic: where patients are enrolled and treated, the time zone its follow-ups run in, and its country."""
 
     class Meta:
         model = Clinic
-        fields = ["id", "name", "time_zone", "link_requires_year_of_birth", "contact_email"]
+        fields = ["id", "name", "time_zone", "link_requires_year_of_birth", "contact_email", "country"]
         extra_kwargs = {"time_zone": {"help_text": "IANA time zone, e.g. Europe/London."}}
 
 

@@ -3,6 +3,7 @@ import zoneinfo
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django_countries.fields import CountryField
 
 from registry.choices import Role
 
@@ -18,6 +19,8 @@ class Clinic(models.Model):
     # A second check on questionnaire links: the patient confirms their year of birth.
     link_requires_year_of_birth = models.BooleanField(default=False)
     contact_email = models.EmailField(blank=True, help_text="Shown to patients in emails as who is asking.")
+    # Where the clinic is: the country of its adverse-event reports (CIOMS I box 1a, E2B(R3) C.2.r.3).
+    country = CountryField(blank=True, help_text="ISO 3166 country code, e.g. GB. Shown on adverse-event reports.")
     # Staff of this clinic must sign in with a second factor (TOTP); set by its lead or an administrator.
     require_two_factor = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)

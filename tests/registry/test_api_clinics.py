@@ -10,6 +10,7 @@ NEW_CLINIC = {
     "time_zone": "America/New_York",
     "link_requires_year_of_birth": True,
     "contact_email": "east@clinic.example",
+    "country": "US",
 }
 
 
@@ -24,6 +25,7 @@ def test_list_shows_only_the_users_clinics(api_as, clinician, clinic, other_clin
             "time_zone": "Europe/London",
             "link_requires_year_of_birth": False,
             "contact_email": "",
+            "country": "",
         }
     ]
 
@@ -51,7 +53,13 @@ def test_only_administrators_create_clinics(api_as, persona, request):
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("time_zone", "Mars/Olympus_Mons"), ("time_zone", "Europe/Lon\x00don"), ("contact_email", "not-an-email")],
+    [
+        ("time_zone", "Mars/Olympus_Mons"),
+        ("time_zone", "Europe/Lon\x00don"),
+        ("contact_email", "not-an-email"),
+        ("country", "XX"),
+        ("country", "Atlantis"),
+    ],
 )
 def test_create_rejects_invalid_values(api_as, admin_user, field, value):
     response = api_as(admin_user).post(URL, {**NEW_CLINIC, field: value})

@@ -291,7 +291,9 @@ class Command(BaseCommand):
             clinicians[clinics[1].pk] = [users["lead"].pk]
         for number in range(len(clinics) + 1, count + 1):
             clinic = Clinic.objects.create(
-                name=f"Registry Clinic {number:03d}", contact_email=f"outcomes@clinic{number:03d}.example.org"
+                name=f"Registry Clinic {number:03d}",
+                contact_email=f"outcomes@clinic{number:03d}.example.org",
+                country="GB",
             )
             staff = []
             for letter in "ab":
@@ -332,7 +334,7 @@ class Command(BaseCommand):
         from registry.models import Membership
 
         clinics = [
-            Clinic.objects.create(name=name, contact_email=f"outcomes@{slug}.example.org")
+            Clinic.objects.create(name=name, contact_email=f"outcomes@{slug}.example.org", country="GB")
             for name, slug in zip(CLINICS, ("northgate", "riverside"), strict=True)
         ]
         User = get_user_model()
