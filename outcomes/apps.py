@@ -7,4 +7,3 @@ class OutcomesConfig(AppConfig):
 
     def ready(self) -> None:
         from outcomes import receivers  # noqa: F401 - connects to the registry's domain signals
-        from outcomes.analysis import receivers as analysis_receivers  # noqa: F401 - dashboard cache freshness

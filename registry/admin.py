@@ -9,10 +9,11 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from simple_history.admin import SimpleHistoryAdmin
 
-from registry import services
+from registry import plausibility, services
 from registry.choices import WRITING_ROLES
 from registry.memberships import membership_grant, role_groups_sync
 from registry.models import Clinic, Injection, Membership, Patient, TreatmentPlan
+from registry.protocols import validate_protocol
 from registry.scoping import clinics_for, injections_for, is_administrator, patients_for, plans_for
 
 
@@ -151,6 +152,27 @@ class InjectionAdminForm(ReasonForm):
             "governance",
         ]
 
+    confirm_unusual_values = forms.BooleanField(
+        label="The unusual protocol values are correct",
+        required=False,
+        help_text="Unusual (but possible) values are saved only once confirmed; the audit history records it.",
+    )
+
+    def clean(self):
+        data = super().clean()
+        # The model's clean() refused impossible values already; unusual ones need this tick (registry.plausibility).
+        self.acknowledged_warnings = []
+        if not self.errors:
+            instance = self.instance
+            record = data.get("protocol", instance.protocol)
+            protocol = validate_protocol(instance.product, record, stored=instance.stored_protocol)[0]
+            found = plausibility.warnings(instance.product, protocol, stored=instance.stored_protocol)
+            if found and not data.get("confirm_unusual_values"):
+                self.add_error("protocol", [f"{w.field}: {w.message}" for w in found])
+                self.add_error("confirm_unusual_values", "Tick this once you have checked the unusual values.")
+            self.acknowledged_warnings = [w.code for w in found]
+        return data
+
 
 @admin.register(Injection)
 class InjectionAdmin(ScopedAdmin):
@@ -182,7 +204,13 @@ class InjectionAdmin(ScopedAdmin):
 
     def save_model(self, request, obj, form, change):
         data = {name: form.cleaned_data[name] for name in form.changed_data if name in services.INJECTION_FIELDS}
-        services.injection_update(injection=obj, by=request.user, data=data, reason=form.cleaned_data["change_reason"])
+        services.injection_update(
+            injection=obj,
+            by=request.user,
+            data=data,
+            reason=form.cleaned_data["change_reason"],
+            acknowledged_warnings=form.acknowledged_warnings,
+        )
 
 
 @admin.register(TreatmentPlan)
@@ -224,7 +252,7 @@ class AdministratorsOnly:
 
 @admin.register(Clinic)
 class ClinicAdmin(AdministratorsOnly, admin.ModelAdmin):
-    list_display = ["name", "time_zone", "contact_email", "phone", "link_requires_year_of_birth"]
+    list_display = ["name", "country", "time_zone", "contact_email", "phone", "link_requires_year_of_birth"]
     search_fields = ["name"]
 
     def get_queryset(self, request):

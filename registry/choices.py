@@ -36,6 +36,11 @@ class Product(models.TextChoices):
     OTHER = "other", "Other"
 
 
+# Products taken from the patient at the same visit, with a harvest that can itself cause an adverse event: bone
+# marrow (BMAC) and fat (ADSC / SVF).
+PRODUCTS_WITH_HARVEST = (Product.BMAC, Product.ADSC)
+
+
 class Guidance(models.TextChoices):
     ULTRASOUND = "ultrasound", "Ultrasound"
     FLUOROSCOPY = "fluoroscopy", "Fluoroscopy"

@@ -1,7 +1,8 @@
 """Product-specific protocol records: one definition per product that renders, validates and scores completeness.
 
 Each product's protocol is a Django form. The web page renders it, the model's clean() and the API validate
-with it, so a rule lives here once whatever the entry point (web, admin, API, import).
+with it, so a rule lives here once whatever the entry point (web, admin, API, import). The numeric fields take
+their limits, unit and help text from registry.plausibility's table.
 """
 
 import re
@@ -9,9 +10,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django import forms
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
+from registry import plausibility
 from registry.choices import Alignment, Pathology, PreviousTreatment, Product
 
 _POSITIVE = {"min_value": Decimal("0")}
@@ -229,6 +232,52 @@ PROTOCOL_FORMS: dict[str, type[forms.Form]] = {
     Product.OTHER: OtherProtocol,
 }
 
+
+class HardLimit:
+    """Refuses a value outside a field's possible range (registry.plausibility), saying why."""
+
+    def __init__(self, limits: plausibility.PlausibleRange):
+        self.limits = limits
+
+    def __call__(self, value) -> None:
+        problem = plausibility.refusal(self.limits, value)
+        if problem:
+            raise ValidationError(problem, code="implausible")
+
+
+_NUMERIC = (forms.IntegerField, forms.DecimalField, forms.FloatField)
+
+
+def _apply_ranges() -> None:
+    """Give every numeric protocol field its limits, unit and help text from the one table."""
+    for product, form_class in PROTOCOL_FORMS.items():
+        for name, field in form_class.base_fields.items():
+            if not isinstance(field, _NUMERIC):
+                continue
+            limits = plausibility.range_for(product, name)
+            if limits is None:
+                raise ImproperlyConfigured(f"{product}.{name} has no plausible range in registry.plausibility.")
+            field.min_value, field.max_value = limits.hard
+            field.validators = [
+                *(v for v in field.validators if not isinstance(v, MinValueValidator | MaxValueValidator)),
+                HardLimit(limits),
+            ]
+            field.widget.attrs.update(min=str(limits.hard[0]), max=str(limits.hard[1]))
+            field.unit = limits.unit
+            field.help_text = ". ".join(filter(None, [str(field.help_text).rstrip("."), limits.describe()]))
+
+
+_apply_ranges()
+
+
+def allow_stored_values(form: forms.Form, stored: dict | None) -> None:
+    """On a bound protocol form correcting a stored record: a value kept as stored is not refused by a limit
+    added since it was recorded (registry.plausibility.warnings asks the person to confirm it instead)."""
+    for name, field in form.fields.items():
+        if stored and name in stored and plausibility.same(stored[name], form[name].data):
+            field.validators = [v for v in field.validators if not isinstance(v, HardLimit)]
+
+
 # Products that may only be given under a registered study (no approved product exists).
 GOVERNANCE_REQUIRED = {Product.EXOSOME}
 
@@ -281,7 +330,7 @@ def _to_json(cleaned: dict) -> dict:
     return out
 
 
-def _run(form_class: type[forms.Form], data) -> tuple[dict, dict[str, list[str]]]:
+def _run(form_class: type[forms.Form], data, *, stored: dict | None = None) -> tuple[dict, dict[str, list[str]]]:
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -289,18 +338,20 @@ def _run(form_class: type[forms.Form], data) -> tuple[dict, dict[str, list[str]]
     unknown = sorted(set(data) - set(form_class.base_fields))
     errors: dict[str, list[str]] = {key: ["Unknown field."] for key in unknown}
     form = form_class(data={k: ("" if v is None else v) for k, v in data.items() if k not in unknown})
+    allow_stored_values(form, stored)
     if not form.is_valid():
         for field, messages in form.errors.items():
             errors.setdefault(field, []).extend(messages)
     return (_to_json(form.cleaned_data) if not errors else {}), errors
 
 
-def validate_protocol(product: str, data) -> tuple[dict, dict[str, list[str]]]:
-    """Return (clean protocol, {field: [messages]}) for a product's protocol record."""
+def validate_protocol(product: str, data, *, stored: dict | None = None) -> tuple[dict, dict[str, list[str]]]:
+    """Return (clean protocol, {field: [messages]}) for a product's protocol record. ``stored``: the record as the
+    database holds it, when correcting one (values kept from it are not refused by limits added since)."""
     form_class = PROTOCOL_FORMS.get(product)
     if form_class is None:
         return {}, {"product": [f"Unknown product {product!r}."]}
-    return _run(form_class, data)
+    return _run(form_class, data, stored=stored)
 
 
 def validate_governance(product: str, data) -> tuple[dict, dict[str, list[str]]]:
@@ -429,14 +480,19 @@ class Completeness:
         return round(100 * len(self.recorded) / total) if total else 100
 
 
+def _answered(value) -> bool:
+    """Blank is "not recorded"; anything else is an answer, explicit negatives ("none", "not activated", 0
+    spins, Tegner 0) included: a report that says "no structured rehabilitation" states its rehabilitation."""
+    return value is not None and value != "" and value != []
+
+
 def completeness(injection) -> Completeness:
     recorded, missing = [], []
     protocol = injection.protocol or {}
     for item in CHECKLISTS.get(injection.product, _COMMON):
         if item.injection_field:
-            value = getattr(injection, item.injection_field)
-            present = value not in (None, "") and not (item.injection_field == "rehabilitation" and value == "none")
+            present = _answered(getattr(injection, item.injection_field))
         else:
-            present = any(protocol.get(k) not in (None, "") for k in item.protocol_keys)
+            present = any(_answered(protocol.get(k)) for k in item.protocol_keys)
         (recorded if present else missing).append(item.label)
     return Completeness(tuple(recorded), tuple(missing))

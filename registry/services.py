@@ -2,6 +2,7 @@
 an audit row (django-simple-history, with the reason) and announces what happened to the apps above.
 """
 
+from collections.abc import Collection
 from datetime import date
 from typing import Any
 
@@ -9,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from registry import signals
+from registry import plausibility, signals
 from registry.choices import InjectionStatus, WithdrawalDecision
 from registry.models import Clinic, Injection, Patient, TreatmentPlan
 from registry.models.patient import new_registry_number
@@ -49,6 +50,32 @@ INJECTION_FIELDS = {
 }
 # Fields that define what was injected into which knee: fixed once recorded (record a new injection instead).
 INJECTION_FIXED_FIELDS = {"knee", "product"}
+
+
+class UnconfirmedWarnings(ValidationError):
+    """Unusual values (registry.plausibility) that nobody confirmed: nothing was saved. ``warnings`` says which;
+    each is confirmed by passing its ``code`` in ``acknowledged_warnings``."""
+
+    def __init__(self, warnings: list[plausibility.Warning]):
+        self.warnings = warnings
+        super().__init__(
+            {
+                "protocol": [f"{w.field}: {w.message}" for w in warnings],
+                "acknowledged_warnings": [w.code for w in warnings],
+            }
+        )
+
+
+def _confirmed(injection: Injection, acknowledged: Collection[str], *, reason: str) -> str:
+    """Refuse unusual protocol values nobody confirmed; return the audit reason, naming those confirmed."""
+    warnings = plausibility.warnings(injection.product, injection.protocol, stored=injection.stored_protocol)
+    unconfirmed = [w for w in warnings if w.code not in set(acknowledged)]
+    if unconfirmed:
+        raise UnconfirmedWarnings(unconfirmed)
+    if not warnings:
+        return reason
+    values = ", ".join(f"{w.field} {plausibility.number(injection.protocol[w.field])}" for w in warnings)
+    return f"{reason} (unusual values confirmed: {values})"
 
 
 def _reject_unknown(data: dict, allowed: set[str]) -> None:
@@ -167,9 +194,16 @@ def _plan_for(*, patient: Patient, data: dict, number: int, planned: int, by) ->
 
 @transaction.atomic
 def injection_record(
-    *, patient: Patient, by, data: dict[str, Any], number_in_plan: int = 1, planned_injections: int = 1
+    *,
+    patient: Patient,
+    by,
+    data: dict[str, Any],
+    number_in_plan: int = 1,
+    planned_injections: int = 1,
+    acknowledged_warnings: Collection[str] = (),
 ) -> Injection:
-    """Record an injection (given or planned) with its protocol; outcomes schedules its follow-ups."""
+    """Record an injection (given or planned) with its protocol; outcomes schedules its follow-ups. Unusual
+    protocol values raise UnconfirmedWarnings unless their codes are in ``acknowledged_warnings``."""
     _reject_unknown(data, INJECTION_FIELDS)
     if not 1 <= number_in_plan <= planned_injections:
         raise ValidationError({"number_in_plan": f"Must be between 1 and the plan's {planned_injections} injections."})
@@ -188,14 +222,19 @@ def injection_record(
     # Store normalised protocol/governance (numbers as numbers, empty values dropped).
     injection.protocol = validate_protocol(injection.product, injection.protocol)[0]
     injection.governance = validate_governance(injection.product, injection.governance)[0]
-    _save(injection, by=by, reason="Injection recorded")
+    reason = _confirmed(injection, acknowledged_warnings, reason="Injection recorded")
+    _save(injection, by=by, reason=reason)
     signals.injection_recorded.send(sender=Injection, injection=injection)
     return injection
 
 
 @transaction.atomic
-def injection_update(*, injection: Injection, by, data: dict[str, Any], reason: str) -> Injection:
-    """Correct or complete an injection record. A date change moves its open follow-ups (not completed ones)."""
+def injection_update(
+    *, injection: Injection, by, data: dict[str, Any], reason: str, acknowledged_warnings: Collection[str] = ()
+) -> Injection:
+    """Correct or complete an injection record. A date change moves its open follow-ups (not completed ones).
+    Unusual protocol values it introduces (or stored ones the limits now refuse) must be acknowledged, as on
+    recording."""
     _reject_unknown(data, INJECTION_FIELDS)
     if not reason or not reason.strip():
         raise ValidationError({"reason": "Say why the injection record is being changed."})
@@ -208,9 +247,9 @@ def injection_update(*, injection: Injection, by, data: dict[str, Any], reason: 
         setattr(injection, key, value)
     injection.age_at_injection = injection.patient.age_on(injection.injected_on)
     injection.full_clean()
-    injection.protocol = validate_protocol(injection.product, injection.protocol)[0]
+    injection.protocol = validate_protocol(injection.product, injection.protocol, stored=injection.stored_protocol)[0]
     injection.governance = validate_governance(injection.product, injection.governance)[0]
-    _save(injection, by=by, reason=reason)
+    _save(injection, by=by, reason=_confirmed(injection, acknowledged_warnings, reason=reason))
     if injection.injected_on != previous_date:
         signals.injection_date_changed.send(sender=Injection, injection=injection, previous_date=previous_date)
     return injection

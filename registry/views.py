@@ -27,7 +27,13 @@ from registry.forms import (
     submitted,
 )
 from registry.models import Injection, Patient, TreatmentPlan
-from registry.protocols import GOVERNANCE_REQUIRED, PROTOCOL_FORMS, GovernanceForm, validate_governance
+from registry.protocols import (
+    GOVERNANCE_REQUIRED,
+    PROTOCOL_FORMS,
+    GovernanceForm,
+    allow_stored_values,
+    validate_governance,
+)
 from registry.scoping import clinics_for, get_for_user_or_404, injections_for, patients_for
 from registry.templatetags.registry_display import display_value
 
@@ -213,7 +219,29 @@ def _error_summary(form, *fieldsets) -> list[dict]:
     return summary
 
 
-def _injection_page(request, *, patient, form, protocol_by_product, governance, chosen, injection=None):
+def _unusual(request, unconfirmed: services.UnconfirmedWarnings | None, protocol_form) -> list[dict]:
+    """Put each unusual value's warning next to its field, and list them for the confirm checkboxes."""
+    if unconfirmed is None:
+        return []
+    acknowledged = set(request.POST.getlist("acknowledged_warnings"))
+    items = []
+    for warning in unconfirmed.warnings:
+        field = protocol_form.fields.get(warning.field)
+        protocol_form.add_error(warning.field if field else None, warning.message)
+        typed = protocol_form[warning.field].data if field else ""
+        unit = getattr(field, "unit", "")
+        items.append(
+            {
+                "code": warning.code,
+                "label": field.label if field else warning.field,
+                "value": f"{typed} {unit}".strip(),
+                "acknowledged": warning.code in acknowledged,
+            }
+        )
+    return items
+
+
+def _injection_page(request, *, patient, form, protocol_by_product, governance, chosen, injection=None, unusual=()):
     fieldsets = [
         {"code": code, "label": Product(code).label, "form": f, "chosen": code == chosen}
         for code, f in protocol_by_product.items()
@@ -233,6 +261,7 @@ def _injection_page(request, *, patient, form, protocol_by_product, governance, 
             "errors": _error_summary(form, (chosen_protocol, f"protocol-{chosen}"), (governance, "governance"))
             if request.method == "POST"
             else [],
+            "unusual": unusual,
         },
     )
 
@@ -255,6 +284,7 @@ def injection_new(request: HttpRequest, registry_number: str) -> HttpResponse:
     protocol_by_product = protocol_forms(chosen, request.POST)
     protocol_form = protocol_by_product.get(chosen)
     governance = governance_form(request.POST)
+    unconfirmed = None
     if _injection_forms_valid(form, protocol_form, governance, chosen):
         try:
             injection = services.injection_record(
@@ -263,7 +293,10 @@ def injection_new(request: HttpRequest, registry_number: str) -> HttpResponse:
                 data=_injection_payload(form, protocol_form, governance),
                 number_in_plan=form.cleaned_data["number_in_plan"],
                 planned_injections=form.cleaned_data["planned_injections"],
+                acknowledged_warnings=request.POST.getlist("acknowledged_warnings"),
             )
+        except services.UnconfirmedWarnings as warnings:
+            unconfirmed = warnings
         except ValidationError as error:
             service_errors_onto(error, form=form, others={"protocol": protocol_form, "governance": governance})
         else:
@@ -276,6 +309,7 @@ def injection_new(request: HttpRequest, registry_number: str) -> HttpResponse:
         protocol_by_product=protocol_by_product,
         governance=governance,
         chosen=chosen,
+        unusual=_unusual(request, unconfirmed, protocol_form),
     )
 
 
@@ -299,7 +333,9 @@ def injection_edit(request: HttpRequest, pk: int) -> HttpResponse:
         )
     form = InjectionEditForm(request.POST, clinic=patient.clinic, user=request.user)
     protocol_form = PROTOCOL_FORMS[product](request.POST, prefix=product)
+    allow_stored_values(protocol_form, injection.protocol)
     governance = governance_form(request.POST)
+    unconfirmed = None
     if _injection_forms_valid(form, protocol_form, governance, product):
         try:
             services.injection_update(
@@ -307,7 +343,10 @@ def injection_edit(request: HttpRequest, pk: int) -> HttpResponse:
                 by=request.user,
                 data=_injection_payload(form, protocol_form, governance),
                 reason=form.cleaned_data["reason"],
+                acknowledged_warnings=request.POST.getlist("acknowledged_warnings"),
             )
+        except services.UnconfirmedWarnings as warnings:
+            unconfirmed = warnings
         except ValidationError as error:
             service_errors_onto(error, form=form, others={"protocol": protocol_form, "governance": governance})
         else:
@@ -321,6 +360,7 @@ def injection_edit(request: HttpRequest, pk: int) -> HttpResponse:
         governance=governance,
         chosen=product,
         injection=injection,
+        unusual=_unusual(request, unconfirmed, protocol_form),
     )
 
 

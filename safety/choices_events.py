@@ -1,9 +1,12 @@
 """Vocabularies of adverse events (standards.md section 6): ICH E2A seriousness, CTCAE grades, WHO-UMC causality,
 outcomes with their E2B(R3), E2B(R2) and FHIR R4 codes in one table, and the knee-injection event catalogue."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db import models
+
+from registry.choices import PRODUCTS_WITH_HARVEST
 
 
 class EventSource(models.TextChoices):
@@ -20,7 +23,7 @@ class EventCategory(models.TextChoices):
     PSEUDOSEPTIC_REACTION = "pseudoseptic_reaction", "Pseudoseptic reaction"
     HAEMARTHROSIS = "haemarthrosis", "Haemarthrosis"
     INJECTION_SITE_PAIN = "injection_site_pain", "Injection-site pain or bruising"
-    # Harvest site (BMAC)
+    # Harvest site (BMAC, ADSC)
     HARVEST_PAIN = "harvest_pain", "Harvest-site pain"
     HARVEST_HAEMATOMA = "harvest_haematoma", "Harvest-site haematoma"
     HARVEST_INFECTION = "harvest_infection", "Harvest-site infection"
@@ -42,7 +45,7 @@ CATEGORY_GROUPS: dict[str, tuple[str, ...]] = {
         EventCategory.HAEMARTHROSIS,
         EventCategory.INJECTION_SITE_PAIN,
     ),
-    "Harvest site (BMAC)": (
+    "Harvest site (bone marrow or fat)": (
         EventCategory.HARVEST_PAIN,
         EventCategory.HARVEST_HAEMATOMA,
         EventCategory.HARVEST_INFECTION,
@@ -56,12 +59,28 @@ CATEGORY_GROUPS: dict[str, tuple[str, ...]] = {
         EventCategory.OTHER,
     ),
 }
-HARVEST_CATEGORIES = CATEGORY_GROUPS["Harvest site (BMAC)"]
+HARVEST_CATEGORIES = CATEGORY_GROUPS["Harvest site (bone marrow or fat)"]
 
 
-def grouped_category_choices() -> list[tuple[str, list[tuple[str, str]]]]:
-    """For a <select> with <optgroup>s."""
-    return [(group, [(c, EventCategory(c).label) for c in codes]) for group, codes in CATEGORY_GROUPS.items()]
+def has_harvest(products: Iterable[str]) -> bool:
+    """Whether any of these injections' products came with a harvest (registry.choices.PRODUCTS_WITH_HARVEST)."""
+    return any(p in PRODUCTS_WITH_HARVEST for p in products)
+
+
+def allowed_categories(products: Iterable[str]) -> list[str]:
+    """Event categories an event after injections of these products may have: harvest-site ones need a harvest."""
+    harvest = has_harvest(products)
+    return [c for c in EventCategory.values if harvest or c not in HARVEST_CATEGORIES]
+
+
+def grouped_category_choices(products: Iterable[str] | None = None) -> list[tuple[str, list[tuple[str, str]]]]:
+    """For a <select> with <optgroup>s; only what these products allow (every category when None)."""
+    allowed = set(EventCategory.values if products is None else allowed_categories(products))
+    groups = [
+        (group, [(c, EventCategory(c).label) for c in codes if c in allowed])
+        for group, codes in CATEGORY_GROUPS.items()
+    ]
+    return [(group, choices) for group, choices in groups if choices]
 
 
 class Severity(models.IntegerChoices):
@@ -118,6 +137,17 @@ class Relatedness(models.TextChoices):
     BOTH = "both", "Both harvest and injection"
     NEITHER = "neither", "Neither (unrelated to the procedure)"
     UNKNOWN = "unknown", "Not known"
+
+
+# What may only be blamed where there was a harvest.
+HARVEST_RELATEDNESS = (Relatedness.HARVEST, Relatedness.BOTH)
+RELATEDNESS_HELP = '"harvest" and "both" only for an event linked to a BMAC or ADSC injection (which had a harvest).'
+
+
+def allowed_relatedness(products: Iterable[str]) -> list[str]:
+    """What an event after injections of these products may be related to: the harvest only if one had one."""
+    harvest = has_harvest(products)
+    return [r for r in Relatedness.values if harvest or r not in HARVEST_RELATEDNESS]
 
 
 class Expectedness(models.TextChoices):

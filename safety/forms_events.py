@@ -6,6 +6,7 @@ from django import forms
 from registry import downloads
 from registry.choices import Product
 from safety.choices_events import (
+    RELATEDNESS_HELP,
     SERIOUSNESS_CRITERIA,
     ActionTaken,
     Causality,
@@ -16,6 +17,7 @@ from safety.choices_events import (
     Outcome,
     Relatedness,
     Severity,
+    allowed_relatedness,
     grouped_category_choices,
 )
 
@@ -49,6 +51,7 @@ class AdverseEventForm(forms.Form):
     )
     causality = _select(Causality.choices, label="Causality (WHO-UMC)")
     relatedness = _select(Relatedness.choices, label="Related to")
+    relatedness.help_text = RELATEDNESS_HELP
     expectedness = _select(Expectedness.choices, label="Expectedness")
     action_taken = _select(ActionTaken.choices, label="Action taken")
     outcome = _select(Outcome.choices, label="Outcome")
@@ -59,6 +62,12 @@ class AdverseEventForm(forms.Form):
     def __init__(self, *args, injections, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["injections"].queryset = injections
+        # Only what the patient's injections allow: no harvest to blame without a BMAC or ADSC injection. With one
+        # among them, the service still checks the injections actually ticked.
+        products = set(injections.values_list("product", flat=True))
+        self.fields["category"].choices = [("", "—"), *grouped_category_choices(products)]
+        allowed = allowed_relatedness(products)
+        self.fields["relatedness"].choices = [("", "—"), *((v, Relatedness(v).label) for v in allowed)]
         self.fields["injections"].label_from_instance = lambda i: (
             f"{i.get_product_display()} — {i.get_knee_display().lower()} knee, {i.injected_on:%d %b %Y}"
         )

@@ -12,12 +12,20 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from registry.choices import InjectionStatus, Product
+from registry.choices import InjectionStatus
+from registry.history import one_history_row
 from registry.models import Injection, Patient
 from registry.scoping import patients_for
 from safety import signals_events
 from safety.choices import FlagStatus
-from safety.choices_events import HARVEST_CATEGORIES, SERIOUSNESS_FIELDS, EventSource
+from safety.choices_events import (
+    HARVEST_CATEGORIES,
+    HARVEST_RELATEDNESS,
+    SERIOUSNESS_FIELDS,
+    EventSource,
+    Relatedness,
+    has_harvest,
+)
 from safety.models import Flag
 from safety.models_events import AdverseEvent
 
@@ -40,8 +48,6 @@ EVENT_FIELDS = (
 )
 # A change to any of these is a new assessment: assessed_by/at move to whoever made it.
 ASSESSMENT_FIELDS = ("severity", *SERIOUSNESS_FIELDS, "causality", "relatedness", "expectedness")
-# Products with a harvest (bone marrow for BMAC, fat for ADSC/SVF).
-HARVEST_PRODUCTS = (Product.BMAC, Product.ADSC)
 
 
 class VersionConflict(Exception):
@@ -78,8 +84,18 @@ def _check_injections(patient: Patient, injections: list[Injection], data: dict[
     before = [i for i in injections if onset is None or i.injected_on <= onset]
     if not before:
         raise ValidationError({"onset_on": "The onset is before every chosen injection."})
-    if data.get("category") in HARVEST_CATEGORIES and not any(i.product in HARVEST_PRODUCTS for i in injections):
-        raise ValidationError({"category": "A harvest-site event needs a BMAC or ADSC injection (with a harvest)."})
+    # The harvest (bone marrow, fat) can only be blamed where there was one: the choices the product allows.
+    if not has_harvest(i.product for i in injections):
+        problems = {}
+        if data.get("category") in HARVEST_CATEGORIES:
+            problems["category"] = "A harvest-site event needs a BMAC or ADSC injection (with a harvest)."
+        if data.get("relatedness") in HARVEST_RELATEDNESS:
+            problems["relatedness"] = (
+                f"“{Relatedness(data['relatedness']).label}” needs a BMAC or ADSC injection (with a harvest); "
+                "none of the chosen injections had one."
+            )
+        if problems:
+            raise ValidationError(problems)
     return max(before, key=lambda i: (i.injected_on, i.pk))
 
 
@@ -88,12 +104,16 @@ def _announce_if_newly_serious(event: AdverseEvent, *, was_serious: bool) -> Non
         transaction.on_commit(partial(signals_events.adverse_event_serious.send, sender=AdverseEvent, event=event))
 
 
-def _save(event: AdverseEvent, *, by, reason: str) -> None:
+def _save(event: AdverseEvent, *, by, reason: str, injections: list[Injection] | None = None) -> None:
+    """Save the event and (when given) link its injections: one audit row holding both, as one action."""
     event.sync_derived()
     event.full_clean(exclude=["injections"])
     event._history_user = by
     event._change_reason = reason
-    event.save()
+    with one_history_row(event):
+        event.save()
+        if injections is not None:
+            event.injections.set(injections)
 
 
 @transaction.atomic
@@ -131,8 +151,7 @@ def adverse_event_record(*, by, data: dict[str, Any], flag: Flag | None = None) 
         assessed_at=now,
         **data,
     )
-    _save(event, by=by, reason=f"Recorded from flag #{flag.pk}" if flag else "Recorded")
-    event.injections.set(injections)
+    _save(event, by=by, reason=f"Recorded from flag #{flag.pk}" if flag else "Recorded", injections=injections)
     if flag is not None:
         _flag_event_recorded(flag, event=event, by=by)
     _announce_if_newly_serious(event, was_serious=False)
@@ -178,7 +197,7 @@ def adverse_event_correct(
     injections = data.pop("injections", None)
     current = list(event.injections.all())
     new_injections = list(injections) if injections is not None else current
-    merged = {name: data.get(name, getattr(event, name)) for name in ("onset_on", "category")}
+    merged = {name: data.get(name, getattr(event, name)) for name in ("onset_on", "category", "relatedness")}
     index = _check_injections(event.patient, new_injections, merged)
     changed = [name for name, value in data.items() if getattr(event, name) != value]
     injections_changed = {i.pk for i in new_injections} != {i.pk for i in current}
@@ -191,8 +210,6 @@ def adverse_event_correct(
         event.assessed_by = by
         event.assessed_at = timezone.now()
     event.version += 1
-    _save(event, by=by, reason=reason)
-    if injections_changed:
-        event.injections.set(new_injections)
+    _save(event, by=by, reason=reason, injections=new_injections if injections_changed else None)
     _announce_if_newly_serious(event, was_serious=was_serious)
     return event

@@ -104,8 +104,16 @@ def injection_data(**overrides) -> dict:
 def make_injection(patient: Patient, clinician, **overrides):
     number = overrides.pop("number_in_plan", 1)
     planned = overrides.pop("planned_injections", 1)
+    acknowledged = overrides.pop("acknowledged_warnings", ())
     data = injection_data(clinician=clinician, **overrides)
-    return injection_record(patient=patient, by=clinician, data=data, number_in_plan=number, planned_injections=planned)
+    return injection_record(
+        patient=patient,
+        by=clinician,
+        data=data,
+        number_in_plan=number,
+        planned_injections=planned,
+        acknowledged_warnings=acknowledged,
+    )
 
 
 KOOS_ITEMS = [

@@ -11,8 +11,9 @@ from bench import synth
 from outcomes import questionnaire
 from outcomes.models import FollowUp, FollowUpStatus, Submission
 from outcomes.services import _score_columns
+from registry import plausibility
 from registry.choices import Product
-from registry.models import Injection, TreatmentPlan
+from registry.models import Clinic, Injection, TreatmentPlan
 from registry.protocols import validate_governance, validate_protocol
 from safety import rules
 from safety.models import Evaluation, Flag
@@ -77,6 +78,7 @@ def test_default_demo_has_the_showcase_and_a_modest_synthetic_registry(db, var_d
     assert Injection.objects.filter(patient__consent_version=synth.CONSENT_VERSION).count() == synth_default()
     assert "clinician" in output
     assert "admin" in output
+    assert {str(c) for c in Clinic.objects.values_list("country", flat=True)} == {"GB"}  # for adverse-event reports
 
 
 def synth_default() -> int:
@@ -98,6 +100,7 @@ def test_rows_obey_the_model_and_protocol_rules(registry):
     for injection in sample:
         injection.full_clean()  # protocol, governance and selection rules of Injection.clean()
         assert validate_protocol(injection.product, injection.protocol) == (injection.protocol, {})
+        assert plausibility.warnings(injection.product, injection.protocol) == []  # usual values: nothing to confirm
     for exosome in registry.filter(product=Product.EXOSOME):
         assert validate_governance(Product.EXOSOME, exosome.governance)[1] == {}
         assert exosome.governance["study_registration"]

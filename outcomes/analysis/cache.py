@@ -1,12 +1,16 @@
-"""Brief caching of the summary, invalidated per clinic.
+"""Brief caching of the summary, invalidated per clinic by the database.
 
-A summary is cached for ``DASHBOARD_CACHE_SECONDS`` (default 60) under a key made of the user, the filters,
-the day, and the data version of every clinic the user can see. A new (or amended) submission replaces its
-clinic's version with a fresh random token, so the next load for anyone who sees that clinic misses the cache and
-recomputes. A version that is missing (evicted, or a cold cache) is minted anew, which can only cause a miss.
+A summary is cached for ``DASHBOARD_CACHE_SECONDS`` (default 60) under a key made of the user, the filters, the
+day, and the name and data version of every clinic the user can see. The versions live in the database
+(outcomes.models.ClinicDataVersion): every write to a plan, patient, injection, follow-up, submission or adverse
+event queues its plan through database triggers, whatever wrote it (a service, a bulk update, the admin, raw SQL),
+and rebuilding a queued plan bumps its clinic's version. A summary rebuilds whatever is queued before it builds its
+key (outcomes.analysis.summary.summarise), so a change committed before the request always makes a new key: the
+cached summary is never staler than the last commit, and a change in one clinic leaves the other clinics' cached
+summaries alone.
 
-The version lives in the Django cache, so every web process must share one cache (Redis in production): with
-a per-process cache a submission handled by another process would go unseen until the entry expires.
+Being in the database, the versions do not depend on the cache being shared: with a per-process cache each process
+keeps its own summaries, all of them current.
 """
 
 from __future__ import annotations
@@ -14,34 +18,21 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import uuid
 from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
 
+from outcomes.models import ClinicDataVersion
+
 PREFIX = "outcomes:summary"
 
 
-def _version_key(clinic_id: int) -> str:
-    return f"{PREFIX}:clinic-version:{clinic_id}"
-
-
-def bump(clinic_id: int) -> None:
-    cache.set(_version_key(clinic_id), uuid.uuid4().hex, timeout=None)
-
-
-def _versions(clinic_ids) -> list[str]:
-    keys = [_version_key(pk) for pk in sorted(clinic_ids)]
-    found = cache.get_many(keys)
-    missing = {k: uuid.uuid4().hex for k in keys if k not in found}
-    for key, token in missing.items():
-        # add(): if another process minted one in between, theirs wins and is read back.
-        if not cache.add(key, token, timeout=None):
-            found[key] = cache.get(key)
-    found |= {k: v for k, v in missing.items() if k not in found}
-    return [str(found[k]) for k in keys]
+def _versions(clinic_ids) -> dict[int, int]:
+    """The data version of each clinic (0 until its first change), in one query."""
+    found = dict(ClinicDataVersion.objects.filter(clinic_id__in=list(clinic_ids)).values_list("clinic_id", "version"))
+    return {pk: found.get(pk, 0) for pk in sorted(clinic_ids)}
 
 
 def key_for(user, cleaned_filters: Mapping[str, Any], clinics: Mapping[int, str], today: dt.date) -> str:
@@ -49,7 +40,8 @@ def key_for(user, cleaned_filters: Mapping[str, Any], clinics: Mapping[int, str]
         "user": user.pk,
         "filters": {k: str(v) for k, v in sorted(cleaned_filters.items()) if v not in (None, "", [])},
         "today": today.isoformat(),
-        "versions": _versions(clinics.keys()),
+        # Names too: they label the clinic rows, and renaming a clinic changes no plan.
+        "clinics": [[pk, clinics[pk], version] for pk, version in _versions(clinics.keys()).items()],
     }
     digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
     return f"{PREFIX}:{digest}"

@@ -4,17 +4,20 @@ Triggers queue the plan of every change; ``refresh`` rebuilds the queued plans' 
 per batch (the live join of ``outcome_rows``, the same SQL the summary used to run on every request), then
 removes exactly the queue rows it read. A change committed while a batch is being rebuilt keeps its own queue row,
 so it is rebuilt next time: nothing is lost between reading the queue and clearing it.
+
+Each rebuild also bumps the data version (outcomes.models.ClinicDataVersion) of every clinic whose plans it rebuilt,
+in the same transaction, so a cached summary of those clinics is never served after the change it missed.
 """
 
 from __future__ import annotations
 
 from django.db import connection, transaction
-from django.db.models import Exists, F, OuterRef, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 
 from outcomes.analysis.cohort import follow_up_joins
 from outcomes.analysis.expressions import row_aliases
-from outcomes.models import PlanOutcome, PlanOutcomeQueue
-from registry.models import TreatmentPlan
+from outcomes.models import ClinicDataVersion, PlanOutcome, PlanOutcomeQueue
+from registry.models import Clinic, TreatmentPlan
 
 BATCH = 1000  # plans per statement: well inside SQLite's limit on bound parameters
 # From this many queued plans on, one statement rebuilds every plan (cheaper than many batches).
@@ -45,8 +48,29 @@ def live_rows(plan_ids: list[int] | None):
     return follow_up_joins(plan_ids).values(plan_id=F("pk"), **sources, **row_aliases())
 
 
+def _clinics_of(plan_ids: list[int]) -> list[int]:
+    rows = PlanOutcome.objects.filter(plan_id__in=plan_ids, clinic_id__isnull=False)
+    return list(rows.values_list("clinic_id", flat=True).distinct())
+
+
+def _bump_versions(clinics) -> None:
+    """One more data version for each clinic in ``clinics`` (a queryset of clinic ids; a row is created at a
+    clinic's first change), in one statement."""
+    select_sql, params = Clinic.objects.filter(pk__in=clinics).values_list("pk").query.sql_with_params()
+    table = connection.ops.quote_name(ClinicDataVersion._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            # "WHERE true": SQLite would read ON CONFLICT as part of the SELECT's join otherwise.
+            f"INSERT INTO {table} (clinic_id, version) SELECT src.*, 1 FROM ({select_sql}) src WHERE true "  # noqa: S608
+            f"ON CONFLICT (clinic_id) DO UPDATE SET version = {table}.version + 1",
+            params,
+        )
+
+
 def _rebuild(plan_ids: list[int] | None) -> None:
-    """Rebuild the rows of these plans (of every plan when None), in one INSERT ... SELECT."""
+    """Rebuild the rows of these plans (of every plan when None), in one INSERT ... SELECT, and bump the data
+    version of their clinics: the clinic a row named before (a plan that moved or went) and the one it names now."""
+    before = _clinics_of(plan_ids) if plan_ids is not None else []
     columns = _columns()
     select_sql, params = live_rows(plan_ids).query.sql_with_params()
     quote = connection.ops.quote_name
@@ -62,6 +86,11 @@ def _rebuild(plan_ids: list[int] | None) -> None:
     # A plan that no longer exists leaves nothing behind.
     gone = PlanOutcome.objects.exclude(Exists(TreatmentPlan.objects.filter(pk=OuterRef("plan_id"))))
     (gone.filter(plan_id__in=plan_ids) if plan_ids is not None else gone).delete()
+    if plan_ids is None:
+        _bump_versions(Clinic.objects.values("pk"))
+    else:
+        now = PlanOutcome.objects.filter(plan_id__in=plan_ids).values("clinic_id")
+        _bump_versions(Clinic.objects.filter(Q(pk__in=before) | Q(pk__in=now)).values("pk"))
 
 
 def refresh(*, limit: int | None = None) -> int:
@@ -71,7 +100,11 @@ def refresh(*, limit: int | None = None) -> int:
     Queue rows are deleted first, then the plans rebuilt, in one transaction: the rebuild reads every change
     whose queue row was deleted (committed before the delete), and a change committed later keeps its own row."""
     queue = PlanOutcomeQueue.objects
-    if limit is None and queue.values("plan_id").distinct()[:FULL_REBUILD_FROM].count() >= FULL_REBUILD_FROM:
+    # Every dashboard load asks, and the queue is usually empty: one query answers that and whether it is long.
+    queued = queue.values("plan_id").distinct()[:FULL_REBUILD_FROM].count()
+    if not queued:
+        return 0
+    if limit is None and queued >= FULL_REBUILD_FROM:
         with transaction.atomic():
             queue.all().delete()
             _rebuild(None)
@@ -86,6 +119,8 @@ def refresh(*, limit: int | None = None) -> int:
             queue.filter(plan_id__in=plan_ids).delete()
             _rebuild(plan_ids)
         rebuilt += len(plan_ids)
+        if len(plan_ids) < size:
+            break  # the queue held no more (a plan queued since waits for the next refresh)
     return rebuilt
 
 

@@ -362,11 +362,14 @@ def _run(name: str, rows, grouping, aggregates, plan_ids: RawSQL, today: dt.date
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()], compiled.aggregates
 
 
-def compute(filterset: OutcomeFilter, clinics: Mapping[int, str], *, today: dt.date) -> dict[str, Any]:
+def compute(
+    filterset: OutcomeFilter, clinics: Mapping[int, str], *, today: dt.date, refresh: bool = True
+) -> dict[str, Any]:
     """The summary for a validated filter set over a scoped cohort (see ``outcomes_summary``)."""
     compare_by = filterset.compare_by_value
     # Plans changed since their summary row was built are rebuilt first (usually none: a task keeps up).
-    plan_outcomes.refresh()
+    if refresh:
+        plan_outcomes.refresh()
     with _cohort_table(filterset.qs) as plan_ids:
         cells, keys = _run(
             f"outcomes:{compare_by}",
@@ -493,11 +496,13 @@ def summarise(user, filterset: OutcomeFilter, clinics: Mapping[int, str], *, tod
     if not filterset.is_valid():
         raise InvalidFilters(filterset.errors)
     today = today or timezone.localdate()
+    # Queued changes first: rebuilding their plans bumps their clinics' data versions, which the key is made of.
+    plan_outcomes.refresh()
     key = summary_cache.key_for(user, filterset.form.cleaned_data, clinics, today)
     cached = summary_cache.load(key)
     if cached is not None:
         return cached
-    result = compute(filterset, clinics, today=today)
+    result = compute(filterset, clinics, today=today, refresh=False)  # refreshed above
     summary_cache.store(key, result)
     return result
 

@@ -62,3 +62,21 @@ class PlanOutcomeQueue(models.Model):
 
     def __str__(self) -> str:
         return f"Rebuild the outcome summary of plan {self.plan_id}"
+
+
+class ClinicDataVersion(models.Model):
+    """How often the figures of a clinic's plans have changed. A cached dashboard summary is keyed by the versions
+    of the clinics it covers (outcomes.analysis.cache), so it is recomputed after any change to them.
+
+    Bumped only by outcomes.analysis.plan_outcomes.refresh, for the clinics of the plans it rebuilds (before and
+    after, so a plan moving clinic changes both): every write reaches the queue through the triggers, and writers
+    never wait on a shared counter row, only the refresh, one batch at a time, does."""
+
+    clinic_id = models.BigIntegerField(primary_key=True)
+    version = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = "clinic data version"
+
+    def __str__(self) -> str:
+        return f"Clinic {self.clinic_id}: data version {self.version}"

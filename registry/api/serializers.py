@@ -2,9 +2,11 @@
 them); protocol and governance rules come from registry.protocols, so a rule lives in one place."""
 
 from django.contrib.auth import get_user_model
+from django_countries.serializers import CountryFieldMixin
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from registry import plausibility
 from registry.api.mixins import MAX_ID, RejectUnknownFieldsMixin, RequiredEvenWhenPartialMixin
 from registry.choices import WRITING_ROLES, Pathology, PreviousTreatment, WithdrawalDecision
 from registry.models import Clinic, Injection, Membership, Patient
@@ -86,20 +88,34 @@ def _nested(problems: dict[str, list[str]]) -> dict[str, list[str]]:
     return {("non_field_errors" if key == "__all__" else key): messages for key, messages in problems.items()}
 
 
-_PROTOCOL_HELP = "Product-specific record; its keys depend on `product`: " + "; ".join(
-    f"{product}: {', '.join(form.base_fields)}" for product, form in PROTOCOL_FORMS.items()
+_PROTOCOL_HELP = (
+    "Product-specific record; its keys depend on `product`: "
+    + "; ".join(f"{product}: {', '.join(form.base_fields)}" for product, form in PROTOCOL_FORMS.items())
+    + ". Numeric keys have a unit and plausible ranges: a value outside the possible range is refused (400); one "
+    "outside the usual range is refused until confirmed in `acknowledged_warnings` (a 400 names what to confirm). "
+    + "; ".join(
+        f"{r.product}.{r.field} ({r.unit}): usual {plausibility.number(r.soft[0])}-{plausibility.number(r.soft[1])}, "
+        f"possible {plausibility.number(r.hard[0])}-{plausibility.number(r.hard[1])}"
+        for r in plausibility.RANGES
+    )
+    + "."
+)
+_ACKNOWLEDGED_HELP = (
+    'Codes of the unusual values you have checked and confirm, e.g. ["protocol.tnc_per_ml"]. Without them a '
+    "write with an unusual value answers 400: the message is under the protocol key, and `acknowledged_warnings` "
+    "lists the codes to send back with the same values."
 )
 _GOVERNANCE_HELP = (
     "Study governance; required for exosome injections. Keys: " + ", ".join(GovernanceForm.base_fields) + "."
 )
 
 
-class ClinicSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
-    """A clinic: where patients are enrolled and treated, and the time zone its follow-ups run in."""
+class ClinicSerializer(CountryFieldMixin, RejectUnknownFieldsMixin, serializers.ModelSerializer):
+    """A clinic: where patients are enrolled and treated, the time zone its follow-ups run in, and its country."""
 
     class Meta:
         model = Clinic
-        fields = ["id", "name", "time_zone", "link_requires_year_of_birth", "contact_email", "phone"]
+        fields = ["id", "name", "time_zone", "link_requires_year_of_birth", "contact_email", "phone", "country"]
         extra_kwargs = {"time_zone": {"help_text": "IANA time zone, e.g. Europe/London."}}
 
 
@@ -198,6 +214,13 @@ class InjectionSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer)
     protocol = _record_field(_PROTOCOL_HELP)
     governance = _record_field(_GOVERNANCE_HELP)
     protocol_completeness = serializers.SerializerMethodField()
+    acknowledged_warnings = serializers.ListField(
+        child=serializers.CharField(max_length=80),
+        required=False,
+        write_only=True,
+        max_length=50,
+        help_text=_ACKNOWLEDGED_HELP,
+    )
 
     class Meta:
         model = Injection
@@ -229,6 +252,7 @@ class InjectionSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer)
             "age_at_injection",
             "protocol_completeness",
             "created_at",
+            "acknowledged_warnings",
         ]
         read_only_fields = ["plan", "age_at_injection", "created_at"]
         extra_kwargs = {
@@ -253,13 +277,20 @@ class InjectionSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer)
         product = instance.product if instance else attrs["product"]
         # A changed product is refused by the service; checking the record against either product would mislead.
         if attrs.get("product", product) == product:
-            for key, validate in (("protocol", validate_protocol), ("governance", validate_governance)):
-                if instance is None or key in attrs:
-                    cleaned, problems = validate(product, attrs.get(key) or {})
-                    if problems:
-                        errors[key] = _nested(problems)
-                    else:
-                        attrs[key] = cleaned
+            stored = instance.protocol if instance else None
+            if instance is None or "protocol" in attrs:
+                cleaned, problems = validate_protocol(product, attrs.get("protocol") or {}, stored=stored)
+                if problems:
+                    errors["protocol"] = _nested(problems)
+                else:
+                    attrs["protocol"] = cleaned
+                    self._unconfirmed(product, cleaned, stored, attrs.get("acknowledged_warnings") or [], errors)
+            if instance is None or "governance" in attrs:
+                cleaned, problems = validate_governance(product, attrs.get("governance") or {})
+                if problems:
+                    errors["governance"] = _nested(problems)
+                else:
+                    attrs["governance"] = cleaned
         patient = instance.patient if instance else attrs["patient"]
         if instance is None or "clinician" in attrs:
             clinician = attrs.get("clinician") or _request_user(self)
@@ -272,6 +303,14 @@ class InjectionSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer)
         if errors:
             raise serializers.ValidationError(errors)
         return attrs
+
+    @staticmethod
+    def _unconfirmed(product: str, protocol: dict, stored: dict | None, acknowledged: list[str], errors: dict) -> None:
+        """Unusual values not in ``acknowledged``: their messages by protocol key, their codes to send back."""
+        found = [w for w in plausibility.warnings(product, protocol, stored=stored) if w.code not in acknowledged]
+        if found:
+            errors["protocol"] = {w.field: [w.message] for w in found}
+            errors["acknowledged_warnings"] = [w.code for w in found]
 
 
 class InjectionUpdateSerializer(RequiredEvenWhenPartialMixin, InjectionSerializer):

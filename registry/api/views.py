@@ -138,8 +138,14 @@ class InjectionViewSet(
         patient = data.pop("patient")
         planned = data.pop("plan")["planned_injections"]
         number = data.pop("number_in_plan", 1)
+        acknowledged = data.pop("acknowledged_warnings", [])
         injection = injection_record(
-            patient=patient, by=request.user, data=data, number_in_plan=number, planned_injections=planned
+            patient=patient,
+            by=request.user,
+            data=data,
+            number_in_plan=number,
+            planned_injections=planned,
+            acknowledged_warnings=acknowledged,
         )
         return Response(self.get_serializer(injection).data, status=status.HTTP_201_CREATED)
 
@@ -151,5 +157,8 @@ class InjectionViewSet(
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
         reason = data.pop("reason")
-        injection = injection_update(injection=injection, by=request.user, data=data, reason=reason)
+        acknowledged = data.pop("acknowledged_warnings", [])
+        injection = injection_update(
+            injection=injection, by=request.user, data=data, reason=reason, acknowledged_warnings=acknowledged
+        )
         return Response(self.get_serializer(injection).data)

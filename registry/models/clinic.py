@@ -5,6 +5,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
+from django_countries.fields import CountryField
 
 from registry.choices import Role
 
@@ -26,6 +27,8 @@ class Clinic(models.Model):
         validators=[RegexValidator(r"^\+?[0-9][0-9 ()-]{5,28}$", "Digits, spaces, brackets and dashes; + for abroad.")],
         help_text="The number patients call: shown to a patient whose answers need care today (page and email).",
     )
+    # Where the clinic is: the country of its adverse-event reports (CIOMS I box 1a, E2B(R3) C.2.r.3).
+    country = CountryField(blank=True, help_text="ISO 3166 country code, e.g. GB. Shown on adverse-event reports.")
     # Staff of this clinic must sign in with a second factor (TOTP); set by its lead or an administrator.
     require_two_factor = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -127,9 +127,20 @@ class Injection(models.Model):
     def __str__(self) -> str:
         return f"{self.get_product_display()} — {self.get_knee_display().lower()} knee, {self.injected_on}"
 
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        instance = super().from_db(db, field_names, values)
+        # The protocol as stored, so a correction is judged only on the values it changes (registry.plausibility).
+        stored = instance.__dict__.get("protocol")
+        instance.stored_protocol = dict(stored) if isinstance(stored, dict) else None
+        return instance
+
+    stored_protocol: dict | None = None  # a new injection has none
+
     def clean(self) -> None:
         errors: dict[str, list[str]] = {}
-        for field, messages in protocols.validate_protocol(self.product, self.protocol)[1].items():
+        checked = protocols.validate_protocol(self.product, self.protocol, stored=self.stored_protocol)
+        for field, messages in checked[1].items():
             errors.setdefault("protocol", []).extend(f"{field}: {m}" for m in messages)
         for field, messages in protocols.validate_governance(self.product, self.governance)[1].items():
             errors.setdefault("governance", []).extend(

@@ -7,7 +7,7 @@ from registry.api.mixins import RejectUnknownFieldsMixin, RequiredEvenWhenPartia
 from registry.api.serializers import WritablePatientField, _ScopedPrimaryKeyField
 from registry.models import Injection
 from registry.scoping import injections_for
-from safety.choices_events import SERIOUSNESS_FIELDS, EventStatus
+from safety.choices_events import RELATEDNESS_HELP, SERIOUSNESS_FIELDS, EventStatus
 from safety.models import Flag
 from safety.models_events import AdverseEvent
 from safety.selectors import flags_for
@@ -34,6 +34,8 @@ EDITABLE = [
 CONDITIONAL_HELP = {
     "outcome_on": "Date of the outcome: required when it is resolved (recovered, recovered with sequelae or fatal); "
     "on or after the onset, not in the future.",
+    "relatedness": RELATEDNESS_HELP,
+    "category": "Harvest-site categories (harvest_*) only for an event linked to a BMAC or ADSC injection.",
 }
 
 

@@ -10,10 +10,8 @@ from pathlib import Path
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from registry.choices import Product
-from registry.models.patient import age_band
 from safety import selectors_events
-from safety.choices_events import SERIOUSNESS_CRITERIA
+from safety.exports import cioms
 from safety.exports.summary import SummaryRow, bar_chart_svg
 from safety.models_events import AdverseEvent
 
@@ -64,31 +62,7 @@ def write_report_pdf(target, *, events, summary: list[SummaryRow], filters_text:
 
 
 def cioms_context(event: AdverseEvent) -> dict:
-    injections = sorted(event.injections.all(), key=lambda i: (i.injected_on, i.pk))
-    index = event.index_injection
-    return {
-        "event": event,
-        "patient_code": event.patient.registry_number,
-        "age_band": age_band(index.age_at_injection),
-        "sex": event.patient.get_sex_display(),
-        "criteria": [(label, getattr(event, field)) for field, label, _ in SERIOUSNESS_CRITERIA],
-        "injections": [
-            {
-                "injection": i,
-                "product": Product(i.product).label,
-                "batch": (i.protocol or {}).get("batch_lot", ""),
-                "dose": f"{i.volume_ml} mL",
-                "route": "Intra-articular" + (", ultrasound-guided" if i.guidance == "ultrasound" else ""),
-            }
-            for i in injections
-        ],
-        "indication": "Knee osteoarthritis"
-        + (f" (Kellgren-Lawrence grade {index.kl_grade})" if index.kl_grade is not None else ""),
-        "trail": selectors_events.event_trail(event),
-        "report_date": timezone.localdate(),
-        "first_received": timezone.localtime(event.recorded_at).date(),
-        "is_follow_up": event.version > 1,
-    }
+    return cioms.context(event)
 
 
 def cioms_pdf(event: AdverseEvent) -> bytes:

@@ -112,8 +112,9 @@ def test_queries_do_not_grow_with_patients(client, clinic, clinician, django_ass
         cache.clear()
         # Session, user, the user's clinics, the two aggregates (each in a savepoint, with jit off on
         # PostgreSQL), clinician names, the header's write check, the second-factor check, the session save; and
-        # the rebuild of the plans changed since the last load (one batch: read the queue, upsert, drop orphans,
-        # clear the queue, find it empty); the cohort's temporary table (drop, create, analyze on PostgreSQL, drop).
+        # the rebuild of the plans changed since the last load (how many are queued; one batch: read the queue,
+        # clear it, their clinics, upsert, drop orphans, bump the clinics' data versions) and reading the data
+        # versions for the cache key; the cohort's temporary table (drop, create, analyze on PostgreSQL, drop).
         with django_assert_max_num_queries(36) as captured:
             assert client.get(URL).status_code == 200
         counts.append(len(captured))

@@ -206,6 +206,16 @@ def test_clinics_and_memberships_are_for_administrators_only(client, admin_clini
     assert "Patients" in index.text
 
 
+def test_administrators_set_a_clinics_country(client, admin_user, clinic):
+    client.force_login(admin_user)
+    url = reverse("admin:registry_clinic_change", args=[clinic.pk])
+    assert 'name="country"' in client.get(url).text
+    data = {"name": clinic.name, "time_zone": clinic.time_zone, "contact_email": "", "country": "IE"}
+    assert client.post(url, data).status_code == 302
+    clinic.refresh_from_db()
+    assert clinic.country.name == "Ireland"
+
+
 def test_registry_administrator_grants_a_membership(client, clinic, db):
     administrator = UserFactory(is_staff=True)
     administrator.groups.add(Group.objects.get(name="Administrator"))

@@ -11,6 +11,7 @@ NEW_CLINIC = {
     "link_requires_year_of_birth": True,
     "contact_email": "east@clinic.example",
     "phone": "+1 212 555 0100",
+    "country": "US",
 }
 
 
@@ -26,6 +27,7 @@ def test_list_shows_only_the_users_clinics(api_as, clinician, clinic, other_clin
             "link_requires_year_of_birth": False,
             "contact_email": "",
             "phone": "",
+            "country": "",
         }
     ]
 
@@ -53,7 +55,13 @@ def test_only_administrators_create_clinics(api_as, persona, request):
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("time_zone", "Mars/Olympus_Mons"), ("time_zone", "Europe/Lon\x00don"), ("contact_email", "not-an-email")],
+    [
+        ("time_zone", "Mars/Olympus_Mons"),
+        ("time_zone", "Europe/Lon\x00don"),
+        ("contact_email", "not-an-email"),
+        ("country", "XX"),
+        ("country", "Atlantis"),
+    ],
 )
 def test_create_rejects_invalid_values(api_as, admin_user, field, value):
     response = api_as(admin_user).post(URL, {**NEW_CLINIC, field: value})

@@ -133,7 +133,7 @@ def test_errors_keep_every_typed_value(writer, patient, clinician):
     assert not Injection.objects.exists()
     text = response.text
     assert "Concentrate volume cannot exceed the aspirate volume." in text
-    assert 'aria-describedby="id_bmac-concentrate_volume_ml_error"' in text
+    assert 'aria-describedby="id_bmac-concentrate_volume_ml_helptext id_bmac-concentrate_volume_ml_error"' in text
     assert 'id="id_bmi_error"' in text
     assert 'value="Demo centrifuge kit"' in text
     assert "Small effusion</textarea>" in text

@@ -295,6 +295,7 @@ class Command(BaseCommand):
                 name=f"Registry Clinic {number:03d}",
                 contact_email=f"outcomes@clinic{number:03d}.example.org",
                 phone=f"0161 496 0{number % 1000:03d}",  # Ofcom's drama range: never a real line
+                country="GB",
             )
             staff = []
             for letter in "ab":
@@ -335,7 +336,7 @@ class Command(BaseCommand):
         from registry.models import Membership
 
         clinics = [
-            Clinic.objects.create(name=name, contact_email=f"outcomes@{slug}.example.org", phone=phone)
+            Clinic.objects.create(name=name, contact_email=f"outcomes@{slug}.example.org", phone=phone, country="GB")
             # Numbers Ofcom keeps for drama and examples (never a real line).
             for name, slug, phone in zip(CLINICS, ("northgate", "riverside"), DEMO_PHONES, strict=True)
         ]

@@ -1,0 +1,210 @@
+"""Plausible ranges of the numeric protocol fields: one table, with the unit and the reason for each limit.
+
+The protocol forms (registry.protocols) take their limits, units and help text from it, so the web form, the admin,
+the API and ``Injection.clean()`` agree; the API schema's description of ``protocol`` lists it too.
+
+- A value outside the **hard** limits is refused: it cannot be true (more cells than a millilitre of packed cells
+  holds, a viability over 100 %), and is almost always a unit slip (cells per mL typed into a field counted in
+  millions per mL: the message then says what the value would be in the field's unit).
+- A value outside the **soft** limits is unusual but possible: it is saved only once the person confirms it
+  (the web form's checkbox, ``acknowledged_warnings`` in the API, the admin's tick box); the audit row says so.
+
+Values stored before a limit existed are never changed. A correction judges only the values it changes: a value
+kept as stored is not asked about again if it is merely unusual, and if the hard limits would now refuse it, it
+is shown as a warning to confirm (or correct), so the record stays editable and the value gets looked at.
+
+To add a limit (a later issue will), add a row; a numeric protocol field without a row fails at start-up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from registry.choices import Product
+
+Number = int | float | Decimal
+
+
+@dataclass(frozen=True)
+class PlausibleRange:
+    product: str
+    field: str
+    unit: str  # shown next to the field and in every message
+    hard: tuple[Number, Number]  # refused outside (inclusive bounds)
+    soft: tuple[Number, Number]  # asks for confirmation outside
+    reason: str  # where the limits come from
+
+    @property
+    def code(self) -> str:
+        """How a client names this field's warning when it confirms it (``acknowledged_warnings``)."""
+        return f"protocol.{self.field}"
+
+    def describe(self) -> str:
+        low, high = self.soft
+        return (
+            f"Usually {number(low)}–{number(high)} {self.unit}: outside that you are asked to confirm the value. "
+            f"Refused outside {number(self.hard[0])}–{number(self.hard[1])} {self.unit}."
+        )
+
+
+R = PlausibleRange
+BMAC, PRP, HA, EXO, ADSC, STEROID = (
+    Product.BMAC,
+    Product.PRP,
+    Product.HA,
+    Product.EXOSOME,
+    Product.ADSC,
+    Product.CORTICOSTEROID,
+)
+RANGES: tuple[PlausibleRange, ...] = (
+    # --- BMAC ---
+    R(BMAC, "aspiration_pulls", "pulls", (1, 50), (1, 20),
+      "A harvest is a few pulls of 1–10 mL from one or two sites; over 20 is unusual, over 50 not one harvest."),
+    R(BMAC, "aspirate_volume_ml", "mL", (1, 500), (10, 240),
+      "Knee BMAC protocols aspirate about 30–120 mL (most kits 60 mL); over 500 mL is more than a blood donation."),
+    R(BMAC, "spins", "spins", (0, 5), (0, 2),
+      "Point-of-care marrow concentration systems spin once or twice (none for an unprocessed aspirate)."),
+    R(BMAC, "spin_minutes", "min", (0, 120), (0, 40),
+      "A spin takes about 10–15 minutes; over 40 minutes in all is unusual, over 2 hours not a point-of-care spin."),
+    R(BMAC, "concentrate_volume_ml", "mL", (Decimal("0.1"), 200), (1, 30),
+      "Kits concentrate to about 3–10 mL for a knee (and never more than the aspirate: checked separately)."),
+    R(BMAC, "tnc_per_ml", "×10⁶/mL", (Decimal("0.1"), 2000), (1, 500),
+      "Reported BMAC holds about 1–500 ×10⁶ nucleated cells/mL (blood 4–11). A millilitre of packed nucleated "
+      "cells holds about 2,000–3,000 ×10⁶: more is impossible, usually cells per mL typed as ×10⁶/mL."),
+    R(BMAC, "mnc_per_ml", "×10⁶/mL", (Decimal("0.01"), 2000), (Decimal("0.1"), 100),
+      "Mononuclear cells are a part of the nucleated cells: up to about 100 ×10⁶/mL in reported BMAC; the same "
+      "packed-cell ceiling as TNC."),
+    R(BMAC, "cfu_f_per_ml", "/mL", (0, 1_000_000), (0, 10_000),
+      "Colony-forming units are about 1 in 10⁴–10⁵ nucleated cells: up to about 10⁴/mL in BMAC; even packed "
+      "cells would give under 10⁶/mL."),
+    # --- PRP ---
+    R(PRP, "blood_volume_ml", "mL", (1, 500), (8, 180),
+      "PRP kits draw about 10–60 mL of blood (a few up to 180 mL); over 500 mL is more than a blood donation."),
+    R(PRP, "spins", "spins", (1, 5), (1, 2), "PRP systems spin once or twice."),
+    R(PRP, "platelet_count", "×10³/µL", (1, 20_000), (100, 5_000),
+      "Whole blood has 150–450 ×10³/µL and PRP usually 2–8 times that: about 100–5,000. Centrifugation cannot "
+      "reach 20,000: usually platelets per µL typed as ×10³/µL."),
+    # --- Hyaluronic acid ---
+    R(HA, "dose_mg", "mg", (Decimal("0.1"), 500), (10, 100),
+      "Knee HA products give 10–90 mg an injection (e.g. 20, 30, 48, 60, 88 mg); 500 mg is five times the largest."),
+    # --- Exosomes / extracellular vesicles ---
+    R(EXO, "particle_concentration", "particles/mL", (1, 10**15), (10**8, 10**13),
+      "Characterised EV products report about 10⁹–10¹² particles/mL (NTA); 10¹⁵/mL would be 100 nm vesicles "
+      "packed solid."),
+    R(EXO, "size_mode_nm", "nm", (10, 10_000), (30, 300),
+      "Small EVs (exosomes) are about 30–150 nm (MISEV2018: small EVs under 200 nm); counting methods cannot size "
+      "below about 10 nm, and 10 µm is a cell, not a vesicle."),
+    R(EXO, "dose_particles", "particles", (1, 10**16), (10**7, 10**13),
+      "Reported intra-articular EV doses are about 10⁸–10¹² particles."),
+    # --- Adipose-derived cells ---
+    R(ADSC, "lipoaspirate_volume_ml", "mL", (1, 2000), (10, 500),
+      "Micro-fragmented fat takes about 60–150 mL, SVF up to a few hundred mL; over 2 L is a cosmetic liposuction."),
+    R(ADSC, "cell_count", "cells", (1, 10**11), (10**5, 10**9),
+      "SVF and cultured ADSC doses reported for a knee are about 10⁶–10⁸ cells."),
+    R(ADSC, "viability_percent", "%", (0, 100), (70, 100),
+      "A percentage; cell products are usually released at 70 % viability or more."),
+    # --- Corticosteroid ---
+    R(STEROID, "dose_mg", "mg", (Decimal("0.1"), 200), (1, 80),
+      "Knee doses: triamcinolone 40 mg (10–80), extended-release triamcinolone 32 mg, methylprednisolone 40–80 mg, "
+      "betamethasone 6–12 mg, dexamethasone 4–8 mg."),
+)  # fmt: skip
+
+_BY_FIELD = {(r.product, r.field): r for r in RANGES}
+
+
+def range_for(product: str, field: str) -> PlausibleRange | None:
+    return _BY_FIELD.get((product, field))
+
+
+def as_decimal(value) -> Decimal | None:
+    if isinstance(value, bool):
+        return None
+    try:
+        return Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        return None
+
+
+def number(value: Number) -> str:
+    """A limit or value as people read it: 45,000,000; 0.1; 10 to the 9th in superscript."""
+    d = as_decimal(value)
+    if d is None:
+        return str(value)
+    if abs(d) >= 10**8:
+        mantissa, exponent = f"{d:.2e}".split("e")
+        power = "10" + str(int(exponent)).translate(str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹"))
+        return power if float(mantissa) == 1 else f"{float(mantissa):g} × {power}"
+    return f"{d.normalize():,f}" if d == d.to_integral_value() else f"{d.normalize():f}"
+
+
+def _inside(value: Decimal, bounds: tuple[Number, Number]) -> bool:
+    return Decimal(str(bounds[0])) <= value <= Decimal(str(bounds[1]))
+
+
+def _unit_slip(r: PlausibleRange, value: Decimal) -> str:
+    """A hint when the value reads as usual once divided by a thousand, a million or a billion."""
+    for factor in (10**3, 10**6, 10**9):
+        if value and _inside(value / factor, r.soft):
+            return f" If it was counted in another unit, {number(value / factor)} {r.unit} would be usual."
+    return ""
+
+
+def refusal(r: PlausibleRange, value) -> str | None:
+    """Why the hard limits refuse ``value`` (None when they allow it)."""
+    d = as_decimal(value)
+    if d is None or _inside(d, r.hard):
+        return None
+    side = "above the possible maximum" if d > Decimal(str(r.hard[1])) else "below the possible minimum"
+    limit = r.hard[1] if d > Decimal(str(r.hard[1])) else r.hard[0]
+    return f"{number(d)} {r.unit} is {side} of {number(limit)} {r.unit}. {r.reason}{_unit_slip(r, d)}"
+
+
+@dataclass(frozen=True)
+class Warning:
+    code: str  # e.g. "protocol.tnc_per_ml": what confirms it
+    field: str  # the protocol key
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def same(a, b) -> bool:
+    """Whether two values are the same number (a typed 45000000 and a stored 45000000.0 are)."""
+    da, db = as_decimal(a), as_decimal(b)
+    return da == db if da is not None and db is not None else a == b
+
+
+def warnings(product: str, protocol: dict, *, stored: dict | None = None) -> list[Warning]:
+    """What needs confirming before ``protocol`` (already validated) is saved. ``stored``: the record as the
+    database holds it (None for a new injection); a value kept as stored is only asked about if the hard limits,
+    added since, would refuse it."""
+    found = []
+    for field, value in (protocol or {}).items():
+        r = range_for(product, field)
+        d = as_decimal(value)
+        if r is None or d is None:
+            continue
+        if stored is not None and field in stored and same(stored[field], value):
+            problem = refusal(r, d)
+            if problem:
+                found.append(
+                    Warning(r.code, field, f"Recorded before this limit existed: {problem} Correct it, or confirm it.")
+                )
+            continue
+        if not _inside(d, r.soft):
+            low, high = r.soft
+            side = "above" if d > Decimal(str(high)) else "below"
+            found.append(
+                Warning(
+                    r.code,
+                    field,
+                    f"Unusual: {number(d)} {r.unit} is {side} the usual {number(low)}–{number(high)} {r.unit}. "
+                    f"{r.reason} Check it; if it is right, confirm it.",
+                )
+            )
+    return found
+
+
+__all__ = ["RANGES", "PlausibleRange", "Warning", "range_for", "refusal", "warnings"]
