@@ -60,6 +60,7 @@ def _injection_body(patient, clinician) -> dict:
         "governance": {},
         "planned_injections": 1,
         "number_in_plan": 1,
+        "acknowledged_warnings": [],
     }
 
 
@@ -96,6 +97,8 @@ def _clinics(ctx):
         "time_zone": "Europe/London",
         "link_requires_year_of_birth": True,
         "contact_email": "desk@example.org",
+        "phone": "0161 496 0000",
+        "country": "GB",
     }
 
 
