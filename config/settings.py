@@ -140,6 +140,8 @@ STORAGES = {
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
+# Files served at the site's root by whitenoise: /favicon.ico, for what does not read the pages' <link rel="icon">.
+WHITENOISE_ROOT = BASE_DIR / "static" / "root"
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(VAR_DIR / "media"))
 
 # Audit trail: a change's reason is free text a clinician types, so never cut it at 100 characters.
@@ -308,6 +310,8 @@ CONTENT_SECURITY_POLICY = {
     },
 }
 X_FRAME_OPTIONS = "DENY"
+# A form sent after its page expired: the site's 403 page in plain words (a patient's own on /q/), not Django's.
+CSRF_FAILURE_VIEW = "registry.views_errors.csrf_failure"
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 if PRODUCTION:

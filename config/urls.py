@@ -32,5 +32,9 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
 ]
 
-# JSON under /api/ (the schema documents {"detail": ...} for every 404), Django's page elsewhere.
-handler404 = "registry.api.exceptions.not_found"
+# The site's layout for staff, plain words for patients on /q/ and /unsubscribe/, JSON under /api/ (the schema
+# documents {"detail": ...}, also for an address no route matches). registry/views_errors.py.
+handler400 = "registry.views_errors.bad_request"
+handler403 = "registry.views_errors.permission_denied"
+handler404 = "registry.views_errors.page_not_found"
+handler500 = "registry.views_errors.server_error"
