@@ -97,13 +97,8 @@ def dashboard_journey(page, live_server, sign_in, clinician, registry, shots, na
     page.screenshot(path=str(shots / f"trajectory-{name}.png"), full_page=True)
 
 
-def test_dashboard_and_trajectory_on_a_desktop(browser, live_server, sign_in, clinician, registry, shots):
-    context = browser.new_context(viewport=DESKTOP)
-    page = context.new_page()
-    try:
-        dashboard_journey(page, live_server, sign_in, clinician, registry, shots, "desktop")
-    finally:
-        context.close()
+def test_dashboard_and_trajectory_on_a_desktop(new_page, live_server, sign_in, clinician, registry, shots):
+    dashboard_journey(new_page(viewport=DESKTOP), live_server, sign_in, clinician, registry, shots, "desktop")
     assert (shots / "dashboard-desktop.png").stat().st_size > 10_000
 
 
