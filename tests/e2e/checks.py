@@ -27,12 +27,17 @@ AXE_OPTIONS = {
 }
 _axe = Axe()
 
-LAYOUT_PROBLEMS = (Path(__file__).parent / "layout_problems.js").read_text()
+_LAYOUT_JS = (Path(__file__).parent / "layout_problems.js").read_text().splitlines()
+LAYOUT_PROBLEMS = "\n".join(line for line in _LAYOUT_JS if not line.startswith("//"))
 
 
-def axe_violations(page) -> list[dict]:
-    """axe-core's violations on the page as it is now (the whole document)."""
-    return _axe.run(page, options=AXE_OPTIONS).response["violations"]
+def axe_violations(page, *, contrast: bool = True) -> list[dict]:
+    """axe-core's violations on the page as it is now (the whole document).
+
+    contrast=False leaves out colour contrast, by far the slowest rule (seconds on a long table): for a second
+    look at the same page at another width, as colours do not change with the viewport here."""
+    options = AXE_OPTIONS if contrast else {**AXE_OPTIONS, "rules": {"color-contrast": {"enabled": False}}}
+    return _axe.run(page, options=options).response["violations"]
 
 
 def describe_violations(violations: list[dict]) -> str:
@@ -57,8 +62,9 @@ def screenshot_dir() -> Path:
 
 
 def screenshot(page, name: str) -> Path:
-    path = screenshot_dir() / (re.sub(r"[^\w.-]+", "-", name).strip("-") + ".png")
-    page.screenshot(path=str(path), full_page=True)
+    """The whole page as a JPEG (several times faster to write than a PNG of a long page)."""
+    path = screenshot_dir() / (re.sub(r"[^\w.-]+", "-", name).strip("-") + ".jpg")
+    page.screenshot(path=str(path), full_page=True, type="jpeg", quality=70)
     return path
 
 
@@ -74,6 +80,18 @@ _AUDIT_ON_LOAD = """
   }, {once: true});
 })();
 """
+
+
+def page_problems(page, name: str, *, contrast: bool = True) -> list[str]:
+    """Everything wrong with the page as it is now, as sentences ([] when nothing), and its screenshot."""
+    problems = [f"layout: {p}" for p in layout_problems(page)]
+    if "[invalid name]" in page.content():
+        problems.append('a label reads "[invalid name]"')
+    violations = axe_violations(page, contrast=contrast)
+    if violations:
+        problems.append("axe-core:\n" + describe_violations(violations))
+    screenshot(page, name)
+    return problems
 
 
 @dataclass

@@ -79,6 +79,21 @@ def new_page(browser, page_auditor):
 
 
 @pytest.fixture
+def unwatched_page(browser):
+    """unwatched_page(**context options): for tests that check each page themselves (tests/e2e/checks.py:
+    page_problems), once it has finished drawing, rather than on "load"."""
+    contexts = []
+
+    def make(**options):
+        contexts.append(browser.new_context(**options))
+        return contexts[-1].new_page()
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
 def context(new_page):
     """pytest-playwright's `page` comes from here: a watched context."""
     return new_page().context

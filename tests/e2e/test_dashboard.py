@@ -105,3 +105,58 @@ def test_dashboard_and_trajectory_on_a_desktop(new_page, live_server, sign_in, c
 def test_dashboard_and_trajectory_on_a_phone(phone_page, live_server, sign_in, clinician, registry, shots):
     dashboard_journey(phone_page, live_server, sign_in, clinician, registry, shots, "phone")
     assert (shots / "trajectory-phone.png").stat().st_size > 10_000
+
+
+# Per change chart: the y-scale's bounds, and every value of the confidence-band datasets.
+CHANGE_CHART = """() => {
+  const chart = Chart.getChart(document.querySelector('canvas[data-chart=change]'));
+  const band = chart.data.datasets.filter(d => d.band).flatMap(d => d.data).filter(v => v !== null);
+  return {min: chart.scales.y.min, max: chart.scales.y.max, band: band, top: chart.chartArea.top,
+          bottom: chart.chartArea.bottom};
+}"""
+
+
+@pytest.fixture
+def wide_interval(clinic, clinician):
+    """Two plans whose changes differ by 80 points: a 95% CI from n=2 (t = 12.7) spans hundreds of points, far
+    beyond what a 0-100 score can change by."""
+    for change in (40, -40):
+        make_plan(
+            clinic,
+            clinician,
+            scores={
+                "baseline": scores(50, 50, 50, 24, 50),
+                "1m": scores(50 + change, 50 + change, 50 - change, 24 + change // 2, 40),
+            },
+        )
+
+
+def test_the_confidence_band_stays_on_the_chart(new_page, live_server, sign_in, clinician, wide_interval):
+    page = new_page(viewport={"width": 1366, "height": 900})
+    sign_in(page, clinician, PASSWORD)
+    page.goto(f"{live_server.url}/dashboard/outcomes/")
+    assert_charts_drawn(page, {"change"})
+    limits = {
+        m["key"]: m["max_change"]
+        for m in page.evaluate("JSON.parse(document.getElementById('dashboard-data').textContent).change.measures")
+    }
+    assert limits["oks_total"] == 48
+    assert limits["koos_pain"] == 100
+    for measure, limit in limits.items():
+        page.locator("[data-measure-select]").select_option(measure)
+        chart = page.evaluate(CHANGE_CHART)
+        assert chart["band"], measure  # the wide interval is drawn
+        assert chart["min"] >= -limit, (measure, chart["min"])
+        assert chart["max"] <= limit, (measure, chart["max"])
+        assert all(chart["min"] <= v <= chart["max"] for v in chart["band"]), (measure, chart)
+
+
+def test_tables_beside_charts_are_never_cut_off_on_a_laptop(new_page, live_server, sign_in, clinician, registry):
+    page = new_page(viewport={"width": 1366, "height": 768})
+    sign_in(page, clinician, PASSWORD)
+    page.goto(f"{live_server.url}/dashboard/outcomes/?compare_by=product")
+    cut = page.eval_on_selector_all(
+        ".table-wrap",
+        "els => els.filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.getAttribute('aria-labelledby'))",
+    )
+    assert cut == []
