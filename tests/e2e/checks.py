@@ -31,13 +31,15 @@ _LAYOUT_JS = (Path(__file__).parent / "layout_problems.js").read_text().splitlin
 LAYOUT_PROBLEMS = "\n".join(line for line in _LAYOUT_JS if not line.startswith("//"))
 
 
-def axe_violations(page, *, contrast: bool = True) -> list[dict]:
-    """axe-core's violations on the page as it is now (the whole document).
+# The rules whose outcome depends on the layout: for a second look at a page, at another width, after the whole
+# set has run on it once (colour contrast, by far the slowest rule, does not change with the viewport here).
+LAYOUT_RULES = ["target-size", "scrollable-region-focusable", "meta-viewport", "css-orientation-lock"]
 
-    contrast=False leaves out colour contrast, by far the slowest rule (seconds on a long table): for a second
-    look at the same page at another width, as colours do not change with the viewport here."""
-    options = AXE_OPTIONS if contrast else {**AXE_OPTIONS, "rules": {"color-contrast": {"enabled": False}}}
-    return _axe.run(page, options=options).response["violations"]
+
+def axe_violations(page, *, layout_only: bool = False) -> list[dict]:
+    """axe-core's violations on the page as it is now (the whole document)."""
+    options = {"runOnly": {"type": "rule", "values": LAYOUT_RULES}, "resultTypes": ["violations"]}
+    return _axe.run(page, options=options if layout_only else AXE_OPTIONS).response["violations"]
 
 
 def describe_violations(violations: list[dict]) -> str:
@@ -61,10 +63,10 @@ def screenshot_dir() -> Path:
     return folder
 
 
-def screenshot(page, name: str) -> Path:
-    """The whole page as a JPEG (several times faster to write than a PNG of a long page)."""
+def screenshot(page, name: str, *, full_page: bool = True) -> Path:
+    """The page as a JPEG (several times faster to write than a PNG of a long page)."""
     path = screenshot_dir() / (re.sub(r"[^\w.-]+", "-", name).strip("-") + ".jpg")
-    page.screenshot(path=str(path), full_page=True, type="jpeg", quality=70)
+    page.screenshot(path=str(path), full_page=full_page, type="jpeg", quality=60)
     return path
 
 
@@ -82,15 +84,15 @@ _AUDIT_ON_LOAD = """
 """
 
 
-def page_problems(page, name: str, *, contrast: bool = True) -> list[str]:
+def page_problems(page, name: str, *, layout_only: bool = False) -> list[str]:
     """Everything wrong with the page as it is now, as sentences ([] when nothing), and its screenshot."""
     problems = [f"layout: {p}" for p in layout_problems(page)]
     if "[invalid name]" in page.content():
         problems.append('a label reads "[invalid name]"')
-    violations = axe_violations(page, contrast=contrast)
+    violations = axe_violations(page, layout_only=layout_only)
     if violations:
         problems.append("axe-core:\n" + describe_violations(violations))
-    screenshot(page, name)
+    screenshot(page, name, full_page=not layout_only)  # a second look: its first screen is enough
     return problems
 
 

@@ -73,7 +73,7 @@ def dashboard_journey(page, live_server, sign_in, clinician, registry, shots, na
     expect(page.get_by_test_id("plans-count")).to_have_text("10")
     assert_charts_drawn(page, {"funnel", "change", "responders"})
 
-    page.get_by_label("Product").select_option("bmac")
+    page.get_by_label("Product", exact=True).select_option("bmac")
     page.get_by_label("Compare groups by").select_option("kl_grade")
     page.get_by_role("button", name="Apply filters").click()
     page.wait_for_load_state()

@@ -7,6 +7,7 @@ from django.test import Client, RequestFactory
 from django.urls import path
 
 from config import urls as site_urls
+from registry import views_errors
 
 SITE_STYLESHEET = 'href="/static/css/site.css"'
 STAFF_NAV = 'aria-label="Main"'
@@ -24,10 +25,10 @@ urlpatterns = [
     path("api/v1/boom/", _boom),
     *site_urls.urlpatterns,
 ]
-handler400 = getattr(site_urls, "handler400", "django.views.defaults.bad_request")
-handler403 = getattr(site_urls, "handler403", "django.views.defaults.permission_denied")
+handler400 = site_urls.handler400
+handler403 = site_urls.handler403
 handler404 = site_urls.handler404
-handler500 = getattr(site_urls, "handler500", "django.views.defaults.server_error")
+handler500 = site_urls.handler500
 
 
 def _page(response) -> str:
@@ -110,8 +111,6 @@ def test_the_500_page_needs_no_database_and_no_context_processors(settings):
     settings.TEMPLATES = [
         {**settings.TEMPLATES[0], "OPTIONS": {"context_processors": ["tests.registry.test_error_pages.broken"]}}
     ]
-    from registry import views_errors
-
     response = views_errors.server_error(RequestFactory().get("/patients/"))
     assert response.status_code == 500
     assert_staff_layout(response.content.decode(), signed_in=False)
@@ -165,8 +164,6 @@ def test_api_errors_stay_json(clinician):
     bad = client.get("/api/v1/patients/", HTTP_HOST="not-our-host.example")
     assert bad.status_code == 400
     assert bad.json() == {"detail": "Bad request."}
-    from registry import views_errors
-
     assert views_errors.permission_denied(RequestFactory().get("/api/v1/x/"), None)["Content-Type"] == (
         "application/json"
     )
