@@ -167,3 +167,12 @@ def test_api_errors_stay_json(clinician):
     assert views_errors.permission_denied(RequestFactory().get("/api/v1/x/"), None)["Content-Type"] == (
         "application/json"
     )
+
+
+def test_the_api_answers_json_to_a_browser_too(clinician):
+    """No browsable HTML pages under /api/: people read the API at /api/docs/ (audited in the browser tests)."""
+    client = Client()
+    client.force_login(clinician)
+    response = client.get("/api/v1/patients/", HTTP_ACCEPT="text/html,application/xhtml+xml,*/*;q=0.8")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
