@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI served from our static files: the CSP allows no other origin
     "simple_history",
     "django_otp",
     "django_otp.plugins.otp_totp",
@@ -141,6 +142,8 @@ STORAGES = {
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
+# Files served at the site's root by whitenoise: /favicon.ico, for what does not read the pages' <link rel="icon">.
+WHITENOISE_ROOT = BASE_DIR / "static" / "root"
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(VAR_DIR / "media"))
 
 # Audit trail: a change's reason is free text a clinician types, so never cut it at 100 characters.
@@ -213,12 +216,20 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "registry.api.schema.RegistryAutoSchema",  # documents error statuses too
     "EXCEPTION_HANDLER": "registry.api.exceptions.exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    # JSON only: people read the API at /api/docs/ (accessible, tested); DRF's browsable pages were neither.
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Knee Outcomes Registry API",
     "DESCRIPTION": "Record knee injections and their protocols; collect and analyse KOOS, OKS and VAS outcomes.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # /api/docs/ (templates/api_docs.html): Swagger UI from drf-spectacular-sidecar, its set-up script from a
+    # URL of its own (no inline script under the CSP), no call to an outside validator.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # No deep links: Swagger UI puts them inside its operation buttons, links inside buttons (axe: nested-interactive).
+    "SWAGGER_UI_SETTINGS": {"deepLinking": False, "validatorUrl": None},
     "COMPONENT_SPLIT_REQUEST": True,
     # Operation ids and tags from the resource ("patients_list", tag "patients"), not the version prefix.
     "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",
@@ -337,6 +348,8 @@ CONTENT_SECURITY_POLICY = {
     },
 }
 X_FRAME_OPTIONS = "DENY"
+# A form sent after its page expired: the site's 403 page in plain words (a patient's own on /q/), not Django's.
+CSRF_FAILURE_VIEW = "registry.views_errors.csrf_failure"
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 if PRODUCTION:

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from registry import views_auth
 
@@ -29,8 +29,16 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path(
+        "api/docs/",
+        SpectacularSwaggerSplitView.as_view(url_name="schema", template_name="api_docs.html"),
+        name="api-docs",
+    ),
 ]
 
-# JSON under /api/ (the schema documents {"detail": ...} for every 404), Django's page elsewhere.
-handler404 = "registry.api.exceptions.not_found"
+# The site's layout for staff, plain words for patients on /q/ and /unsubscribe/, JSON under /api/ (the schema
+# documents {"detail": ...}, also for an address no route matches). registry/views_errors.py.
+handler400 = "registry.views_errors.bad_request"
+handler403 = "registry.views_errors.permission_denied"
+handler404 = "registry.views_errors.page_not_found"
+handler500 = "registry.views_errors.server_error"

@@ -26,6 +26,7 @@ class Measure:
     label: str
     measure: str  # name in outcomes.thresholds / outcomes.derived
     scale: str  # how to read it
+    maximum: float = 100  # the score runs 0..maximum, so a change runs -maximum..+maximum
 
     @property
     def threshold_key(self) -> str:
@@ -38,7 +39,7 @@ MEASURES: tuple[Measure, ...] = (
     Measure("koos_adl", "KOOS ADL", "koos.adl", "0-100, higher is better"),
     Measure("koos_sport_rec", "KOOS Sport/Rec", "koos.sport_rec", "0-100, higher is better"),
     Measure("koos_qol", "KOOS QOL", "koos.qol", "0-100, higher is better"),
-    Measure("oks_total", "Oxford Knee Score", "oks.total", "0-48, higher is better"),
+    Measure("oks_total", "Oxford Knee Score", "oks.total", "0-48, higher is better", maximum=48),
     Measure("vas_pain", "VAS pain", "vas.pain", "0-100 mm, lower is better"),
 )
 MEASURE_BY_KEY = {m.key: m for m in MEASURES}

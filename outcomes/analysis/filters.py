@@ -36,7 +36,7 @@ class OutcomeFilter(filters.FilterSet):
     injection). Pass ``clinics`` ({id: name}, the user's clinics from registry.scoping) to offer the clinic
     choice; an id outside it is an invalid choice, and the cohort is already scoped anyway."""
 
-    clinic = filters.ChoiceFilter(field_name="patient__clinic_id", choices=[], help_text="Clinic id.")
+    clinic = filters.ChoiceFilter(field_name="patient__clinic_id", choices=[], label="Clinic", help_text="Clinic id.")
     product = filters.ChoiceFilter(choices=Product.choices)
     harvest_site = filters.ChoiceFilter(
         choices=HarvestSite.choices, help_text="BMAC harvest site (implies BMAC).", label="Harvest site (BMAC)"
@@ -53,7 +53,7 @@ class OutcomeFilter(filters.FilterSet):
         label="KL grade",
         help_text="Kellgren-Lawrence grade, 0-4.",
     )
-    age_band = filters.ChoiceFilter(choices=AGE_BAND_CHOICES, help_text="Age at the first injection.")
+    age_band = filters.ChoiceFilter(choices=AGE_BAND_CHOICES, label="Age band", help_text="Age at the first injection.")
     staged = filters.ChoiceFilter(choices=STAGED_CHOICES, label="Single or staged")
     injected_after = filters.DateFilter(
         field_name="first__injected_on",

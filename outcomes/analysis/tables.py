@@ -407,7 +407,7 @@ def to_csv(table: Table, summary: Mapping[str, Any]) -> str:
 def chart_data(summary: Mapping[str, Any]) -> dict[str, Any]:
     """What static/js/dashboard.js draws; the tables beside each chart hold the same numbers."""
     change = {
-        "measures": [{"key": m.key, "label": m.label} for m in MEASURES],
+        "measures": [{"key": m.key, "label": m.label, "max_change": m.maximum} for m in MEASURES],
         "timepoints": [tp["label"] for tp in summary["timepoints"]],
         "groups": [
             {

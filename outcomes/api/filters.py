@@ -9,7 +9,9 @@ from registry.models import Injection
 
 
 class FollowUpFilter(RegistryFilterSet):
-    injection = IntegerFilter(method="by_injection", help_text="Injection id: the follow-ups of its treatment plan.")
+    injection = IntegerFilter(
+        method="by_injection", label="Injection", help_text="Injection id: the follow-ups of its treatment plan."
+    )
     plan = IntegerFilter(field_name="plan_id", help_text="Treatment plan id.")
     patient = IntegerFilter(field_name="patient_id", help_text="Patient id.")
     clinic = IntegerFilter(field_name="clinic_id", help_text="Clinic id.")

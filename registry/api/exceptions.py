@@ -1,8 +1,5 @@
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import JsonResponse
-from django.views.defaults import page_not_found
 from rest_framework import serializers
-from rest_framework.exceptions import NotFound
 from rest_framework.views import exception_handler as drf_exception_handler
 
 
@@ -18,11 +15,3 @@ def exception_handler(exc, context):
             detail = {"non_field_errors": exc.messages}
         exc = serializers.ValidationError(detail)
     return drf_exception_handler(exc, context)
-
-
-def not_found(request, exception):
-    """The site's 404 (handler404): under /api/ the body is DRF's {"detail": ...}, as the schema documents, also
-    for an address no route matches (e.g. a non-numeric id); elsewhere Django's own page."""
-    if request.path_info.startswith("/api/"):
-        return JsonResponse({"detail": str(NotFound.default_detail)}, status=404)
-    return page_not_found(request, exception)

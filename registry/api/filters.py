@@ -125,7 +125,7 @@ class PatientFilter(RegistryFilterSet):
     withdrawn = BooleanFilter(
         field_name="consent_withdrawn_at", lookup_expr="isnull", exclude=True, help_text="Consent withdrawn."
     )
-    q = filters.CharFilter(method="search", help_text="Part of the registry number, name or email.")
+    q = filters.CharFilter(method="search", label="Search", help_text="Part of the registry number, name or email.")
 
     class Meta:
         model = Patient
@@ -146,11 +146,17 @@ class InjectionFilter(RegistryFilterSet):
     kl_grade = IntegerFilter(help_text="Kellgren-Lawrence grade, 0-4.")
     injected_after = filters.DateFilter(field_name="injected_on", lookup_expr="gte", help_text="On or after.")
     injected_before = filters.DateFilter(field_name="injected_on", lookup_expr="lte", help_text="On or before.")
-    harvest_site = filters.CharFilter(field_name="protocol__harvest_site", help_text="Protocol harvest site code.")
-    processing_method = filters.CharFilter(
-        field_name="protocol__processing_method", help_text="Protocol processing method code."
+    harvest_site = filters.CharFilter(
+        field_name="protocol__harvest_site", label="Harvest site", help_text="Protocol harvest site code."
     )
-    staged = BooleanFilter(method="filter_staged", help_text="Part of a staged plan (more than one injection).")
+    processing_method = filters.CharFilter(
+        field_name="protocol__processing_method",
+        label="Processing method",
+        help_text="Protocol processing method code.",
+    )
+    staged = BooleanFilter(
+        method="filter_staged", label="Staged", help_text="Part of a staged plan (more than one injection)."
+    )
 
     class Meta:
         model = Injection

@@ -14,7 +14,10 @@ class AdverseEventFilter(RegistryFilterSet):
     patient = IntegerFilter(field_name="patient_id", help_text="Patient id.")
     registry_number = filters.CharFilter(field_name="patient__registry_number", lookup_expr="iexact")
     product = filters.ChoiceFilter(
-        choices=Product.choices, method="filter_product", help_text="Product of any of the event's injections."
+        choices=Product.choices,
+        method="filter_product",
+        label="Product",
+        help_text="Product of any of the event's injections.",
     )
     onset_after = filters.DateFilter(field_name="onset_on", lookup_expr="gte", help_text="Onset on or after.")
     onset_before = filters.DateFilter(field_name="onset_on", lookup_expr="lte", help_text="Onset on or before.")
@@ -22,6 +25,7 @@ class AdverseEventFilter(RegistryFilterSet):
     status = filters.ChoiceFilter(
         choices=EventStatus.choices,
         method="filter_status",
+        label="Status",
         help_text="open: recovering, ongoing or unknown outcome; resolved: recovered, with sequelae, or fatal.",
     )
     causality = filters.MultipleChoiceFilter(choices=Causality.choices, help_text="Repeat for several.")

@@ -47,20 +47,39 @@
   }
 
   // --- Change from baseline over time, one line per group, CI as a shaded band ----------------------------
+  // A change can be no larger than the score's range (KOOS 100, OKS 48), but a 95% CI from two or three plans
+  // can be hundreds of points wide: the band is cut at the possible range, and the axis never goes beyond it,
+  // so the band stays on the chart and the lines keep their scale. The table beside has the CI's real numbers.
+  function clamp(value, limit) {
+    return value === null || value === undefined ? null : Math.max(-limit, Math.min(limit, value));
+  }
+
+  function changeAxis(sets, limit) {
+    var values = [];
+    sets.forEach(function (set) { set.data.forEach(function (v) { if (v !== null) values.push(v); }); });
+    var step = limit > 50 ? 10 : 5;
+    var low = Math.floor(Math.min.apply(null, values.concat([0])) / step) * step;
+    var high = Math.ceil(Math.max.apply(null, values.concat([0])) / step) * step;
+    return { min: Math.max(-limit, low), max: Math.min(limit, high) };
+  }
+
   function changeChart(canvas, data) {
     var select = document.querySelector("[data-measure-select]");
     var table = document.querySelector("[data-measure-table]");
+    var limits = {};
+    data.measures.forEach(function (m) { limits[m.key] = m.max_change; });
 
     function datasets(measure) {
       var sets = [];
+      var limit = limits[measure];
       data.groups.forEach(function (group, i) {
         var series = group.series[measure];
         sets.push({
-          label: group.label + " (upper 95% CI)", band: true, data: series.map(function (p) { return p.high; }),
+          label: group.label + " (upper 95% CI)", band: true, data: series.map(function (p) { return clamp(p.high, limit); }),
           borderWidth: 0, pointRadius: 0, fill: false, spanGaps: true
         });
         sets.push({
-          label: group.label + " (lower 95% CI)", band: true, data: series.map(function (p) { return p.low; }),
+          label: group.label + " (lower 95% CI)", band: true, data: series.map(function (p) { return clamp(p.low, limit); }),
           borderWidth: 0, pointRadius: 0, fill: "-1", backgroundColor: colour(i, 0.15), spanGaps: true
         });
         sets.push({
@@ -78,11 +97,14 @@
       for (var i = 0; i < rows.length; i++) rows[i].hidden = rows[i].getAttribute("data-measure") !== measure;
     }
 
+    var measure = select ? select.value : data.measures[0].key;
+    var initial = datasets(measure);
+    var axis = changeAxis(initial, limits[measure]);
     var chart = new Chart(canvas, {
       type: "line",
-      data: { labels: data.timepoints, datasets: datasets(select ? select.value : data.measures[0].key) },
+      data: { labels: data.timepoints, datasets: initial },
       options: merge(BASE_OPTIONS, {
-        scales: { y: { title: { display: true, text: "Change from baseline" } } },
+        scales: { y: { min: axis.min, max: axis.max, title: { display: true, text: "Change from baseline" } } },
         plugins: {
           legend: { position: "bottom", labels: { usePointStyle: true, filter: function (item, chartData) {
             return !chartData.datasets[item.datasetIndex].band;
@@ -100,6 +122,9 @@
       filterTable(select.value);
       select.addEventListener("change", function () {
         chart.data.datasets = datasets(select.value);
+        var next = changeAxis(chart.data.datasets, limits[select.value]);
+        chart.options.scales.y.min = next.min;
+        chart.options.scales.y.max = next.max;
         chart.update();
         filterTable(select.value);
       });

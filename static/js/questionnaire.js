@@ -207,7 +207,8 @@
       }
     });
     submit.hidden = current !== sections.length - 1;
-    if (intro) intro.hidden = current !== 0;  // the welcome text once; later steps start at the question
+    // The welcome text once; later steps start at the question, under the page's heading (kept: every page has one).
+    if (intro) Array.prototype.forEach.call(intro.children, function (el) { el.hidden = current !== 0 && el.tagName !== "H1"; });
     progress.hidden = false;
     label.textContent = "Section " + (current + 1) + " of " + sections.length;
     fill.style.width = Math.round(((current + 1) / sections.length) * 100) + "%";

@@ -2,6 +2,10 @@
 
 Playwright's own browser download cannot work on these machines, so the launch is pointed at /usr/bin/chromium.
 Without it every test here skips with "needs service: chromium ...", which fails the run in CI.
+
+Every page a journey shows is checked by axe-core before the browser leaves it (`page_auditor`, tests/e2e/
+checks.py): a test whose pages have an accessibility violation fails, whatever it came to test. Contexts come
+from the fixtures below (`page`, `phone_page`, `new_page`), which all watch their pages.
 """
 
 import os
@@ -9,6 +13,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+
+from tests.e2e.checks import PageAuditor
 
 # live_server + page run Django from Playwright's event-loop thread; without this: SynchronousOnlyOperation.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -48,12 +54,55 @@ def browser_type_launch_args(browser_type_launch_args):
 
 
 @pytest.fixture
-def phone_page(browser):
+def page_auditor():
+    """Collects axe-core's findings on every page the test's contexts show; the test fails on any."""
+    auditor = PageAuditor()
+    yield auditor
+    report = auditor.report()
+    if report:
+        pytest.fail(f"accessibility violations (axe-core, WCAG 2.2 A/AA and best practices):\n{report}")
+
+
+@pytest.fixture
+def new_page(browser, page_auditor):
+    """new_page(**context options): a page in its own watched context, closed (after its audit) at the end."""
+    contexts = []
+
+    def make(**options):
+        context = page_auditor.watch(browser.new_context(**options))
+        contexts.append(context)
+        return context.new_page()
+
+    yield make
+    for context in contexts:
+        page_auditor.close(context)
+
+
+@pytest.fixture
+def unwatched_page(browser):
+    """unwatched_page(**context options): for tests that check each page themselves (tests/e2e/checks.py:
+    page_problems), once it has finished drawing, rather than on "load"."""
+    contexts = []
+
+    def make(**options):
+        contexts.append(browser.new_context(**options))
+        return contexts[-1].new_page()
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def context(new_page):
+    """pytest-playwright's `page` comes from here: a watched context."""
+    return new_page().context
+
+
+@pytest.fixture
+def phone_page(new_page):
     """A page the size of a phone (390x844, touch), for the layouts clinicians use between patients."""
-    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, device_scale_factor=2)
-    page = context.new_page()
-    yield page
-    context.close()
+    return new_page(viewport=PHONE, is_mobile=True, has_touch=True, device_scale_factor=2)
 
 
 @pytest.fixture

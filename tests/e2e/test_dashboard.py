@@ -73,7 +73,7 @@ def dashboard_journey(page, live_server, sign_in, clinician, registry, shots, na
     expect(page.get_by_test_id("plans-count")).to_have_text("10")
     assert_charts_drawn(page, {"funnel", "change", "responders"})
 
-    page.get_by_label("Product").select_option("bmac")
+    page.get_by_label("Product", exact=True).select_option("bmac")
     page.get_by_label("Compare groups by").select_option("kl_grade")
     page.get_by_role("button", name="Apply filters").click()
     page.wait_for_load_state()
@@ -97,16 +97,67 @@ def dashboard_journey(page, live_server, sign_in, clinician, registry, shots, na
     page.screenshot(path=str(shots / f"trajectory-{name}.png"), full_page=True)
 
 
-def test_dashboard_and_trajectory_on_a_desktop(browser, live_server, sign_in, clinician, registry, shots):
-    context = browser.new_context(viewport=DESKTOP)
-    page = context.new_page()
-    try:
-        dashboard_journey(page, live_server, sign_in, clinician, registry, shots, "desktop")
-    finally:
-        context.close()
+def test_dashboard_and_trajectory_on_a_desktop(new_page, live_server, sign_in, clinician, registry, shots):
+    dashboard_journey(new_page(viewport=DESKTOP), live_server, sign_in, clinician, registry, shots, "desktop")
     assert (shots / "dashboard-desktop.png").stat().st_size > 10_000
 
 
 def test_dashboard_and_trajectory_on_a_phone(phone_page, live_server, sign_in, clinician, registry, shots):
     dashboard_journey(phone_page, live_server, sign_in, clinician, registry, shots, "phone")
     assert (shots / "trajectory-phone.png").stat().st_size > 10_000
+
+
+# Per change chart: the y-scale's bounds, and every value of the confidence-band datasets.
+CHANGE_CHART = """() => {
+  const chart = Chart.getChart(document.querySelector('canvas[data-chart=change]'));
+  const band = chart.data.datasets.filter(d => d.band).flatMap(d => d.data).filter(v => v !== null);
+  return {min: chart.scales.y.min, max: chart.scales.y.max, band: band, top: chart.chartArea.top,
+          bottom: chart.chartArea.bottom};
+}"""
+
+
+@pytest.fixture
+def wide_interval(clinic, clinician):
+    """Two plans whose changes differ by 80 points: a 95% CI from n=2 (t = 12.7) spans hundreds of points, far
+    beyond what a 0-100 score can change by."""
+    for change in (40, -40):
+        make_plan(
+            clinic,
+            clinician,
+            scores={
+                "baseline": scores(50, 50, 50, 24, 50),
+                "1m": scores(50 + change, 50 + change, 50 - change, 24 + change // 2, 40),
+            },
+        )
+
+
+def test_the_confidence_band_stays_on_the_chart(new_page, live_server, sign_in, clinician, wide_interval):
+    page = new_page(viewport={"width": 1366, "height": 900})
+    sign_in(page, clinician, PASSWORD)
+    page.goto(f"{live_server.url}/dashboard/outcomes/")
+    assert_charts_drawn(page, {"change"})
+    limits = {
+        m["key"]: m["max_change"]
+        for m in page.evaluate("JSON.parse(document.getElementById('dashboard-data').textContent).change.measures")
+    }
+    assert limits["oks_total"] == 48
+    assert limits["koos_pain"] == 100
+    for measure in ("koos_pain", "koos_adl", "vas_pain", "oks_total"):  # the measures the two plans were scored on
+        limit = limits[measure]
+        page.locator("[data-measure-select]").select_option(measure)
+        chart = page.evaluate(CHANGE_CHART)
+        assert chart["band"], measure  # the wide interval is drawn
+        assert chart["min"] >= -limit, (measure, chart["min"])
+        assert chart["max"] <= limit, (measure, chart["max"])
+        assert all(chart["min"] <= v <= chart["max"] for v in chart["band"]), (measure, chart)
+
+
+def test_tables_beside_charts_are_never_cut_off_on_a_laptop(new_page, live_server, sign_in, clinician, registry):
+    page = new_page(viewport={"width": 1366, "height": 768})
+    sign_in(page, clinician, PASSWORD)
+    page.goto(f"{live_server.url}/dashboard/outcomes/?compare_by=product")
+    cut = page.eval_on_selector_all(
+        ".table-wrap",
+        "els => els.filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.getAttribute('aria-labelledby'))",
+    )
+    assert cut == []

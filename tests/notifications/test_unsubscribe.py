@@ -67,3 +67,11 @@ def test_token_is_stored_only_as_a_salted_hash(unsubscribe_url):
     from outcomes.models.questionnaire import hash_token
 
     assert row.token_hash != hash_token(token)  # a different purpose, a different salt
+
+
+def test_the_page_is_the_patients_own_even_on_a_signed_in_clinic_computer(client, unsubscribe_url, clinician):
+    client.force_login(clinician)
+    html = client.get(unsubscribe_url).content.decode()
+    assert 'aria-label="Main"' not in html  # no staff navigation
+    assert "Sign out" not in html
+    assert '<p class="q-brand">North Knee Clinic</p>' in html

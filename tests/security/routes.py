@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from django.urls import URLPattern, URLResolver, get_resolver
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 
 @dataclass(frozen=True)
@@ -32,3 +32,22 @@ def _walk(resolver: URLResolver, prefix: str = "", namespace: str = ""):
 
 def all_routes() -> list[Route]:
     return list(_walk(get_resolver()))
+
+
+# Which object a route's <pk> names, by the first of these its name contains.
+PK_KINDS = ("injection", "follow-up", "submission", "flag", "export-job", "event", "clinic", "patient", "message")
+
+
+def path_for(route: Route, objects: dict) -> str:
+    """The route's address with its parameters filled from `objects` (keys: parameter names, or for <pk> and
+    <token> the kind of object in PK_KINDS, "q-token" and "unsubscribe-token"). An unknown parameter: KeyError."""
+    kwargs = {}
+    for param in route.params:
+        if param == "pk":
+            kind = next(k for k in PK_KINDS if k in route.name)
+            kwargs[param] = objects[kind]
+        elif param == "token":
+            kwargs[param] = objects["unsubscribe-token" if "unsubscribe" in route.name else "q-token"]
+        else:
+            kwargs[param] = objects[param]
+    return reverse(route.name, kwargs=kwargs)

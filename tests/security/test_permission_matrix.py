@@ -24,7 +24,7 @@ from safety.models import Flag
 from safety.models_events import ExportJob
 from tests.factories import make_injection, questionnaire_data
 from tests.safety.ae_support import record as record_event
-from tests.security.routes import all_routes
+from tests.security.routes import all_routes, path_for
 
 ROLES = ("anonymous", "clinician", "lead", "auditor", "outsider", "admin")
 LONDON = zoneinfo.ZoneInfo("Europe/London")
@@ -229,23 +229,6 @@ def world(clinic, clinician, lead, auditor, outsider, admin_user, patient):
         "admin": admin_user,
     }
     return objects, users
-
-
-# Which object a route's <pk> names, by the first of these its name contains.
-PK_KINDS = ("injection", "follow-up", "submission", "flag", "export-job", "event", "clinic", "patient", "message")
-
-
-def path_for(route, objects) -> str:
-    kwargs = {}
-    for param in route.params:
-        if param == "pk":
-            kind = next(k for k in PK_KINDS if k in route.name)
-            kwargs[param] = objects[kind]
-        elif param == "token":
-            kwargs[param] = objects["unsubscribe-token" if "unsubscribe" in route.name else "q-token"]
-        else:
-            kwargs[param] = objects[param]
-    return reverse(route.name, kwargs=kwargs)
 
 
 def app_routes():
