@@ -28,7 +28,8 @@ def _filtersets():
     while todo:
         cls = todo.pop()
         todo.extend(cls.__subclasses__())
-        if cls.__module__.startswith(OUR_APPS):
+        # A filter set without a model is a base for others (RegistryFilterSet), not one a user sees.
+        if cls.__module__.startswith(OUR_APPS) and cls._meta.model is not None:
             seen.append(cls)
     return seen
 

@@ -47,6 +47,18 @@ def key_for(user, cleaned_filters: Mapping[str, Any], clinics: Mapping[int, str]
     return f"{PREFIX}:{digest}"
 
 
+def protected_key_for(user, cleaned_filters: Mapping[str, Any], generated_at: str) -> str:
+    """The key of the protected copy of the exact summary made at ``generated_at``: it changes whenever that summary
+    is rebuilt, without asking the database for the clinics' versions again."""
+    payload = {
+        "user": user.pk,
+        "filters": {k: str(v) for k, v in sorted(cleaned_filters.items()) if v not in (None, "", [])},
+        "generated_at": str(generated_at),
+    }
+    digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+    return f"{PREFIX}:protected:{digest}"
+
+
 def seconds() -> int:
     return int(getattr(settings, "DASHBOARD_CACHE_SECONDS", 60))
 

@@ -516,10 +516,9 @@ def protected_summary(
     from outcomes.analysis import cache as summary_cache
 
     summary = exact if exact is not None else summarise(user, filterset, clinics, today=today)
-    today = today or timezone.localdate()
-    key = summary_cache.key_for(user, filterset.form.cleaned_data, clinics, today) + ":protected"
+    key = summary_cache.protected_key_for(user, filterset.form.cleaned_data, summary["generated_at"])
     cached = summary_cache.load(key)
-    if cached is not None and cached["generated_at"] == summary["generated_at"]:
+    if cached is not None:
         return cached
     result = disclosure.protect(summary)
     summary_cache.store(key, result)
