@@ -286,7 +286,9 @@ def test_worker_killed_mid_batch_each_message_sent_once(baseline, clock, monkeyp
     first_message_id = stuck.email_message_id
     assert first_message_id
 
-    clock.move_to(at(2026, 3, 5, 10, 1) + dt.timedelta(seconds=59))  # within the claim lease (2 minutes): nobody touches it
+    clock.move_to(
+        at(2026, 3, 5, 10, 1) + dt.timedelta(seconds=59)
+    )  # within the claim lease (2 minutes): nobody touches it
     assert services.messages_claim()[0] == []
     clock.move_to(at(2026, 3, 5, 10, 2) + dt.timedelta(seconds=1))  # nobody renewed it: the next sweep claims it again
     from tests.notifications.conftest import sweep
