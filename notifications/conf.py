@@ -7,6 +7,7 @@ NOTIFICATIONS_DIGEST_HOUR                8: the clinic's daily digest goes from 
 NOTIFICATIONS_BATCH_SIZE                 200: messages per send task
 NOTIFICATIONS_CLAIM_TIMEOUT_MINUTES      15: a claimed row whose worker died is claimed again after this
 NOTIFICATIONS_MAX_ATTEMPTS               8: temporary errors are retried this many times, then the row fails
+NOTIFICATIONS_GATHER_MINUTES             15: a patient's emails of one kind due this close together go as one
 """
 
 import datetime as dt
@@ -29,6 +30,7 @@ class NotificationSettings:
     batch_size: int
     claim_timeout: dt.timedelta
     max_attempts: int
+    gather: dt.timedelta
 
 
 def _parse_hours(value: str) -> tuple[dt.time, dt.time | None]:
@@ -76,6 +78,7 @@ def get() -> NotificationSettings:
         batch_size=_int("NOTIFICATIONS_BATCH_SIZE", 200, minimum=1),
         claim_timeout=dt.timedelta(minutes=_int("NOTIFICATIONS_CLAIM_TIMEOUT_MINUTES", 15, minimum=6)),
         max_attempts=_int("NOTIFICATIONS_MAX_ATTEMPTS", 8, minimum=1),
+        gather=dt.timedelta(minutes=_int("NOTIFICATIONS_GATHER_MINUTES", 15, minimum=0, maximum=24 * 60)),
     )
 
 

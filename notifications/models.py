@@ -63,6 +63,9 @@ class OutboundMessage(models.Model):
     claimed_by = models.CharField(max_length=64, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # The Message-ID header of the email that carried this row. Rows of one patient and kind due together go in
+    # one email (sending.py), so they share it.
+    email_message_id = models.CharField(max_length=255, blank=True)
     # The questionnaire link minted for this email (never its token), so opening/starting can be tracked.
     link = models.ForeignKey(
         "outcomes.QuestionnaireLink", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -17,7 +17,9 @@ import smtplib
 import socket
 import uuid
 from dataclasses import dataclass, field
+from email.utils import make_msgid, parseaddr
 
+from django.conf import settings
 from django.core import mail
 from django.db import connection, transaction
 from django.db.models import F, Q
@@ -163,19 +165,23 @@ def messages_send(message_ids: list[int], *, claim: str | None = None, now: dt.d
         return result
     messages = list(
         OutboundMessage.objects.filter(claimed_by=token, status=MessageStatus.SENDING)
-        .select_related("clinic", "follow_up", "patient", "recipient_user")
+        .select_related("clinic", "follow_up__plan", "patient", "recipient_user")
         .order_by("id")
     )
     backend = mail.get_connection(fail_silently=False)
+    groups = _one_email_each(messages)
     done = 0
     try:
-        for message in messages:
-            result.add(_process(message, token=token, backend=backend))
+        for group in groups:
+            if group[0].is_for_patient:
+                result.add(_process_questionnaires(group, token=token, backend=backend))
+            else:
+                result.add(_process(group[0], token=token, backend=backend))
             done += 1
     except Exception:
         # The database blinked (the task retries): give back the rows not yet tried, so the retry or the next
-        # sweep takes them at once. The one in flight stays claimed until the timeout: it may have been sent.
-        untried = [m.pk for m in messages[done + 1 :]]
+        # sweep takes them at once. The email in flight stays claimed until the timeout: it may have been sent.
+        untried = [m.pk for group in groups[done + 1 :] for m in group]
         try:
             OutboundMessage.objects.filter(pk__in=untried, claimed_by=token).update(
                 status=MessageStatus.PENDING, claimed_by="", claimed_at=None
@@ -189,6 +195,16 @@ def messages_send(message_ids: list[int], *, claim: str | None = None, now: dt.d
         except Exception:  # closing a broken connection must not hide what happened before
             logger.warning("Closing the mail connection failed", exc_info=True)
     return result
+
+
+def _one_email_each(messages: list[OutboundMessage]) -> list[list[OutboundMessage]]:
+    """The batch's rows grouped by the email that carries them: a patient's questionnaire rows of one kind go in
+    one email (a patient treated in both knees hears once, with a link per knee); every other row alone."""
+    groups: dict[tuple, list[OutboundMessage]] = {}
+    for message in messages:
+        key = (message.patient_id, message.kind) if message.is_for_patient else ("row", message.pk)
+        groups.setdefault(key, []).append(message)
+    return list(groups.values())
 
 
 def _finish(message: OutboundMessage, token: str, **fields) -> bool:
@@ -228,6 +244,8 @@ def _check_patient_message(message: OutboundMessage, now: dt.datetime):
         return "cancel", f"Follow-up cancelled{': ' + follow_up.cancelled_reason if follow_up.cancelled_reason else ''}"
     if follow_up.status == FollowUpStatus.MISSED:
         return "cancel", "Questionnaire window closed"
+    if follow_up.status == FollowUpStatus.NOT_COLLECTED:
+        return "cancel", "Baseline not collected: recorded after the injection"
     if not patient.may_email:
         reason = _patient_reason_not_to_email(patient)
         messages_cancel(patient_id=patient.pk, reason=reason)  # the rest of them would only fail the same way
@@ -282,49 +300,79 @@ def _recipients(message: OutboundMessage) -> list[str] | str:
     return _staff_addresses(message.clinic_id) or "The clinic has no staff email address"
 
 
-def _mint_links(message: OutboundMessage) -> tuple[str, str, int, int]:
+def _mint_link(message: OutboundMessage) -> tuple[str, int]:
     from outcomes.services import link_create
 
     token = link_create(follow_up=message.follow_up)
-    link_id = QuestionnaireLink.objects.values_list("id", flat=True).get(token_hash=hash_token(token))
+    return token, QuestionnaireLink.objects.values_list("id", flat=True).get(token_hash=hash_token(token))
+
+
+def _mint_unsubscribe(message: OutboundMessage) -> tuple[str, int]:
     unsubscribe = secrets.token_urlsafe(32)  # 256 bits
     row = UnsubscribeToken.objects.create(
         patient_id=message.patient_id, message=message, token_hash=hash_unsubscribe_token(unsubscribe)
     )
-    return token, unsubscribe, link_id, row.pk
+    return unsubscribe, row.pk
 
 
-def _process(message: OutboundMessage, *, token: str, backend) -> SendResult:
+def new_message_id(clinic) -> str:
+    """The Message-ID header, kept on every row the email carried (OutboundMessage.email_message_id)."""
+    domain = parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2] or "knee-registry.invalid"
+    return make_msgid(idstring=f"c{clinic.pk}", domain=domain)
+
+
+def _process_questionnaires(messages: list[OutboundMessage], *, token: str, backend) -> SendResult:
+    """One email for a patient's rows of one kind due together. Each row is checked on its own (consent, still
+    open, sending hours...): one that fails is cancelled or moved alone and the email lists only the others."""
     now = timezone.now()
-    if message.is_for_patient:
+    result = SendResult()
+    sendable = []
+    for message in messages:
         decision = _check_patient_message(message, now)
-        if decision is not None:
-            action, value = decision
-            return _cancel(message, token, value) if action == "cancel" else _reschedule(message, token, value)
-    elif message.kind == MessageKind.SAFETY_ADVICE:
-        reason = _check_safety_advice(message, now)
-        if reason is not None:
-            return _cancel(message, token, reason)
-    to = _recipients(message)
-    if isinstance(to, str):
-        return _cancel(message, token, to)
+        if decision is None:
+            sendable.append(message)
+            continue
+        action, value = decision
+        result.add(_cancel(message, token, value) if action == "cancel" else _reschedule(message, token, value))
+    if not sendable:
+        return result
+    to = _recipients(sendable[0])
 
-    link_id = unsubscribe_id = None
+    link_ids: list[int] = []
+    unsubscribe_id = None
+    message_id = new_message_id(sendable[0].clinic)
     try:
-        if message.is_for_patient:
-            questionnaire_token, unsubscribe_token, link_id, unsubscribe_id = _mint_links(message)
-        else:
-            questionnaire_token = unsubscribe_token = None
-        email = emails.build(
-            message, to=to, questionnaire_token=questionnaire_token, unsubscribe_token=unsubscribe_token
+        tokens = []
+        for message in sendable:
+            questionnaire_token, link_id = _mint_link(message)
+            tokens.append(questionnaire_token)
+            link_ids.append(link_id)
+        unsubscribe_token, unsubscribe_id = _mint_unsubscribe(sendable[0])
+        email = emails.build_questionnaires(
+            sendable,
+            to=to,
+            questionnaire_tokens=tokens,
+            unsubscribe_token=unsubscribe_token,
+            message_id=message_id,
         )
         email.connection = backend
         email.send()
-    except Exception as exc:  # noqa: BLE001 - every failure is recorded on the row; one bad message never stops a batch
+    except Exception as exc:  # noqa: BLE001 - every failure is recorded on the rows; one bad email never stops a batch
         error = classify(exc)
-        _discard_links(link_id, unsubscribe_id)
-        return _failed(message, token, error, now)
+        _discard_links(link_ids, unsubscribe_id)
+        for message in sendable:
+            result.add(_failed(message, token, error, now))
+        return result
 
+    for message, link_id in zip(sendable, link_ids, strict=True):
+        result.add(_sent(message, token, now=now, to=to, link_id=link_id, email_message_id=message_id))
+    return result
+
+
+def _sent(
+    message: OutboundMessage, token: str, *, now: dt.datetime, to: list[str], link_id=None, email_message_id=""
+) -> SendResult:
+    """Record that the mail server took the email carrying this row."""
     _finish(
         message,
         token,
@@ -333,6 +381,7 @@ def _process(message: OutboundMessage, *, token: str, backend) -> SendResult:
         attempts=F("attempts") + 1,
         recipient=", ".join(to),
         link_id=link_id,
+        email_message_id=email_message_id,
         last_error="",
         claimed_by="",
     )
@@ -342,10 +391,31 @@ def _process(message: OutboundMessage, *, token: str, backend) -> SendResult:
     return result
 
 
-def _discard_links(link_id: int | None, unsubscribe_id: int | None) -> None:
+def _process(message: OutboundMessage, *, token: str, backend) -> SendResult:
+    """A staff notice or the patient's advice: one row, one email."""
+    now = timezone.now()
+    if message.kind == MessageKind.SAFETY_ADVICE:
+        reason = _check_safety_advice(message, now)
+        if reason is not None:
+            return _cancel(message, token, reason)
+    to = _recipients(message)
+    if isinstance(to, str):
+        return _cancel(message, token, to)
+    message_id = new_message_id(message.clinic)
+    try:
+        email = emails.build(message, to=to)
+        email.extra_headers["Message-ID"] = message_id
+        email.connection = backend
+        email.send()
+    except Exception as exc:  # noqa: BLE001 - every failure is recorded on the row; one bad message never stops a batch
+        return _failed(message, token, classify(exc), now)
+    return _sent(message, token, now=now, to=to, email_message_id=message_id)
+
+
+def _discard_links(link_ids: list[int], unsubscribe_id: int | None) -> None:
     # A link that never reached anyone must not stay usable.
-    if link_id:
-        QuestionnaireLink.objects.filter(pk=link_id).delete()
+    if link_ids:
+        QuestionnaireLink.objects.filter(pk__in=link_ids).delete()
     if unsubscribe_id:
         UnsubscribeToken.objects.filter(pk=unsubscribe_id).delete()
 
