@@ -114,7 +114,7 @@ def test_sent_is_recorded_once_when_the_connection_dies_after_the_mail_server_ac
 
 def _lose_the_database_at(monkeypatch, nth: int) -> None:
     """The connection dies while the batch prepares its `nth` email (before it reaches the mail server)."""
-    original = sending._mint_links
+    original = sending._mint_link
     calls = []
 
     def mint(message):
@@ -123,7 +123,7 @@ def _lose_the_database_at(monkeypatch, nth: int) -> None:
             kill_our_database_connection()
         return original(message)
 
-    monkeypatch.setattr(sending, "_mint_links", mint)
+    monkeypatch.setattr(sending, "_mint_link", mint)
 
 
 @on_postgres
