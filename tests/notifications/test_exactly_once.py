@@ -109,6 +109,34 @@ def test_sent_is_recorded_once_when_the_connection_dies_after_the_mail_server_ac
     assert len(mail.outbox) == 4
 
 
+@on_postgres
+def test_an_email_for_both_knees_is_recorded_once_on_both_rows_after_the_blip(clock, clinic, clinician, monkeypatch):
+    patient = PatientFactory(clinic=clinic)
+    for minute, knee in ((0, "left"), (4, "right")):
+        with time_machine.travel(at(2026, 3, 2, 10, minute), tick=False):
+            make_injection(patient, clinician, knee=knee, injected_on=dt.date(2026, 3, 9))
+    claimed, claim = services.messages_claim()
+    assert len(claimed) == 4  # both knees' invitations and first reminders: two emails
+    original = EmailBackend.send_messages
+
+    def accept_then_lose_the_database(self, messages):
+        accepted = original(self, messages)
+        kill_our_database_connection()
+        return accepted
+
+    monkeypatch.setattr(EmailBackend, "send_messages", accept_then_lose_the_database)
+    assert services.messages_send(claimed, claim=claim).sent == 4
+    monkeypatch.undo()
+    assert len(mail.outbox) == 2
+    rows = OutboundMessage.objects.filter(pk__in=claimed)
+    assert set(rows.values_list("status", flat=True)) == {MessageStatus.SENT}
+    assert DeliveryAttempt.objects.filter(message_id__in=claimed).count() == 4
+    assert {m.extra_headers["Message-ID"] for m in mail.outbox} == set(rows.values_list("email_message_id", flat=True))
+    clock.move_to(START + LEASE + dt.timedelta(minutes=30))
+    assert sweep().claimed == 0
+    assert len(mail.outbox) == 2
+
+
 # --- a failing batch gives back what it never tried ---------------------------------------------------------------
 
 
