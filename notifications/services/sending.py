@@ -216,9 +216,11 @@ def messages_claim(*, now: dt.datetime | None = None, limit: int | None = None) 
         if connection.features.has_select_for_update_skip_locked:
             # Two sweeps at once each take different rows instead of waiting on each other.
             candidates = candidates.select_for_update(skip_locked=True)
-        ids = list(candidates.values_list("id", flat=True)[:limit])
-        if not ids:
+        rows = list(candidates.values_list("id", "status")[:limit])
+        if not rows:
             return [], claim
+        ids = [pk for pk, _status in rows]
+        expired = [pk for pk, status in rows if status == MessageStatus.SENDING]
         # Without row locks (SQLite) this conditional update is the claim; its count says whether another
         # sweep took some of them first.
         taken = OutboundMessage.objects.filter(due, id__in=ids).update(
@@ -229,6 +231,12 @@ def messages_claim(*, now: dt.datetime | None = None, limit: int | None = None) 
         )
     if taken != len(ids):
         ids = list(OutboundMessage.objects.filter(claimed_by=claim).values_list("id", flat=True))
+    if expired:
+        logger.warning(
+            "Claimed again %s emails whose lease ran out (their worker died or their task was lost): %s",
+            len(expired),
+            expired[:50],
+        )
     return ids, claim
 
 

@@ -285,7 +285,7 @@ def test_a_live_batch_renews_its_lease_so_a_concurrent_sweep_never_takes_it(
     assert [r.levelname for r in caplog.records if r.name == sending.logger.name] == ["INFO"]  # one, not one per email
 
 
-def test_an_expired_lease_is_claimed_again_by_the_next_sweep(clock, clinic, clinician):
+def test_an_expired_lease_is_claimed_again_by_the_next_sweep(clock, clinic, clinician, caplog):
     """The sweep claimed a batch and the task was lost (a Redis restart without its append-only file, or a worker
     killed before it started): within one lease the rows are claimed again and sent, once."""
     ids = due_messages(clinic, clinician, patients=2)
@@ -295,9 +295,11 @@ def test_an_expired_lease_is_claimed_again_by_the_next_sweep(clock, clinic, clin
     clock.move_to(START + LEASE - dt.timedelta(seconds=1))
     assert sweep().claimed == 0  # the lease still holds: its worker may be running
     clock.move_to(START + LEASE + dt.timedelta(seconds=1))
-    report = sweep()
+    with caplog.at_level(logging.WARNING, logger="notifications.services.sending"):
+        report = sweep()
     assert report.claimed == 4
     assert_each_sent_once(ids)
+    assert "Claimed again 4 emails whose lease ran out" in caplog.text  # the operator sees it happened
 
 
 def test_a_worker_that_outlived_its_lease_leaves_the_new_claim_alone(clock, clinic, clinician, monkeypatch):
