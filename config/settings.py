@@ -289,7 +289,7 @@ FHIR_SYSTEM_URI = _system_uri(
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 if METRICS_TOKEN and len(METRICS_TOKEN) < 32:
     raise ImproperlyConfigured(
-        "METRICS_TOKEN must be at least 32 characters, e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+        "METRICS_TOKEN must be at least 32 characters: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
     )
 # One JSON object per line in production (for a log collector), readable lines on a laptop.
 LOG_FORMAT = env.str("LOG_FORMAT", default="json" if PRODUCTION else "text")
