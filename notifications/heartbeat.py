@@ -6,6 +6,7 @@ import logging
 import time
 
 from celery.signals import task_postrun, task_prerun
+from django.db import close_old_connections
 from django.db.models import F
 from django.utils import timezone
 
@@ -23,11 +24,19 @@ def _name(task) -> str:
     return getattr(task, "name", None) or "unknown"
 
 
+def _fresh_connection(task) -> None:
+    # After a database blip the task's connection is dead; Celery's Django fix-up replaces it only after these
+    # receivers run, so do it first (never for eager calls: they run inside the caller's transaction).
+    if not getattr(getattr(task, "request", None), "is_eager", True):
+        close_old_connections()
+
+
 @task_prerun.connect(dispatch_uid="notifications.heartbeat.started")
 def task_started(task_id=None, task=None, **kwargs) -> None:
     _started[task_id] = time.monotonic()
     now = timezone.now()
     try:
+        _fresh_connection(task)
         if not TaskHeartbeat.objects.filter(task=_name(task)).update(last_started_at=now):
             TaskHeartbeat.objects.update_or_create(task=_name(task), defaults={"last_started_at": now})
     except Exception:
@@ -48,6 +57,7 @@ def task_finished(task_id=None, task=None, state=None, **kwargs) -> None:
     if succeeded:
         fields["last_succeeded_at"] = now
     try:
+        _fresh_connection(task)
         if not TaskHeartbeat.objects.filter(task=_name(task)).update(**fields):
             TaskHeartbeat.objects.get_or_create(task=_name(task))
             TaskHeartbeat.objects.filter(task=_name(task)).update(**fields)

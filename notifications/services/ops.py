@@ -43,6 +43,6 @@ def message_requeue(*, message_id: int, by, reason: str, request=None, now: dt.d
             action=AccessAction.REQUEUE,
             obj=message,
             user=by,
-            detail=f"Requeued {message.get_kind_display().lower()} #{message.pk} "
-            f"(was: {message.last_error[:120]}): {reason}",
+            # Not the last error: it can name the patient's address, and the trail leaves the clinic as CSV.
+            detail=f"Requeued {message.get_kind_display().lower()} #{message.pk}: {reason}",
         )

@@ -107,7 +107,20 @@ def test_requeue_makes_a_rejected_message_due_now_and_is_audited(client, admin_u
     assert log.object_id == str(failed.pk)
     assert log.clinic_id == failed.clinic_id
     assert "Address corrected by the clinic" in log.detail
+    assert "lead@north.example" not in log.detail  # the error named an address: it stays out of the trail
     assert log.method == "POST"
+
+
+def test_the_requeue_is_in_the_audit_trail_of_the_messages_clinic(client, admin_user, auditor, outsider, outbox):
+    from audit.trail import TrailFilter, recent_events
+
+    client.force_login(admin_user)
+    client.post(requeue_url(outbox["failed"]), {"reason": "Mail server fixed"})
+    (event,) = [e for e in recent_events(auditor, TrailFilter()) if e.event == AccessAction.REQUEUE]
+    assert event.record_id == str(outbox["failed"].pk)
+    assert event.user == admin_user.username
+    assert "Mail server fixed" in event.reason
+    assert not [e for e in recent_events(outsider, TrailFilter()) if e.event == AccessAction.REQUEUE]
 
 
 @pytest.mark.parametrize("state", ["stuck", "sending", "retrying", "sent"])
