@@ -11,6 +11,7 @@ class AccessAction(models.TextChoices):
     EXPORT = "export", "Exported"
     ERASE = "erase", "Erased contact details"
     SETTING = "setting", "Changed a security setting"
+    REQUEUE = "requeue", "Requeued a failed email"
 
 
 class AccessLog(models.Model):

@@ -11,6 +11,8 @@ accesslog = "-"
 # gunicorn >= 25.1 opens a control socket at $HOME/.gunicorn/gunicorn.ctl, one path for every gunicorn of the user
 # (a test run next to the benchmark would share it); nothing here uses gunicornc. Older releases ignore the name.
 control_socket_disable = True
+# The same choice as config/settings.py's LOG_FORMAT (JSON lines in production), read here before Django loads.
+_json_logs = os.environ.get("LOG_FORMAT", "json" if os.environ.get("DJANGO_ENV") == "production" else "text") == "json"
 # Gunicorn merges this dict into its own defaults one top-level key at a time (`defaults.update(ours)`), so it
 # defines every key those defaults have: a key left out would bring gunicorn's, whose root logger names a
 # "console" handler that our "handlers" replaces, and gunicorn would refuse to start ("Unable to configure root
@@ -26,18 +28,20 @@ logconfig_dict = {
             "datefmt": "[%Y-%m-%d %H:%M:%S %z]",
         },
         "access": {"format": "%(message)s"},
+        # Production's: one JSON object per line, the access line as its message (registry/logging.py).
+        "json": {"()": "registry.logging.json_formatter"},
     },
     "handlers": {
         "access": {
             "class": "logging.StreamHandler",
             "stream": "ext://sys.stdout",
-            "formatter": "access",
+            "formatter": "json" if _json_logs else "access",
             "filters": ["redact_tokens"],
         },
         "error": {
             "class": "logging.StreamHandler",
             "stream": "ext://sys.stderr",
-            "formatter": "generic",
+            "formatter": "json" if _json_logs else "generic",
             "filters": ["redact_tokens"],
         },
     },

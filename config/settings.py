@@ -297,6 +297,19 @@ FHIR_SYSTEM_URI = _system_uri(
     "FHIR_SYSTEM_URI", env.str("FHIR_SYSTEM_URI", default="https://knee-registry.example/fhir")
 )
 
+# --- Operations: /metrics, logs ----------------------------------------------------------------------------
+# /metrics (Prometheus text) answers a request carrying "Authorization: Bearer <METRICS_TOKEN>"; without a token
+# set it is open under DEBUG (the demo) and absent (404) otherwise. notifications/views_ops.py.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+if METRICS_TOKEN and len(METRICS_TOKEN) < 32:
+    raise ImproperlyConfigured(
+        "METRICS_TOKEN must be at least 32 characters: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+    )
+# One JSON object per line in production (for a log collector), readable lines on a laptop.
+LOG_FORMAT = env.str("LOG_FORMAT", default="json" if PRODUCTION else "text")
+if LOG_FORMAT not in {"json", "text"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or text, not {LOG_FORMAT!r}")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -304,8 +317,12 @@ LOGGING = {
         "redact_tokens": {"()": "registry.logging.RedactQuestionnaireTokens"},
         "require_debug_false": {"()": "django.utils.log.RequireDebugFalse"},
     },
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "json": {"()": "registry.logging.json_formatter"},
+    },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "filters": ["redact_tokens"]},
+        "console": {"class": "logging.StreamHandler", "filters": ["redact_tokens"], "formatter": LOG_FORMAT},
         # Error reports by email (when ADMINS is set) with tokens redacted from path, headers and frame locals.
         "mail_admins": {
             "level": "ERROR",

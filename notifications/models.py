@@ -200,3 +200,20 @@ class CallAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"Call on {self.called_at:%d %b %Y}: {self.get_outcome_display()}"
+
+
+class TaskHeartbeat(models.Model):
+    """When each Celery task last ran and how long it took: one row per task name, written by the worker's
+    task_prerun/task_postrun signals (notifications/heartbeat.py). /metrics exposes it, and the worker's and beat's
+    health checks read the sweep's row (`manage.py check_liveness`): a stopped worker or beat stops moving it."""
+
+    task = models.CharField(max_length=100, primary_key=True)
+    last_started_at = models.DateTimeField(null=True, blank=True)
+    last_finished_at = models.DateTimeField(null=True, blank=True)
+    last_succeeded_at = models.DateTimeField(null=True, blank=True)
+    last_duration_seconds = models.FloatField(default=0)
+    runs = models.PositiveBigIntegerField(default=0)
+    failures = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.task}: {self.runs} runs, {self.failures} failed"

@@ -16,3 +16,14 @@ class RedactQuestionnaireTokens(logging.Filter):
         if redacted != message:
             record.msg, record.args = redacted, ()
         return True
+
+
+def json_formatter() -> logging.Formatter:
+    """Production's log line: one JSON object (time, level, logger, process, message, and any `extra` fields),
+    for Django (settings.LOGGING), gunicorn (config/gunicorn.py) and Celery (config/celery.py) alike."""
+    from pythonjsonlogger.json import JsonFormatter
+
+    return JsonFormatter(
+        "%(asctime)s %(levelname)s %(name)s %(process)d %(message)s",
+        rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+    )

@@ -34,7 +34,7 @@ def test_compose_runs_the_five_services_and_a_mail_catcher(compose):
     assert "deploy" not in services["beat"] or services["beat"]["deploy"].get("replicas", 1) == 1
 
 
-@pytest.mark.parametrize("service", ["web", "worker", "postgres", "redis", "mailpit"])
+@pytest.mark.parametrize("service", ["web", "worker", "beat", "postgres", "redis", "mailpit"])
 def test_long_running_services_have_health_checks(compose, service):
     check = compose["services"][service]["healthcheck"]
     assert check["test"][0] in ("CMD", "CMD-SHELL")
@@ -47,6 +47,15 @@ def test_app_services_wait_for_healthy_services_and_migrations(compose, service)
     assert depends["migrate"]["condition"] == "service_completed_successfully"
     assert depends["postgres"]["condition"] == "service_healthy"
     assert depends["redis"]["condition"] == "service_healthy"
+
+
+def test_web_asks_its_health_endpoint_and_worker_and_beat_the_age_of_the_last_sweep(compose):
+    assert compose["services"]["web"]["healthcheck"]["test"] == ["CMD", "python", "bin/healthcheck.py"]
+    assert "/health/" in (ROOT / "bin" / "healthcheck.py").read_text()
+    for service in ("worker", "beat"):
+        test = compose["services"][service]["healthcheck"]["test"]
+        assert test[:4] == ["CMD", "python", "manage.py", "check_liveness"]
+        assert "--max-sweep-age" in test
 
 
 def test_migrations_run_once_before_the_app(compose):

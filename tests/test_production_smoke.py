@@ -20,6 +20,7 @@ import base64
 import datetime as dt
 import email
 import email.policy
+import json
 import os
 import re
 import secrets
@@ -307,8 +308,16 @@ def test_compose_commands_start_and_serve_a_questionnaire_round_trip(image, depl
         every=1,
     )
     mark("web healthy")
-    worker_check = deployment.health_check("worker")
-    assert worker_check.returncode == 0, worker_check.stdout + worker_check.stderr
+    # The worker's and beat's checks pass once a sweep has finished (beat's first tick comes a minute after it
+    # starts): compose's start_period (120 s) covers that wait.
+    wait_until(
+        lambda: deployment.alive("worker") and deployment.health_check("worker").returncode == 0,
+        "the worker's health check (a finished sweep)",
+        timeout=150,
+        every=5,
+    )
+    beat_check = deployment.health_check("beat")
+    assert beat_check.returncode == 0, beat_check.stdout + beat_check.stderr
 
     mark("worker healthy")
     # An operator sets up a clinic and a clinician (the admin would do the same through the same services).
@@ -409,6 +418,17 @@ def test_compose_commands_start_and_serve_a_questionnaire_round_trip(image, depl
     web_log = deployment.log("web")
     assert "GET /q/[redacted]/ HTTP/1.1" in web_log
     assert token not in web_log
+    # Structured logs (LOG_FORMAT=json in production): gunicorn's and Django's lines are JSON objects, and so are
+    # Celery's (its start-up banner is printed, not logged).
+    web_lines = [json.loads(line) for line in web_log.splitlines() if line.strip()]
+    assert all({"time", "level", "logger", "message"} <= set(line) for line in web_lines)
+    assert any(line["logger"] == "gunicorn.access" and "/q/[redacted]/" in line["message"] for line in web_lines)
+    (succeeded,) = [
+        json.loads(line)
+        for line in deployment.log("worker").splitlines()
+        if "evaluate_submission[" in line and "succeeded" in line
+    ]
+    assert succeeded["level"] == "INFO"
     for service in LONG_RUNNING:
         problems = [line for line in deployment.log(service).splitlines() if PROBLEMS.search(line)]
         assert not problems, f"{service}:\n" + "\n".join(problems[:20])

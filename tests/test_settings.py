@@ -132,6 +132,8 @@ def test_production_refuses_a_short_secret_key(load_settings):
         ("DJANGO_ENV", "staging", "DJANGO_ENV must be"),
         ("CELERY_BROKER_URL", "amqp://guest@rabbit//", "CELERY_BROKER_URL must be"),
         ("CONN_MAX_AGE", "sixty", "invalid literal"),
+        ("LOG_FORMAT", "xml", "LOG_FORMAT must be json or text"),
+        ("METRICS_TOKEN", "too-short", "METRICS_TOKEN must be at least 32 characters"),
     ],
 )
 def test_malformed_values_fail_at_start_up(load_settings, name, value, message):
@@ -166,3 +168,27 @@ def test_the_dashboard_minimum_may_be_raised_never_lowered_below_10(load_setting
     for lower in ("9", "5", "0"):
         with pytest.raises(ImproperlyConfigured, match="not lowered below 10"):
             load_settings(DASHBOARD_MIN_GROUP_SIZE=lower)
+
+
+def test_logs_are_json_in_production_and_readable_on_a_laptop(load_settings):
+    assert load_settings(**production()).LOGGING["handlers"]["console"]["formatter"] == "json"
+    assert load_settings().LOGGING["handlers"]["console"]["formatter"] == "text"
+    assert load_settings(**production(LOG_FORMAT="text")).LOGGING["handlers"]["console"]["formatter"] == "text"
+
+
+def test_the_json_formatter_writes_one_object_per_line_with_tokens_redacted():
+    import json
+    import logging
+
+    from registry.logging import RedactQuestionnaireTokens, json_formatter
+
+    record = logging.LogRecord(
+        "django.request", logging.WARNING, __file__, 1, "Not Found: %s", ("/q/" + "a" * 43 + "/",), None
+    )
+    RedactQuestionnaireTokens().filter(record)
+    line = json_formatter().format(record)
+    assert "\n" not in line
+    parsed = json.loads(line)
+    assert parsed["level"] == "WARNING"
+    assert parsed["logger"] == "django.request"
+    assert parsed["message"] == "Not Found: /q/[redacted]/"

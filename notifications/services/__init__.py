@@ -10,6 +10,7 @@ from notifications.services.clinic import (
     urgent_flags_catch_up,
 )
 from notifications.services.contact import call_attempt_record, unsubscribe_confirm, unsubscribe_resolve
+from notifications.services.ops import message_requeue
 from notifications.services.schedule import messages_cancel, messages_reschedule, messages_schedule, next_sending_time
 from notifications.services.sending import (
     SendResult,
@@ -30,6 +31,7 @@ __all__ = [
     "digests_queue",
     "followups_sweep",
     "link_locked_notify",
+    "message_requeue",
     "messages_cancel",
     "messages_claim",
     "messages_release",

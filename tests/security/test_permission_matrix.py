@@ -100,6 +100,12 @@ GET = {
     "safety:export-job": (302, 200, 404, 404, 404, 404),  # only the requester sees their job
     "safety:export-job-download": (302, 404, 404, 404, 404, 404),  # not built yet
     "notifications:attention": (302, 200, 200, 200, 200, 200),
+    # Operations: the ops page for administrators; /metrics needs its token (none set here, not DEBUG: absent);
+    # /health/ is public and says only "ok" or "unreachable".
+    "notifications:ops": (302, 403, 403, 403, 403, 200),
+    "notifications:ops-message-requeue": (302, 405, 405, 405, 405, 405),
+    "notifications:metrics": (404, 404, 404, 404, 404, 404),
+    "notifications:health": (200, 200, 200, 200, 200, 200),
     "adverse-event-list": (401, 200, 200, 200, 200, 200),
     "adverse-event-detail": (401, 200, 200, 200, 404, 200),
 }
@@ -172,6 +178,10 @@ POST = {
     "safety:export-job": (302, 405, 405, 405, 405, 405),
     "safety:export-job-download": (302, 405, 405, 405, 405, 405),
     "notifications:attention": (302, 405, 405, 405, 405, 405),
+    "notifications:ops": (302, 405, 405, 405, 405, 405),
+    "notifications:ops-message-requeue": (302, 403, 403, 403, 403, 400),  # no reason given: nothing changes
+    "notifications:metrics": (405, 405, 405, 405, 405, 405),
+    "notifications:health": (405, 405, 405, 405, 405, 405),
     "adverse-event-list": (401, 400, 400, 403, 400, 400),
     "adverse-event-detail": (401, 405, 405, 403, 405, 405),
 }

@@ -31,6 +31,9 @@ READ_ONLY = {
     "notifications:attention",
     "notifications:chase-list",
     "notifications:dev-mailbox",
+    "notifications:ops",
+    "notifications:metrics",
+    "notifications:health",
     "audit:trail",
     "audit:export",
 }
@@ -56,6 +59,7 @@ TAKES_POST = {
     "safety:event-correct",
     "safety:export-page",
     "notifications:call-attempt",
+    "notifications:ops-message-requeue",
     "notifications:unsubscribe",
     "login",
     "logout",
