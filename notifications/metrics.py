@@ -16,7 +16,6 @@ from django.utils import timezone
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector, CollectorRegistry
 
-from notifications import conf
 from notifications.heartbeat import SWEEP_TASK
 from notifications.models import (
     AttemptOutcome,
@@ -63,10 +62,11 @@ def _reason_case(field: str) -> Case:
     )
 
 
-def stuck_before(now: dt.datetime) -> dt.datetime:
-    """Rows claimed before this and still "sending" are stuck: their claim has run out (the sweep takes them
-    back)."""
-    return now - conf.get().claim_timeout
+def stuck(now: dt.datetime) -> Q:
+    """Rows still "sending" whose claim's lease ran out: their worker died or lost the task, and the next sweep
+    takes them back. A "sending" row without a lease is shown too: nothing would ever take it back."""
+    sending = Q(status=MessageStatus.SENDING)
+    return sending & (Q(lease_expires_at__lt=now) | Q(lease_expires_at__isnull=True))
 
 
 def _age(now: dt.datetime, since: dt.datetime | None) -> float:
@@ -105,7 +105,7 @@ class RegistryCollector(Collector):
         ages = OutboundMessage.objects.aggregate(
             oldest_due=Min("scheduled_for", filter=Q(status=MessageStatus.PENDING, scheduled_for__lte=now)),
             oldest_sending=Min("claimed_at", filter=Q(status=MessageStatus.SENDING)),
-            stuck=Count("id", filter=Q(status=MessageStatus.SENDING, claimed_at__lt=stuck_before(now))),
+            stuck=Count("id", filter=stuck(now)),
             retrying=Count("id", filter=Q(status=MessageStatus.PENDING, attempts__gt=0)),
         )
         yield GaugeMetricFamily(

@@ -16,7 +16,8 @@ from django.views.decorators.http import require_POST, require_safe
 
 from notifications import conf
 from notifications.health import health as health_checks
-from notifications.metrics import metrics_text, reason_of, stuck_before
+from notifications.metrics import metrics_text, reason_of
+from notifications.metrics import stuck as stuck_messages
 from notifications.models import MessageKind, MessageStatus, OutboundMessage
 from notifications.services import message_requeue
 from registry.scoping import is_administrator
@@ -77,9 +78,7 @@ def _ops_context(now) -> dict:
         "updated_at",
         "clinic__name",
     )
-    stuck = list(
-        base.filter(status=MessageStatus.SENDING, claimed_at__lt=stuck_before(now)).order_by("claimed_at")[:ROWS_SHOWN]
-    )
+    stuck = list(base.filter(stuck_messages(now)).order_by("claimed_at")[:ROWS_SHOWN])
     failed = list(base.filter(status=MessageStatus.FAILED).order_by("-updated_at", "-id")[:ROWS_SHOWN])
     retrying = list(
         base.filter(status=MessageStatus.PENDING, attempts__gt=0).order_by("scheduled_for", "id")[:ROWS_SHOWN]
@@ -91,7 +90,7 @@ def _ops_context(now) -> dict:
         "stuck": stuck,
         "failed": failed,
         "retrying": retrying,
-        "claim_timeout_minutes": int(conf.get().claim_timeout.total_seconds() // 60),
+        "lease_seconds": int(conf.get().claim_lease.total_seconds()),
         "rows_shown": ROWS_SHOWN,
         "kinds": dict(MessageKind.choices),
     }

@@ -36,6 +36,8 @@ def message_requeue(*, message_id: int, by, reason: str, request=None, now: dt.d
             attempts=0,
             claimed_by="",
             claimed_at=None,
+            lease_expires_at=None,
+            handed_over_at=None,
             updated_at=now,
         )
         access_log_record(

@@ -19,7 +19,13 @@ def outbox(clinic):
         fields.setdefault("scheduled_for", now)
         return OutboundMessage.objects.create(kind=MessageKind.MISSED_DIGEST, clinic=clinic, dedupe_key=key, **fields)
 
-    add("stuck", status=MessageStatus.SENDING, claimed_by="task:dead", claimed_at=now - dt.timedelta(hours=1))
+    add(
+        "stuck",
+        status=MessageStatus.SENDING,
+        claimed_by="task:dead",
+        claimed_at=now - dt.timedelta(hours=1),
+        lease_expires_at=now - dt.timedelta(minutes=58),
+    )
     add(
         "retrying",
         attempts=3,

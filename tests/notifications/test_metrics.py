@@ -106,6 +106,7 @@ def drained(clock, settings, clinic, clinician):
         status=MessageStatus.SENDING,
         claimed_by="task:dead",
         claimed_at=now - dt.timedelta(minutes=40),
+        lease_expires_at=now - dt.timedelta(minutes=38),
     )
     return now
 

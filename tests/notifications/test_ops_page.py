@@ -37,8 +37,16 @@ def outbox(clinic):
             status=MessageStatus.SENDING,
             claimed_by="task:dead",
             claimed_at=now - dt.timedelta(hours=1),
+            lease_expires_at=now - dt.timedelta(minutes=58),
         ),
-        "sending": message(clinic, "sending", status=MessageStatus.SENDING, claimed_by="task:live", claimed_at=now),
+        "sending": message(
+            clinic,
+            "sending",
+            status=MessageStatus.SENDING,
+            claimed_by="task:live",
+            claimed_at=now,
+            lease_expires_at=now + dt.timedelta(minutes=2),
+        ),
         "failed": message(
             clinic,
             "failed",

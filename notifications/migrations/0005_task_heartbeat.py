@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('notifications', '0002_safety_advice_kind'),
+        ('notifications', '0004_message_claim_lease'),
     ]
 
     operations = [
