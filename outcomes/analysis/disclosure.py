@@ -24,8 +24,8 @@ Complementary (secondary) suppression, the cell-suppression method of official s
 number and every number the files imply (the KL grade not shown, those without a response) is a cell, and every
 "total = sum of its parts" that a reader can write down from the files is a linear relation: overall = the sum of
 the groups of each breakdown (every "compare by", clinic, clinician, product, KL grade); due = completed + missed
-+ open past due; plans = due + not yet due + cancelled + not collected; N = reached + not reached. Means take part through their
-n, sum and sum of squares, which add up like counts. Then, until nothing changes:
++ open past due; plans = due + not yet due + cancelled + not collected; N = reached + not reached. Means take part
+through their n, sum and sum of squares, which add up like counts. Then, until nothing changes:
 1. in each relation whose total is known, the withheld parts must be at least two and describe together 0 or at
    least ``minimum()`` people (the remainder a reader can compute is then itself a safe number); a total that is
    withheld must have a withheld part. Where not, the smallest visible part is withheld as well;

@@ -59,7 +59,7 @@ DEFINITIONS = {
     "injection. Only given injections, and patients who consent to analysis.",
     "completion": "Completed / (completed + missed + open past its due date). Follow-ups not yet due, cancelled "
     "ones, and baselines not collected because the injection was recorded after the baseline could still be "
-    "answered (counted apart as \"not collected\", never as missed) are not in the denominator.",
+    'answered (counted apart as "not collected", never as missed) are not in the denominator.',
     "change": "Follow-up score minus the same plan's baseline score; only plans scored at both.",
     "ci": "95 % confidence interval of the mean: mean +/- t(0.975, n-1) x SD / sqrt(n).",
     "mcid": "Share of plans whose change reaches the minimal clinically important difference in the direction of "
