@@ -20,7 +20,7 @@ RIGHT = "Right knee, PRP, injected 2 Mar 2026"
 
 
 @pytest.fixture
-def both_knees(journey, clinic):
+def both_knees(journey, clinic):  # noqa: F811 - the fixture imported above
     """journey(): a patient injected in both knees on 2 March 2026 (left BMAC, right PRP), each knee's
     1-month answers raising a flag, each baseline closed unanswered yesterday; the patient has no email address,
     so both open follow-ups are on the chase list at once."""
