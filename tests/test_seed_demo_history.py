@@ -14,8 +14,8 @@ from django.utils import timezone
 
 from notifications.models import MessageStatus, OutboundMessage
 from outcomes.models import FollowUp, FollowUpStatus, Timepoint
-from registry.models import Injection
 from registry.management.commands import seed_demo
+from registry.models import Injection
 
 ANY = models.Q(pk__isnull=False)
 # Dates that may lie ahead: planned injections, questionnaire windows still to come and emails queued for them.
