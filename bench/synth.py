@@ -397,7 +397,21 @@ class TableWriter:
                 for name, value in zip(self.fields, row, strict=True)
             }
             objects.append(self.model(**values))
-        self.model.objects.bulk_create(objects, batch_size=500)
+        # bulk_create stamps auto_now(_add) fields with "now" (pre_save), which would date every synthetic status
+        # change and creation today; the rows carry their own times, as COPY writes them on PostgreSQL.
+        stamped = [
+            f
+            for f in self.model._meta.concrete_fields
+            if f.attname in self.fields and (getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False))
+        ]
+        saved = [(f, f.auto_now, f.auto_now_add) for f in stamped]
+        try:
+            for f in stamped:
+                f.auto_now = f.auto_now_add = False
+            self.model.objects.bulk_create(objects, batch_size=500)
+        finally:
+            for f, auto_now, auto_now_add in saved:
+                f.auto_now, f.auto_now_add = auto_now, auto_now_add
 
     def reset_sequence(self) -> None:
         if connection.vendor != "postgresql":
@@ -513,6 +527,7 @@ class Generator:
                 "opens_on",
                 "due_on",
                 "closes_on",
+                "injected_on",
                 "status",
                 "status_changed_at",
                 "cancelled_reason",
@@ -619,8 +634,9 @@ class Generator:
         first, last = rng.choice(_FIRST), rng.choice(_LAST)
         number = self._registry_number()
         year_of_birth = rng.randint(1940, 1985)
-        consent_on = first_on - dt.timedelta(days=rng.randint(0, 21))
-        created = _at(consent_on, clinic.tzinfo, 10)
+        # Never in the future, even for an injection planned for next month (consent is taken before it).
+        consent_on = min(first_on - dt.timedelta(days=rng.randint(0, 21)), self.today)
+        created = min(_at(consent_on, clinic.tzinfo, 10), self.latest)
         withdrawn_at = None
         if rng.random() < WITHDRAWN_SHARE and first_on < self.today - dt.timedelta(days=40):
             withdrawn_on = first_on + dt.timedelta(days=rng.randint(35, max(36, (self.today - first_on).days - 1)))
@@ -672,7 +688,7 @@ class Generator:
         clinician = rng.choice(self.clinicians[clinic.pk])
         protocol, governance = rng.choice(self.protocols[product])
         recorded_on = min(first_on - dt.timedelta(days=rng.randint(0, 21)), self.today)
-        created = _at(recorded_on, clinic.tzinfo, 9, rng.randint(0, 59))
+        created = min(_at(recorded_on, clinic.tzinfo, 9, rng.randint(0, 59)), self.latest)
         plan_id = self.plans.add(patient_id, knee, product, planned, created)
 
         alignment = rng.choice(["neutral", "neutral", "varus", "varus", "valgus"])
@@ -767,13 +783,13 @@ class Generator:
         baseline_measures = None
         for window in windows(injected_on=first_on, recorded_on=recorded_on):
             status, answered_on = self._status(window, withdrawn_on)
-            created = _at(recorded_on, tz, 9, 30)
+            created = min(_at(recorded_on, tz, 9, 30), self.latest)
             if status == FollowUpStatus.COMPLETED:
                 changed = min(_at(answered_on, tz, rng.randint(8, 21), rng.randint(0, 59)), self.latest)
             elif status == FollowUpStatus.MISSED:
                 changed = _at(window.closes_on + dt.timedelta(days=1), tz, 0, 5)
             elif status == FollowUpStatus.OPEN:
-                changed = _at(window.opens_on, tz, 0, 5)
+                changed = min(_at(window.opens_on, tz, 0, 5), self.latest)
             elif status == FollowUpStatus.CANCELLED:
                 changed = withdrawn_at
             else:
@@ -786,6 +802,7 @@ class Generator:
                 window.opens_on,
                 window.due_on,
                 window.closes_on,
+                first_on,
                 status,
                 changed,
                 "Consent withdrawn" if status == FollowUpStatus.CANCELLED else "",
@@ -899,6 +916,7 @@ class Generator:
             else:
                 row = (MessageStatus.PENDING, 0, None, due)
             state, attempts, sent_at, scheduled = row
+            written = min(scheduled - dt.timedelta(days=1), self.latest)  # queued the day before, never in the future
             self.messages.add(
                 kind,
                 clinic.pk,
@@ -917,8 +935,8 @@ class Generator:
                 sent_at,
                 None,
                 JsonText("{}"),
-                scheduled - dt.timedelta(days=1),
-                sent_at or scheduled - dt.timedelta(days=1),
+                written,
+                sent_at or written,
             )
 
     # -- adverse events ----------------------------------------------------------------------------------------

@@ -1,8 +1,10 @@
 """Rendering outbox rows into emails (plain text + HTML) from templates/notifications/email/.
 
-Patient emails say who is asking (the clinic, with its contact address) and why, carry the questionnaire link and
-an unsubscribe link, and never any score or clinical detail. The one exception to the links is the advice after
-an urgent answer (contact the clinic today), a one-off reply with the clinic's phone number and no link at all.
+Patient emails say who is asking (the clinic, with its contact address) and why, which knee and injection each
+questionnaire is about (a patient treated in both knees must tell them apart), carry each questionnaire's link and
+an unsubscribe link, and never the product, a score or any other clinical detail. The one exception to the links
+is the advice after an urgent answer (contact the clinic today), a one-off reply with the clinic's phone number
+and no link at all.
 Staff emails point to the registry, where access is checked, rather than carrying the detail themselves.
 """
 

@@ -70,12 +70,14 @@ def chase_list_for(user) -> QuerySet[FollowUp]:
     return chase_queryset(clinics_for(user).values("id"))
 
 
-def missed_for(user, *, since: dt.datetime | None = None) -> QuerySet[FollowUp]:
-    """Follow-ups that closed unanswered (for the clinic's dashboard), most recently closed first."""
+def missed_for(user, *, closed_since: dt.date | None = None) -> QuerySet[FollowUp]:
+    """Follow-ups that closed unanswered (for the clinic's dashboard), most recently closed first. "Closed since"
+    goes by the window's last day, not by when the status was written: a status set late (a sweep that did not
+    run, imported history) must not make an old follow-up look recent."""
     missed = FollowUp.objects.filter(clinic__in=clinics_for(user).values("id"), status=FollowUpStatus.MISSED)
-    if since is not None:
-        missed = missed.filter(status_changed_at__gte=since)
-    return missed.select_related("patient", "clinic").order_by("-status_changed_at", "-id")
+    if closed_since is not None:
+        missed = missed.filter(closes_on__gte=closed_since)
+    return missed.select_related("patient", "clinic", "plan").order_by("-closes_on", "-id")
 
 
 def days_left(follow_up: FollowUp, now: dt.datetime | None = None) -> int:

@@ -28,20 +28,21 @@ def attention(request):
     flags = (
         flags_for(user)
         .filter(status__in=ACTIVE_STATUSES)
-        .select_related("patient")
+        .select_related("patient", "follow_up__plan")
         .order_by("-urgent", "raised_at", "id")
     )
     events = (
         events_for(user)
         .filter(is_serious=True, assessed_at__isnull=True)
-        .select_related("patient")
+        .select_related("patient", "index_injection")
         .order_by("onset_on", "id")
     )
-    missed = missed_for(user, since=week_ago)
+    # A window whose last day was 7 or fewer days ago closed this week.
+    missed = missed_for(user, closed_since=timezone.localdate() - dt.timedelta(days=7))
     failed = (
         messages_for(user)
         .filter(status=MessageStatus.FAILED, updated_at__gte=week_ago)
-        .select_related("patient")
+        .select_related("patient", "follow_up__plan")
         .order_by("-updated_at", "-id")
     )
     withdrew = (

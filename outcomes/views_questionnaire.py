@@ -21,7 +21,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from outcomes import forms, ratelimit, services
-from outcomes.models import QuestionnaireDraft, SubmissionSource, Timepoint
+from outcomes.models import FollowUp, QuestionnaireDraft, SubmissionSource, Timepoint
 from outcomes.models.questionnaire import LinkChannel
 from outcomes.services import LinkState, ResolvedLink
 from registry.models import Clinic
@@ -43,10 +43,18 @@ THANKS_SALT = "outcomes.questionnaire-thanks"
 THANKS_MAX_AGE = 60 * 60  # seconds: a reload shortly after still names the clinic
 
 TIMEPOINT_HEADINGS = {
-    Timepoint.BASELINE: "Before your injection",
+    Timepoint.BASELINE: "Before your injection",  # answerable a few days after it too: see BASELINE_NOTE
     Timepoint.ONE_MONTH: "About one month after your injection",
     Timepoint.SIX_MONTHS: "About six months after your injection",
 }
+
+
+# The baseline may be answered up to BASELINE_CLOSES_DAYS_AFTER_INJECTION days after the injection
+# (outcomes.schedule.baseline_window); its questions are then about the days before it.
+BASELINE_NOTE = (
+    "If you have already had this injection, please answer about how your knee was in the days before it, "
+    "not about how it is now."
+)
 
 
 class _NoReferrerCsrfMiddleware(CsrfViewMiddleware):
@@ -152,6 +160,10 @@ def _questionnaire_page(request, resolved, *, values=None, errors=None, status=2
     context = {
         "clinic": follow_up.clinic,
         "heading": TIMEPOINT_HEADINGS.get(follow_up.timepoint, ""),
+        # A patient treated in both knees has a questionnaire for each: the page says which one this is.
+        "knee": follow_up.plan.get_knee_display().lower(),
+        "about": follow_up.patient_label,
+        "baseline_note": BASELINE_NOTE if follow_up.timepoint == Timepoint.BASELINE else "",
         "sections": sections,
         "stray_errors": forms.stray_errors(sections, errors or {}),
         "errors": errors or {},
@@ -195,7 +207,7 @@ def questionnaire(request: HttpRequest, resolved: ResolvedLink) -> HttpResponse:
         return state_page(request, LinkState.EXPIRED)
     # The thanks page has no token in its address, so nothing on it can leak the link. What it shows travels
     # signed in the address rather than in a session: a patient's submission writes nothing but the answers.
-    thanks = {"c": resolved.follow_up.clinic_id, "t": link.channel == LinkChannel.CLINIC}
+    thanks = {"c": resolved.follow_up.clinic_id, "f": resolved.follow_up.pk, "t": link.channel == LinkChannel.CLINIC}
     if submission.urgent_answers():
         thanks["u"] = True  # the page tells the patient to get care today
     thanks = signing.dumps(thanks, salt=THANKS_SALT)
@@ -264,6 +276,8 @@ def questionnaire_thanks(request: HttpRequest) -> HttpResponse:
         thanks = {}
     clinic_id = thanks.get("c")
     clinic = Clinic.objects.filter(pk=clinic_id).only("name", "phone").first() if clinic_id else None
+    follow_up_id = thanks.get("f")
+    follow_up = FollowUp.objects.select_related("plan").filter(pk=follow_up_id).first() if follow_up_id else None
     return render(
         request,
         "outcomes/q_thanks.html",
@@ -271,6 +285,7 @@ def questionnaire_thanks(request: HttpRequest) -> HttpResponse:
             "clinic_name": clinic.name if clinic else "",
             "clinic_phone": clinic.phone if clinic else "",
             "clinic_phone_link": clinic.phone_link if clinic else "",
+            "about": follow_up.patient_label if follow_up else "",
             "on_tablet": thanks.get("t") is True,
             "urgent": thanks.get("u") is True,
         },

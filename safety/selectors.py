@@ -24,7 +24,7 @@ def flags_for(user, *, write: bool = False) -> QuerySet[Flag]:
 
 def flag_inbox(user, *, status: str | None = None, urgent: bool | None = None) -> QuerySet[Flag]:
     """The inbox: by default flags still waiting for a decision; urgent first, then the oldest."""
-    flags = flags_for(user).select_related("patient", "follow_up", "clinic")
+    flags = flags_for(user).select_related("patient", "follow_up__plan", "clinic")
     if status is None or status == "active":
         flags = flags.filter(status__in=ACTIVE_STATUSES)
     elif status != "all":

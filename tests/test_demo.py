@@ -132,6 +132,7 @@ READY_WORKER = "import time; print('celery@demo ready.', flush=True); time.sleep
 
 
 def run_demo(monkeypatch, *, worker: str, server: str) -> str:
+    monkeypatch.setattr(rundemo, "send_due_emails", lambda stdout: None)  # tests/test_demo_first_start.py
     monkeypatch.setattr(rundemo, "worker_command", lambda: fake(worker))
     monkeypatch.setattr(rundemo, "server_command", lambda address: fake(server))
     out = io.StringIO()

@@ -31,6 +31,7 @@ def started(settings, tmp_path, monkeypatch):
         return real_popen(command, *args, **kwargs)
 
     monkeypatch.setattr(rundemo.subprocess, "Popen", popen)
+    monkeypatch.setattr(rundemo, "send_due_emails", lambda stdout: None)  # tests/test_demo_first_start.py
     monkeypatch.setattr(rundemo, "worker_command", lambda: [sys.executable, "-c", READY_WORKER])
     monkeypatch.setattr(rundemo, "server_command", lambda address: [sys.executable, "-c", "pass"])
 

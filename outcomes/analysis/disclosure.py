@@ -24,8 +24,8 @@ Complementary (secondary) suppression, the cell-suppression method of official s
 number and every number the files imply (the KL grade not shown, those without a response) is a cell, and every
 "total = sum of its parts" that a reader can write down from the files is a linear relation: overall = the sum of
 the groups of each breakdown (every "compare by", clinic, clinician, product, KL grade); due = completed + missed
-+ open past due; plans = due + not yet due + cancelled; N = reached + not reached. Means take part through their
-n, sum and sum of squares, which add up like counts. Then, until nothing changes:
++ open past due; plans = due + not yet due + cancelled + not collected; N = reached + not reached. Means take part
+through their n, sum and sum of squares, which add up like counts. Then, until nothing changes:
 1. in each relation whose total is known, the withheld parts must be at least two and describe together 0 or at
    least ``minimum()`` people (the remainder a reader can compute is then itself a safe number); a total that is
    withheld must have a withheld part. Where not, the smallest visible part is withheld as well;
@@ -67,7 +67,7 @@ logger = logging.getLogger(__name__)
 
 FLOOR = 10
 MEAN_FIELDS = ("n", "mean", "sd", "ci_low", "ci_high")
-STATUSES = ("completed", "missed", "open_overdue", "not_yet_due", "cancelled")
+STATUSES = ("completed", "missed", "open_overdue", "not_yet_due", "cancelled", "not_collected")
 EXACT, PROTECTED = "exact", "protected"
 # How each way out of the dashboard's numbers is released. The page is for staff who may see every patient in it.
 CHANNELS = {"page": EXACT, "csv": PROTECTED, "api": PROTECTED}
@@ -305,10 +305,10 @@ def _completion(r: Release, row: dict, tp: str, dim: str, group: str, size: int)
     }
     ids["due"] = r.cell(("due", tp, *g), row["due"], [(row, ("due",)), (row["completion"], ("N",))], size=size)
     ids["plans"] = r.cell(("plans", *g), row["plans"], [(row, ("plans",))], size=size)
-    rest = row["plans"] - row["due"] - row["not_yet_due"] - row["cancelled"]
+    rest = row["plans"] - row["due"] - row["not_yet_due"] - row["cancelled"] - row["not_collected"]
     other = r.cell(("other statuses", tp, *g), rest, published=False, size=size)
     r.relate(ids["due"], [ids["completed"], ids["missed"], ids["open_overdue"]])
-    r.relate(ids["plans"], [ids["due"], ids["not_yet_due"], ids["cancelled"], other])
+    r.relate(ids["plans"], [ids["due"], ids["not_yet_due"], ids["cancelled"], ids["not_collected"], other])
     return ids
 
 

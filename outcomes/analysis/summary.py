@@ -57,8 +57,9 @@ STAGED_LABELS = {"single": "Single injection", "staged": "Staged plan"}
 DEFINITIONS = {
     "unit": "A plan: one knee's course of treatment (one injection, or a staged series), counted from its first "
     "injection. Only given injections, and patients who consent to analysis.",
-    "completion": "Completed / (completed + missed + open past its due date). Follow-ups not yet due and cancelled "
-    "ones are not in the denominator.",
+    "completion": "Completed / (completed + missed + open past its due date). Follow-ups not yet due, cancelled "
+    "ones, and baselines not collected because the injection was recorded after the baseline could still be "
+    'answered (counted apart as "not collected", never as missed) are not in the denominator.',
     "change": "Follow-up score minus the same plan's baseline score; only plans scored at both.",
     "ci": "95 % confidence interval of the mean: mean +/- t(0.975, n-1) x SD / sqrt(n).",
     "mcid": "Share of plans whose change reaches the minimal clinically important difference in the direction of "
@@ -92,6 +93,7 @@ def _status_counts(prefix: str, today: dt.date) -> dict[str, Any]:
             filter=Q(**{status: FollowUpStatus.SCHEDULED}) | Q(**{status: FollowUpStatus.OPEN, f"{due}__gte": today}),
         ),
         "cancelled": Count("pk", filter=Q(**{status: FollowUpStatus.CANCELLED})),
+        "not_collected": Count("pk", filter=Q(**{status: FollowUpStatus.NOT_COLLECTED})),
     }
 
 
@@ -179,6 +181,7 @@ def _completion(cells: list[Mapping[str, Any]], tp: str) -> dict[str, Any]:
         "open_overdue": int(s["overdue"]),
         "not_yet_due": int(s["pending"]),
         "cancelled": int(s["cancelled"]),
+        "not_collected": int(s["not_collected"]),
         "due": int(due),
         "completion": share(s["completed"], due).as_dict(),
     }

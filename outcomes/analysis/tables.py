@@ -123,10 +123,13 @@ def _completion_table(slug: str, title: str, rows: Iterable[Mapping[str, Any]], 
             ("open_overdue", "Open, past due"),
             ("not_yet_due", "Not yet due"),
             ("cancelled", "Cancelled"),
+            ("not_collected", "Not collected"),
             ("pct", "Completion %"),
         ],
         keys=keys,
-        note="Completion = completed / (completed + missed + open past due).",
+        note="Completion = completed / (completed + missed + open past due). Not collected: a baseline that could "
+        "not be asked for because the injection was recorded after the baseline could still be answered; it is "
+        "counted apart, never as missed, and is not in the denominator.",
     )
     for row in rows:
         groups = row.get("timepoints") or [row]
@@ -138,6 +141,7 @@ def _completion_table(slug: str, title: str, rows: Iterable[Mapping[str, Any]], 
                         "timepoint": tp["label"],
                         **{k: tp[k] for k in ("plans", "due", "completed", "missed", "open_overdue", "not_yet_due")},
                         "cancelled": tp["cancelled"],
+                        "not_collected": tp["not_collected"],
                         "pct": tp["completion"]["pct"],
                     },
                     _withheld(tp),

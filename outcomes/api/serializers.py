@@ -6,6 +6,7 @@ from rest_framework import serializers
 
 from outcomes import selectors
 from outcomes.models import FollowUp, FollowUpStatus, SubmissionSource, Timepoint
+from registry.choices import Knee, Product
 
 _NULLABLE_NUMBER_MAP = {
     "type": "object",
@@ -27,6 +28,12 @@ _NULLABLE_BOOL_MAP = {
 class FollowUpSerializer(serializers.ModelSerializer):
     timepoint = serializers.ChoiceField(choices=Timepoint.choices, read_only=True)
     status = serializers.ChoiceField(choices=FollowUpStatus.choices, read_only=True)
+    # Which knee and product: a patient treated in both knees has two follow-ups at each timepoint.
+    knee = serializers.ChoiceField(source="plan.knee", choices=Knee.choices, read_only=True)
+    product = serializers.ChoiceField(source="plan.product", choices=Product.choices, read_only=True)
+    injected_on = serializers.DateField(
+        source="injection_day", read_only=True, help_text="The plan's first injection day."
+    )
     scores = serializers.SerializerMethodField(help_text="Current scores by measure, once completed; else null.")
     oks_imputed = serializers.SerializerMethodField(help_text="OKS total imputed from 10 or 11 answered items.")
     submitted_at = serializers.SerializerMethodField()
@@ -50,6 +57,9 @@ class FollowUpSerializer(serializers.ModelSerializer):
             "patient",
             "clinic",
             "timepoint",
+            "knee",
+            "product",
+            "injected_on",
             "opens_on",
             "due_on",
             "closes_on",

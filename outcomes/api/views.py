@@ -36,7 +36,7 @@ class FollowUpViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     def get_queryset(self):
         return (
             selectors.follow_ups_for(self.request.user)
-            .select_related("submission")
+            .select_related("submission", "plan")
             .order_by("patient_id", "plan_id", "due_on", "id")
         )
 

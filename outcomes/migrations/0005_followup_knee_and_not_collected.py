@@ -69,6 +69,22 @@ class Migration(migrations.Migration):
             model_name='followup',
             constraint=models.CheckConstraint(condition=models.Q(('status__in', ['scheduled', 'open', 'completed', 'missed', 'cancelled', 'not_collected'])), name='follow_up_status_valid'),
         ),
-            migrations.RunPython(create_sqlite_triggers, drop_sqlite_triggers),
+            # The dashboard's per-plan summary copies each status: room for "not_collected" there too.
+        migrations.AlterField(
+            model_name="planoutcome",
+            name="b_status",
+            field=models.CharField(max_length=16, null=True),
+        ),
+        migrations.AlterField(
+            model_name="planoutcome",
+            name="m1_status",
+            field=models.CharField(max_length=16, null=True),
+        ),
+        migrations.AlterField(
+            model_name="planoutcome",
+            name="m6_status",
+            field=models.CharField(max_length=16, null=True),
+        ),
+        migrations.RunPython(create_sqlite_triggers, drop_sqlite_triggers),
         migrations.RunPython(fill_injected_on, migrations.RunPython.noop),
     ]

@@ -2,6 +2,7 @@ from django.db import models
 from django.utils import dateformat
 
 from registry.history import HistoricalRecords
+from registry.models.injection import knee_product_day
 
 
 class Timepoint(models.TextChoices):
@@ -81,9 +82,9 @@ class FollowUp(models.Model):
         return self.injected_on
 
     @property
-    def knee_label(self) -> str:
-        """The knee, e.g. "Left knee": staff lists name it on every row (they select_related the plan)."""
-        return f"{self.plan.get_knee_display()} knee"
+    def staff_label(self) -> str:
+        """ "Left knee, BMAC, injected 3 Mar 2026" (the lists select_related the plan)."""
+        return knee_product_day(self.plan.get_knee_display(), self.plan.get_product_display(), self.injection_day)
 
     @property
     def patient_label(self) -> str:

@@ -45,7 +45,7 @@ class PlanOutcome(models.Model):
 for _t in SHORT.values():
     for _column in SCORE_COLUMNS:
         PlanOutcome.add_to_class(f"{_t}_{_column}", models.FloatField(null=True))
-    PlanOutcome.add_to_class(f"{_t}_status", models.CharField(max_length=10, null=True))
+    PlanOutcome.add_to_class(f"{_t}_status", models.CharField(max_length=16, null=True))
     PlanOutcome.add_to_class(f"{_t}_due", models.DateField(null=True))
     PlanOutcome.add_to_class(f"{_t}_id", models.BigIntegerField(null=True))
 

@@ -25,6 +25,7 @@ STATUS_BADGES = {
     FollowUpStatus.COMPLETED: "badge-ok",
     FollowUpStatus.OPEN: "badge-warn",
     FollowUpStatus.MISSED: "badge-danger",
+    FollowUpStatus.NOT_COLLECTED: "badge-muted",
 }
 _DEMO_SUFFIX = re.compile(r"\s*\([^()]*\bdemo\b[^()]*\)\s*$", re.IGNORECASE)
 

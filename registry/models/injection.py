@@ -4,10 +4,18 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils import dateformat
 
 from registry import protocols
 from registry.choices import Alignment, Guidance, InjectionStatus, Knee, Product, Rehabilitation
 from registry.history import HistoricalRecords
+
+
+def knee_product_day(knee_display: str, product_display: str, day) -> str:
+    """ "Left knee, BMAC, injected 3 Mar 2026": how staff lists name a treatment on every row, so a patient's two
+    knees are never indistinguishable."""
+    product = product_display.split(" (")[0]  # "BMAC", not the full explanation
+    return f"{knee_display} knee, {product}, injected {dateformat.format(day, 'j M Y')}"
 
 
 class TreatmentPlan(models.Model):
@@ -126,6 +134,10 @@ class Injection(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_product_display()} — {self.get_knee_display().lower()} knee, {self.injected_on}"
+
+    @property
+    def staff_label(self) -> str:
+        return knee_product_day(self.get_knee_display(), self.get_product_display(), self.injected_on)
 
     @classmethod
     def from_db(cls, db, field_names, values):

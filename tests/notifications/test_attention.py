@@ -27,7 +27,10 @@ def test_lists_open_flags_missed_follow_ups_and_withdrawals(client, journey, cli
     patient = PatientFactory(clinic=clinic)
     injection = make_injection(patient, clinician)
     follow_up = FollowUp.objects.filter(plan=injection.plan).first()
-    FollowUp.objects.filter(pk=follow_up.pk).update(status=FollowUpStatus.MISSED, status_changed_at=timezone.now())
+    closed = timezone.localdate() - dt.timedelta(days=2)
+    FollowUp.objects.filter(pk=follow_up.pk).update(
+        status=FollowUpStatus.MISSED, opens_on=closed, due_on=closed, closes_on=closed
+    )
     leaver = PatientFactory(clinic=clinic)
     patient_withdraw_consent(patient=leaver, by=clinician, decision="retain", reason="Moved away")
 
@@ -52,8 +55,9 @@ def test_other_clinics_items_are_not_shown(client, journey, outsider):
 def test_dismissed_flags_and_old_missed_follow_ups_drop_off(client, journey, clinician):
     flag = flags_evaluate(journey().one_month(**{"SAFETY.swelling": "yes"}).pk)[0]
     Flag.objects.filter(pk=flag.pk).update(status="dismissed", dismissed_reason="Expected", reviewed_at=timezone.now())
+    closed = timezone.localdate() - dt.timedelta(days=10)
     FollowUp.objects.filter(patient=flag.patient).update(
-        status=FollowUpStatus.MISSED, status_changed_at=timezone.now() - dt.timedelta(days=10)
+        status=FollowUpStatus.MISSED, opens_on=closed, due_on=closed, closes_on=closed, status_changed_at=timezone.now()
     )
     client.force_login(clinician)
     html = client.get(URL).content.decode()

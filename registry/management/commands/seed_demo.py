@@ -33,6 +33,11 @@ DEMO_PHONES = ("0113 496 0123", "020 7946 0456")
 DEMO_INJECTIONS = 300  # synthetic injections next to the showcase patients when --injections is not given
 # The synthetic registry writes every app's tables, so it lives above the apps (bench/), not in registry.
 SYNTH = "bench.synth"
+# So does the showcase's history (when each patient was recorded, and the status changes since).
+SHOWCASE = "bench.showcase"
+# Treated in both knees today: at first start her one email, listing both knees' baseline questionnaires, waits in
+# the dev mailbox (rundemo sends what is due before it starts).
+BOTH_KNEES_PATIENT = "Grace Adeyemi"
 _PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 
 
@@ -362,6 +367,7 @@ class Command(BaseCommand):
                     Membership.objects.create(user=user, clinic=clinics[clinic_index], role=role)
             users[login.username] = user
 
+        showcase = importlib.import_module(SHOWCASE)
         today = timezone.localdate()
         plans = _plans(rng)
         # Spread first injections over the past eight months, oldest first (some 6-month follow-ups are due).
@@ -373,6 +379,8 @@ class Command(BaseCommand):
                 # Recent enough that its last stage (four weeks apart) is still planned.
                 ago = rng.randint(30, 50)
             first_on = today - dt.timedelta(days=ago)
+            # Recorded at the visit or up to a week before it (a planned injection), as a clinic does.
+            recorded_on = first_on - dt.timedelta(days=rng.randint(0, 7))
             name = NAMES[index]
             patient = patient_enrol(
                 clinic=clinics[plan["clinic"]],
@@ -383,7 +391,7 @@ class Command(BaseCommand):
                     "phone": f"07700 900{index:03d}",
                     "year_of_birth": rng.randint(1946, 1982),
                     "sex": rng.choice(["female", "male"]),
-                    "consent_on": first_on - dt.timedelta(days=rng.randint(0, 14)),
+                    "consent_on": recorded_on - dt.timedelta(days=rng.randint(0, 14)),
                     "consent_version": "v1.0",
                 },
             )
@@ -398,4 +406,31 @@ class Command(BaseCommand):
                     patient=patient, by=treating, data=data, number_in_plan=number, planned_injections=stages
                 )
                 injections += 1
-        return f"{len(clinics)} clinics, {len(users)} logins, {len(plans)} patients, {injections} injections"
+            showcase.stamp_history(patient, recorded_on=recorded_on)
+        injections += self._both_knees_today(rng, clinics[0], users["clinician"], showcase)
+        patients = len(plans) + 1
+        return f"{len(clinics)} clinics, {len(users)} logins, {patients} patients, {injections} injections"
+
+    def _both_knees_today(self, rng: random.Random, clinic: Clinic, clinician, showcase) -> int:
+        """A patient injected in both knees today, whose baseline invitations are due now (one email, two links)."""
+        today = timezone.localdate()
+        patient = patient_enrol(
+            clinic=clinic,
+            by=clinician,
+            data={
+                "full_name": BOTH_KNEES_PATIENT,
+                "email": "grace.adeyemi@example.org",
+                "phone": "07700 900099",
+                "year_of_birth": 1958,
+                "sex": "female",
+                "consent_on": today,
+                "consent_version": "v1.0",
+            },
+        )
+        plan = {"clinic": 0, "product": "ha", "protocol": _ha(rng, "high")}
+        for knee in ("left", "right"):
+            data = _injection_data(rng, plan, injected_on=today, clinician=clinician, knee=knee)
+            data["status"] = InjectionStatus.GIVEN
+            injection_record(patient=patient, by=clinician, data=data)
+        showcase.send_now(patient)
+        return 2
