@@ -7,6 +7,7 @@ SITE_URL and ALLOWED_HOSTS; a malformed value fails at start-up rather than at t
 
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -266,8 +267,6 @@ EXPORT_SYNC_MAX_ROWS = env.int("EXPORT_SYNC_MAX_ROWS", default=2000)
 def _system_uri(name: str, value: str) -> str:
     """A URI naming this registry's identifiers in exported records (FHIR identifier systems, fullUrls).
     Receivers key records on it, so it must not follow the site's host or port; a malformed one fails here."""
-    from urllib.parse import urlsplit
-
     value = value.strip().rstrip("/")
     parts = urlsplit(value)
     if parts.scheme not in {"https", "http"} or not parts.hostname or parts.query or parts.fragment or " " in value:
@@ -279,9 +278,21 @@ def _system_uri(name: str, value: str) -> str:
 
 
 # Set once per registry and never changed: the base of every FHIR identifier system (safety/exports/fhir_export.py).
-FHIR_SYSTEM_URI = _system_uri(
-    "FHIR_SYSTEM_URI", env.str("FHIR_SYSTEM_URI", default="https://knee-registry.example/fhir")
-)
+FHIR_SYSTEM_URI_PLACEHOLDER = "https://knee-registry.example/fhir"  # laptops and tests only
+FHIR_SYSTEM_URI = _system_uri("FHIR_SYSTEM_URI", env.str("FHIR_SYSTEM_URI", default=FHIR_SYSTEM_URI_PLACEHOLDER))
+if PRODUCTION:
+    # Records exported under a made-up system can never be matched again once the real one is set, so production
+    # does not start on the placeholder or on a name that can never be registered (RFC 2606 / RFC 6761).
+    _fhir_host = urlsplit(FHIR_SYSTEM_URI).hostname
+    if (
+        FHIR_SYSTEM_URI == FHIR_SYSTEM_URI_PLACEHOLDER
+        or _fhir_host == "localhost"
+        or _fhir_host.endswith((".example", ".invalid", ".test", ".localhost", ".local"))
+    ):
+        raise ImproperlyConfigured(
+            "FHIR_SYSTEM_URI must be set in production to an http(s) address your organisation controls, e.g. "
+            f"https://registry.your-hospital.org/fhir (not {FHIR_SYSTEM_URI!r}): receivers match exported records on it"
+        )
 
 LOGGING = {
     "version": 1,

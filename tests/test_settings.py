@@ -47,6 +47,7 @@ def production(**env: str) -> dict[str, str]:
         "EMAIL_URL": "smtp+tls://mailer:p%40ss@smtp.example.org:587",
         "SITE_URL": "https://registry.example.org/",
         "ALLOWED_HOSTS": "registry.example.org,www.registry.example.org",
+        "FHIR_SYSTEM_URI": "https://registry.example.org/fhir",
         **env,
     }
 
@@ -149,12 +150,40 @@ def test_production_refuses_a_malformed_fhir_system_uri(load_settings, value):
 
 
 def test_the_fhir_system_uri_is_set_once_and_does_not_follow_the_site_address(load_settings):
-    assert load_settings().FHIR_SYSTEM_URI == "https://knee-registry.example/fhir"
-    s = load_settings(**production(FHIR_SYSTEM_URI="https://registry.north-knee.example/fhir/"))
-    assert s.FHIR_SYSTEM_URI == "https://registry.north-knee.example/fhir"
+    assert load_settings().FHIR_SYSTEM_URI == "https://knee-registry.example/fhir"  # a laptop needs nothing set
+    s = load_settings(**production(FHIR_SYSTEM_URI="https://registry.north-knee.nhs.uk/fhir/"))
+    assert s.FHIR_SYSTEM_URI == "https://registry.north-knee.nhs.uk/fhir"
     assert load_settings(**production(SITE_URL="https://other.example.org")).FHIR_SYSTEM_URI == (
-        "https://knee-registry.example/fhir"
+        "https://registry.example.org/fhir"
     )
+
+
+def test_production_refuses_to_start_without_a_fhir_system_uri(load_settings):
+    env = production()
+    del env["FHIR_SYSTEM_URI"]
+    with pytest.raises(ImproperlyConfigured, match="FHIR_SYSTEM_URI must be set in production"):
+        load_settings(**env)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "https://knee-registry.example/fhir",  # the placeholder default, typed out
+        "https://knee-registry.example/fhir/",
+        "https://registry.your-hospital.example/fhir",  # .env.example's sample, copied unedited
+        "https://registry.invalid/fhir",
+        "http://localhost:8000/fhir",
+        "https://registry.test/fhir",
+    ],
+)
+def test_production_refuses_a_placeholder_fhir_system_uri(load_settings, value):
+    with pytest.raises(ImproperlyConfigured, match="FHIR_SYSTEM_URI must be set in production"):
+        load_settings(**production(FHIR_SYSTEM_URI=value))
+
+
+def test_development_and_tests_keep_the_placeholder_fhir_system_uri(load_settings):
+    for env in ("development", "test"):
+        assert load_settings(DJANGO_ENV=env).FHIR_SYSTEM_URI == "https://knee-registry.example/fhir"
 
 
 def test_the_dashboard_minimum_may_be_raised_never_lowered_below_10(load_settings):
