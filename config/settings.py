@@ -219,6 +219,8 @@ REST_FRAMEWORK = {
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     # JSON only: people read the API at /api/docs/ (accessible, tested); DRF's browsable pages were neither.
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # An unknown ?format= answers 406 with a JSON message (DRF's default answers 404, as for a missing resource).
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "registry.api.negotiation.RegistryContentNegotiation",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Knee Outcomes Registry API",
