@@ -86,6 +86,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "audit.middleware.AccessLogMiddleware",
+    "registry.middleware.MethodNotAllowedPageMiddleware",  # the site's 405 page; inside, so it renders like a view
     "axes.middleware.AxesMiddleware",  # last: turns a locked-out login into the lockout page
 ]
 

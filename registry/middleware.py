@@ -7,8 +7,10 @@ whitenoise above this middleware, with far-future caching) and anonymous public 
 patient's own pages mark themselves private (outcomes/views_questionnaire.py, notifications/views_unsubscribe.py).
 """
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponseNotAllowed
 from django.utils.cache import add_never_cache_headers
+
+from registry.views_errors import method_not_allowed
 
 
 class PrivateResponsesMiddleware:
@@ -22,4 +24,19 @@ class PrivateResponsesMiddleware:
         user = getattr(request, "user", None)
         if (user is not None and user.is_authenticated) or "HTTP_AUTHORIZATION" in request.META:
             add_never_cache_headers(response)  # max-age=0, no-cache, no-store, must-revalidate, private
+        return response
+
+
+class MethodNotAllowedPageMiddleware:
+    """Django answers a wrong method (``require_POST``, a class-based view without ``get``) with an empty 405 and
+    has no handler405 setting. Give it the site's error page (JSON on the API) in one place, so no view forgets.
+    DRF's own 405s already carry a JSON body and are left alone."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest):
+        response = self.get_response(request)
+        if isinstance(response, HttpResponseNotAllowed) and not response.content:
+            return method_not_allowed(request, response["Allow"])
         return response
