@@ -38,5 +38,11 @@ class MethodNotAllowedPageMiddleware:
     def __call__(self, request: HttpRequest):
         response = self.get_response(request)
         if isinstance(response, HttpResponseNotAllowed) and not response.content:
-            return method_not_allowed(request, response["Allow"])
+            page = method_not_allowed(request, response["Allow"])
+            # Keep what the view's decorators set (a patient page's Cache-Control, its cookies), not its body.
+            for header, value in response.items():
+                if header.lower() not in ("content-type", "content-length"):
+                    page[header] = value
+            page.cookies = response.cookies
+            return page
         return response
