@@ -42,8 +42,20 @@ if PRODUCTION:
 else:
     SECRET_KEY = env.str("SECRET_KEY", default="") or _dev_secret_key()
 
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[] if PRODUCTION else ["localhost", "127.0.0.1", "[::1]"])
-SITE_URL = env.url("SITE_URL", default="http://127.0.0.1:8000").geturl().rstrip("/")
+if PRODUCTION:
+    # Required (environ raises ImproperlyConfigured): a laptop's default would send patients' questionnaire links
+    # to 127.0.0.1, and no ALLOWED_HOSTS answers every request with 400.
+    ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
+    SITE_URL = env.url("SITE_URL").geturl().rstrip("/")
+    if not ALLOWED_HOSTS:
+        raise ImproperlyConfigured("ALLOWED_HOSTS must name the site's host in production, e.g. registry.example.org")
+else:
+    ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+    SITE_URL = env.url("SITE_URL", default="http://127.0.0.1:8000").geturl().rstrip("/")
+if urlsplit(SITE_URL).scheme not in {"http", "https"} or not urlsplit(SITE_URL).hostname:
+    raise ImproperlyConfigured(
+        f"SITE_URL must be the site's http(s) address, e.g. https://registry.example.org, not {SITE_URL!r}"
+    )
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[SITE_URL])
 
 INSTALLED_APPS = [

@@ -122,6 +122,17 @@ def test_production_refuses_to_start_without_a_secret_key(load_settings):
         load_settings(**env)
 
 
+@pytest.mark.parametrize("name", ["SITE_URL", "ALLOWED_HOSTS"])
+def test_production_refuses_to_start_on_a_laptops_site_address_or_hosts(load_settings, name):
+    """Left unset, production took http://127.0.0.1:8000 for the links in patients' emails, and no host at all."""
+    env = production()
+    del env[name]
+    with pytest.raises(ImproperlyConfigured, match=name):
+        load_settings(**env)
+    with pytest.raises(ImproperlyConfigured, match=name):
+        load_settings(**production(**{name: ""}))
+
+
 def test_production_refuses_a_short_secret_key(load_settings):
     with pytest.raises(ImproperlyConfigured, match="at least 50"):
         load_settings(**production(SECRET_KEY="short"))
