@@ -1,4 +1,4 @@
-"""No request a person or a program can make answers 5xx: every route the URL resolver yields (the admin aside: its
+"""No request a person or a program can make answers 5xx, or an error with an empty body: every route the URL resolver yields (the admin aside: its
 pages are Django's), as an anonymous visitor and as each role, with every HTTP method and with malformed query
 strings; every API route with made-up or malformed tokens. Real object ids of the clinic fill the paths (the
 permission matrix's world), so the views run to the end rather than stopping at a 404."""
@@ -43,12 +43,15 @@ def _send(client: Client, method: str, url: str, **extra):
 
 
 def _walk(requests) -> list[str]:
-    """requests: (label, client, method, url, extra headers). The ones answering 5xx, with the start of their body."""
+    """requests: (label, client, method, url, extra headers). The ones answering 5xx, with the start of their body,
+    and errors with no body at all (Django's bare 405 was one: a blank page, or nothing for a program to read)."""
     failures = []
     for label, client, method, url, extra in requests:
         response = _send(client, method, url, **extra)
         if response.status_code >= 500:
             failures.append(f"{method.upper()} {url} {label}: {response.status_code} {response.content[:200]!r}")
+        elif response.status_code >= 400 and method != "head" and not response.content:
+            failures.append(f"{method.upper()} {url} {label}: an empty {response.status_code}")
     return failures
 
 
@@ -60,7 +63,7 @@ def _client(users, role: str) -> Client:
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_no_route_answers_5xx_to_any_method_as_any_role(world, role):  # noqa: F811
+def test_no_route_answers_5xx_or_an_empty_error_to_any_method_as_any_role(world, role):  # noqa: F811
     objects, users = world
     client = _client(users, role)
     routes = app_routes()
