@@ -1,7 +1,7 @@
-"""No request a person or a program can make answers 5xx, or an error with an empty body: every route the URL resolver yields (the admin aside: its
-pages are Django's), as an anonymous visitor and as each role, with every HTTP method and with malformed query
-strings; every API route with made-up or malformed tokens. Real object ids of the clinic fill the paths (the
-permission matrix's world), so the views run to the end rather than stopping at a 404."""
+"""No request a person or a program can make answers 5xx, or an error with an empty body: every route the URL
+resolver yields (the admin aside: its pages are Django's), as an anonymous visitor and as each role, with every HTTP
+method and with malformed query strings; every API route with made-up or malformed tokens. Real object ids of the
+clinic fill the paths (the permission matrix's world), so the views run to the end rather than stopping at a 404."""
 
 import pytest
 import time_machine
