@@ -234,3 +234,13 @@ def test_the_edit_page_keeps_a_stored_pair_editable(client, clinician, legacy):
     assert response.status_code == 302, response.context["form"].errors if response.context else response
     legacy.refresh_from_db()
     assert legacy.guidance == "landmark"
+
+
+def test_the_api_schema_lists_every_rule():
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    description = schema["components"]["schemas"]["InjectionRequest"]["properties"]["protocol"]["description"]
+    assert "bmac: mnc_per_ml <= tnc_per_ml" in description
+    assert "bmac: cfu_f_per_ml <= tnc_per_ml x 1,000,000" in description
+    assert "prp: volume_ml <= blood_volume_ml" in description
