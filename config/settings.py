@@ -88,6 +88,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "registry.middleware.PrivateResponsesMiddleware",  # below whitenoise: static files stay cacheable
+    "registry.middleware.RefuseNulCharactersMiddleware",  # before anything (the session) looks a value up
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

@@ -10,7 +10,7 @@ patient's own pages mark themselves private (outcomes/views_questionnaire.py, no
 from django.http import HttpRequest, HttpResponseNotAllowed
 from django.utils.cache import add_never_cache_headers
 
-from registry.views_errors import method_not_allowed
+from registry.views_errors import method_not_allowed, unreadable_request
 
 
 class PrivateResponsesMiddleware:
@@ -46,3 +46,36 @@ class MethodNotAllowedPageMiddleware:
             page.cookies = response.cookies
             return page
         return response
+
+
+NUL = "\x00"
+
+
+class RefuseNulCharactersMiddleware:
+    """A NUL character (``%00``) in the address, the query string, the Authorization header or a cookie answers 400
+    before anything reads them. PostgreSQL text cannot hold one, so a lookup with it (a search box, ``?patient=``,
+    an API token, the session cookie) raised DataError, a 500. No identifier, filter or token here contains one; forms and serializers refuse it in
+    bodies already (Django's and DRF's CharField), so only what views read raw is checked here."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest):
+        where = self._nul_in(request)
+        if where:
+            return unreadable_request(
+                request, f"The {where} contains a NUL character (%00), which nothing here accepts."
+            )
+        return self.get_response(request)
+
+    @staticmethod
+    def _nul_in(request: HttpRequest) -> str | None:
+        if NUL in request.path_info:
+            return "address"
+        if any(NUL in key or any(NUL in value for value in values) for key, values in request.GET.lists()):
+            return "query string"
+        if NUL in request.META.get("HTTP_AUTHORIZATION", ""):
+            return "Authorization header"
+        if any(NUL in name or NUL in value for name, value in request.COOKIES.items()):
+            return "cookie"
+        return None
