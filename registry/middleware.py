@@ -52,10 +52,11 @@ NUL = "\x00"
 
 
 class RefuseNulCharactersMiddleware:
-    """A NUL character (``%00``) in the address, the query string, the Authorization header or a cookie answers 400
-    before anything reads them. PostgreSQL text cannot hold one, so a lookup with it (a search box, ``?patient=``,
-    an API token, the session cookie) raised DataError, a 500. No identifier, filter or token here contains one; forms and serializers refuse it in
-    bodies already (Django's and DRF's CharField), so only what views read raw is checked here."""
+    """A NUL character (``%00``) in the address, the query string, the Authorization header or a cookie answers
+    400 before anything reads them. PostgreSQL text cannot hold one, so a lookup with it (a search box,
+    ``?patient=``, an API token, the session cookie) raised DataError, a 500. No identifier, filter or token here
+    contains one; forms and serializers refuse it in bodies already (Django's and DRF's CharField), so only what
+    is read raw is checked here."""
 
     def __init__(self, get_response):
         self.get_response = get_response
