@@ -219,7 +219,7 @@ from notifications.beat import CELERY_BEAT_SCHEDULE  # noqa: E402, F401 - every 
 # --- REST API --------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "registry.api.authentication.RegistryTokenAuthentication",  # DRF's, refusing a key with a NUL
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["registry.permissions.ClinicRolePermission"],

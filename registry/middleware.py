@@ -7,10 +7,11 @@ whitenoise above this middleware, with far-future caching) and anonymous public 
 patient's own pages mark themselves private (outcomes/views_questionnaire.py, notifications/views_unsubscribe.py).
 """
 
-from django.http import HttpRequest, HttpResponseNotAllowed
+from django.core.exceptions import SuspiciousOperation
+from django.http import Http404, HttpRequest, HttpResponseNotAllowed
 from django.utils.cache import add_never_cache_headers
 
-from registry.views_errors import method_not_allowed, unreadable_request
+from registry.views_errors import API_PREFIX, bad_request, method_not_allowed, page_not_found
 
 
 class PrivateResponsesMiddleware:
@@ -52,31 +53,20 @@ NUL = "\x00"
 
 
 class RefuseNulCharactersMiddleware:
-    """A NUL character (``%00``) in the address, the query string, the Authorization header or a cookie answers
-    400 before anything reads them. PostgreSQL text cannot hold one, so a lookup with it (a search box,
-    ``?patient=``, an API token, the session cookie) raised DataError, a 500. No identifier, filter or token here
-    contains one; forms and serializers refuse it in bodies already (Django's and DRF's CharField), so only what
-    is read raw is checked here."""
+    """A NUL character (``%00``) in a page's address answers 404, in its query string or in a cookie 400, before
+    anything reads them. PostgreSQL text cannot hold one, so a lookup with it (the patient search, ``?patient=``,
+    the audit filter, the session cookie) raised DataError, a 500. The API's query strings are left to it: its
+    filters refuse a NUL by parameter (400 naming it); its token authentication refuses one in a key (401)."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest):
-        where = self._nul_in(request)
-        if where:
-            return unreadable_request(
-                request, f"The {where} contains a NUL character (%00), which nothing here accepts."
-            )
-        return self.get_response(request)
-
-    @staticmethod
-    def _nul_in(request: HttpRequest) -> str | None:
         if NUL in request.path_info:
-            return "address"
-        if any(NUL in key or any(NUL in value for value in values) for key, values in request.GET.lists()):
-            return "query string"
-        if NUL in request.META.get("HTTP_AUTHORIZATION", ""):
-            return "Authorization header"
-        if any(NUL in name or NUL in value for name, value in request.COOKIES.items()):
-            return "cookie"
-        return None
+            return page_not_found(request, Http404())
+        in_query = not request.path_info.startswith(API_PREFIX) and any(
+            NUL in key or any(NUL in value for value in values) for key, values in request.GET.lists()
+        )
+        if in_query or any(NUL in name or NUL in value for name, value in request.COOKIES.items()):
+            return bad_request(request, SuspiciousOperation("NUL character"))
+        return self.get_response(request)

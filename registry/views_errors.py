@@ -83,13 +83,6 @@ def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
     return _render(request, 400)
 
 
-def unreadable_request(request: HttpRequest, detail: str) -> HttpResponse:
-    """A 400 for input no view can use (registry.middleware.RefuseNulCharactersMiddleware), saying why to a program."""
-    if _for_api(request):
-        return JsonResponse({"detail": detail}, status=400)
-    return _render(request, 400)
-
-
 def permission_denied(request: HttpRequest, exception: Exception | None) -> HttpResponse:
     # Our views raise PermissionDenied with a sentence for the user ("The mailbox is for clinic staff.").
     reason = str(exception) if exception is not None and str(exception) else ""
