@@ -35,6 +35,8 @@ USER app
 
 # Static files are built into the image (whitenoise serves them with hashed names); the key is a throwaway.
 RUN DJANGO_ENV=production SECRET_KEY=collectstatic-only-not-a-secret-collectstatic-only-not-a-secret \
+    SITE_URL=https://collectstatic-only.example.org ALLOWED_HOSTS=collectstatic-only.example.org \
+    FHIR_SYSTEM_URI=https://collectstatic-only.example.org/fhir \
     python manage.py collectstatic --noinput --verbosity 0
 
 EXPOSE 8000

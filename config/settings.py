@@ -7,6 +7,7 @@ SITE_URL and ALLOWED_HOSTS; a malformed value fails at start-up rather than at t
 
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -41,8 +42,20 @@ if PRODUCTION:
 else:
     SECRET_KEY = env.str("SECRET_KEY", default="") or _dev_secret_key()
 
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[] if PRODUCTION else ["localhost", "127.0.0.1", "[::1]"])
-SITE_URL = env.url("SITE_URL", default="http://127.0.0.1:8000").geturl().rstrip("/")
+if PRODUCTION:
+    # Required (environ raises ImproperlyConfigured): a laptop's default would send patients' questionnaire links
+    # to 127.0.0.1, and no ALLOWED_HOSTS answers every request with 400.
+    ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
+    SITE_URL = env.url("SITE_URL").geturl().rstrip("/")
+    if not ALLOWED_HOSTS:
+        raise ImproperlyConfigured("ALLOWED_HOSTS must name the site's host in production, e.g. registry.example.org")
+else:
+    ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+    SITE_URL = env.url("SITE_URL", default="http://127.0.0.1:8000").geturl().rstrip("/")
+if urlsplit(SITE_URL).scheme not in {"http", "https"} or not urlsplit(SITE_URL).hostname:
+    raise ImproperlyConfigured(
+        f"SITE_URL must be the site's http(s) address, e.g. https://registry.example.org, not {SITE_URL!r}"
+    )
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[SITE_URL])
 
 INSTALLED_APPS = [
@@ -75,6 +88,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "registry.middleware.PrivateResponsesMiddleware",  # below whitenoise: static files stay cacheable
+    "registry.middleware.RefuseNulCharactersMiddleware",  # before anything (the session) looks a value up
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -85,6 +99,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "audit.middleware.AccessLogMiddleware",
+    "registry.middleware.MethodNotAllowedPageMiddleware",  # the site's 405 page; inside, so it renders like a view
     "axes.middleware.AxesMiddleware",  # last: turns a locked-out login into the lockout page
 ]
 
@@ -204,7 +219,7 @@ from notifications.beat import CELERY_BEAT_SCHEDULE  # noqa: E402, F401 - every 
 # --- REST API --------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "registry.api.authentication.RegistryTokenAuthentication",  # DRF's, refusing a key with a NUL
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["registry.permissions.ClinicRolePermission"],
@@ -218,6 +233,8 @@ REST_FRAMEWORK = {
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     # JSON only: people read the API at /api/docs/ (accessible, tested); DRF's browsable pages were neither.
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # An unknown ?format= answers 406 with a JSON message (DRF's default answers 404, as for a missing resource).
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "registry.api.negotiation.RegistryContentNegotiation",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Knee Outcomes Registry API",
@@ -280,8 +297,6 @@ EXPORT_SYNC_MAX_ROWS = env.int("EXPORT_SYNC_MAX_ROWS", default=2000)
 def _system_uri(name: str, value: str) -> str:
     """A URI naming this registry's identifiers in exported records (FHIR identifier systems, fullUrls).
     Receivers key records on it, so it must not follow the site's host or port; a malformed one fails here."""
-    from urllib.parse import urlsplit
-
     value = value.strip().rstrip("/")
     parts = urlsplit(value)
     if parts.scheme not in {"https", "http"} or not parts.hostname or parts.query or parts.fragment or " " in value:
@@ -293,9 +308,21 @@ def _system_uri(name: str, value: str) -> str:
 
 
 # Set once per registry and never changed: the base of every FHIR identifier system (safety/exports/fhir_export.py).
-FHIR_SYSTEM_URI = _system_uri(
-    "FHIR_SYSTEM_URI", env.str("FHIR_SYSTEM_URI", default="https://knee-registry.example/fhir")
-)
+FHIR_SYSTEM_URI_PLACEHOLDER = "https://knee-registry.example/fhir"  # laptops and tests only
+FHIR_SYSTEM_URI = _system_uri("FHIR_SYSTEM_URI", env.str("FHIR_SYSTEM_URI", default=FHIR_SYSTEM_URI_PLACEHOLDER))
+if PRODUCTION:
+    # Records exported under a made-up system can never be matched again once the real one is set, so production
+    # does not start on the placeholder or on a name that can never be registered (RFC 2606 / RFC 6761).
+    _fhir_host = urlsplit(FHIR_SYSTEM_URI).hostname
+    if (
+        FHIR_SYSTEM_URI == FHIR_SYSTEM_URI_PLACEHOLDER
+        or _fhir_host == "localhost"
+        or _fhir_host.endswith((".example", ".invalid", ".test", ".localhost", ".local"))
+    ):
+        raise ImproperlyConfigured(
+            "FHIR_SYSTEM_URI must be set in production to an http(s) address your organisation controls, e.g. "
+            f"https://registry.your-hospital.org/fhir (not {FHIR_SYSTEM_URI!r}): receivers match exported records on it"
+        )
 
 # --- Operations: /metrics, logs ----------------------------------------------------------------------------
 # /metrics (Prometheus text) answers a request carrying "Authorization: Bearer <METRICS_TOKEN>"; without a token

@@ -14,6 +14,10 @@ kept as stored is not asked about again if it is merely unusual, and if the hard
 is shown as a warning to confirm (or correct), so the record stays editable and the value gets looked at.
 
 To add a limit (a later issue will), add a row; a numeric protocol field without a row fails at start-up.
+
+``AT_MOST`` holds the rules between two fields: a part is never more than the whole it comes from (MNC are some
+of the nucleated cells, the concentrate and the injection are made from the aspirate). They refuse, field by field,
+whatever the entry point; like the limits, they judge only a correction that changes one of the two values.
 """
 
 from __future__ import annotations
@@ -112,6 +116,56 @@ RANGES: tuple[PlausibleRange, ...] = (
 
 _BY_FIELD = {(r.product, r.field): r for r in RANGES}
 
+# The injection's own "volume injected (mL)" (Injection.volume_ml), beside the protocol's fields.
+VOLUME_INJECTED = "volume_ml"
+
+
+@dataclass(frozen=True)
+class AtMost:
+    """``part`` is never more than ``whole`` times ``scale`` (the scale turns the whole's unit into the part's)."""
+
+    product: str
+    part: str
+    whole: str
+    scale: int
+    reason: str
+
+
+AT_MOST: tuple[AtMost, ...] = (
+    AtMost(BMAC, "concentrate_volume_ml", "aspirate_volume_ml", 1,
+           "Concentrate volume cannot exceed the aspirate volume of {whole} mL: the concentrate is made from it."),
+    AtMost(BMAC, VOLUME_INJECTED, "aspirate_volume_ml", 1,
+           "Volume injected cannot exceed the aspirate volume of {whole} mL: the injection is made from it."),
+    AtMost(BMAC, "mnc_per_ml", "tnc_per_ml", 1,
+           "MNC cannot exceed the TNC of {whole} ×10⁶/mL: mononuclear cells are some of the nucleated cells."),
+    AtMost(BMAC, "cfu_f_per_ml", "tnc_per_ml", 10**6,
+           "CFU-F cannot exceed the TNC of {whole} ×10⁶/mL ({limit}/mL): each colony grows from one nucleated cell."),
+    AtMost(BMAC, "cfu_f_per_ml", "mnc_per_ml", 10**6,
+           "CFU-F cannot exceed the MNC of {whole} ×10⁶/mL ({limit}/mL): each colony grows from one mononuclear "
+           "cell."),
+    AtMost(PRP, VOLUME_INJECTED, "blood_volume_ml", 1,
+           "Volume injected cannot exceed the {whole} mL of blood drawn: PRP is a fraction of that blood."),
+)  # fmt: skip
+
+
+def parts_exceeding(
+    product: str, values: dict, *, stored: dict | None = None, injection_level: bool = False
+) -> dict[str, str]:
+    """{part: why} for each ``AT_MOST`` rule that ``values`` break. ``injection_level``: only the rules about the
+    volume injected (the protocol's own form checks the rest); ``stored``: the record as stored, whose unchanged
+    pairs are not judged again."""
+    found: dict[str, str] = {}
+    for rule in AT_MOST:
+        if rule.product != product or (VOLUME_INJECTED in (rule.part, rule.whole)) is not injection_level:
+            continue
+        part, whole = as_decimal(values.get(rule.part)), as_decimal(values.get(rule.whole))
+        if part is None or whole is None or part <= whole * rule.scale or rule.part in found:
+            continue
+        if stored is not None and all(same(stored.get(k), values.get(k)) for k in (rule.part, rule.whole)):
+            continue
+        found[rule.part] = rule.reason.format(whole=number(whole), limit=number(whole * rule.scale))
+    return found
+
 
 def range_for(product: str, field: str) -> PlausibleRange | None:
     return _BY_FIELD.get((product, field))
@@ -207,4 +261,14 @@ def warnings(product: str, protocol: dict, *, stored: dict | None = None) -> lis
     return found
 
 
-__all__ = ["RANGES", "PlausibleRange", "Warning", "range_for", "refusal", "warnings"]
+__all__ = [
+    "AT_MOST",
+    "RANGES",
+    "AtMost",
+    "PlausibleRange",
+    "Warning",
+    "parts_exceeding",
+    "range_for",
+    "refusal",
+    "warnings",
+]

@@ -59,7 +59,23 @@ class HarvestComplication(models.TextChoices):
     OTHER = "other", "Other"
 
 
-class BMACProtocol(forms.Form):
+class ProtocolForm(forms.Form):
+    """A product's protocol record. Its clean() refuses a part recorded as more than its whole
+    (registry.plausibility.AT_MOST); ``stored`` (set by allow_stored_values) spares pairs a correction keeps."""
+
+    product: str = ""
+    stored: dict | None = None
+
+    def clean(self):
+        data = super().clean()
+        for field, problem in plausibility.parts_exceeding(self.product, data, stored=self.stored).items():
+            if field not in self.errors:
+                self.add_error(field, ValidationError(problem, code="more_than_whole"))
+        return data
+
+
+class BMACProtocol(ProtocolForm):
+    product = Product.BMAC
     harvest_site = _choice("Harvest site", HarvestSite.choices)
     aspiration_device = forms.CharField(label="Aspiration needle / device", required=False, max_length=120)
     aspiration_pulls = forms.IntegerField(label="Number of pulls", required=False, min_value=1, max_value=50)
@@ -91,9 +107,6 @@ class BMACProtocol(forms.Form):
 
     def clean(self):
         data = super().clean()
-        aspirate, concentrate = data.get("aspirate_volume_ml"), data.get("concentrate_volume_ml")
-        if aspirate is not None and concentrate is not None and concentrate > aspirate:
-            self.add_error("concentrate_volume_ml", "Concentrate volume cannot exceed the aspirate volume.")
         if data.get("processing_method") == ProcessingMethod.CENTRIFUGATION and data.get("spins") == 0:
             self.add_error("spins", "Centrifugation needs at least one spin.")
         complication = data.get("harvest_complication")
@@ -102,7 +115,9 @@ class BMACProtocol(forms.Form):
         return data
 
 
-class PRPProtocol(forms.Form):
+class PRPProtocol(ProtocolForm):
+    product = Product.PRP
+
     leukocytes = _choice("Leukocytes", [("rich", "Leukocyte-rich"), ("poor", "Leukocyte-poor")])
     preparation_system = forms.CharField(label="Preparation system", required=False, max_length=120)
     blood_volume_ml = _decimal("Whole blood drawn (mL)", max_digits=5, decimal_places=1)
@@ -121,7 +136,9 @@ class PRPProtocol(forms.Form):
     )
 
 
-class HAProtocol(forms.Form):
+class HAProtocol(ProtocolForm):
+    product = Product.HA
+
     product_name = forms.CharField(label="HA product", max_length=120)
     molecular_weight = _choice(
         "Molecular weight",
@@ -135,9 +152,11 @@ class HAProtocol(forms.Form):
     dose_mg = _decimal("Dose (mg)", required=True, max_digits=6, decimal_places=1, min_value=Decimal("0.1"))
 
 
-class ExosomeProtocol(forms.Form):
+class ExosomeProtocol(ProtocolForm):
     """Extracellular-vesicle products: no approved product exists, so source and characterisation are required
     (MISEV2018 minimal information: particle count by a stated method, and marker results)."""
+
+    product = Product.EXOSOME
 
     source_material = _choice(
         "Source material",
@@ -172,7 +191,9 @@ class ExosomeProtocol(forms.Form):
     dose_particles = forms.FloatField(label="Dose (particles)", min_value=0)
 
 
-class ADSCProtocol(forms.Form):
+class ADSCProtocol(ProtocolForm):
+    product = Product.ADSC
+
     preparation = _choice(
         "Preparation",
         [
@@ -190,7 +211,9 @@ class ADSCProtocol(forms.Form):
     viability_percent = _decimal("Viability (%)", max_digits=4, decimal_places=1, max_value=Decimal("100"))
 
 
-class CorticosteroidProtocol(forms.Form):
+class CorticosteroidProtocol(ProtocolForm):
+    product = Product.CORTICOSTEROID
+
     drug = _choice(
         "Drug",
         [
@@ -206,13 +229,17 @@ class CorticosteroidProtocol(forms.Form):
     local_anaesthetic = forms.CharField(label="Local anaesthetic mixed in", required=False, max_length=120)
 
 
-class SalineProtocol(forms.Form):
+class SalineProtocol(ProtocolForm):
+    product = Product.SALINE
+
     purpose = _choice(
         "Purpose", [("control", "Control / placebo arm"), ("lavage", "Lavage"), ("other", "Other")], required=False
     )
 
 
-class OtherProtocol(forms.Form):
+class OtherProtocol(ProtocolForm):
+    product = Product.OTHER
+
     description = forms.CharField(
         label="Product and preparation",
         max_length=2000,
@@ -264,7 +291,19 @@ def _apply_ranges() -> None:
             ]
             field.widget.attrs.update(min=str(limits.hard[0]), max=str(limits.hard[1]))
             field.unit = limits.unit
-            field.help_text = ". ".join(filter(None, [str(field.help_text).rstrip("."), limits.describe()]))
+            wholes = [
+                f"Not more than the {_label(form_class, rule.whole)}{f' × {rule.scale:,}' if rule.scale != 1 else ''}."
+                for rule in plausibility.AT_MOST
+                if rule.product == product and rule.part == name
+            ]
+            help_text = ". ".join(filter(None, [str(field.help_text).rstrip("."), limits.describe()]))
+            field.help_text = " ".join([help_text, *wholes])
+
+
+def _label(form_class: type[forms.Form], name: str) -> str:
+    field = form_class.base_fields.get(name)
+    label = str(field.label) if field else name.replace("_", " ")
+    return label[0].lower() + label[1:] if label[:3] not in ("TNC", "MNC") else label
 
 
 _apply_ranges()
@@ -273,6 +312,7 @@ _apply_ranges()
 def allow_stored_values(form: forms.Form, stored: dict | None) -> None:
     """On a bound protocol form correcting a stored record: a value kept as stored is not refused by a limit
     added since it was recorded (registry.plausibility.warnings asks the person to confirm it instead)."""
+    form.stored = stored
     for name, field in form.fields.items():
         if stored and name in stored and plausibility.same(stored[name], form[name].data):
             field.validators = [v for v in field.validators if not isinstance(v, HardLimit)]

@@ -1,4 +1,5 @@
-"""The site's error pages (config/urls.py's handler400/403/404/500 and CSRF_FAILURE_VIEW).
+"""The site's error pages (config/urls.py's handler400/403/404/500, CSRF_FAILURE_VIEW, and the 405 that
+registry.middleware.MethodNotAllowedPageMiddleware puts in place of Django's empty one).
 
 Three audiences: staff get the site's layout with their navigation and a way back; a patient on a questionnaire
 or unsubscribe link gets plain words in the questionnaire's layout, with nothing of the staff site (a clinic
@@ -24,12 +25,13 @@ API_PREFIX = "/api/"
 # Pages a patient reaches from an email (outcomes' /q/<token>/..., notifications' /unsubscribe/<token>/).
 PATIENT_PREFIXES = ("/q/", "/unsubscribe/")
 
-STAFF_TEMPLATES = {400: "400.html", 403: "403.html", 404: "404.html", 500: "500.html"}
+STAFF_TEMPLATES = {400: "400.html", 403: "403.html", 404: "404.html", 405: "405.html", 500: "500.html"}
 PATIENT_TEMPLATE = "errors/patient.html"
 API_DETAIL = {
     400: "Bad request.",
     403: str(api_errors.PermissionDenied.default_detail),
     404: str(api_errors.NotFound.default_detail),
+    405: str(api_errors.MethodNotAllowed.default_detail),  # 'Method "{method}" not allowed.', as DRF's own
     500: str(api_errors.APIException.default_detail),
 }
 # Shown if the error page itself cannot be rendered (a template or static files missing): no layout, still a page.
@@ -65,7 +67,7 @@ def _way_back(request: HttpRequest) -> str | None:
 
 def _render(request: HttpRequest, status: int, context: dict | None = None) -> HttpResponse:
     if _for_api(request):
-        return JsonResponse({"detail": API_DETAIL[status]}, status=status)
+        return JsonResponse({"detail": API_DETAIL[status].format(method=request.method)}, status=status)
     context = {"status": status, **(context or {})}
     if _for_patient(request):
         return HttpResponse(loader.render_to_string(PATIENT_TEMPLATE, context, request), status=status)
@@ -89,6 +91,14 @@ def permission_denied(request: HttpRequest, exception: Exception | None) -> Http
 
 def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     return _render(request, 404)
+
+
+def method_not_allowed(request: HttpRequest, allowed: str) -> HttpResponse:
+    """A GET to an address that only takes a form's POST (a bookmark, a link pasted from a button): the site's
+    page saying so, with a way back, instead of Django's empty 405. ``allowed``: the original Allow header."""
+    response = _render(request, 405)
+    response["Allow"] = allowed
+    return response
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:

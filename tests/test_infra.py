@@ -76,11 +76,12 @@ def test_app_services_run_in_production_with_settings_that_exist(compose, servic
     assert environment["DJANGO_ENV"] == "production"
     unknown = set(environment) - settings_env_vars()
     assert not unknown, f"compose sets variables config/settings.py never reads: {sorted(unknown)}"
-    for required in ("SECRET_KEY", "DATABASE_URL", "CELERY_BROKER_URL", "SITE_URL", "ALLOWED_HOSTS"):
+    for required in ("SECRET_KEY", "DATABASE_URL", "CELERY_BROKER_URL", "SITE_URL", "ALLOWED_HOSTS", "FHIR_SYSTEM_URI"):
         assert required in environment
     assert environment["CELERY_BROKER_URL"].startswith("redis://redis:")
     assert "@postgres:5432/" in environment["DATABASE_URL"]
     assert "${SECRET_KEY:?" in environment["SECRET_KEY"]  # no default secret, ever
+    assert "${FHIR_SYSTEM_URI:?" in environment["FHIR_SYSTEM_URI"]  # no placeholder system for exported records
 
 
 def test_dockerfile_is_slim_and_runs_as_a_non_root_user():

@@ -188,6 +188,7 @@ def deployment(image, tmp_path, database_url, redis_database, smtp):
         "EMAIL_URL": f"smtp://127.0.0.1:{smtp_port}",
         "SITE_URL": site,
         "ALLOWED_HOSTS": "localhost",
+        "FHIR_SYSTEM_URI": "https://registry.example.org/fhir",
     }
     environments = {service: compose_environment(service, local) for service in ("migrate", *LONG_RUNNING)}
     assert all(env == environments["web"] for env in environments.values()), "one environment for every service"

@@ -47,6 +47,7 @@ def production(**env: str) -> dict[str, str]:
         "EMAIL_URL": "smtp+tls://mailer:p%40ss@smtp.example.org:587",
         "SITE_URL": "https://registry.example.org/",
         "ALLOWED_HOSTS": "registry.example.org,www.registry.example.org",
+        "FHIR_SYSTEM_URI": "https://registry.example.org/fhir",
         **env,
     }
 
@@ -121,6 +122,17 @@ def test_production_refuses_to_start_without_a_secret_key(load_settings):
         load_settings(**env)
 
 
+@pytest.mark.parametrize("name", ["SITE_URL", "ALLOWED_HOSTS"])
+def test_production_refuses_to_start_on_a_laptops_site_address_or_hosts(load_settings, name):
+    """Left unset, production took http://127.0.0.1:8000 for the links in patients' emails, and no host at all."""
+    env = production()
+    del env[name]
+    with pytest.raises(ImproperlyConfigured, match=name):
+        load_settings(**env)
+    with pytest.raises(ImproperlyConfigured, match=name):
+        load_settings(**production(**{name: ""}))
+
+
 def test_production_refuses_a_short_secret_key(load_settings):
     with pytest.raises(ImproperlyConfigured, match="at least 50"):
         load_settings(**production(SECRET_KEY="short"))
@@ -151,12 +163,40 @@ def test_production_refuses_a_malformed_fhir_system_uri(load_settings, value):
 
 
 def test_the_fhir_system_uri_is_set_once_and_does_not_follow_the_site_address(load_settings):
-    assert load_settings().FHIR_SYSTEM_URI == "https://knee-registry.example/fhir"
-    s = load_settings(**production(FHIR_SYSTEM_URI="https://registry.north-knee.example/fhir/"))
-    assert s.FHIR_SYSTEM_URI == "https://registry.north-knee.example/fhir"
+    assert load_settings().FHIR_SYSTEM_URI == "https://knee-registry.example/fhir"  # a laptop needs nothing set
+    s = load_settings(**production(FHIR_SYSTEM_URI="https://registry.north-knee.nhs.uk/fhir/"))
+    assert s.FHIR_SYSTEM_URI == "https://registry.north-knee.nhs.uk/fhir"
     assert load_settings(**production(SITE_URL="https://other.example.org")).FHIR_SYSTEM_URI == (
-        "https://knee-registry.example/fhir"
+        "https://registry.example.org/fhir"
     )
+
+
+def test_production_refuses_to_start_without_a_fhir_system_uri(load_settings):
+    env = production()
+    del env["FHIR_SYSTEM_URI"]
+    with pytest.raises(ImproperlyConfigured, match="FHIR_SYSTEM_URI must be set in production"):
+        load_settings(**env)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "https://knee-registry.example/fhir",  # the placeholder default, typed out
+        "https://knee-registry.example/fhir/",
+        "https://registry.your-hospital.example/fhir",  # .env.example's sample, copied unedited
+        "https://registry.invalid/fhir",
+        "http://localhost:8000/fhir",
+        "https://registry.test/fhir",
+    ],
+)
+def test_production_refuses_a_placeholder_fhir_system_uri(load_settings, value):
+    with pytest.raises(ImproperlyConfigured, match="FHIR_SYSTEM_URI must be set in production"):
+        load_settings(**production(FHIR_SYSTEM_URI=value))
+
+
+def test_development_and_tests_keep_the_placeholder_fhir_system_uri(load_settings):
+    for env in ("development", "test"):
+        assert load_settings(DJANGO_ENV=env).FHIR_SYSTEM_URI == "https://knee-registry.example/fhir"
 
 
 def test_the_dashboard_minimum_may_be_raised_never_lowered_below_10(load_settings):

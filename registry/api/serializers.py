@@ -98,6 +98,11 @@ _PROTOCOL_HELP = (
         f"possible {plausibility.number(r.hard[0])}-{plausibility.number(r.hard[1])}"
         for r in plausibility.RANGES
     )
+    + ". A part is never more than its whole (400 under the part's key; `volume_ml` is the volume injected): "
+    + "; ".join(
+        f"{r.product}: {r.part} <= {r.whole}{f' x {plausibility.number(r.scale)}' if r.scale != 1 else ''}"
+        for r in plausibility.AT_MOST
+    )
     + "."
 )
 _ACKNOWLEDGED_HELP = (

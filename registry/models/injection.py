@@ -6,7 +6,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import dateformat
 
-from registry import protocols
+from registry import plausibility, protocols
 from registry.choices import Alignment, Guidance, InjectionStatus, Knee, Product, Rehabilitation
 from registry.history import HistoricalRecords
 
@@ -145,9 +145,11 @@ class Injection(models.Model):
         # The protocol as stored, so a correction is judged only on the values it changes (registry.plausibility).
         stored = instance.__dict__.get("protocol")
         instance.stored_protocol = dict(stored) if isinstance(stored, dict) else None
+        instance.stored_volume_ml = instance.__dict__.get("volume_ml")
         return instance
 
     stored_protocol: dict | None = None  # a new injection has none
+    stored_volume_ml: Decimal | None = None
 
     def clean(self) -> None:
         errors: dict[str, list[str]] = {}
@@ -165,6 +167,15 @@ class Injection(models.Model):
             pathology=self.pathology,
         ).items():
             errors.setdefault(field, []).extend(messages)
+        if isinstance(self.protocol, dict):
+            # The volume injected against the protocol's volumes (the protocol's own pairs are checked above).
+            stored = (
+                None if self.stored_protocol is None else {**self.stored_protocol, "volume_ml": self.stored_volume_ml}
+            )
+            for field, problem in plausibility.parts_exceeding(
+                self.product, {**self.protocol, "volume_ml": self.volume_ml}, stored=stored, injection_level=True
+            ).items():
+                errors.setdefault(field, []).append(problem)
         if errors:
             raise ValidationError(errors)
 

@@ -157,7 +157,11 @@ def _without(record: dict, key: str) -> dict:
         (
             "bmac",
             {**BMAC_PROTOCOL, "concentrate_volume_ml": 80},
-            {"concentrate_volume_ml": ["Concentrate volume cannot exceed the aspirate volume."]},
+            {
+                "concentrate_volume_ml": [
+                    "Concentrate volume cannot exceed the aspirate volume of 60 mL: the concentrate is made from it."
+                ]
+            },
         ),
         ("bmac", {**BMAC_PROTOCOL, "spins": 0}, {"spins": ["Centrifugation needs at least one spin."]}),
         ("bmac", {**BMAC_PROTOCOL, "colour": "red"}, {"colour": ["Unknown field."]}),

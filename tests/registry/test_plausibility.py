@@ -41,7 +41,15 @@ def protocol_with(product: str, field: str, value) -> dict:
         protocol["aspirate_volume_ml"] = 240
     if product == "bmac" and field == "spins" and Decimal(str(value)) < 1:
         protocol["processing_method"] = "unprocessed"
+    if product == "bmac" and field == "mnc_per_ml":
+        protocol["tnc_per_ml"] = 2000  # never more MNC than TNC
     return protocol
+
+
+def volume_injected(product: str, protocol: dict):
+    """6 mL, or less when the protocol's aspirate or blood drawn is less (the injection is made from it)."""
+    wholes = [protocol[r.whole] for r in plausibility.AT_MOST if r.product == product and r.part == "volume_ml"]
+    return min([6, *(w for w in wholes if w is not None)])
 
 
 def step(r: plausibility.PlausibleRange, bound) -> Decimal:
@@ -102,7 +110,13 @@ def through_service(patient, clinician, product, protocol, acknowledged) -> Outc
         services.injection_record(
             patient=patient,
             by=clinician,
-            data=injection_data(clinician=clinician, product=product, protocol=protocol, **extra),
+            data=injection_data(
+                clinician=clinician,
+                product=product,
+                protocol=protocol,
+                volume_ml=volume_injected(product, protocol),
+                **extra,
+            ),
             acknowledged_warnings=acknowledged,
         )
     except services.UnconfirmedWarnings as unconfirmed:
@@ -117,7 +131,11 @@ def through_web(client, patient, clinician, product, protocol, acknowledged) -> 
     from tests.registry.test_views_injections import form_data, new_url
 
     data = form_data(
-        clinician, product=product, protocol=protocol, governance=GOVERNANCE if product == "exosome" else None
+        clinician,
+        product=product,
+        protocol=protocol,
+        governance=GOVERNANCE if product == "exosome" else None,
+        volume_ml=str(volume_injected(product, protocol)),
     )
     data["acknowledged_warnings"] = list(acknowledged)
     response = client.post(new_url(patient), data)
@@ -135,7 +153,13 @@ def through_web(client, patient, clinician, product, protocol, acknowledged) -> 
 def through_api(api, patient, clinician, product, protocol, acknowledged) -> Outcome:
     from tests.registry.test_api_injections import new_injection
 
-    body = new_injection(patient, product=product, protocol=protocol, acknowledged_warnings=list(acknowledged))
+    body = new_injection(
+        patient,
+        product=product,
+        protocol=protocol,
+        volume_ml=volume_injected(product, protocol),
+        acknowledged_warnings=list(acknowledged),
+    )
     if product == "exosome":
         body["governance"] = dict(GOVERNANCE)
     response = api.post("/api/v1/injections/", json.loads(json.dumps(body, default=str)), format="json")

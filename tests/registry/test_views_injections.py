@@ -132,7 +132,7 @@ def test_errors_keep_every_typed_value(writer, patient, clinician):
     assert response.status_code == 200
     assert not Injection.objects.exists()
     text = response.text
-    assert "Concentrate volume cannot exceed the aspirate volume." in text
+    assert "Concentrate volume cannot exceed the aspirate volume of 60 mL" in text
     assert 'aria-describedby="id_bmac-concentrate_volume_ml_helptext id_bmac-concentrate_volume_ml_error"' in text
     assert 'id="id_bmi_error"' in text
     assert 'value="Demo centrifuge kit"' in text

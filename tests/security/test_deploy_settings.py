@@ -23,6 +23,7 @@ def production_env(tmp_path) -> dict[str, str]:
         DATABASE_URL=f"sqlite:///{tmp_path / 'deploy-check.sqlite3'}",
         ALLOWED_HOSTS="registry.example.org",
         SITE_URL="https://registry.example.org",
+        FHIR_SYSTEM_URI="https://registry.example.org/fhir",
         CELERY_BROKER_URL="redis://127.0.0.1:6379/0",
         VAR_DIR=str(tmp_path),
     )
