@@ -5,8 +5,14 @@ NOTIFICATIONS_REMINDER_DAYS              [3, 7]: reminders this many days after 
 NOTIFICATIONS_FINAL_REMINDER_DAYS_BEFORE_CLOSE  3: the last reminder, days before the window closes (0: none)
 NOTIFICATIONS_DIGEST_HOUR                8: the clinic's daily digest goes from this hour, clinic time
 NOTIFICATIONS_BATCH_SIZE                 200: messages per send task
-NOTIFICATIONS_CLAIM_TIMEOUT_MINUTES      15: a claimed row whose worker died is claimed again after this
+NOTIFICATIONS_CLAIM_LEASE_SECONDS        120: a claimed batch is its worker's for this long; the worker renews it
+                                         while it runs, so only a dead worker's or lost task's claim runs out,
+                                         and the next sweep takes those rows again. At least 60 seconds and three
+                                         times EMAIL_TIMEOUT (one hand-over to the mail server must fit in it).
 NOTIFICATIONS_MAX_ATTEMPTS               8: temporary errors are retried this many times, then the row fails
+NOTIFICATIONS_BACKOFF_BASE_SECONDS       60: wait after the first temporary error, doubling after each one...
+NOTIFICATIONS_BACKOFF_MAX_SECONDS        14400: ...up to this
+NOTIFICATIONS_CLAIM_TIMEOUT_MINUTES      replaced by the lease; setting it stops start-up with a pointer to it
 """
 
 import datetime as dt
@@ -27,8 +33,10 @@ class NotificationSettings:
     final_reminder_days_before_close: int
     digest_hour: int
     batch_size: int
-    claim_timeout: dt.timedelta
+    claim_lease: dt.timedelta
     max_attempts: int
+    backoff_base: dt.timedelta
+    backoff_max: dt.timedelta
 
 
 def _parse_hours(value: str) -> tuple[dt.time, dt.time | None]:
@@ -67,6 +75,16 @@ def get() -> NotificationSettings:
         or any(not isinstance(d, int) or isinstance(d, bool) or d < 1 for d in days)
     ):
         raise ImproperlyConfigured(f"NOTIFICATIONS_REMINDER_DAYS must be up to two positive day counts, not {days!r}")
+    if hasattr(settings, "NOTIFICATIONS_CLAIM_TIMEOUT_MINUTES"):
+        # A fixed timeout stranded a dead worker's batch for its whole length; the renewed lease replaced it.
+        raise ImproperlyConfigured(
+            "NOTIFICATIONS_CLAIM_TIMEOUT_MINUTES was replaced by NOTIFICATIONS_CLAIM_LEASE_SECONDS (default 120)"
+        )
+    # One hand-over to the mail server (connect, then each SMTP step, each up to EMAIL_TIMEOUT) must fit inside
+    # a lease, or a sweep could take a row back while its worker is still talking to the mail server.
+    email_timeout = getattr(settings, "EMAIL_TIMEOUT", None) or 0
+    lease_floor = max(60, 3 * int(email_timeout))
+    backoff_base = _int("NOTIFICATIONS_BACKOFF_BASE_SECONDS", 60, minimum=1)
     return NotificationSettings(
         sending_start=start,
         sending_end=end,
@@ -74,12 +92,14 @@ def get() -> NotificationSettings:
         final_reminder_days_before_close=_int("NOTIFICATIONS_FINAL_REMINDER_DAYS_BEFORE_CLOSE", 3, minimum=0),
         digest_hour=_int("NOTIFICATIONS_DIGEST_HOUR", 8, minimum=0, maximum=23),
         batch_size=_int("NOTIFICATIONS_BATCH_SIZE", 200, minimum=1),
-        claim_timeout=dt.timedelta(minutes=_int("NOTIFICATIONS_CLAIM_TIMEOUT_MINUTES", 15, minimum=6)),
+        claim_lease=dt.timedelta(seconds=_int("NOTIFICATIONS_CLAIM_LEASE_SECONDS", 120, minimum=lease_floor)),
         max_attempts=_int("NOTIFICATIONS_MAX_ATTEMPTS", 8, minimum=1),
+        backoff_base=dt.timedelta(seconds=backoff_base),
+        backoff_max=dt.timedelta(seconds=_int("NOTIFICATIONS_BACKOFF_MAX_SECONDS", 14400, minimum=backoff_base)),
     )
 
 
 @receiver(setting_changed, dispatch_uid="notifications.conf.reload")
 def _reload(sender, setting: str, **kwargs) -> None:
-    if setting.startswith("NOTIFICATIONS_"):
+    if setting.startswith("NOTIFICATIONS_") or setting == "EMAIL_TIMEOUT":
         get.cache_clear()

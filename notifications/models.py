@@ -62,6 +62,14 @@ class OutboundMessage(models.Model):
     cancelled_reason = models.CharField(max_length=200, blank=True)
     claimed_by = models.CharField(max_length=64, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
+    # A claim is its holder's until this time; a running worker keeps pushing it on, so only the claim of a dead
+    # worker or a lost task runs out, and the next sweep takes the row again.
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    # Set just before the email goes to the mail server, cleared once the outcome is recorded: a row "sending"
+    # with this set may already be in the patient's inbox (see notifications.services.sending).
+    handed_over_at = models.DateTimeField(null=True, blank=True)
+    # The email's Message-ID header, made before the first hand-over and reused by every retry and resend.
+    email_message_id = models.CharField(max_length=255, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     # The questionnaire link minted for this email (never its token), so opening/starting can be tracked.
     link = models.ForeignKey(
@@ -81,8 +89,10 @@ class OutboundMessage(models.Model):
         indexes = [
             # The sweep's claim: "pending messages whose time has come", oldest first.
             models.Index(fields=["scheduled_for"], name="message_pending_due", condition=models.Q(status="pending")),
-            # The sweep's reclaim: "rows claimed by a worker that never finished".
-            models.Index(fields=["claimed_at"], name="message_sending_stale", condition=models.Q(status="sending")),
+            # The sweep's reclaim: "rows whose claim ran out (a worker died or a task was lost)".
+            models.Index(
+                fields=["lease_expires_at"], name="message_sending_lease", condition=models.Q(status="sending")
+            ),
             models.Index(fields=["follow_up", "status"]),
             models.Index(fields=["patient", "scheduled_for"]),
             models.Index(fields=["clinic", "status"]),

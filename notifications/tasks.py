@@ -45,17 +45,10 @@ def followups_sweep() -> None:
         logger.info("Follow-up sweep: %s", report.summary())
 
 
-@registry_task("notifications.send_batch")
-def send_batch(message_ids: list[int], claim: str | None = None) -> None:
-    result = services.messages_send(message_ids, claim=claim)
-    logger.info(
-        "Send batch: sent %s, failed %s, retrying %s, not sent %s, moved %s",
-        result.sent,
-        result.failed,
-        result.retrying,
-        result.cancelled,
-        result.rescheduled,
-    )
+@registry_task("notifications.send_batch", bind=True)
+def send_batch(self, message_ids: list[int], claim: str | None = None) -> None:
+    # The task id and retry number let a retry take back the rows its earlier run held (the service logs).
+    services.messages_send(message_ids, claim=claim, task_id=self.request.id, retries=self.request.retries or 0)
 
 
 @registry_task("notifications.missed_digest", max_retries=0)

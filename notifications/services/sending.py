@@ -1,25 +1,50 @@
-"""Claiming due outbox rows and delivering them, each exactly once.
+"""Claiming due outbox rows and delivering them, each exactly once, through dead workers and database blips.
 
-Two claims protect every row. The sweep moves due rows from pending to sending under its own claim token (with
-`select_for_update(skip_locked=True)` where the database has row locks). The task that receives the ids then
-re-claims them under a token of its own with a conditional update and works only on the rows that update
+Claims and leases. The sweep moves due rows from pending to sending under its own claim token with a lease
+(NOTIFICATIONS_CLAIM_LEASE_SECONDS, `lease_expires_at`), locking with `select_for_update(skip_locked=True)`
+where the database has row locks. The task that receives the ids re-claims them under a token of its own run
+(`task:<task id>:<retry number>:<nonce>`) with a conditional update and works only on the rows that update
 returned: a duplicate delivery of the same task, or two workers running it at once, finds nothing left to take.
-A worker that dies mid-batch leaves its rows in `sending`; once the claim times out the sweep claims them again.
+A retry of the task (same task id, higher retry number) also takes back the rows an earlier run of it still held,
+except any that run had handed to the mail server. While it works, the task renews its batch's lease with one
+UPDATE every quarter of the lease, so a live worker's batch is never claimed again; a dead worker stops renewing,
+or a lost task never starts, and within one lease the next sweep (every minute) claims the rows again.
 
-The one window no database can close is a crash after the mail server accepted a message and before the row was
-marked sent; the claim timeout then resends it, once. SMTP offers no idempotency key to do better.
+Just before an email goes to the mail server, one conditional UPDATE checks the row is still this claim's and
+stamps it `handed_over_at` (with its stable Message-ID, which every retry and resend reuses). Only a claim holder
+can stamp a row, and a stamped row is never taken by a retry, only by the sweep once its lease has run out.
+
+Database blips. After the mail server accepted an email its outcome (row and DeliveryAttempt, one transaction) is
+written on a fresh connection, retried for about 30 seconds (RECORD_RETRY_DELAYS), and "sent" wins over any
+claim. When the batch fails anyway, the rows not yet handed over are released on a fresh connection, so the
+task's retry or the next sweep sends them at once.
+
+The window no database can close: the mail server has accepted the email (its reply to DATA has arrived) and the
+process dies, or the database stays unreachable for longer than the record retries, before the "sent" commit. In
+normal running that is the round trip of one UPDATE and one INSERT, a few milliseconds per email; in a database
+outage it is at most those ~30 seconds of retries, after which the ids are logged at ERROR. Such a row stays
+"sending" with `handed_over_at` set; when its lease runs out the sweep sends it once more, with the same
+Message-ID, so the copy is recognisable (and often merged by the recipient's mail system). SMTP offers no
+idempotency key to do better.
 """
 
 import datetime as dt
+import hashlib
 import logging
+import re
 import secrets
 import smtplib
 import socket
+import time
 import uuid
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from email.utils import make_msgid, parseaddr
 
+from django.conf import settings
 from django.core import mail
-from django.db import connection, transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -80,8 +105,18 @@ def classify(exc: BaseException) -> TransportError:
 
 
 def backoff(attempts: int) -> dt.timedelta:
-    """1, 2, 4, 8 ... minutes after each failed attempt, at most 4 hours."""
-    return dt.timedelta(minutes=min(2 ** max(attempts - 1, 0), 240))
+    """NOTIFICATIONS_BACKOFF_BASE_SECONDS (1 minute) after the first failed attempt, doubling after each one, at
+    most NOTIFICATIONS_BACKOFF_MAX_SECONDS (4 hours)."""
+    settings_ = conf.get()
+    return min(settings_.backoff_base * 2 ** max(attempts - 1, 0), settings_.backoff_max)
+
+
+_ADDRESS = re.compile(r"[^\s<>(),;:'\"]+@[^\s<>(),;:'\"]+")
+
+
+def _reason(error: "TransportError") -> str:
+    # For log lines: what went wrong, without the patient's address.
+    return _ADDRESS.sub("<address>", error.message)[:120]
 
 
 @dataclass
@@ -91,7 +126,13 @@ class SendResult:
     retrying: int = 0
     cancelled: int = 0
     rescheduled: int = 0
+    # Rows this batch lost to a newer claim before handing them over (their lease ran out): the claimant sends them.
+    lost: int = 0
+    # Rows an earlier worker had handed to the mail server without a record: sent again, same Message-ID.
+    resent: int = 0
+    released: int = 0
     sent_ids: list[int] = field(default_factory=list)
+    reasons: Counter = field(default_factory=Counter)
 
     def add(self, other: "SendResult") -> None:
         self.sent += other.sent
@@ -99,21 +140,73 @@ class SendResult:
         self.retrying += other.retrying
         self.cancelled += other.cancelled
         self.rescheduled += other.rescheduled
+        self.lost += other.lost
+        self.resent += other.resent
+        self.released += other.released
         self.sent_ids.extend(other.sent_ids)
+        self.reasons.update(other.reasons)
+
+    @property
+    def troubled(self) -> bool:
+        return bool(self.failed or self.retrying or self.lost or self.resent or self.released)
+
+    def summary(self) -> str:
+        text = (
+            f"sent {self.sent}, failed {self.failed}, retrying {self.retrying}, not sent {self.cancelled}, "
+            f"moved {self.rescheduled}"
+        )
+        for label, count in (("taken by a newer claim", self.lost), ("resent", self.resent)):
+            if count:
+                text += f", {label} {count}"
+        if self.released:
+            text += f", released untried {self.released}"
+        if self.reasons:
+            text += "; reasons: " + "; ".join(f"{n} x {reason}" for reason, n in self.reasons.most_common(5))
+        return text
+
+
+# --- a fresh connection after a database blip ----------------------------------------------------------------
+
+# Seconds before each new try of a write that must not be lost: about 30 s in all, inside the shortest lease (60 s),
+# so a sweep cannot take the row back while we are still trying to record it.
+RECORD_RETRY_DELAYS = (0, 0.5, 1, 2, 4, 8, 15)
+_CONNECTION_ERRORS = (OperationalError, InterfaceError)
+
+
+def _on_fresh_connection(write: Callable[[], int], *, what: str, message_ids: list[int]) -> int:
+    """Run `write` in a transaction; if the connection died, close it and try again on a new one, a few times
+    with a short backoff. Inside an outer transaction (tests, inline callers) there is nothing to retry on."""
+    for delay in (*RECORD_RETRY_DELAYS, None):
+        try:
+            with transaction.atomic():
+                return write()
+        except _CONNECTION_ERRORS:
+            if connection.in_atomic_block:
+                raise
+            if delay is None:
+                logger.error(
+                    "Could not %s for messages %s: the database stayed unreachable. They stay claimed; when the "
+                    "lease runs out the sweep takes them again",
+                    what,
+                    message_ids,
+                )
+                raise
+            connection.close()  # a dead connection is not reused; the next query opens a new one
+            time.sleep(delay)
+    raise AssertionError("unreachable")
 
 
 # --- claiming -------------------------------------------------------------------------------------------------
 
 
 def _claimable(now: dt.datetime) -> Q:
-    stale = now - conf.get().claim_timeout
     return Q(status=MessageStatus.PENDING, scheduled_for__lte=now) | Q(
-        status=MessageStatus.SENDING, claimed_at__lt=stale
+        status=MessageStatus.SENDING, lease_expires_at__lt=now
     )
 
 
 def messages_claim(*, now: dt.datetime | None = None, limit: int | None = None) -> tuple[list[int], str]:
-    """Claim up to `limit` due rows (oldest first) for one batch: (ids, claim token)."""
+    """Claim up to `limit` due rows (oldest first) for one batch, and rows whose lease ran out: (ids, claim)."""
     now = now or timezone.now()
     limit = limit or conf.get().batch_size
     claim = f"sweep:{uuid.uuid4().hex}"
@@ -129,7 +222,10 @@ def messages_claim(*, now: dt.datetime | None = None, limit: int | None = None) 
         # Without row locks (SQLite) this conditional update is the claim; its count says whether another
         # sweep took some of them first.
         taken = OutboundMessage.objects.filter(due, id__in=ids).update(
-            status=MessageStatus.SENDING, claimed_by=claim, claimed_at=now
+            status=MessageStatus.SENDING,
+            claimed_by=claim,
+            claimed_at=now,
+            lease_expires_at=now + conf.get().claim_lease,
         )
     if taken != len(ids):
         ids = list(OutboundMessage.objects.filter(claimed_by=claim).values_list("id", flat=True))
@@ -139,25 +235,71 @@ def messages_claim(*, now: dt.datetime | None = None, limit: int | None = None) 
 def messages_release(*, claim: str) -> int:
     """Give rows back to the queue (the broker refused the batch): the next sweep claims them again."""
     return OutboundMessage.objects.filter(claimed_by=claim, status=MessageStatus.SENDING).update(
-        status=MessageStatus.PENDING, claimed_by="", claimed_at=None
+        status=MessageStatus.PENDING, claimed_by="", claimed_at=None, lease_expires_at=None
+    )
+
+
+def _run_prefix(task_id: str, retries: int) -> str:
+    key = task_id if len(task_id) <= 36 else hashlib.sha256(task_id.encode()).hexdigest()[:36]
+    return f"task:{key}:{retries}:"
+
+
+def _lease_renew(token: str) -> int:
+    """One UPDATE for the whole batch: its rows stay this worker's for another lease."""
+    lease_until = timezone.now() + conf.get().claim_lease
+    return _on_fresh_connection(
+        lambda: OutboundMessage.objects.filter(claimed_by=token, status=MessageStatus.SENDING).update(
+            lease_expires_at=lease_until
+        ),
+        what="renew the lease",
+        message_ids=[],
+    )
+
+
+def _release_untried(token: str) -> int:
+    """Give back the rows this run never handed to the mail server, so they need not wait for the lease."""
+    untried = OutboundMessage.objects.filter(
+        claimed_by=token, status=MessageStatus.SENDING, handed_over_at__isnull=True
+    )
+    return _on_fresh_connection(
+        lambda: untried.update(status=MessageStatus.PENDING, claimed_by="", claimed_at=None, lease_expires_at=None),
+        what="release the untried messages",
+        message_ids=[],
     )
 
 
 # --- sending --------------------------------------------------------------------------------------------------
 
 
-def messages_send(message_ids: list[int], *, claim: str | None = None, now: dt.datetime | None = None) -> SendResult:
-    """Deliver the given rows that are still this batch's to deliver (or pending and due, without a claim)."""
+def messages_send(
+    message_ids: list[int],
+    *,
+    claim: str | None = None,
+    task_id: str | None = None,
+    retries: int = 0,
+    now: dt.datetime | None = None,
+) -> SendResult:
+    """Deliver the given rows that are still this batch's to deliver: pending and due, held by the sweep's
+    `claim`, or (a retry: `retries` > 0 of the same `task_id`) held by an earlier run of this task and not yet
+    handed to the mail server. Logs one line for the batch: a WARNING with counts and reasons if anything failed."""
     now = now or timezone.now()
-    token = f"task:{uuid.uuid4().hex}"
-    takeable = Q(status=MessageStatus.PENDING, scheduled_for__lte=now)
-    if claim:
-        takeable |= Q(status=MessageStatus.SENDING, claimed_by=claim)
     result = SendResult()
     if not message_ids:
         return result
+    lease = conf.get().claim_lease
+    prefix = _run_prefix(task_id, retries) if task_id else "task:"
+    token = f"{prefix}{secrets.token_hex(6)}"
+    takeable = Q(status=MessageStatus.PENDING, scheduled_for__lte=now)
+    if claim:
+        takeable |= Q(status=MessageStatus.SENDING, claimed_by=claim)
+    for earlier in range(retries if task_id else 0):
+        takeable |= Q(
+            status=MessageStatus.SENDING,
+            claimed_by__startswith=_run_prefix(task_id, earlier),
+            handed_over_at__isnull=True,
+        )
     taken = OutboundMessage.objects.filter(takeable, id__in=list(message_ids)).update(
-        status=MessageStatus.SENDING, claimed_by=token, claimed_at=now
+        status=MessageStatus.SENDING, claimed_by=token, claimed_at=now, lease_expires_at=now + lease
     )
     if not taken:
         return result
@@ -167,27 +309,31 @@ def messages_send(message_ids: list[int], *, claim: str | None = None, now: dt.d
         .order_by("id")
     )
     backend = mail.get_connection(fail_silently=False)
-    done = 0
+    renew_at = now + lease / 4
     try:
         for message in messages:
+            if timezone.now() >= renew_at:
+                _lease_renew(token)
+                renew_at = timezone.now() + lease / 4
             result.add(_process(message, token=token, backend=backend))
-            done += 1
     except Exception:
-        # The database blinked (the task retries): give back the rows not yet tried, so the retry or the next
-        # sweep takes them at once. The one in flight stays claimed until the timeout: it may have been sent.
-        untried = [m.pk for m in messages[done + 1 :]]
+        # The database blinked (the task retries): give back the rows not yet handed over, so the retry or the
+        # next sweep takes them at once. One handed over and not recorded stays claimed: it may have been sent.
         try:
-            OutboundMessage.objects.filter(pk__in=untried, claimed_by=token).update(
-                status=MessageStatus.PENDING, claimed_by="", claimed_at=None
-            )
-        except Exception:
-            logger.exception("Could not release %s untried messages; the claim timeout will", len(untried))
+            result.released = _release_untried(token)
+        except DatabaseError:
+            logger.exception("Could not release the untried messages; their lease runs out and the sweep takes them")
+        logger.warning("Send batch stopped by an error (the task retries): %s", result.summary(), exc_info=True)
         raise
     finally:
         try:
             backend.close()
         except Exception:  # closing a broken connection must not hide what happened before
             logger.warning("Closing the mail connection failed", exc_info=True)
+    if result.troubled:
+        logger.warning("Send batch: %s", result.summary())
+    else:
+        logger.info("Send batch: %s", result.summary())
     return result
 
 
@@ -198,12 +344,29 @@ def _finish(message: OutboundMessage, token: str, **fields) -> bool:
 
 
 def _cancel(message: OutboundMessage, token: str, reason: str) -> SendResult:
-    _finish(message, token, status=MessageStatus.CANCELLED, cancelled_reason=reason[:200], claimed_by="")
+    _finish(
+        message,
+        token,
+        status=MessageStatus.CANCELLED,
+        cancelled_reason=reason[:200],
+        claimed_by="",
+        lease_expires_at=None,
+        handed_over_at=None,
+    )
     return SendResult(cancelled=1)
 
 
 def _reschedule(message: OutboundMessage, token: str, when: dt.datetime) -> SendResult:
-    _finish(message, token, status=MessageStatus.PENDING, scheduled_for=when, claimed_by="", claimed_at=None)
+    _finish(
+        message,
+        token,
+        status=MessageStatus.PENDING,
+        scheduled_for=when,
+        claimed_by="",
+        claimed_at=None,
+        lease_expires_at=None,
+        handed_over_at=None,
+    )
     return SendResult(rescheduled=1)
 
 
@@ -294,6 +457,13 @@ def _mint_links(message: OutboundMessage) -> tuple[str, str, int, int]:
     return token, unsubscribe, link_id, row.pk
 
 
+def new_message_id(message: OutboundMessage) -> str:
+    """A Message-ID for the email, made once and kept on the row: a copy sent again after a lost record carries
+    the same one, so it can be recognised (and many mail systems drop it)."""
+    domain = parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2] or "localhost"
+    return make_msgid(idstring=f"outbox-{message.pk}", domain=domain)
+
+
 def _process(message: OutboundMessage, *, token: str, backend) -> SendResult:
     now = timezone.now()
     if message.is_for_patient:
@@ -318,28 +488,75 @@ def _process(message: OutboundMessage, *, token: str, backend) -> SendResult:
         email = emails.build(
             message, to=to, questionnaire_token=questionnaire_token, unsubscribe_token=unsubscribe_token
         )
-        email.connection = backend
+    except DatabaseError:
+        raise  # the batch stops and the task retries; nothing went to the mail server
+    except Exception as exc:  # noqa: BLE001 - an unusable message is recorded on the row, never stops a batch
+        return _failed(message, token, classify(exc), now, link_id, unsubscribe_id)
+
+    # The last check before the mail server: the row is still ours (our lease did not run out and hand it to
+    # another claim), and from here on no retry may take it (handed_over_at).
+    message_id = message.email_message_id or new_message_id(message)
+    resent = message.handed_over_at is not None
+    handed_over = OutboundMessage.objects.filter(pk=message.pk, claimed_by=token, status=MessageStatus.SENDING).update(
+        handed_over_at=now, email_message_id=message_id, lease_expires_at=now + conf.get().claim_lease
+    )
+    if not handed_over:
+        _discard_links(link_id, unsubscribe_id)
+        return SendResult(lost=1)
+    if resent:
+        logger.warning(
+            "Message %s was handed to the mail server before without a record of the outcome; sending it again "
+            "with the same Message-ID %s",
+            message.pk,
+            message_id,
+        )
+    email.extra_headers["Message-ID"] = message_id
+    email.connection = backend
+    try:
         email.send()
     except Exception as exc:  # noqa: BLE001 - every failure is recorded on the row; one bad message never stops a batch
-        error = classify(exc)
-        _discard_links(link_id, unsubscribe_id)
-        return _failed(message, token, error, now)
-
-    _finish(
-        message,
-        token,
-        status=MessageStatus.SENT,
-        sent_at=now,
-        attempts=F("attempts") + 1,
-        recipient=", ".join(to),
-        link_id=link_id,
-        last_error="",
-        claimed_by="",
-    )
-    DeliveryAttempt.objects.create(message=message, attempted_at=now, outcome=AttemptOutcome.SENT)
-    result = SendResult(sent=1)
-    result.sent_ids.append(message.pk)
+        return _failed(message, token, classify(exc), now, link_id, unsubscribe_id)
+    result = _record_sent(message, now=now, to=to, link_id=link_id, message_id=message_id)
+    result.resent = int(resent)
     return result
+
+
+def _record_sent(
+    message: OutboundMessage, *, now: dt.datetime, to: list[str], link_id: int | None, message_id: str
+) -> SendResult:
+    """The mail server accepted it: record that once, whatever the claim (a copy that went is a copy that went)."""
+
+    def write() -> int:
+        recorded = (
+            OutboundMessage.objects.filter(pk=message.pk)
+            .exclude(status=MessageStatus.SENT)
+            .update(
+                status=MessageStatus.SENT,
+                sent_at=now,
+                attempts=F("attempts") + 1,
+                recipient=", ".join(to),
+                link_id=link_id,
+                last_error="",
+                claimed_by="",
+                lease_expires_at=None,
+                handed_over_at=None,
+                email_message_id=message_id,
+                updated_at=timezone.now(),
+            )
+        )
+        if recorded:
+            DeliveryAttempt.objects.create(message_id=message.pk, attempted_at=now, outcome=AttemptOutcome.SENT)
+        elif not DeliveryAttempt.objects.filter(message_id=message.pk, attempted_at=now).exists():
+            # Not our own earlier try whose commit reply was lost: another worker recorded this message as sent
+            # (our lease ran out mid-send). Both copies went; the record says so.
+            DeliveryAttempt.objects.create(message_id=message.pk, attempted_at=now, outcome=AttemptOutcome.SENT)
+            logger.error(
+                "Message %s was sent twice (Message-ID %s): a worker outlived its lease", message.pk, message_id
+            )
+        return recorded
+
+    _on_fresh_connection(write, what="record the sent email", message_ids=[message.pk])
+    return SendResult(sent=1, sent_ids=[message.pk])
 
 
 def _discard_links(link_id: int | None, unsubscribe_id: int | None) -> None:
@@ -350,33 +567,47 @@ def _discard_links(link_id: int | None, unsubscribe_id: int | None) -> None:
         UnsubscribeToken.objects.filter(pk=unsubscribe_id).delete()
 
 
-def _failed(message: OutboundMessage, token: str, error: TransportError, now: dt.datetime) -> SendResult:
+def _failed(
+    message: OutboundMessage,
+    token: str,
+    error: TransportError,
+    now: dt.datetime,
+    link_id: int | None = None,
+    unsubscribe_id: int | None = None,
+) -> SendResult:
     attempts = message.attempts + 1
     text = error.message[:MAX_ERROR]
     give_up = error.permanent or attempts >= conf.get().max_attempts
-    DeliveryAttempt.objects.create(
-        message=message,
-        attempted_at=now,
-        outcome=AttemptOutcome.PERMANENT if error.permanent else AttemptOutcome.TRANSIENT,
-        error=text,
-    )
     if give_up:
         reason = text if error.permanent else f"Gave up after {attempts} attempts: {text}"
-        logger.warning("Message %s failed: %s", message.pk, reason)
-        _finish(message, token, status=MessageStatus.FAILED, attempts=attempts, last_error=reason, claimed_by="")
-        return SendResult(failed=1)
-    when = now + backoff(attempts)
-    if message.is_for_patient:
-        when = next_sending_time(tz=message.clinic.tzinfo, not_before=when)
-    logger.info("Message %s: temporary error, retrying at %s: %s", message.pk, when.isoformat(), text)
-    _finish(
-        message,
-        token,
-        status=MessageStatus.PENDING,
-        attempts=attempts,
-        last_error=text,
-        scheduled_for=when,
-        claimed_by="",
-        claimed_at=None,
-    )
-    return SendResult(retrying=1)
+        fields = {"status": MessageStatus.FAILED, "last_error": reason}
+        result = SendResult(failed=1)
+    else:
+        when = now + backoff(attempts)
+        if message.is_for_patient:
+            when = next_sending_time(tz=message.clinic.tzinfo, not_before=when)
+        fields = {"status": MessageStatus.PENDING, "last_error": text, "scheduled_for": when, "claimed_at": None}
+        result = SendResult(retrying=1)
+    result.reasons[("gave up: " if give_up and not error.permanent else "") + _reason(error)] += 1
+
+    def write() -> int:
+        _discard_links(link_id, unsubscribe_id)
+        recorded = OutboundMessage.objects.filter(pk=message.pk, claimed_by=token).update(
+            attempts=attempts,
+            claimed_by="",
+            lease_expires_at=None,
+            handed_over_at=None,
+            updated_at=timezone.now(),
+            **fields,
+        )
+        if recorded:
+            DeliveryAttempt.objects.create(
+                message_id=message.pk,
+                attempted_at=now,
+                outcome=AttemptOutcome.PERMANENT if error.permanent else AttemptOutcome.TRANSIENT,
+                error=text,
+            )
+        return recorded
+
+    _on_fresh_connection(write, what="record the failed attempt", message_ids=[message.pk])
+    return result

@@ -282,9 +282,15 @@ def test_worker_killed_mid_batch_each_message_sent_once(baseline, clock, monkeyp
     assert len(mail.outbox) == 1
     stuck = OutboundMessage.objects.get(status=MessageStatus.SENDING)
 
-    clock.move_to(at(2026, 3, 5, 10, 10))  # within the claim timeout: nobody touches it
+    assert stuck.handed_over_at is not None  # it died talking to the mail server: the row may have gone
+    first_message_id = stuck.email_message_id
+    assert first_message_id
+
+    clock.move_to(
+        at(2026, 3, 5, 10, 1) + dt.timedelta(seconds=59)
+    )  # within the claim lease (2 minutes): nobody touches it
     assert services.messages_claim()[0] == []
-    clock.move_to(at(2026, 3, 5, 10, 16))  # after it: the sweep claims it again
+    clock.move_to(at(2026, 3, 5, 10, 2) + dt.timedelta(seconds=1))  # nobody renewed it: the next sweep claims it again
     from tests.notifications.conftest import sweep
 
     report = sweep()
@@ -294,4 +300,6 @@ def test_worker_killed_mid_batch_each_message_sent_once(baseline, clock, monkeyp
     assert stuck.status == MessageStatus.SENT
     assert len(mail.outbox) == 2
     assert sorted(m.to[0] for m in mail.outbox) == [mail.outbox[0].to[0]] * 2
+    # Sent again with the Message-ID it was first given: were the first copy delivered, the two are recognisable.
+    assert mail.outbox[1].extra_headers["Message-ID"] == first_message_id == stuck.email_message_id
     assert OutboundMessage.objects.filter(status=MessageStatus.SENT).count() == 2
