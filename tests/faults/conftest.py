@@ -8,6 +8,7 @@ seconds rather than minutes, and every test asserts against those configured val
 import datetime as dt
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -33,10 +34,13 @@ SWEEP_EVERY = 1.0  # seconds; beat sweeps every minute, the rig every second so 
 
 # The outbox settings under test, for the worker (environment) and for this process, whose sweeps decide which
 # claims are stale (Django settings). Small batches, so a fault always lands mid-drain with batches in flight.
+# The lease is the shortest the application accepts (60 s: three SMTP timeouts at least, so a sweep never takes
+# back a row whose worker is still talking to the mail server); the backoff is short so "SMTP down" ends quickly.
 RECOVERY = {
     "NOTIFICATIONS_BATCH_SIZE": 20,
-    "NOTIFICATIONS_CLAIM_LEASE_SECONDS": 6,
-    "NOTIFICATIONS_BACKOFF_SECONDS": 2,
+    "NOTIFICATIONS_CLAIM_LEASE_SECONDS": 60,
+    "NOTIFICATIONS_BACKOFF_BASE_SECONDS": 2,
+    "NOTIFICATIONS_BACKOFF_MAX_SECONDS": 4,
     "NOTIFICATIONS_MAX_ATTEMPTS": 20,
 }
 SETTLE = 2.0  # seconds of quiet after the drain: a late duplicate would arrive in it
@@ -62,6 +66,7 @@ class Outcome:
     recovery_seconds: float | None
     bound_seconds: float
     stuck: int  # invitation rows still pending or "sending" at the end
+    recognisable: int  # duplicates carrying the first copy's Message-ID
     notes: str = ""
 
 
@@ -144,8 +149,19 @@ class Rig:
     def delivered(self) -> int:
         return len(self.expected & set(self.smtp.mailbox.recipients()))
 
+    def mid_send(self, action: Callable[[], object]) -> object:
+        """Run `action` while the workers are mid-send: their emails wait at the mail server for its reply."""
+        self.smtp.mailbox.hold()
+        try:
+            wait_until(lambda: self.smtp.mailbox.held >= 1, "a send waiting at the mail server", every=0.02)
+            return action()
+        finally:
+            self.smtp.mailbox.release()
+
     def wait_delivered(self, at_least: int, timeout: float = 120) -> None:
-        wait_until(lambda: self.delivered() >= at_least, f"{at_least} invitations delivered", timeout=timeout, every=0.05)
+        wait_until(
+            lambda: self.delivered() >= at_least, f"{at_least} invitations delivered", timeout=timeout, every=0.05
+        )
 
     def drained(self) -> bool:
         return self.delivered() == len(self.expected) and self.stuck() == 0
@@ -172,9 +188,11 @@ class Rig:
             recovery_seconds=round(max(0.0, done_at - fault_ended_at), 1) if drained and done_at else None,
             bound_seconds=round(bound, 1),
             stuck=self.stuck(),
+            recognisable=len(received) - len({(m.to, m.message_id) for m in received}),
             notes=notes,
         )
         report.record(outcome.__dict__)
+        assert claim_lease_seconds() == RECOVERY["NOTIFICATIONS_CLAIM_LEASE_SECONDS"], "the lease is the one set"
         unexpected = set(counts) - self.expected
         assert not unexpected, f"emails to addresses that were never due: {sorted(unexpected)[:5]}"
         assert outcome.lost == 0, f"{outcome.lost} invitations never arrived ({outcome.stuck} rows stuck): {outcome}"
@@ -182,9 +200,11 @@ class Rig:
         assert outcome.stuck == 0, f"{outcome.stuck} rows still pending or sending: {outcome}"
         assert drained, f"not drained within {bound:.0f} s of the fault's end: {outcome}"
         links = [m.link for m in received]
-        assert all(links) and len(set(links)) == len(links), "each email carries a questionnaire link of its own"
+        assert all(links), "every email carries a questionnaire link"
+        assert len(set(links)) == len(links), "each email carries a link of its own"
         message_ids = [m.message_id for m in received]
-        assert all(message_ids) and len(set(message_ids)) == len(message_ids)
+        assert all(message_ids)
+        assert len(set(message_ids)) == len(message_ids)
         sent = self.invitations().filter(status=MessageStatus.SENT)
         assert sent.count() == outcome.expected
         assert set(sent.values_list("recipient", flat=True)) == self.expected

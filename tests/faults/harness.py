@@ -90,7 +90,9 @@ class RedisServer:
 
 
 def redis_server_missing() -> str | None:
-    return None if shutil.which("redis-server") else "needs service: redis-server (the binary) to start a Redis of its own"
+    return (
+        None if shutil.which("redis-server") else "needs service: redis-server (the binary) to start a Redis of its own"
+    )
 
 
 # --- SMTP --------------------------------------------------------------------------------------------------------
@@ -105,13 +107,33 @@ class Received:
 
 
 class Mailbox:
-    """Every message the SMTP server accepted, with when it arrived."""
+    """Every message the SMTP server accepted, with when it arrived.
+
+    `hold()` keeps each message that arrives waiting before the server's reply to DATA, so a test can break
+    something while a worker is mid-send; `release()` lets them through. A message whose sender vanished while held
+    (its worker was killed) was never accepted: aiosmtpd cancels its handler and it is not recorded."""
 
     def __init__(self):
         self.messages: list[Received] = []
         self.lock = threading.Lock()
+        self.open = threading.Event()
+        self.open.set()
+        self.held = 0
+
+    def hold(self) -> None:
+        self.open.clear()
+
+    def release(self) -> None:
+        self.open.set()
 
     async def handle_DATA(self, server, session, envelope):
+        if not self.open.is_set():
+            self.held += 1
+            try:
+                while not self.open.is_set():
+                    await asyncio.sleep(0.02)
+            finally:
+                self.held -= 1
         parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
         body = parsed.get_body(("plain",))
         match = LINK.search(body.get_content() if body else "")

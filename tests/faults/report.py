@@ -13,7 +13,8 @@ import time
 from pathlib import Path
 
 FOLDER = Path(os.environ.get("VAR_DIR") or Path(__file__).resolve().parents[2] / "var") / "faults"
-COLUMNS = ("fault", "expected", "delivered", "duplicates", "lost", "stuck", "recovery_seconds", "bound_seconds")
+COLUMNS = ("fault", "expected", "delivered", "duplicates", "recognisable", "lost", "stuck", "recovery_seconds",
+           "bound_seconds")  # fmt: skip
 
 _session_started = time.time()
 
@@ -32,12 +33,16 @@ def rows_since(started: float) -> list[dict]:
 
 
 def table(rows: list[dict]) -> list[str]:
-    header = "| Fault | Expected | Delivered | Duplicates | Lost | Stuck | Recovery (s) | Bound (s) |"
+    header = (
+        "| Fault | Expected | Delivered | Duplicates | of which same Message-ID | Lost | Stuck | Recovery (s) "
+        "| Bound (s) |"
+    )
     lines = [header, "|" + "---|" * len(COLUMNS)]
     for row in rows:
         recovery = "-" if row["recovery_seconds"] is None else f"{row['recovery_seconds']:.1f}"
         lines.append(
-            f"| {row['fault']} | {row['expected']} | {row['delivered']} | {row['duplicates']} | {row['lost']} "
+            f"| {row['fault']} | {row['expected']} | {row['delivered']} | {row['duplicates']} "
+            f"| {row.get('recognisable', '-')} | {row['lost']} "
             f"| {row['stuck']} | {recovery} | {row['bound_seconds']:.0f} |"
         )
     return lines

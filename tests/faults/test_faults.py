@@ -19,22 +19,15 @@ import pytest
 from notifications import services
 from notifications.models import MessageStatus
 from notifications.services.sweep import enqueue_batch
-from tests.faults.conftest import INVITATIONS, RECOVERY, SWEEP_EVERY, claim_lease_seconds, terminate_worker_connections
+from tests.faults.conftest import INVITATIONS, RECOVERY, SWEEP_EVERY, terminate_worker_connections
 from tests.processes import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.needs_services("postgres", "redis")]
 
 LEASE = float(RECOVERY["NOTIFICATIONS_CLAIM_LEASE_SECONDS"])
 # After the fault ends: what is left drains in seconds on 2 busy cores; this is the slack on top of the lease.
-DRAIN_ALLOWANCE = 60.0
+DRAIN_ALLOWANCE = 30.0
 BOUND = LEASE + SWEEP_EVERY + DRAIN_ALLOWANCE
-
-
-@pytest.fixture(autouse=True)
-def configured_lease():
-    """Every bound below is the lease configured here; the application must be using that same value."""
-    yield
-    assert claim_lease_seconds() == LEASE, "the outbox's claim lease is not the configured one"
 
 
 def test_worker_killed_mid_batch_then_a_new_worker(rig):
@@ -42,7 +35,16 @@ def test_worker_killed_mid_batch_then_a_new_worker(rig):
     worker = rig.start_worker()
     rig.sweeping()
     rig.wait_delivered(INVITATIONS // 4)
-    worker.kill()
+
+    # Killed while its emails wait for the mail server's reply: mid-batch, but before the server accepted them. A
+    # kill just after an acceptance and before its record is the one window no database can close (a duplicate
+    # with the same Message-ID, see notifications/services/sending.py); a random kill hits it now and then.
+    def kill():
+        worker.kill()
+        # The server notices the vanished sender and drops what it held (never accepted, never recorded).
+        wait_until(lambda: rig.smtp.mailbox.held == 0, "the killed worker's sends to be dropped", every=0.02)
+
+    rig.mid_send(kill)
     in_flight = rig.invitations().filter(status=MessageStatus.SENDING).count()
     rig.start_worker()
     fault_ended = worker_ready = time.monotonic()
@@ -104,7 +106,9 @@ def test_database_connections_terminated_three_times_mid_drain(rig):
     terminated = []
     for share in (0.2, 0.4, 0.6):
         rig.wait_delivered(int(INVITATIONS * share))
-        terminated.append(terminate_worker_connections())
+        # While emails wait for the mail server's reply: once it accepts them, the worker's next query (recording
+        # them as sent) meets a dead connection. That is where the issue's duplicates came from.
+        terminated.append(rig.mid_send(terminate_worker_connections))
     fault_ended = time.monotonic()
     assert all(terminated), "each blip terminated the worker's connections"
     rig.finish("database connections terminated 3 times mid-drain", fault_ended_at=fault_ended, bound=BOUND,
@@ -119,8 +123,10 @@ def test_smtp_down_for_a_while_then_back(rig):
     rig.smtp.stop()
     # Down until a whole batch's worth of sends has failed and is waiting to retry.
     wait_until(
-        lambda: rig.invitations().filter(status=MessageStatus.PENDING, attempts__gte=1).count()
-        >= RECOVERY["NOTIFICATIONS_BATCH_SIZE"],
+        lambda: (
+            rig.invitations().filter(status=MessageStatus.PENDING, attempts__gte=1).count()
+            >= RECOVERY["NOTIFICATIONS_BATCH_SIZE"]
+        ),
         "sends failing while the mail server is down",
         timeout=60,
     )
