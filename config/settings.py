@@ -245,6 +245,13 @@ SPECTACULAR_SETTINGS = {
 # A questionnaire link lives as long as its follow-up is open; these tune the schedule (days).
 FOLLOW_UP_OPENS_DAYS_BEFORE_DUE = env.int("FOLLOW_UP_OPENS_DAYS_BEFORE_DUE", default=3)
 FOLLOW_UP_CLOSES_DAYS_AFTER_DUE = env.int("FOLLOW_UP_CLOSES_DAYS_AFTER_DUE", default=21)
+# The baseline may still be answered this many days after the injection (about the days before it); 0: only
+# before or on the injection day. outcomes/schedule.py applies it.
+BASELINE_CLOSES_DAYS_AFTER_INJECTION = env.int("BASELINE_CLOSES_DAYS_AFTER_INJECTION", default=3)
+if BASELINE_CLOSES_DAYS_AFTER_INJECTION < 0:
+    raise ImproperlyConfigured(
+        f"BASELINE_CLOSES_DAYS_AFTER_INJECTION must be 0 or more, not {BASELINE_CLOSES_DAYS_AFTER_INJECTION}"
+    )
 OUTCOMES_WORDING_FILE = env.str("OUTCOMES_WORDING_FILE", default="") or None
 OUTCOME_THRESHOLDS = env.json("OUTCOME_THRESHOLDS", default={})
 # Outcomes dashboard: no number in a CSV download or the summary API (they may leave the clinic) describes fewer
@@ -264,6 +271,7 @@ NOTIFICATIONS_CLAIM_LEASE_SECONDS = env.int("NOTIFICATIONS_CLAIM_LEASE_SECONDS",
 NOTIFICATIONS_MAX_ATTEMPTS = env.int("NOTIFICATIONS_MAX_ATTEMPTS", default=8)
 NOTIFICATIONS_BACKOFF_BASE_SECONDS = env.int("NOTIFICATIONS_BACKOFF_BASE_SECONDS", default=60)
 NOTIFICATIONS_BACKOFF_MAX_SECONDS = env.int("NOTIFICATIONS_BACKOFF_MAX_SECONDS", default=14400)
+NOTIFICATIONS_GATHER_MINUTES = env.int("NOTIFICATIONS_GATHER_MINUTES", default=15)
 SAFETY_FLAG_RULES = env.json("SAFETY_FLAG_RULES", default={})  # format: safety/rules.py
 # Adverse-event exports (XLSX, PDF, FHIR) above this many events are built by a background job, not in the request.
 EXPORT_SYNC_MAX_ROWS = env.int("EXPORT_SYNC_MAX_ROWS", default=2000)

@@ -16,7 +16,8 @@ class OutboundMessageAdmin(admin.ModelAdmin):
 
     list_display = ["id", "kind", "status", "clinic", "patient", "scheduled_for", "attempts", "sent_at"]
     list_filter = ["status", "kind", "clinic"]
-    search_fields = ["dedupe_key", "patient__registry_number", "recipient"]
+    # A Message-ID finds the row(s) an email carried, e.g. to recognise a copy sent twice.
+    search_fields = ["dedupe_key", "patient__registry_number", "recipient", "email_message_id"]
     date_hierarchy = "scheduled_for"
     list_select_related = ["clinic", "patient"]
     inlines = [DeliveryAttemptInline]

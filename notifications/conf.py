@@ -13,6 +13,7 @@ NOTIFICATIONS_MAX_ATTEMPTS               8: temporary errors are retried this ma
 NOTIFICATIONS_BACKOFF_BASE_SECONDS       60: wait after the first temporary error, doubling after each one...
 NOTIFICATIONS_BACKOFF_MAX_SECONDS        14400: ...up to this
 NOTIFICATIONS_CLAIM_TIMEOUT_MINUTES      replaced by the lease; setting it stops start-up with a pointer to it
+NOTIFICATIONS_GATHER_MINUTES             15: a patient's emails of one kind due this close together go as one
 """
 
 import datetime as dt
@@ -37,6 +38,7 @@ class NotificationSettings:
     max_attempts: int
     backoff_base: dt.timedelta
     backoff_max: dt.timedelta
+    gather: dt.timedelta
 
 
 def _parse_hours(value: str) -> tuple[dt.time, dt.time | None]:
@@ -96,6 +98,7 @@ def get() -> NotificationSettings:
         max_attempts=_int("NOTIFICATIONS_MAX_ATTEMPTS", 8, minimum=1),
         backoff_base=dt.timedelta(seconds=backoff_base),
         backoff_max=dt.timedelta(seconds=_int("NOTIFICATIONS_BACKOFF_MAX_SECONDS", 14400, minimum=backoff_base)),
+        gather=dt.timedelta(minutes=_int("NOTIFICATIONS_GATHER_MINUTES", 15, minimum=0, maximum=24 * 60)),
     )
 
 

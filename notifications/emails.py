@@ -7,6 +7,7 @@ Staff emails point to the registry, where access is checked, rather than carryin
 """
 
 import datetime as dt
+from dataclasses import dataclass
 from email.utils import formataddr, parseaddr
 
 from django.conf import settings
@@ -15,11 +16,13 @@ from django.template.loader import render_to_string
 
 from notifications.models import MessageKind, OutboundMessage
 
+# Patient emails name what they are about ({about}: "your left knee", or "both your knees" when one email lists
+# two questionnaires), never the product or any score.
 SUBJECTS = {
-    MessageKind.INVITATION: "{clinic}: a short questionnaire about how you are getting on",
-    MessageKind.REMINDER_1: "Reminder from {clinic}: your questionnaire",
-    MessageKind.REMINDER_2: "Reminder from {clinic}: your questionnaire",
-    MessageKind.FINAL_REMINDER: "Last reminder from {clinic}: your questionnaire closes soon",
+    MessageKind.INVITATION: "{clinic}: a short questionnaire about {about}",
+    MessageKind.REMINDER_1: "Reminder from {clinic}: your {questionnaires} about {about}",
+    MessageKind.REMINDER_2: "Reminder from {clinic}: your {questionnaires} about {about}",
+    MessageKind.FINAL_REMINDER: "Last reminder from {clinic}: your {questionnaires} about {about} {close} soon",
     MessageKind.URGENT_FLAG: "Urgent: a safety report needs review ({clinic})",
     MessageKind.LINK_LOCKED: "A patient's questionnaire link was locked ({clinic})",
     MessageKind.MISSED_DIGEST: "{clinic}: daily registry summary",
@@ -55,13 +58,83 @@ def _from_address(clinic) -> str:
     return formataddr((clinic.name, address))
 
 
-def build(
-    message: OutboundMessage,
+@dataclass(frozen=True)
+class Questionnaire:
+    """One questionnaire listed in a patient email: which knee and injection it is about, and its own link."""
+
+    label: str  # "your left knee, injected on 3 March 2026"
+    knee: str  # "your left knee", for the button
+    url: str
+    closes_on: dt.date
+
+
+def _about(messages: list[OutboundMessage]) -> str:
+    knees = {m.follow_up.plan.get_knee_display().lower() for m in messages}
+    if len(messages) == 1:
+        return f"your {knees.pop()} knee"
+    return "both your knees" if len(knees) == 2 else f"your {knees.pop()} knee ({len(messages)} questionnaires)"
+
+
+def build_questionnaires(
+    messages: list[OutboundMessage],
     *,
     to: list[str],
-    questionnaire_token: str | None = None,
-    unsubscribe_token: str | None = None,
+    questionnaire_tokens: list[str],
+    unsubscribe_token: str,
+    message_id: str,
 ) -> EmailMultiAlternatives:
+    """One patient email (invitation or reminder) listing one or more questionnaires of one patient, each with its
+    knee, injection date and link: a patient treated in both knees gets one email, not two identical ones."""
+    first = messages[0]
+    clinic = first.clinic
+    questionnaires = [
+        Questionnaire(
+            label=m.follow_up.patient_label,
+            knee=f"your {m.follow_up.plan.get_knee_display().lower()} knee",
+            url=questionnaire_url(token),
+            closes_on=m.follow_up.closes_on,
+        )
+        for m, token in zip(messages, questionnaire_tokens, strict=True)
+    ]
+    context = {
+        "message": first,
+        "kind": first.kind,
+        "clinic": clinic,
+        "contact_email": clinic.contact_email,
+        "site_url": settings.SITE_URL,
+        "questionnaires": questionnaires,
+        # The single-questionnaire wording (and older templates) read these.
+        "questionnaire_url": questionnaires[0].url,
+        "closes_on": min(q.closes_on for q in questionnaires),
+        "unsubscribe_url": unsubscribe_url(unsubscribe_token),
+        "is_final": first.kind == MessageKind.FINAL_REMINDER,
+    }
+    headers = {
+        "Auto-Submitted": "auto-generated",
+        "List-Unsubscribe": f"<{context['unsubscribe_url']}>",
+        "Message-ID": message_id,
+    }
+    name = TEMPLATES[first.kind]
+    email = EmailMultiAlternatives(
+        subject=SUBJECTS[first.kind].format(
+            clinic=clinic.name,
+            about=_about(messages),
+            questionnaires="questionnaires" if len(messages) > 1 else "questionnaire",
+            close="close" if len(messages) > 1 else "closes",
+        ),
+        body=render_to_string(f"notifications/email/{name}.txt", context),
+        from_email=_from_address(clinic),
+        to=to,
+        reply_to=[clinic.contact_email] if clinic.contact_email else None,
+        headers=headers,
+    )
+    email.attach_alternative(render_to_string(f"notifications/email/{name}.html", context), "text/html")
+    return email
+
+
+def build(message: OutboundMessage, *, to: list[str]) -> EmailMultiAlternatives:
+    """Every email but the questionnaire ones (build_questionnaires): staff notices and the patient's advice."""
+    assert not message.is_for_patient, "questionnaire emails are built by build_questionnaires"
     clinic = message.clinic
     context = {
         "message": message,
@@ -72,19 +145,12 @@ def build(
         "data": message.context or {},
     }
     headers = {"Auto-Submitted": "auto-generated"}
-    if message.follow_up_id and message.is_for_patient:
-        context.update(
-            closes_on=message.follow_up.closes_on,
-            questionnaire_url=questionnaire_url(questionnaire_token) if questionnaire_token else "",
-            unsubscribe_url=unsubscribe_url(unsubscribe_token) if unsubscribe_token else "",
-            is_final=message.kind == MessageKind.FINAL_REMINDER,
-        )
-        if unsubscribe_token:
-            headers["List-Unsubscribe"] = f"<{context['unsubscribe_url']}>"
     if message.kind == MessageKind.SAFETY_ADVICE:
         # The answers themselves stay out of the email, as every clinical detail does (notifications.services.advice).
         answered_at = dt.datetime.fromisoformat(message.context["answered_at"]).astimezone(clinic.tzinfo)
         context.update(phone=clinic.phone, phone_link=clinic.phone_link, answered_on=answered_at.date())
+        if message.follow_up_id:
+            context["about"] = message.follow_up.patient_label
     if message.kind == MessageKind.URGENT_FLAG:
         # A serious adverse event (notifications.receivers_events) travels as an urgent report with its own page.
         context["flag_url"] = site_url(message.context.get("url") or f"/flags/{message.context.get('flag_id')}/")

@@ -68,9 +68,10 @@ class OutboundMessage(models.Model):
     # Set just before the email goes to the mail server, cleared once the outcome is recorded: a row "sending"
     # with this set may already be in the patient's inbox (see notifications.services.sending).
     handed_over_at = models.DateTimeField(null=True, blank=True)
-    # The email's Message-ID header, made before the first hand-over and reused by every retry and resend.
-    email_message_id = models.CharField(max_length=255, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # The Message-ID header of the email that carries this row, stored before the first hand-over and reused by
+    # every retry and resend. Rows of one patient and kind due together go in one email (sending.py): they share it.
+    email_message_id = models.CharField(max_length=255, blank=True)
     # The questionnaire link minted for this email (never its token), so opening/starting can be tracked.
     link = models.ForeignKey(
         "outcomes.QuestionnaireLink", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -25,15 +25,27 @@ class Window:
     opens_on: dt.date
     due_on: dt.date
     closes_on: dt.date
+    # False for a baseline recorded too late to ask for: the follow-up is "not collected", never missed.
+    collectable: bool = True
+
+
+def baseline_window(*, injected_on: dt.date, recorded_on: dt.date) -> Window:
+    """The baseline rule, in this one place. It opens when the injection is recorded (or planned) and may be
+    answered up to BASELINE_CLOSES_DAYS_AFTER_INJECTION days after the injection: a clinic records injections
+    after the visit, and a patient remembers the days before it well enough for that long (the page asks about
+    them). Recorded later than that, there is no baseline to collect."""
+    closes_on = injected_on + dt.timedelta(days=settings.BASELINE_CLOSES_DAYS_AFTER_INJECTION)
+    if recorded_on > closes_on:
+        return Window(Timepoint.BASELINE, injected_on, injected_on, injected_on, collectable=False)
+    return Window(Timepoint.BASELINE, min(recorded_on, injected_on), injected_on, closes_on)
 
 
 def windows(*, injected_on: dt.date, recorded_on: dt.date) -> list[Window]:
-    """Baseline opens when the injection is recorded and closes on the injection day: answers given after the
-    injection are not a baseline. Later timepoints open a few days before they are due and close weeks after."""
+    """The baseline (baseline_window), then later timepoints that open a few days before they are due and close
+    weeks after."""
     before = settings.FOLLOW_UP_OPENS_DAYS_BEFORE_DUE
     after = settings.FOLLOW_UP_CLOSES_DAYS_AFTER_DUE
-    baseline_opens = min(recorded_on, injected_on)
-    result = [Window(Timepoint.BASELINE, baseline_opens, injected_on, injected_on)]
+    result = [baseline_window(injected_on=injected_on, recorded_on=recorded_on)]
     for timepoint, months in TIMEPOINT_MONTHS.items():
         due = add_months(injected_on, months)
         result.append(Window(timepoint, due - dt.timedelta(days=before), due, due + dt.timedelta(days=after)))

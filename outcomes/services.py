@@ -59,8 +59,9 @@ def follow_ups_schedule(*, plan: TreatmentPlan, injection: Injection) -> list[Fo
             opens_on=window.opens_on,
             due_on=window.due_on,
             closes_on=window.closes_on,
+            injected_on=injection.injected_on,
         )
-        follow_up.status = follow_up.status_on(today)
+        follow_up.status = follow_up.status_on(today) if window.collectable else FollowUpStatus.NOT_COLLECTED
         follow_up._change_reason = "Scheduled with the injection"
         created.append(follow_up)
     for follow_up in created:
@@ -77,15 +78,17 @@ def follow_ups_reschedule(*, injection: Injection) -> list[FollowUp]:
     windows = {w.timepoint: w for w in schedule.windows(injected_on=injection.injected_on, recorded_on=today)}
     moved = []
     for follow_up in FollowUp.objects.select_for_update().filter(
-        plan_id=injection.plan_id, status__in=[*ACTIVE_STATUSES, FollowUpStatus.MISSED]
+        plan_id=injection.plan_id, status__in=[*ACTIVE_STATUSES, FollowUpStatus.MISSED, FollowUpStatus.NOT_COLLECTED]
     ):
         window = windows[follow_up.timepoint]
-        if follow_up.timepoint == Timepoint.BASELINE:
+        if follow_up.timepoint == Timepoint.BASELINE and window.collectable:
             window = schedule.Window(
                 window.timepoint, min(follow_up.opens_on, window.due_on), window.due_on, window.closes_on
             )
         follow_up.opens_on, follow_up.due_on, follow_up.closes_on = window.opens_on, window.due_on, window.closes_on
-        _set_status(follow_up, follow_up.status_on(today), reason="Injection date changed")
+        follow_up.injected_on = injection.injected_on
+        status = follow_up.status_on(today) if window.collectable else FollowUpStatus.NOT_COLLECTED
+        _set_status(follow_up, status, reason="Injection date changed")
         follow_up.save()
         moved.append(follow_up)
     for follow_up in moved:

@@ -62,10 +62,13 @@ def planned_day(kind: str, *, opens_on: dt.date, closes_on: dt.date) -> dt.date 
 def message_plan(*, opens_on: dt.date, closes_on: dt.date, today: dt.date) -> list[tuple[str, dt.date]]:
     """(kind, day) of every patient email still to come for a window, invitation first.
 
-    The invitation goes as soon as the window is open. Reminders only if still in the future and inside the
-    window; a reminder on or after the final one's day is dropped (the final one is the last word).
+    The invitation goes as soon as the window is open, unless it closes today. Reminders only if still in the
+    future and inside the window; a reminder on or after the final one's day is dropped (the final one is the
+    last word).
     """
-    if today > closes_on:
+    if today >= closes_on:
+        # Less than a day left to answer (a baseline recorded on its last day): a link that dies tonight is not
+        # worth an email. The follow-up stays open for the clinic to enter answers.
         return []
     invite_on = max(opens_on, today)
     plan = [(MessageKind.INVITATION, invite_on)]
@@ -109,6 +112,33 @@ def _rows_for(follow_up_ids: list[int], now: dt.datetime) -> list[OutboundMessag
     return rows
 
 
+def _gather(rows: list[OutboundMessage]) -> list[OutboundMessage]:
+    """A patient's emails of one kind due within NOTIFICATIONS_GATHER_MINUTES of each other are given the same
+    time, so one sweep claims them together and sending.py sends them as one email (both knees treated at one
+    visit: one invitation listing both questionnaires, not two identical ones)."""
+    window = conf.get().gather
+    if not window or not rows:
+        return rows
+    times = [r.scheduled_for for r in rows]
+    anchors: dict[tuple[int, str], list[dt.datetime]] = {}
+    pending = OutboundMessage.objects.filter(
+        status=MessageStatus.PENDING,
+        patient_id__in={r.patient_id for r in rows},
+        kind__in={r.kind for r in rows},
+        scheduled_for__range=(min(times) - window, max(times) + window),
+    ).values_list("patient_id", "kind", "scheduled_for")
+    for patient_id, kind, when in pending:
+        anchors.setdefault((patient_id, kind), []).append(when)
+    for row in sorted(rows, key=lambda r: r.scheduled_for):
+        known = anchors.setdefault((row.patient_id, row.kind), [])
+        near = [when for when in known if abs(when - row.scheduled_for) <= window]
+        if near:
+            row.scheduled_for = min(near, key=lambda when: abs(when - row.scheduled_for))
+        else:
+            known.append(row.scheduled_for)
+    return rows
+
+
 def messages_schedule(*, follow_up_ids: Iterable[int], now: dt.datetime | None = None) -> Scheduled:
     """Write the invitation and reminder rows of open follow-ups, skipping any already written (dedupe key)."""
     now = now or timezone.now()
@@ -122,7 +152,7 @@ def messages_schedule(*, follow_up_ids: Iterable[int], now: dt.datetime | None =
                 "dedupe_key", flat=True
             )
         )
-        new = [r for r in rows if r.dedupe_key not in existing]
+        new = _gather([r for r in rows if r.dedupe_key not in existing])
         # ignore_conflicts: a concurrent sweep may have written the same keys a moment ago; the key wins.
         OutboundMessage.objects.bulk_create(new, batch_size=CHUNK, ignore_conflicts=True)
         result.invitations += sum(1 for r in new if r.kind == MessageKind.INVITATION)

@@ -216,9 +216,11 @@ def messages_claim(*, now: dt.datetime | None = None, limit: int | None = None) 
         if connection.features.has_select_for_update_skip_locked:
             # Two sweeps at once each take different rows instead of waiting on each other.
             candidates = candidates.select_for_update(skip_locked=True)
-        ids = list(candidates.values_list("id", flat=True)[:limit])
-        if not ids:
+        rows = list(candidates.values_list("id", "status")[:limit])
+        if not rows:
             return [], claim
+        ids = [pk for pk, _status in rows]
+        expired = [pk for pk, status in rows if status == MessageStatus.SENDING]
         # Without row locks (SQLite) this conditional update is the claim; its count says whether another
         # sweep took some of them first.
         taken = OutboundMessage.objects.filter(due, id__in=ids).update(
@@ -229,6 +231,12 @@ def messages_claim(*, now: dt.datetime | None = None, limit: int | None = None) 
         )
     if taken != len(ids):
         ids = list(OutboundMessage.objects.filter(claimed_by=claim).values_list("id", flat=True))
+    if expired:
+        logger.warning(
+            "Claimed again %s emails whose lease ran out (their worker died or their task was lost): %s",
+            len(expired),
+            expired[:50],
+        )
     return ids, claim
 
 
@@ -305,20 +313,23 @@ def messages_send(
         return result
     messages = list(
         OutboundMessage.objects.filter(claimed_by=token, status=MessageStatus.SENDING)
-        .select_related("clinic", "follow_up", "patient", "recipient_user")
+        .select_related("clinic", "follow_up__plan", "patient", "recipient_user")
         .order_by("id")
     )
     backend = mail.get_connection(fail_silently=False)
     renew_at = now + lease / 4
     try:
-        for message in messages:
+        for group in _one_email_each(messages):
             if timezone.now() >= renew_at:
                 _lease_renew(token)
                 renew_at = timezone.now() + lease / 4
-            result.add(_process(message, token=token, backend=backend))
+            if group[0].is_for_patient:
+                result.add(_process_questionnaires(group, token=token, backend=backend))
+            else:
+                result.add(_process(group[0], token=token, backend=backend))
     except Exception:
         # The database blinked (the task retries): give back the rows not yet handed over, so the retry or the
-        # next sweep takes them at once. One handed over and not recorded stays claimed: it may have been sent.
+        # next sweep takes them at once. An email handed over and not recorded stays claimed: it may have gone.
         try:
             result.released = _release_untried(token)
         except DatabaseError:
@@ -335,6 +346,16 @@ def messages_send(
     else:
         logger.info("Send batch: %s", result.summary())
     return result
+
+
+def _one_email_each(messages: list[OutboundMessage]) -> list[list[OutboundMessage]]:
+    """The batch's rows grouped by the email that carries them: a patient's questionnaire rows of one kind go in
+    one email (a patient treated in both knees hears once, with a link per knee); every other row alone."""
+    groups: dict[tuple, list[OutboundMessage]] = {}
+    for message in messages:
+        key = (message.patient_id, message.kind) if message.is_for_patient else ("row", message.pk)
+        groups.setdefault(key, []).append(message)
+    return list(groups.values())
 
 
 def _finish(message: OutboundMessage, token: str, **fields) -> bool:
@@ -391,6 +412,8 @@ def _check_patient_message(message: OutboundMessage, now: dt.datetime):
         return "cancel", f"Follow-up cancelled{': ' + follow_up.cancelled_reason if follow_up.cancelled_reason else ''}"
     if follow_up.status == FollowUpStatus.MISSED:
         return "cancel", "Questionnaire window closed"
+    if follow_up.status == FollowUpStatus.NOT_COLLECTED:
+        return "cancel", "Baseline not collected: recorded after the injection"
     if not patient.may_email:
         reason = _patient_reason_not_to_email(patient)
         messages_cancel(patient_id=patient.pk, reason=reason)  # the rest of them would only fail the same way
@@ -445,169 +468,275 @@ def _recipients(message: OutboundMessage) -> list[str] | str:
     return _staff_addresses(message.clinic_id) or "The clinic has no staff email address"
 
 
-def _mint_links(message: OutboundMessage) -> tuple[str, str, int, int]:
+def _mint_link(message: OutboundMessage) -> tuple[str, int]:
     from outcomes.services import link_create
 
     token = link_create(follow_up=message.follow_up)
-    link_id = QuestionnaireLink.objects.values_list("id", flat=True).get(token_hash=hash_token(token))
+    return token, QuestionnaireLink.objects.values_list("id", flat=True).get(token_hash=hash_token(token))
+
+
+def _mint_unsubscribe(message: OutboundMessage) -> tuple[str, int]:
     unsubscribe = secrets.token_urlsafe(32)  # 256 bits
     row = UnsubscribeToken.objects.create(
         patient_id=message.patient_id, message=message, token_hash=hash_unsubscribe_token(unsubscribe)
     )
-    return token, unsubscribe, link_id, row.pk
+    return unsubscribe, row.pk
 
 
-def new_message_id(message: OutboundMessage) -> str:
-    """A Message-ID for the email, made once and kept on the row: a copy sent again after a lost record carries
-    the same one, so it can be recognised (and many mail systems drop it)."""
-    domain = parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2] or "localhost"
-    return make_msgid(idstring=f"outbox-{message.pk}", domain=domain)
+def new_message_id(clinic) -> str:
+    """The Message-ID header, kept on every row the email carries (OutboundMessage.email_message_id)."""
+    domain = parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2] or "knee-registry.invalid"
+    return make_msgid(idstring=f"c{clinic.pk}", domain=domain)
+
+
+def _stable_message_id(rows: list[OutboundMessage]) -> str:
+    """The Message-ID these rows' email went out with before (a resend after a lost record, or a retry after a
+    temporary error), else a new one: a second copy of an email is recognisable as the same email."""
+    earlier = [row.email_message_id for row in rows if row.email_message_id]
+    handed_over = [row.email_message_id for row in rows if row.email_message_id and row.handed_over_at]
+    return (handed_over or earlier or [new_message_id(rows[0].clinic)])[0]
+
+
+def _process_questionnaires(messages: list[OutboundMessage], *, token: str, backend) -> SendResult:
+    """One email for a patient's rows of one kind due together. Each row is checked on its own (consent, still
+    open, sending hours...): one that fails is cancelled or moved alone and the email lists only the others."""
+    now = timezone.now()
+    result = SendResult()
+    sendable = []
+    for message in messages:
+        decision = _check_patient_message(message, now)
+        if decision is None:
+            sendable.append(message)
+            continue
+        action, value = decision
+        result.add(_cancel(message, token, value) if action == "cancel" else _reschedule(message, token, value))
+    if not sendable:
+        return result
+    to = _recipients(sendable[0])
+    message_id = _stable_message_id(sendable)
+    links: dict[int, int] = {}
+    unsubscribe_id = None
+
+    def build(rows: list[OutboundMessage]):
+        nonlocal unsubscribe_id
+        tokens = []
+        for row in rows:
+            questionnaire_token, links[row.pk] = _mint_link(row)
+            tokens.append(questionnaire_token)
+        unsubscribe_token, unsubscribe_id = _mint_unsubscribe(rows[0])
+        return emails.build_questionnaires(
+            rows, to=to, questionnaire_tokens=tokens, unsubscribe_token=unsubscribe_token, message_id=message_id
+        )
+
+    def discard(rows: list[OutboundMessage]) -> None:
+        _discard_links([links.pop(row.pk) for row in rows if row.pk in links], None)
+
+    try:
+        email = build(sendable)
+    except DatabaseError:
+        raise  # the batch stops and the task retries; nothing went to the mail server
+    except Exception as exc:  # noqa: BLE001 - an unusable email is recorded on its rows, never stops a batch
+        result.add(_failed(sendable, token, classify(exc), now, list(links.values()), unsubscribe_id))
+        return result
+    handed = _hand_over(sendable, token=token, now=now, message_id=message_id)
+    result.lost += len(sendable) - len(handed)
+    if not handed:
+        discard(sendable)
+        _discard_links([], unsubscribe_id)
+        return result
+    if len(handed) < len(sendable):
+        # Some rows went to a newer claim while we prepared the email (our lease ran out): write it again
+        # without them; the new claimant sends those.
+        discard(sendable)
+        _discard_links([], unsubscribe_id)
+        email = build(handed)
+    result.add(
+        _send_and_record(
+            email,
+            handed,
+            token=token,
+            backend=backend,
+            now=now,
+            to=to,
+            message_id=message_id,
+            links=links,
+            unsubscribe_id=unsubscribe_id,
+        )
+    )
+    return result
 
 
 def _process(message: OutboundMessage, *, token: str, backend) -> SendResult:
+    """A staff notice or the patient's advice: one row, one email."""
     now = timezone.now()
-    if message.is_for_patient:
-        decision = _check_patient_message(message, now)
-        if decision is not None:
-            action, value = decision
-            return _cancel(message, token, value) if action == "cancel" else _reschedule(message, token, value)
-    elif message.kind == MessageKind.SAFETY_ADVICE:
+    if message.kind == MessageKind.SAFETY_ADVICE:
         reason = _check_safety_advice(message, now)
         if reason is not None:
             return _cancel(message, token, reason)
     to = _recipients(message)
     if isinstance(to, str):
         return _cancel(message, token, to)
-
-    link_id = unsubscribe_id = None
+    message_id = _stable_message_id([message])
     try:
-        if message.is_for_patient:
-            questionnaire_token, unsubscribe_token, link_id, unsubscribe_id = _mint_links(message)
-        else:
-            questionnaire_token = unsubscribe_token = None
-        email = emails.build(
-            message, to=to, questionnaire_token=questionnaire_token, unsubscribe_token=unsubscribe_token
-        )
+        email = emails.build(message, to=to)
     except DatabaseError:
-        raise  # the batch stops and the task retries; nothing went to the mail server
-    except Exception as exc:  # noqa: BLE001 - an unusable message is recorded on the row, never stops a batch
-        return _failed(message, token, classify(exc), now, link_id, unsubscribe_id)
+        raise
+    except Exception as exc:  # noqa: BLE001 - an unusable email is recorded on its row, never stops a batch
+        return _failed([message], token, classify(exc), now)
+    email.extra_headers["Message-ID"] = message_id
+    if not _hand_over([message], token=token, now=now, message_id=message_id):
+        return SendResult(lost=1)
+    return _send_and_record(email, [message], token=token, backend=backend, now=now, to=to, message_id=message_id)
 
-    # The last check before the mail server: the row is still ours (our lease did not run out and hand it to
-    # another claim), and from here on no retry may take it (handed_over_at).
-    message_id = message.email_message_id or new_message_id(message)
-    resent = message.handed_over_at is not None
-    handed_over = OutboundMessage.objects.filter(pk=message.pk, claimed_by=token, status=MessageStatus.SENDING).update(
+
+def _hand_over(rows: list[OutboundMessage], *, token: str, now: dt.datetime, message_id: str) -> list[OutboundMessage]:
+    """The last check before the mail server, one UPDATE: the rows still ours (no newer claim took them when our
+    lease ran out), stamped so that from now on no retry of ours takes them, and with the Message-ID stored."""
+    ids = [row.pk for row in rows]
+    ours = OutboundMessage.objects.filter(pk__in=ids, claimed_by=token, status=MessageStatus.SENDING)
+    stamped = ours.update(
         handed_over_at=now, email_message_id=message_id, lease_expires_at=now + conf.get().claim_lease
     )
-    if not handed_over:
-        _discard_links(link_id, unsubscribe_id)
-        return SendResult(lost=1)
+    if stamped == len(rows):
+        return rows
+    if not stamped:
+        return []
+    still_ours = set(OutboundMessage.objects.filter(pk__in=ids, claimed_by=token).values_list("pk", flat=True))
+    return [row for row in rows if row.pk in still_ours]
+
+
+def _send_and_record(
+    email,
+    rows: list[OutboundMessage],
+    *,
+    token: str,
+    backend,
+    now: dt.datetime,
+    to: list[str],
+    message_id: str,
+    links: dict[int, int] | None = None,
+    unsubscribe_id: int | None = None,
+) -> SendResult:
+    links = links or {}
+    resent = [row.pk for row in rows if row.handed_over_at is not None]
     if resent:
         logger.warning(
-            "Message %s was handed to the mail server before without a record of the outcome; sending it again "
+            "Messages %s were handed to the mail server before without a record of the outcome; sending again "
             "with the same Message-ID %s",
-            message.pk,
+            resent,
             message_id,
         )
-    email.extra_headers["Message-ID"] = message_id
     email.connection = backend
     try:
         email.send()
-    except Exception as exc:  # noqa: BLE001 - every failure is recorded on the row; one bad message never stops a batch
-        return _failed(message, token, classify(exc), now, link_id, unsubscribe_id)
-    result = _record_sent(message, now=now, to=to, link_id=link_id, message_id=message_id)
-    result.resent = int(resent)
+    except Exception as exc:  # noqa: BLE001 - every failure is recorded on the rows; one bad email never stops a batch
+        return _failed(rows, token, classify(exc), now, list(links.values()), unsubscribe_id)
+    result = _record_sent(rows, now=now, to=to, links=links, message_id=message_id)
+    result.resent = len(resent)
     return result
 
 
 def _record_sent(
-    message: OutboundMessage, *, now: dt.datetime, to: list[str], link_id: int | None, message_id: str
+    rows: list[OutboundMessage], *, now: dt.datetime, to: list[str], links: dict[int, int], message_id: str
 ) -> SendResult:
-    """The mail server accepted it: record that once, whatever the claim (a copy that went is a copy that went)."""
+    """The mail server accepted the email: record that once for each row it carried, in one transaction, whatever
+    the claim (a copy that went is a copy that went)."""
+    ids = [row.pk for row in rows]
 
     def write() -> int:
-        recorded = (
-            OutboundMessage.objects.filter(pk=message.pk)
-            .exclude(status=MessageStatus.SENT)
-            .update(
-                status=MessageStatus.SENT,
-                sent_at=now,
-                attempts=F("attempts") + 1,
-                recipient=", ".join(to),
-                link_id=link_id,
-                last_error="",
-                claimed_by="",
-                lease_expires_at=None,
-                handed_over_at=None,
-                email_message_id=message_id,
-                updated_at=timezone.now(),
+        recorded = 0
+        for row in rows:
+            updated = (
+                OutboundMessage.objects.filter(pk=row.pk)
+                .exclude(status=MessageStatus.SENT)
+                .update(
+                    status=MessageStatus.SENT,
+                    sent_at=now,
+                    attempts=F("attempts") + 1,
+                    recipient=", ".join(to),
+                    link_id=links.get(row.pk),
+                    last_error="",
+                    claimed_by="",
+                    lease_expires_at=None,
+                    handed_over_at=None,
+                    email_message_id=message_id,
+                    updated_at=timezone.now(),
+                )
             )
-        )
-        if recorded:
-            DeliveryAttempt.objects.create(message_id=message.pk, attempted_at=now, outcome=AttemptOutcome.SENT)
-        elif not DeliveryAttempt.objects.filter(message_id=message.pk, attempted_at=now).exists():
-            # Not our own earlier try whose commit reply was lost: another worker recorded this message as sent
-            # (our lease ran out mid-send). Both copies went; the record says so.
-            DeliveryAttempt.objects.create(message_id=message.pk, attempted_at=now, outcome=AttemptOutcome.SENT)
-            logger.error(
-                "Message %s was sent twice (Message-ID %s): a worker outlived its lease", message.pk, message_id
-            )
+            if updated:
+                DeliveryAttempt.objects.create(message_id=row.pk, attempted_at=now, outcome=AttemptOutcome.SENT)
+            elif not DeliveryAttempt.objects.filter(message_id=row.pk, attempted_at=now).exists():
+                # Not our own earlier try whose commit reply was lost: another worker recorded this row as sent
+                # (our lease ran out mid-send). Both copies went; the record says so.
+                DeliveryAttempt.objects.create(message_id=row.pk, attempted_at=now, outcome=AttemptOutcome.SENT)
+                logger.error(
+                    "Message %s was sent twice (Message-ID %s): a worker outlived its lease", row.pk, message_id
+                )
+            recorded += updated
         return recorded
 
-    _on_fresh_connection(write, what="record the sent email", message_ids=[message.pk])
-    return SendResult(sent=1, sent_ids=[message.pk])
+    _on_fresh_connection(write, what="record the sent email", message_ids=ids)
+    return SendResult(sent=len(rows), sent_ids=ids)
 
 
-def _discard_links(link_id: int | None, unsubscribe_id: int | None) -> None:
+def _discard_links(link_ids: list[int], unsubscribe_id: int | None) -> None:
     # A link that never reached anyone must not stay usable.
-    if link_id:
-        QuestionnaireLink.objects.filter(pk=link_id).delete()
+    if link_ids:
+        QuestionnaireLink.objects.filter(pk__in=link_ids).delete()
     if unsubscribe_id:
         UnsubscribeToken.objects.filter(pk=unsubscribe_id).delete()
 
 
 def _failed(
-    message: OutboundMessage,
+    rows: list[OutboundMessage],
     token: str,
     error: TransportError,
     now: dt.datetime,
-    link_id: int | None = None,
+    link_ids: list[int] | None = None,
     unsubscribe_id: int | None = None,
 ) -> SendResult:
-    attempts = message.attempts + 1
+    """Record a failed hand-over on every row the email carried (one transaction, on a fresh connection if the
+    database blinked): retried with backoff, or failed for good."""
     text = error.message[:MAX_ERROR]
-    give_up = error.permanent or attempts >= conf.get().max_attempts
-    if give_up:
-        reason = text if error.permanent else f"Gave up after {attempts} attempts: {text}"
-        fields = {"status": MessageStatus.FAILED, "last_error": reason}
-        result = SendResult(failed=1)
-    else:
-        when = now + backoff(attempts)
-        if message.is_for_patient:
-            when = next_sending_time(tz=message.clinic.tzinfo, not_before=when)
-        fields = {"status": MessageStatus.PENDING, "last_error": text, "scheduled_for": when, "claimed_at": None}
-        result = SendResult(retrying=1)
-    result.reasons[("gave up: " if give_up and not error.permanent else "") + _reason(error)] += 1
+    result = SendResult()
+    updates = []
+    for row in rows:
+        attempts = row.attempts + 1
+        give_up = error.permanent or attempts >= conf.get().max_attempts
+        if give_up:
+            reason = text if error.permanent else f"Gave up after {attempts} attempts: {text}"
+            fields = {"status": MessageStatus.FAILED, "last_error": reason}
+            result.failed += 1
+        else:
+            when = now + backoff(attempts)
+            if row.is_for_patient:
+                when = next_sending_time(tz=row.clinic.tzinfo, not_before=when)
+            fields = {"status": MessageStatus.PENDING, "last_error": text, "scheduled_for": when, "claimed_at": None}
+            result.retrying += 1
+        result.reasons[("gave up: " if give_up and not error.permanent else "") + _reason(error)] += 1
+        updates.append((row.pk, attempts, fields))
 
     def write() -> int:
-        _discard_links(link_id, unsubscribe_id)
-        recorded = OutboundMessage.objects.filter(pk=message.pk, claimed_by=token).update(
-            attempts=attempts,
-            claimed_by="",
-            lease_expires_at=None,
-            handed_over_at=None,
-            updated_at=timezone.now(),
-            **fields,
-        )
-        if recorded:
-            DeliveryAttempt.objects.create(
-                message_id=message.pk,
-                attempted_at=now,
-                outcome=AttemptOutcome.PERMANENT if error.permanent else AttemptOutcome.TRANSIENT,
-                error=text,
+        _discard_links(link_ids or [], unsubscribe_id)
+        recorded = 0
+        for pk, attempts, fields in updates:
+            updated = OutboundMessage.objects.filter(pk=pk, claimed_by=token).update(
+                attempts=attempts,
+                claimed_by="",
+                lease_expires_at=None,
+                handed_over_at=None,
+                updated_at=timezone.now(),
+                **fields,
             )
+            if updated:
+                DeliveryAttempt.objects.create(
+                    message_id=pk,
+                    attempted_at=now,
+                    outcome=AttemptOutcome.PERMANENT if error.permanent else AttemptOutcome.TRANSIENT,
+                    error=text,
+                )
+            recorded += updated
         return recorded
 
-    _on_fresh_connection(write, what="record the failed attempt", message_ids=[message.pk])
+    _on_fresh_connection(write, what="record the failed attempt", message_ids=[pk for pk, _, _ in updates])
     return result

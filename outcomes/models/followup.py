@@ -1,4 +1,5 @@
 from django.db import models
+from django.utils import dateformat
 
 from registry.history import HistoricalRecords
 
@@ -15,6 +16,8 @@ class FollowUpStatus(models.TextChoices):
     COMPLETED = "completed", "Completed"
     MISSED = "missed", "Missed"
     CANCELLED = "cancelled", "Cancelled"
+    # A baseline that could not be asked for in time (outcomes.schedule): never chased, never counted as missed.
+    NOT_COLLECTED = "not_collected", "Not collected: recorded after the injection"
 
 
 # A follow-up in one of these may still be answered, moved or cancelled.
@@ -35,7 +38,9 @@ class FollowUp(models.Model):
     opens_on = models.DateField()
     due_on = models.DateField()
     closes_on = models.DateField()
-    status = models.CharField(max_length=10, choices=FollowUpStatus.choices, default=FollowUpStatus.SCHEDULED)
+    # The plan's first injection day, kept here so every email and page can name it without a join.
+    injected_on = models.DateField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=FollowUpStatus.choices, default=FollowUpStatus.SCHEDULED)
     status_changed_at = models.DateTimeField(auto_now_add=True)
     cancelled_reason = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -67,6 +72,25 @@ class FollowUp(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in ACTIVE_STATUSES
+
+    @property
+    def injection_day(self):
+        if self.injected_on is None:  # rows written before the field existed, or by hand in tests
+            first = self.plan.first_injection
+            self.injected_on = first.injected_on if first else self.due_on
+        return self.injected_on
+
+    @property
+    def knee_label(self) -> str:
+        """The knee, e.g. "Left knee": staff lists name it on every row (they select_related the plan)."""
+        return f"{self.plan.get_knee_display()} knee"
+
+    @property
+    def patient_label(self) -> str:
+        """What this questionnaire is about, in the patient's words: "your left knee, injected on 3 March 2026".
+        A patient treated in both knees gets a questionnaire per knee; this is how they tell them apart."""
+        knee = self.plan.get_knee_display().lower()
+        return f"your {knee} knee, injected on {dateformat.format(self.injection_day, 'j F Y')}"
 
     def window_contains(self, day) -> bool:
         return self.opens_on <= day <= self.closes_on

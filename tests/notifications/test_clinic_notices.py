@@ -161,22 +161,22 @@ def test_locked_link_tells_the_clinic_once(one_month, clinic, clinician, django_
 
 def test_daily_digest_once_per_clinic_per_day_in_the_morning(clock, clinic, clinician, lead, other_clinic, outsider):
     patient = PatientFactory(clinic=clinic)
-    make_injection(patient, clinician, injected_on=dt.date(2026, 3, 2))
-    clock.move_to(at(2026, 3, 3, 0, 5))
+    make_injection(patient, clinician, injected_on=dt.date(2026, 3, 2))  # baseline open to 5 March
+    clock.move_to(at(2026, 3, 6, 0, 5))
     sweep()  # the baseline closes unanswered
-    clock.move_to(at(2026, 3, 3, 7, 30))
+    clock.move_to(at(2026, 3, 6, 7, 30))
     assert services.digests_queue() == 0  # before the digest hour
-    clock.move_to(at(2026, 3, 3, 8, 5))
+    clock.move_to(at(2026, 3, 6, 8, 5))
     assert services.digests_queue() == 1
     assert services.digests_queue() == 0  # the next hourly run: already done today
     digest = OutboundMessage.objects.get(kind=MessageKind.MISSED_DIGEST, clinic=clinic)
-    assert digest.dedupe_key == f"digest:{clinic.pk}:2026-03-03"
+    assert digest.dedupe_key == f"digest:{clinic.pk}:2026-03-06"
     assert digest.context["missed"] == 1
     quiet = OutboundMessage.objects.get(kind=MessageKind.MISSED_DIGEST, clinic=other_clinic)
     assert quiet.status == MessageStatus.CANCELLED
     assert quiet.cancelled_reason == "Nothing to report"
 
-    clock.move_to(at(2026, 3, 3, 9, 0))
+    clock.move_to(at(2026, 3, 6, 9, 0))
     sweep()
     (email,) = [m for m in mail.outbox if "summary" in m.subject]
     assert sorted(email.to) == sorted([clinician.email, lead.email])

@@ -14,7 +14,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.mail.backends.locmem import EmailBackend
 from django.db import InterfaceError, OperationalError, connection
 
-from notifications import conf, services
+from notifications import conf, services, tasks
 from notifications.models import AttemptOutcome, DeliveryAttempt, MessageStatus, OutboundMessage
 from notifications.services import sending
 from tests.factories import PatientFactory, make_injection
@@ -109,12 +109,40 @@ def test_sent_is_recorded_once_when_the_connection_dies_after_the_mail_server_ac
     assert len(mail.outbox) == 4
 
 
+@on_postgres
+def test_an_email_for_both_knees_is_recorded_once_on_both_rows_after_the_blip(clock, clinic, clinician, monkeypatch):
+    patient = PatientFactory(clinic=clinic)
+    for minute, knee in ((0, "left"), (4, "right")):
+        with time_machine.travel(at(2026, 3, 2, 10, minute), tick=False):
+            make_injection(patient, clinician, knee=knee, injected_on=dt.date(2026, 3, 9))
+    claimed, claim = services.messages_claim()
+    assert len(claimed) == 4  # both knees' invitations and first reminders: two emails
+    original = EmailBackend.send_messages
+
+    def accept_then_lose_the_database(self, messages):
+        accepted = original(self, messages)
+        kill_our_database_connection()
+        return accepted
+
+    monkeypatch.setattr(EmailBackend, "send_messages", accept_then_lose_the_database)
+    assert services.messages_send(claimed, claim=claim).sent == 4
+    monkeypatch.undo()
+    assert len(mail.outbox) == 2
+    rows = OutboundMessage.objects.filter(pk__in=claimed)
+    assert set(rows.values_list("status", flat=True)) == {MessageStatus.SENT}
+    assert DeliveryAttempt.objects.filter(message_id__in=claimed).count() == 4
+    assert {m.extra_headers["Message-ID"] for m in mail.outbox} == set(rows.values_list("email_message_id", flat=True))
+    clock.move_to(START + LEASE + dt.timedelta(minutes=30))
+    assert sweep().claimed == 0
+    assert len(mail.outbox) == 2
+
+
 # --- a failing batch gives back what it never tried ---------------------------------------------------------------
 
 
 def _lose_the_database_at(monkeypatch, nth: int) -> None:
     """The connection dies while the batch prepares its `nth` email (before it reaches the mail server)."""
-    original = sending._mint_links
+    original = sending._mint_link
     calls = []
 
     def mint(message):
@@ -123,7 +151,7 @@ def _lose_the_database_at(monkeypatch, nth: int) -> None:
             kill_our_database_connection()
         return original(message)
 
-    monkeypatch.setattr(sending, "_mint_links", mint)
+    monkeypatch.setattr(sending, "_mint_link", mint)
 
 
 @on_postgres
@@ -168,8 +196,7 @@ def test_a_retried_task_takes_back_its_own_rows_and_a_duplicate_takes_nothing(cl
     assert {row.claimed_by.rsplit(":", 1)[0] for row in held} == {"task:send-1:0"}
 
     # Celery's automatic retry: same task id, next retry number. It takes exactly its own rows back at once.
-    retried = services.messages_send(claimed, claim=claim, task_id="send-1", retries=1)
-    assert retried.sent == 3
+    tasks.send_batch.apply(args=(claimed, claim), task_id="send-1", retries=1, throw=True)
     assert_each_sent_once(ids)
     # The broker redelivers the first run, and the retry, after all that: nothing left to take.
     assert services.messages_send(claimed, claim=claim, task_id="send-1", retries=0).sent == 0
@@ -257,7 +284,7 @@ def test_a_live_batch_renews_its_lease_so_a_concurrent_sweep_never_takes_it(
     assert [r.levelname for r in caplog.records if r.name == sending.logger.name] == ["INFO"]  # one, not one per email
 
 
-def test_an_expired_lease_is_claimed_again_by_the_next_sweep(clock, clinic, clinician):
+def test_an_expired_lease_is_claimed_again_by_the_next_sweep(clock, clinic, clinician, caplog):
     """The sweep claimed a batch and the task was lost (a Redis restart without its append-only file, or a worker
     killed before it started): within one lease the rows are claimed again and sent, once."""
     ids = due_messages(clinic, clinician, patients=2)
@@ -267,9 +294,11 @@ def test_an_expired_lease_is_claimed_again_by_the_next_sweep(clock, clinic, clin
     clock.move_to(START + LEASE - dt.timedelta(seconds=1))
     assert sweep().claimed == 0  # the lease still holds: its worker may be running
     clock.move_to(START + LEASE + dt.timedelta(seconds=1))
-    report = sweep()
+    with caplog.at_level(logging.WARNING, logger="notifications.services.sending"):
+        report = sweep()
     assert report.claimed == 4
     assert_each_sent_once(ids)
+    assert "Claimed again 4 emails whose lease ran out" in caplog.text  # the operator sees it happened
 
 
 def test_a_worker_that_outlived_its_lease_leaves_the_new_claim_alone(clock, clinic, clinician, monkeypatch):

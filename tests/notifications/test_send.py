@@ -71,8 +71,15 @@ def test_invitation_email_says_who_and_why_with_links_and_no_clinical_detail(inv
     assert UnsubscribeToken.objects.filter(patient=patient).count() == 1
     assert invitation.delivery_attempts.get().outcome == AttemptOutcome.SENT
 
-    # No scores, no product, no knee: only the clinic's own name may say "knee".
-    words = f"{email.subject}\n{email.body}\n{html}".replace("North Knee Clinic", "").lower()
+    # It names the knee and the injection day (a patient treated in both knees must tell the questionnaires
+    # apart: issue 12), and nothing more clinical: no scores, no product.
+    label = invitation.follow_up.patient_label
+    assert re.fullmatch(r"your left knee, injected on \d+ \w+ 2026", label)
+    assert email.body.count(label) == 1
+    assert html.count(label) == 1
+    assert email.subject == "North Knee Clinic: a short questionnaire about your left knee"
+    words = f"{email.subject}\n{email.body}\n{html}".replace("North Knee Clinic", "").replace(label, "").lower()
+    words = words.replace("your left knee", "")  # the subject and the button
     forbidden = ["knee", "score", "koos", "oks", "vas", "pain", "injection", "bmac", "marrow"]
     forbidden += [label.split(" (")[0].lower() for _, label in Product.choices]
     assert [word for word in forbidden if re.search(rf"\b{re.escape(word)}\b", words)] == []

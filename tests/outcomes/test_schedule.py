@@ -25,8 +25,8 @@ def windows(injection):
 
 def test_recording_an_injection_schedules_three_follow_ups(recorded):
     assert windows(recorded) == {
-        # Baseline: open from recording (1 March) until the injection day.
-        Timepoint.BASELINE: (D(2026, 3, 1), D(2026, 3, 2), D(2026, 3, 2), FollowUpStatus.OPEN),
+        # Baseline: open from recording (1 March) until 3 days after the injection (BASELINE_CLOSES_DAYS_...).
+        Timepoint.BASELINE: (D(2026, 3, 1), D(2026, 3, 2), D(2026, 3, 5), FollowUpStatus.OPEN),
         # 1 and 6 months: open 3 days before due, close 21 days after.
         Timepoint.ONE_MONTH: (D(2026, 3, 30), D(2026, 4, 2), D(2026, 4, 23), FollowUpStatus.SCHEDULED),
         Timepoint.SIX_MONTHS: (D(2026, 8, 30), D(2026, 9, 2), D(2026, 9, 23), FollowUpStatus.SCHEDULED),
@@ -38,16 +38,16 @@ def test_follow_ups_carry_the_plan_patient_and_clinic(recorded, patient):
         assert (fu.patient_id, fu.clinic_id) == (patient.pk, patient.clinic_id)
 
 
-def test_injection_recorded_on_the_day_opens_baseline_for_that_day(patient, clinician):
+def test_injection_recorded_on_the_day_opens_baseline_for_that_day_and_three_more(patient, clinician):
     with at(D(2026, 3, 2), hour=8):
         injection = make_injection(patient, clinician)
-    assert windows(injection)[Timepoint.BASELINE] == (D(2026, 3, 2), D(2026, 3, 2), D(2026, 3, 2), "open")
+    assert windows(injection)[Timepoint.BASELINE] == (D(2026, 3, 2), D(2026, 3, 2), D(2026, 3, 5), "open")
 
 
 def test_injection_recorded_weeks_ahead_opens_baseline_at_recording(patient, clinician):
     with at(D(2026, 2, 10)):
         injection = make_injection(patient, clinician, status="planned")
-    assert windows(injection)[Timepoint.BASELINE][:3] == (D(2026, 2, 10), D(2026, 3, 2), D(2026, 3, 2))
+    assert windows(injection)[Timepoint.BASELINE][:3] == (D(2026, 2, 10), D(2026, 3, 2), D(2026, 3, 5))
 
 
 @pytest.mark.parametrize(
@@ -96,7 +96,7 @@ def test_changing_the_injection_date_moves_open_follow_ups_but_never_completed_o
 
 def test_moving_an_unanswered_baseline_keeps_it_open_until_the_new_day(recorded, clinician):
     injection_update(injection=recorded, by=clinician, data={"injected_on": D(2026, 3, 5)}, reason="Rebooked")
-    assert windows(recorded)[Timepoint.BASELINE] == (D(2026, 3, 1), D(2026, 3, 5), D(2026, 3, 5), "open")
+    assert windows(recorded)[Timepoint.BASELINE] == (D(2026, 3, 1), D(2026, 3, 5), D(2026, 3, 8), "open")
 
 
 def test_withdrawal_cancels_what_is_still_to_come(recorded, clinician, patient, baseline):
@@ -118,7 +118,10 @@ def sweep():
 
 
 def test_statuses_follow_the_calendar(recorded):
-    with at(D(2026, 3, 3)):
+    with at(D(2026, 3, 5)):
+        sweep()
+        assert status(recorded, Timepoint.BASELINE) == FollowUpStatus.OPEN
+    with at(D(2026, 3, 6)):
         sweep()
         assert status(recorded, Timepoint.BASELINE) == FollowUpStatus.MISSED
         assert status(recorded, Timepoint.ONE_MONTH) == FollowUpStatus.SCHEDULED

@@ -16,7 +16,7 @@ def lease_rows_being_sent(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("notifications", "0002_safety_advice_kind"),
+        ("notifications", "0003_email_message_id"),
     ]
 
     operations = [
@@ -33,11 +33,6 @@ class Migration(migrations.Migration):
             model_name="outboundmessage",
             name="lease_expires_at",
             field=models.DateTimeField(blank=True, null=True),
-        ),
-        migrations.AddField(
-            model_name="outboundmessage",
-            name="email_message_id",
-            field=models.CharField(blank=True, max_length=255),
         ),
         migrations.AddIndex(
             model_name="outboundmessage",
