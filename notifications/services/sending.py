@@ -185,10 +185,10 @@ def _on_fresh_connection(write: Callable[[], int], *, what: str, message_ids: li
                 raise
             if delay is None:
                 logger.error(
-                    "Could not %s for messages %s: the database stayed unreachable. They stay claimed; when the "
-                    "lease runs out the sweep takes them again",
+                    "Could not %s%s: the database stayed unreachable. They stay claimed; when the lease runs out "
+                    "the sweep takes them again",
                     what,
-                    message_ids,
+                    f" for messages {message_ids}" if message_ids else "",
                 )
                 raise
             connection.close()  # a dead connection is not reused; the next query opens a new one

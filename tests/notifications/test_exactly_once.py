@@ -326,6 +326,38 @@ def test_a_worker_that_outlived_its_lease_leaves_the_new_claim_alone(clock, clin
     assert_each_sent_once(ids)
 
 
+def test_a_both_knees_email_leaves_out_a_row_a_newer_claim_took(clock, clinic, clinician, monkeypatch):
+    """While the email for both knees was being written, the right knee's row went to a newer claim (our lease
+    ran out): the email goes for the left knee only, and the right knee's link, never sent, is deleted."""
+    from notifications import emails
+    from outcomes.models import QuestionnaireLink
+
+    patient = PatientFactory(clinic=clinic)
+    for minute, knee in ((0, "left"), (4, "right")):
+        with time_machine.travel(at(2026, 3, 2, 10, minute), tick=False):
+            make_injection(patient, clinician, knee=knee, injected_on=dt.date(2026, 3, 9))
+    _claimed, claim = services.messages_claim()
+    left, right = OutboundMessage.objects.filter(patient=patient, kind="invitation").order_by("id")
+    original = emails.build_questionnaires
+
+    def meanwhile_a_newer_claim(rows, **kwargs):
+        if len(rows) == 2:  # the first writing; the second, for the left knee alone, goes undisturbed
+            OutboundMessage.objects.filter(pk=right.pk).update(claimed_by="sweep:newer")
+        return original(rows, **kwargs)
+
+    monkeypatch.setattr(emails, "build_questionnaires", meanwhile_a_newer_claim)
+    result = services.messages_send([left.pk, right.pk], claim=claim)
+    assert (result.sent, result.lost) == (1, 1)
+    (email,) = mail.outbox
+    assert "left knee" in email.subject
+    left.refresh_from_db()
+    right.refresh_from_db()
+    assert left.status == MessageStatus.SENT
+    assert (right.status, right.claimed_by, right.handed_over_at) == (MessageStatus.SENDING, "sweep:newer", None)
+    assert not QuestionnaireLink.objects.filter(follow_up=right.follow_up).exists()
+    assert QuestionnaireLink.objects.filter(follow_up=left.follow_up).count() == 1
+
+
 # --- one line per batch, with reasons -----------------------------------------------------------------------------
 
 
