@@ -34,11 +34,13 @@ SWEEP_EVERY = 1.0  # seconds; beat sweeps every minute, the rig every second so 
 
 # The outbox settings under test, for the worker (environment) and for this process, whose sweeps decide which
 # claims are stale (Django settings). Small batches, so a fault always lands mid-drain with batches in flight.
-# The lease is the shortest the application accepts (60 s: three SMTP timeouts at least, so a sweep never takes
-# back a row whose worker is still talking to the mail server); the backoff is short so "SMTP down" ends quickly.
+# The lease is the shortest the application accepts with a 5 s SMTP timeout (three SMTP timeouts at least, so a
+# sweep never takes back a row whose worker is still talking to the mail server); the backoff is short so "SMTP
+# down" ends quickly.
 RECOVERY = {
     "NOTIFICATIONS_BATCH_SIZE": 20,
-    "NOTIFICATIONS_CLAIM_LEASE_SECONDS": 60,
+    "EMAIL_TIMEOUT": 5,
+    "NOTIFICATIONS_CLAIM_LEASE_SECONDS": 15,
     "NOTIFICATIONS_BACKOFF_BASE_SECONDS": 2,
     "NOTIFICATIONS_BACKOFF_MAX_SECONDS": 4,
     "NOTIFICATIONS_MAX_ATTEMPTS": 20,
