@@ -1,40 +1,18 @@
-"""Celery tasks: small shims that call a service with ids. Every task goes through `registry_task`, so names are
-explicit, delivery is at-least-once (acks_late, reject_on_worker_lost) and only transient errors are retried,
-with a short exponential backoff (never a countdown longer than minutes: the sweep owns long delays)."""
+"""Celery tasks of notifications: small shims that call a service with ids (conventions: registry.tasks)."""
 
 import datetime as dt
 import logging
 
-from celery import shared_task
 from django.apps import apps
-from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
 from notifications import services
+from registry.tasks import registry_task
 
 logger = logging.getLogger(__name__)
 
-# Worth another try: the database or the network blinked. Anything else is a bug, and retrying hides it.
-TRANSIENT_ERRORS = (OperationalError, InterfaceError, ConnectionError, TimeoutError)
 # The flag evaluation of a submission younger than this is still the on-commit task's job, not the safety net's.
 EVALUATION_GRACE = dt.timedelta(minutes=5)
-
-
-def registry_task(name: str, *, autoretry_for=TRANSIENT_ERRORS, max_retries: int = 5, **options):
-    return shared_task(
-        name=name,
-        acks_late=True,
-        reject_on_worker_lost=True,
-        ignore_result=True,
-        autoretry_for=autoretry_for,
-        retry_backoff=5,
-        retry_backoff_max=300,
-        retry_jitter=True,
-        max_retries=max_retries,
-        soft_time_limit=options.pop("soft_time_limit", 240),
-        time_limit=options.pop("time_limit", 300),
-        **options,
-    )
 
 
 @registry_task("notifications.followups_sweep", max_retries=0)

@@ -2,7 +2,7 @@
 
 from django.apps import apps
 
-from notifications.tasks import registry_task
+from registry.tasks import registry_task
 
 
 # No automatic retry: a failed export is recorded on its job and the requester asks again; a long one must not
