@@ -56,8 +56,9 @@ def cancel_patient_messages(sender, patient, **kwargs):
 
 @receiver(outcomes_signals.follow_up_completed, dispatch_uid="notifications.follow_up_completed")
 def follow_up_completed(sender, follow_up, **kwargs):
-    # In the submission's own transaction: the answers and the end of their reminders commit together (one
-    # commit per submission), and the send-time check still catches a reminder a worker had already claimed.
+    # In the submission's own transaction (a savepoint): the answers and the end of their reminders commit together
+    # (one commit per submission). If this fails the answers are stored anyway, and the send-time check cancels
+    # any reminder still waiting, as it does for one a worker had already claimed.
     services.messages_cancel(follow_up_ids=[follow_up.pk], kinds=PATIENT_KINDS, reason="Questionnaire completed")
 
 
