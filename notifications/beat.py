@@ -27,8 +27,15 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute=35),
         "options": {"expires": 50 * 60},
     },
+    # Safety's net (safety.tasks, registered under its old name): flag rules a submission never finished.
     "notifications.evaluate_pending": {
         "task": "notifications.evaluate_pending",
+        "schedule": crontab(minute="*/5"),
+        "options": {"expires": 4 * 60},
+    },
+    # Notifications' net: urgent flags and serious adverse events whose emails were never written.
+    "notifications.safety_notices_catch_up": {
+        "task": "notifications.safety_notices_catch_up",
         "schedule": crontab(minute="*/5"),
         "options": {"expires": 4 * 60},
     },

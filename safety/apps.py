@@ -6,4 +6,5 @@ class SafetyConfig(AppConfig):
     verbose_name = "Safety flags"
 
     def ready(self) -> None:
-        from safety import checks  # noqa: F401 - registers the SAFETY_FLAG_RULES system check
+        # The SAFETY_FLAG_RULES system check; safety's answers to outcomes' domain signals.
+        from safety import checks, receivers  # noqa: F401

@@ -16,7 +16,7 @@ from registry.choices import InjectionStatus
 from registry.history import one_history_row
 from registry.models import Injection, Patient
 from registry.scoping import patients_for
-from safety import signals_events
+from safety import signals
 from safety.choices import FlagStatus
 from safety.choices_events import (
     HARVEST_CATEGORIES,
@@ -101,7 +101,7 @@ def _check_injections(patient: Patient, injections: list[Injection], data: dict[
 
 def _announce_if_newly_serious(event: AdverseEvent, *, was_serious: bool) -> None:
     if event.is_serious and not was_serious:
-        transaction.on_commit(partial(signals_events.adverse_event_serious.send, sender=AdverseEvent, event=event))
+        transaction.on_commit(partial(signals.adverse_event_serious.send, sender=AdverseEvent, event=event))
 
 
 def _save(event: AdverseEvent, *, by, reason: str, injections: list[Injection] | None = None) -> None:

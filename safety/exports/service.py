@@ -3,15 +3,13 @@ every export leaves (who, when, format, filters, row count).
 
 CSV always streams (constant memory). XLSX, PDF and FHIR JSON are built within the request up to
 settings.EXPORT_SYNC_MAX_ROWS events (default 2000); above that they become an ExportJob built by a Celery task
-(notifications.tasks_events.export_job_run -> export_job_run here), enqueued on commit through the
-export_job_requested signal (safety never imports notifications). Only the requester can download a
-job's file, until it expires (EXPORT_LINK_LIFETIME).
+(safety.tasks.export_job_run -> export_job_run here), queued once the request commits. Only the requester can
+download a job's file, until it expires (EXPORT_LINK_LIFETIME).
 """
 
 import json
 import logging
 import uuid
-from functools import partial
 from pathlib import Path
 
 from django.conf import settings
@@ -20,7 +18,7 @@ from django.utils import timezone
 
 from registry.choices import Product
 from registry.models import Clinic
-from safety import selectors_events, signals_events
+from safety import selectors_events
 from safety.choices_events import Causality, ExportFormat, ExportStatus
 from safety.exports import fhir_export, pdf_export, xlsx_export
 from safety.exports.summary import summary_rows
@@ -122,8 +120,18 @@ def build(format: str, target, *, user, filters: EventFilters, on_progress=None)
 @transaction.atomic
 def export_job_request(*, user, format: str, filters: EventFilters) -> ExportJob:
     """Queue an export to be built in the background; the task is sent once this transaction commits."""
+    from safety.tasks import export_job_run  # the task calls this module: imported when needed
+
     job = ExportJob.objects.create(requested_by=user, format=format, filters=filters.as_json())
-    transaction.on_commit(partial(signals_events.export_job_requested.send, sender=ExportJob, job_id=job.pk))
+    job_id = job.pk
+
+    def enqueue() -> None:
+        try:
+            export_job_run.delay(job_id)
+        except Exception:  # broker down: the job stays "queued" on its page; the requester can ask again
+            logger.exception("Could not queue export job %s", job_id)
+
+    transaction.on_commit(enqueue)
     return job
 
 

@@ -107,7 +107,7 @@ def test_answers_entered_by_staff_bring_no_email(month, clinician):
 
 
 def test_the_clinic_is_still_alerted_at_once(month, clinician, settings, django_capture_on_commit_callbacks):
-    from notifications.tasks import evaluate_submission
+    from safety.tasks import evaluate_submission
 
     submission = submit(month, **{"SAFETY.fever": "yes"})
     with django_capture_on_commit_callbacks(execute=True):

@@ -85,7 +85,7 @@ def test_a_serious_event_queues_one_urgent_email_to_the_clinic_lead(
     messages = list(OutboundMessage.objects.filter(context__adverse_event_id=event.pk))
     assert len(messages) == 1
     assert messages[0].recipient_user == lead
-    assert messages[0].kind == MessageKind.URGENT_FLAG
+    assert messages[0].kind == MessageKind.SERIOUS_EVENT
     assert messages[0].dedupe_key == f"adverse_event:{event.pk}:user:{lead.pk}"
     # A correction of an already serious event sends nothing new.
     with django_capture_on_commit_callbacks(execute=True):
@@ -116,14 +116,14 @@ def test_a_serious_event_whose_email_was_never_written_is_caught_up_once(clinici
     """The email rows are written after the event commits; a crash in between must not lose the lead's notice:
     the safety net (beat, every 5 minutes) writes it, once."""
     from notifications.services import serious_events_catch_up
-    from notifications.tasks import evaluate_pending
+    from notifications.tasks import safety_notices_catch_up
 
     # Outside django_capture_on_commit_callbacks the on-commit announcement never runs: the crash.
     event = record_serious(clinician, injection)
     calm = record(clinician, injection)
     assert not OutboundMessage.objects.filter(context__adverse_event_id=event.pk).exists()
 
-    evaluate_pending()
+    safety_notices_catch_up()
 
     messages = list(OutboundMessage.objects.filter(context__adverse_event_id=event.pk))
     assert [m.recipient_user for m in messages] == [lead]

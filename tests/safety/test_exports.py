@@ -296,9 +296,9 @@ def test_auditor_sees_only_their_clinics(client, auditor, dataset):
 @pytest.fixture
 def queued(monkeypatch):
     calls = []
-    from notifications import tasks_events
+    from safety import tasks
 
-    monkeypatch.setattr(tasks_events.export_job_run, "delay", lambda job_id: calls.append(job_id))
+    monkeypatch.setattr(tasks.export_job_run, "delay", lambda job_id: calls.append(job_id))
     return calls
 
 
@@ -342,8 +342,8 @@ def test_large_exports_become_jobs_that_only_the_requester_can_download_until_ex
 
 
 def test_expired_export_files_are_deleted_by_the_hourly_task_though_nobody_asks(auditor, dataset, settings, tmp_path):
-    from notifications.tasks_events import export_files_expire
     from safety.selectors_events import EventFilters
+    from safety.tasks import export_files_expire
 
     settings.MEDIA_ROOT = str(tmp_path)
     job = ExportJob.objects.create(requested_by=auditor, format="xlsx", filters=EventFilters().as_json())
