@@ -29,7 +29,7 @@ from django.contrib.auth import get_user_model  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 from django.test import Client  # noqa: E402
 
-from safety.choices_events import (  # noqa: E402
+from safety.choices import (  # noqa: E402
     HARVEST_CATEGORIES,
     ActionTaken,
     Causality,
@@ -37,7 +37,7 @@ from safety.choices_events import (  # noqa: E402
     Outcome,
 )
 from safety.exports.rows import _VALUES  # noqa: E402
-from safety.models_events import AdverseEvent  # noqa: E402
+from safety.models import AdverseEvent  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 EXPORT_URL = "/exports/adverse-events/"

@@ -254,7 +254,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "WithdrawalDecisionEnum": "registry.choices.WithdrawalDecision",
         "InjectionStatusEnum": "registry.choices.InjectionStatus",
-        "AdverseEventSourceEnum": "safety.choices_events.EventSource",
+        "AdverseEventSourceEnum": "safety.choices.EventSource",
     },
 }
 

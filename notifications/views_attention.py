@@ -14,8 +14,7 @@ from notifications.models import MessageStatus
 from notifications.selectors import messages_for, missed_for
 from registry.scoping import patients_for
 from safety.choices import ACTIVE_STATUSES
-from safety.selectors import flags_for
-from safety.selectors_events import events_for
+from safety.selectors import events_for, flags_for
 
 SHOWN = 20
 

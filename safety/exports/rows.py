@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from django.db.models import QuerySet
 
 from registry.models.patient import age_band
-from safety.choices_events import OUTCOME_CODES, RESOLVED_OUTCOMES, SERIOUSNESS_FIELDS, EventStatus
+from safety.choices import OUTCOME_CODES, RESOLVED_OUTCOMES, SERIOUSNESS_FIELDS, EventStatus
 
 CHUNK_SIZE = 2000
 

@@ -292,8 +292,7 @@ def test_every_list_parses_through_the_generated_client(api, live_schema, journe
     event recorded from a flag, cancelled messages) parse into the client's models, and every body also matches
     the schema exactly (a null in a field the schema does not let be null, a missing required field)."""
     from registry.services import patient_withdraw_consent
-    from safety.services import flag_dismiss
-    from safety.services_events import flag_record_event
+    from safety.services import flag_dismiss, flag_record_event
 
     knee = journey(patient=PatientFactory(clinic=clinic))
     knee.baseline()

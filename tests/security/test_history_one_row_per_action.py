@@ -12,7 +12,6 @@ from simple_history.signals import post_create_historical_record
 from outcomes import services as outcomes_services
 from registry import services
 from safety import services as flag_services
-from safety import services_events
 from safety.choices import FlagRule
 from tests.factories import make_injection, questionnaire_data
 from tests.journeys import INJECTED_ON, ONE_MONTH_AT, RECORDED_AT
@@ -91,14 +90,14 @@ def test_every_write_service_writes_one_row_per_record(clinic, clinician, lead):
         with one_row_each():
             flag_services.flag_start_review(flag=flag, by=lead)
         with one_row_each() as written:  # the flag and the event
-            event = services_events.flag_record_event(
+            event = flag_services.flag_record_event(
                 flag=flag,
                 by=lead,
                 data=event_data(injection, onset_on=dt.date(2026, 3, 28), outcome_on=None, outcome="recovering"),
             )
         assert {kind for kind, _ in written} == {"Flag", "AdverseEvent"}
         with one_row_each():
-            services_events.adverse_event_correct(
+            flag_services.adverse_event_correct(
                 event=event,
                 by=lead,
                 data={"injections": [injection, second], "severity": 3},

@@ -8,8 +8,8 @@ from django.db.models import Count, Exists, OuterRef, QuerySet
 from registry.choices import InjectionStatus, Role
 from registry.models import Clinic, Injection
 from registry.scoping import clinics_for, injections_for, is_administrator
-from safety.choices_events import OPEN_OUTCOMES, RESOLVED_OUTCOMES, EventStatus
-from safety.models_events import AdverseEvent, ExportJob, ExportLog
+from safety.choices import OPEN_OUTCOMES, RESOLVED_OUTCOMES, EventStatus
+from safety.models import AdverseEvent, ExportJob, ExportLog
 
 LIST_ORDER = ("-is_serious", "-onset_on", "-id")
 # Who may take exports: auditors and clinic leads (administrators everywhere).

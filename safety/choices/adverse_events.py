@@ -203,17 +203,3 @@ OPEN_OUTCOMES = (Outcome.RECOVERING, Outcome.NOT_RECOVERED, Outcome.UNKNOWN)
 class EventStatus(models.TextChoices):
     OPEN = "open", "Open (recovering, ongoing or unknown)"
     RESOLVED = "resolved", "Resolved (recovered, with sequelae, or fatal)"
-
-
-class ExportFormat(models.TextChoices):
-    CSV = "csv", "CSV (one row per event)"
-    XLSX = "xlsx", "Excel workbook (summary and detail)"
-    PDF = "pdf", "PDF governance report"
-    FHIR = "fhir", "FHIR R4 Bundle (JSON)"
-
-
-class ExportStatus(models.TextChoices):
-    QUEUED = "queued", "Queued"
-    RUNNING = "running", "Running"
-    DONE = "done", "Ready"
-    FAILED = "failed", "Failed"

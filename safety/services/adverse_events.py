@@ -17,17 +17,17 @@ from registry.history import one_history_row
 from registry.models import Injection, Patient
 from registry.scoping import patients_for
 from safety import signals
-from safety.choices import FlagStatus
-from safety.choices_events import (
+from safety.choices import (
     HARVEST_CATEGORIES,
     HARVEST_RELATEDNESS,
     SERIOUSNESS_FIELDS,
     EventSource,
+    FlagStatus,
     Relatedness,
     has_harvest,
 )
-from safety.models import Flag
-from safety.models_events import AdverseEvent
+from safety.models import AdverseEvent, Flag
+from safety.services.flags import flag_event_recorded
 
 # What a clinician enters (web form, API); everything else is set here.
 EVENT_FIELDS = (
@@ -153,7 +153,7 @@ def adverse_event_record(*, by, data: dict[str, Any], flag: Flag | None = None) 
     )
     _save(event, by=by, reason=f"Recorded from flag #{flag.pk}" if flag else "Recorded", injections=injections)
     if flag is not None:
-        _flag_event_recorded(flag, event=event, by=by)
+        flag_event_recorded(flag=flag, event=event, by=by)
     _announce_if_newly_serious(event, was_serious=False)
     return event
 
@@ -161,12 +161,6 @@ def adverse_event_record(*, by, data: dict[str, Any], flag: Flag | None = None) 
 def default_source(flag: Flag | None) -> str:
     """Who reported the event, unless said: the flag rule for an event recorded from a flag, else the clinician."""
     return EventSource.RULE if flag is not None else EventSource.CLINICIAN
-
-
-def _flag_event_recorded(flag: Flag, *, event: AdverseEvent, by) -> None:
-    from safety.services import _review  # the flags' own transition rules (open/in review -> event recorded)
-
-    _review(flag, by=by, status=FlagStatus.EVENT_RECORDED, reason=f"Adverse event #{event.pk} recorded")
 
 
 @transaction.atomic

@@ -152,3 +152,9 @@ def flag_dismiss(*, flag: Flag, by, reason: str) -> Flag:
     if not reason:
         raise ValidationError({"reason": "Say why this flag is not an adverse event."})
     return _review(flag, by=by, status=FlagStatus.DISMISSED, reason=f"Dismissed: {reason}", dismissed_reason=reason)
+
+
+def flag_event_recorded(*, flag: Flag, event, by) -> Flag:
+    """The flag turned out to be an adverse event (recorded in the caller's transaction,
+    safety.services.adverse_events): it closes as "event recorded", by the flags' own transition rules."""
+    return _review(flag, by=by, status=FlagStatus.EVENT_RECORDED, reason=f"Adverse event #{event.pk} recorded")

@@ -1,11 +1,11 @@
 """Forms for recording and correcting adverse events, and for choosing an export. Validation of the event itself
-lives on the model (AdverseEvent.clean) and in safety.services_events, so web, API and admin agree."""
+lives on the model (AdverseEvent.clean) and in safety.services, so web, API and admin agree."""
 
 from django import forms
 
 from registry import downloads
 from registry.choices import Product
-from safety.choices_events import (
+from safety.choices import (
     RELATEDNESS_HELP,
     SERIOUSNESS_CRITERIA,
     ActionTaken,
@@ -133,7 +133,7 @@ class ExportForm(forms.Form):
         return data
 
     def filters(self):
-        from safety.selectors_events import EventFilters
+        from safety.selectors import EventFilters
 
         data = self.cleaned_data
         clinic = data.get("clinic")

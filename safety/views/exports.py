@@ -16,18 +16,18 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from registry import downloads
 from registry.scoping import get_for_user_or_404
-from safety import selectors_events
-from safety.choices_events import ExportFormat, ExportStatus
+from safety import selectors
+from safety.choices import ExportFormat, ExportStatus
 from safety.exports import service
 from safety.exports.csv_export import csv_chunks
-from safety.forms_events import ExportForm
-from safety.models_events import ExportLog
+from safety.forms import ExportForm
+from safety.models import ExportLog
 
 RECENT = 25
 
 
 def _require_exporter(request) -> None:
-    if not selectors_events.can_export(request.user):
+    if not selectors.can_export(request.user):
         raise PermissionDenied("Exports are for auditors and clinic leads.")
 
 
@@ -38,8 +38,8 @@ def _page(request, form: ExportForm, *, status: int = 200) -> HttpResponse:
         {
             "form": form,
             "formats": ExportFormat.choices,
-            "jobs": selectors_events.export_jobs_for(request.user)[:RECENT],
-            "logs": selectors_events.export_logs_for(request.user)[:RECENT],
+            "jobs": selectors.export_jobs_for(request.user)[:RECENT],
+            "logs": selectors.export_logs_for(request.user)[:RECENT],
             "sync_max_rows": service.sync_max_rows(),
         },
         status=status,
@@ -52,7 +52,7 @@ def _attachment(response: HttpResponse, format: str) -> HttpResponse:
 
 
 def _stream_csv(request, filters, *, bom: bool) -> StreamingHttpResponse:
-    events = selectors_events.events_for_export(request.user, filters)
+    events = selectors.events_for_export(request.user, filters)
     log = service.export_log_record(
         user=request.user, format=ExportFormat.CSV, filters=filters, row_count=events.count()
     )
@@ -73,7 +73,7 @@ def _stream_csv(request, filters, *, bom: bool) -> StreamingHttpResponse:
 @require_http_methods(["GET", "POST"])
 def export_page(request: HttpRequest) -> HttpResponse:
     _require_exporter(request)
-    clinics = selectors_events.export_clinics_for(request.user)
+    clinics = selectors.export_clinics_for(request.user)
     if request.method == "GET":
         return _page(request, ExportForm(clinics=clinics))
     clinic = request.POST.get("clinic")
@@ -102,7 +102,7 @@ def export_page(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_safe
 def export_job(request: HttpRequest, pk: int) -> HttpResponse:
-    job = get_for_user_or_404(selectors_events.export_jobs_for(request.user), pk=pk)
+    job = get_for_user_or_404(selectors.export_jobs_for(request.user), pk=pk)
     return render(
         request,
         "safety/exports/export_job.html",
@@ -114,7 +114,7 @@ def export_job(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def export_job_download(request: HttpRequest, pk: int) -> HttpResponse:
     """Only the requester (404 for anyone else), only while the link lives (410 after)."""
-    job = get_for_user_or_404(selectors_events.export_jobs_for(request.user), pk=pk)
+    job = get_for_user_or_404(selectors.export_jobs_for(request.user), pk=pk)
     if job.status != ExportStatus.DONE:
         raise Http404("This export is not ready.")
     if job.is_expired:

@@ -140,9 +140,3 @@ class Evaluation(models.Model):
     @property
     def will_retry(self) -> bool:
         return self.failed and self.attempts < MAX_EVALUATION_ATTEMPTS
-
-
-# Adverse events and export records live in their own module; Django finds models through this one.
-from safety.models_events import AdverseEvent, ExportJob, ExportLog  # noqa: E402
-
-__all__ = ["AdverseEvent", "Evaluation", "ExportJob", "ExportLog", "Flag"]

@@ -1,5 +1,5 @@
 """Adverse-event pages: the list (serious first), recording (directly or from a flag), the event with its audit
-trail, correction with a reason, and the CIOMS I case report. Events are reached through safety.selectors_events
+trail, correction with a reason, and the CIOMS I case report. Events are reached through safety.selectors
 (registry.scoping: outside the user's clinics, 404); writing needs a writing role there (auditors: 403)."""
 
 from django.contrib import messages
@@ -12,26 +12,25 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from registry.forms import service_errors_onto
 from registry.scoping import clinics_for, get_for_user_or_404, patients_for
-from safety import selectors_events, services_events
-from safety.choices_events import SERIOUSNESS_FIELDS
+from safety import selectors, services
+from safety.choices import SERIOUSNESS_FIELDS
 from safety.exports import pdf_export
 from safety.exports.service import export_log_record
-from safety.forms_events import AdverseEventCorrectForm, AdverseEventForm, EventListFilterForm
-from safety.models_events import AdverseEvent
-from safety.selectors import flags_for
-from safety.selectors_events import EventFilters
+from safety.forms import AdverseEventCorrectForm, AdverseEventForm, EventListFilterForm
+from safety.models import AdverseEvent
+from safety.selectors import EventFilters, flags_for
 
 PAGE_SIZE = 50
 
 
 def _event(request, pk: int, *, write: bool = False) -> AdverseEvent:
     event = get_for_user_or_404(
-        selectors_events.events_for(request.user).select_related(
+        selectors.events_for(request.user).select_related(
             "patient", "clinic", "index_injection", "recorded_by", "assessed_by", "flag"
         ),
         pk=pk,
     )
-    if write and not selectors_events.events_for(request.user, write=True).filter(pk=event.pk).exists():
+    if write and not selectors.events_for(request.user, write=True).filter(pk=event.pk).exists():
         raise PermissionDenied("Your role in this clinic can read adverse events but not change them.")
     return event
 
@@ -41,7 +40,7 @@ def _event(request, pk: int, *, write: bool = False) -> AdverseEvent:
 def event_list(request: HttpRequest) -> HttpResponse:
     form = EventListFilterForm(request.GET or None, clinics=clinics_for(request.user))
     filters = form.filters() if form.is_bound and form.is_valid() else EventFilters()
-    events = selectors_events.events_list(request.user, filters)
+    events = selectors.events_list(request.user, filters)
     page = Paginator(events, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
@@ -53,14 +52,14 @@ def event_list(request: HttpRequest) -> HttpResponse:
             "page": page,
             "filter_query": query.urlencode(),
             "can_record": clinics_for(request.user, write=True).exists(),
-            "can_export": selectors_events.can_export(request.user),
+            "can_export": selectors.can_export(request.user),
         },
     )
 
 
 def _record_page(request, *, patient, flag=None) -> HttpResponse:
-    injections = selectors_events.injections_choosable(request.user, patient)
-    initial = {"source": services_events.default_source(flag)}
+    injections = selectors.injections_choosable(request.user, patient)
+    initial = {"source": services.default_source(flag)}
     if flag is not None:
         latest = flag.follow_up.plan.injections.order_by("-injected_on").values_list("pk", flat=True).first()
         initial["injections"] = [latest] if latest else []
@@ -72,9 +71,9 @@ def _record_page(request, *, patient, flag=None) -> HttpResponse:
             try:
                 data = {"patient": patient, **form.event_data()}
                 if flag is not None:
-                    event = services_events.flag_record_event(flag=flag, by=request.user, data=data)
+                    event = services.flag_record_event(flag=flag, by=request.user, data=data)
                 else:
-                    event = services_events.adverse_event_record(by=request.user, data=data)
+                    event = services.adverse_event_record(by=request.user, data=data)
             except ValidationError as error:
                 service_errors_onto(error, form=form, others={})
             else:
@@ -129,8 +128,8 @@ def event_detail(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "event": event,
             "injections": event.injections.select_related("plan").order_by("injected_on"),
-            "trail": selectors_events.event_trail(event),
-            "can_correct": selectors_events.events_for(request.user, write=True).filter(pk=event.pk).exists(),
+            "trail": selectors.event_trail(event),
+            "can_correct": selectors.events_for(request.user, write=True).filter(pk=event.pk).exists(),
         },
     )
 
@@ -162,7 +161,7 @@ def _initial(event: AdverseEvent) -> dict:
 @require_http_methods(["GET", "POST"])
 def event_correct(request: HttpRequest, pk: int) -> HttpResponse:
     event = _event(request, pk, write=True)
-    injections = selectors_events.injections_choosable(request.user, event.patient)
+    injections = selectors.injections_choosable(request.user, event.patient)
     form = AdverseEventCorrectForm(request.POST or None, injections=injections, initial=_initial(event))
     status = 200
     if request.method == "POST":
@@ -170,14 +169,14 @@ def event_correct(request: HttpRequest, pk: int) -> HttpResponse:
         if form.is_valid():
             data = form.event_data()
             try:
-                event = services_events.adverse_event_correct(
+                event = services.adverse_event_correct(
                     event=event,
                     by=request.user,
                     data=data,
                     reason=form.cleaned_data["reason"],
                     expected_version=form.cleaned_data["version"],
                 )
-            except services_events.VersionConflict as conflict:
+            except services.VersionConflict as conflict:
                 form.add_error(None, str(conflict))
                 status = 409
             except ValidationError as error:

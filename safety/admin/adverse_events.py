@@ -1,11 +1,11 @@
 """Adverse events, export jobs and export logs in the admin: scoped like the pages, read-only, never deleted.
-An event changes only through safety.services_events (its correction page or the API), with a reason."""
+An event changes only through safety.services (its correction page or the API), with a reason."""
 
 from django.contrib import admin
 
 from registry.admin import ScopedAdmin
-from safety import selectors_events
-from safety.models_events import AdverseEvent, ExportLog
+from safety import selectors
+from safety.models import AdverseEvent, ExportLog
 
 
 class _ReadOnly(ScopedAdmin):
@@ -28,7 +28,7 @@ class AdverseEventAdmin(_ReadOnly):
     date_hierarchy = "onset_on"
 
     def scoped(self, user, *, write=False):
-        return selectors_events.events_for(user, write=write)
+        return selectors.events_for(user, write=write)
 
 
 @admin.register(ExportLog)
@@ -38,4 +38,4 @@ class ExportLogAdmin(_ReadOnly):
     list_select_related = ["user"]
 
     def scoped(self, user, *, write=False):
-        return selectors_events.export_logs_for(user)
+        return selectors.export_logs_for(user)

@@ -67,6 +67,3 @@ class EvaluationAdmin(ReadOnlyScopedAdmin):
                 self.message_user(request, f"Submission {evaluation.submission_id}: {exc}", messages.ERROR)
             else:
                 self.message_user(request, f"Submission {evaluation.submission_id} evaluated.")
-
-
-from safety import admin_events  # noqa: E402, F401 - registers adverse events and export logs
