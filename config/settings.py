@@ -326,7 +326,7 @@ if PRODUCTION:
 
 # --- Operations: /metrics, logs ----------------------------------------------------------------------------
 # /metrics (Prometheus text) answers a request carrying "Authorization: Bearer <METRICS_TOKEN>"; without a token
-# set it is open under DEBUG (the demo) and absent (404) otherwise. notifications/views_ops.py.
+# set it is open under DEBUG (the demo) and absent (404) otherwise. notifications/views/ops.py.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 if METRICS_TOKEN and len(METRICS_TOKEN) < 32:
     raise ImproperlyConfigured(
