@@ -36,7 +36,7 @@ from safety.choices import (  # noqa: E402
     EventCategory,
     Outcome,
 )
-from safety.exports.rows import _VALUES  # noqa: E402
+from safety.exports.rows import VALUE_PATHS  # noqa: E402
 from safety.models import AdverseEvent  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -189,10 +189,10 @@ SELECT id, index_injection_id FROM inserted
 
 
 def _raw_columns() -> str:
-    """The columns the Python path reads (rows._VALUES), raw: no formatting, no CASE, no guard."""
+    """The columns the Python path reads (rows.VALUE_PATHS), raw: no formatting, no CASE, no guard."""
     aliases = {"clinic": "c", "patient": "p", "index_injection": "i"}
     columns = []
-    for path in _VALUES:
+    for path in VALUE_PATHS:
         model, *relations, name = [AdverseEvent, *path.split("__")]
         alias = "e"
         for relation in relations:

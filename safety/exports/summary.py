@@ -1,7 +1,7 @@
 """The summary every report starts with: events and rates per 100 injections, by product and seriousness.
 
 Both sides are counted in SQL: events grouped by their index injection's product, and the denominator, the
-injections given in the period per product in the exported clinics (selectors_events).
+injections given in the period per product in the exported clinics (safety.selectors.adverse_events).
 """
 
 from dataclasses import dataclass
