@@ -214,7 +214,7 @@ CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TIMEZONE = "UTC"
-from notifications.beat import CELERY_BEAT_SCHEDULE  # noqa: E402, F401 - every periodic task lives in that one file
+# The periodic tasks are listed with the Celery app (config/celery.py): settings import no app code.
 
 # --- REST API --------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
