@@ -6,7 +6,6 @@ ones sent after commit (outcomes' submission, link lock; safety's flag) queue th
 
 import logging
 
-from django.apps import apps
 from django.db import transaction
 from django.dispatch import receiver
 from django.utils import timezone
@@ -16,6 +15,7 @@ from notifications.models import PATIENT_KINDS, MessageStatus, OutboundMessage
 from outcomes import signals as outcomes_signals
 from outcomes.models import FollowUp, FollowUpStatus
 from registry import signals as registry_signals
+from safety import signals as safety_signals
 
 logger = logging.getLogger(__name__)
 
@@ -81,8 +81,7 @@ def questionnaire_submitted(sender, submission, **kwargs):
         except Exception:  # broker down: the safety-net sweep finds the unevaluated submission
             logger.exception("Could not queue the flag evaluation of submission %s", submission_id)
 
-    if apps.is_installed("safety"):
-        transaction.on_commit(enqueue)
+    transaction.on_commit(enqueue)
 
 
 @receiver(outcomes_signals.link_locked, dispatch_uid="notifications.link_locked")
@@ -90,14 +89,11 @@ def link_locked(sender, link, **kwargs):
     services.link_locked_notify(link)
 
 
-if apps.is_installed("safety"):
-    from safety import signals as safety_signals
-
-    @receiver(safety_signals.flag_raised, dispatch_uid="notifications.flag_raised")
-    def flag_raised(sender, flag, **kwargs):
-        # Non-urgent flags are counted in the clinic's daily digest; urgent ones cannot wait for it.
-        if flag.urgent:
-            services.urgent_flag_notify(flag)
+@receiver(safety_signals.flag_raised, dispatch_uid="notifications.flag_raised")
+def flag_raised(sender, flag, **kwargs):
+    # Non-urgent flags are counted in the clinic's daily digest; urgent ones cannot wait for it.
+    if flag.urgent:
+        services.urgent_flag_notify(flag)
 
 
 from notifications import receivers_events  # noqa: E402, F401 - serious adverse events -> urgent email to the lead

@@ -77,10 +77,6 @@ def urgent_flag_notify(flag, *, now: dt.datetime | None = None) -> list[int]:
 def urgent_flags_catch_up(*, now: dt.datetime | None = None, within: dt.timedelta = dt.timedelta(days=2)) -> int:
     """Safety net: urgent flags raised recently whose notice rows were never written (a crash between the
     flag's commit and its signal's receiver)."""
-    from django.apps import apps
-
-    if not apps.is_installed("safety"):
-        return 0
     from safety.models import Flag
 
     now = now or timezone.now()
@@ -153,10 +149,6 @@ def serious_event_notify(event, *, now: dt.datetime | None = None) -> list[int]:
 def serious_events_catch_up(*, now: dt.datetime | None = None, within: dt.timedelta = dt.timedelta(days=2)) -> int:
     """Safety net: events that became serious recently whose notice rows were never written (a crash between the
     event's commit and its signal's receiver)."""
-    from django.apps import apps
-
-    if not apps.is_installed("safety"):
-        return 0
     from safety.models_events import AdverseEvent
 
     now = now or timezone.now()

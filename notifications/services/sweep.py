@@ -100,10 +100,6 @@ def followups_sweep(now: dt.datetime | None = None, *, dispatch: Dispatch | None
 
 
 def _non_urgent_flag_counts(since: dt.datetime) -> dict[int, int]:
-    from django.apps import apps
-
-    if not apps.is_installed("safety"):
-        return {}
     from safety.models import Flag
 
     rows = Flag.objects.filter(urgent=False, raised_at__gte=since).values("clinic_id").annotate(n=Count("id"))

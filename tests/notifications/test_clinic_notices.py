@@ -5,7 +5,6 @@ import datetime as dt
 import re
 
 import pytest
-from django.apps import apps
 from django.core import mail
 
 from notifications import services, tasks
@@ -13,15 +12,11 @@ from notifications.models import MessageKind, MessageStatus, OutboundMessage
 from outcomes.models import QuestionnaireLink, Submission, Timepoint
 from outcomes.services import link_check_year_of_birth, link_create
 from registry.choices import Role
-from tests.factories import PatientFactory, make_injection, staff
-from tests.notifications.conftest import answers_for, at, complete, sweep
-
-if not apps.is_installed("safety"):
-    pytest.skip("the safety app (flags) is not installed", allow_module_level=True)
-
 from safety.choices import FlagRule
 from safety.models import Evaluation, Flag
 from safety.services import flag_raise
+from tests.factories import PatientFactory, make_injection, staff
+from tests.notifications.conftest import answers_for, at, complete, sweep
 
 pytestmark = pytest.mark.django_db
 
