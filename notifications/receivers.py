@@ -1,6 +1,6 @@
 """Notifications' answers to the domain events of the apps below it. Receivers are thin: they call services.
 
-Signals sent inside a service's transaction (registry's) get outbox rows written in that same transaction; the
+Signals sent inside a service's transaction (registry's; audit's erasure) do their writes in that same transaction; the
 ones sent after commit (outcomes' submission, link lock; safety's flag) queue their work on commit.
 """
 
@@ -10,6 +10,7 @@ from django.db import transaction
 from django.dispatch import receiver
 from django.utils import timezone
 
+from audit import signals as audit_signals
 from notifications import services
 from notifications.models import PATIENT_KINDS, MessageStatus, OutboundMessage
 from outcomes import signals as outcomes_signals
@@ -87,6 +88,11 @@ def questionnaire_submitted(sender, submission, **kwargs):
 @receiver(outcomes_signals.link_locked, dispatch_uid="notifications.link_locked")
 def link_locked(sender, link, **kwargs):
     services.link_locked_notify(link)
+
+
+@receiver(audit_signals.contact_details_erasing, dispatch_uid="notifications.contact_details_erasing")
+def contact_details_erasing(sender, patient, values, **kwargs):
+    services.contact_copies_erase(patient=patient, values=values)
 
 
 @receiver(safety_signals.flag_raised, dispatch_uid="notifications.flag_raised")
