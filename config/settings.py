@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "notifications",
     "audit",
     "accounts",
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -354,7 +355,7 @@ LOGGING = {
         # Error reports by email (when ADMINS is set) with tokens redacted from path, headers and frame locals.
         "mail_admins": {
             "level": "ERROR",
-            "class": "audit.logging.RedactingAdminEmailHandler",
+            "class": "registry.logging.RedactingAdminEmailHandler",
             "filters": ["require_debug_false", "redact_tokens"],
         },
     },

@@ -164,9 +164,9 @@ def default_source(flag: Flag | None) -> str:
 
 
 def _flag_event_recorded(flag: Flag, *, event: AdverseEvent, by) -> None:
-    from safety.services import _review  # the flags' own transition rules (open/in review -> event recorded)
+    from safety.services import flag_review  # the flags' own transition rules (open/in review -> event recorded)
 
-    _review(flag, by=by, status=FlagStatus.EVENT_RECORDED, reason=f"Adverse event #{event.pk} recorded")
+    flag_review(flag, by=by, status=FlagStatus.EVENT_RECORDED, reason=f"Adverse event #{event.pk} recorded")
 
 
 @transaction.atomic

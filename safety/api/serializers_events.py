@@ -4,7 +4,7 @@ patient's...) are the model's and safety.services_events', so web, API and admin
 from rest_framework import serializers
 
 from registry.api.mixins import RejectUnknownFieldsMixin, RequiredEvenWhenPartialMixin
-from registry.api.serializers import WritablePatientField, _ScopedPrimaryKeyField
+from registry.api.serializers import ScopedPrimaryKeyField, WritablePatientField
 from registry.models import Injection
 from registry.scoping import injections_for
 from safety.choices_events import RELATEDNESS_HELP, SERIOUSNESS_FIELDS, EventStatus
@@ -39,14 +39,14 @@ CONDITIONAL_HELP = {
 }
 
 
-class WritableInjectionField(_ScopedPrimaryKeyField):
+class WritableInjectionField(ScopedPrimaryKeyField):
     model = Injection
 
     def scoped(self, user):
         return injections_for(user, write=True)
 
 
-class WritableFlagField(_ScopedPrimaryKeyField):
+class WritableFlagField(ScopedPrimaryKeyField):
     model = Flag
 
     def scoped(self, user):

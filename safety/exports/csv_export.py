@@ -140,7 +140,7 @@ def _safe_choices(field) -> bool:
 
 
 def _column(path: str) -> str:
-    """SQL for a rows._VALUES path ("patient__sex"), formatted as _cell formats its Python value."""
+    """SQL for a rows.VALUE_PATHS path ("patient__sex"), formatted as _cell formats its Python value."""
     model, *relations, name = [AdverseEvent, *path.split("__")]
     for relation in relations:
         model = model._meta.get_field(relation).related_model

@@ -37,7 +37,7 @@ PROTOCOL_COLUMNS = (
     "lipoaspirate_volume_ml",
 )
 
-_VALUES = (
+VALUE_PATHS = (
     "id",
     "clinic_id",
     "clinic__name",
@@ -116,7 +116,7 @@ HEADER = [
 
 
 def _row(values: tuple) -> list:
-    v = dict(zip(_VALUES, values, strict=True))
+    v = dict(zip(VALUE_PATHS, values, strict=True))
     protocol = v["index_injection__protocol"] or {}
     injected_on = v["index_injection__injected_on"]
     return [
@@ -162,5 +162,5 @@ def _row(values: tuple) -> list:
 
 def detail_rows(events: QuerySet, *, chunk_size: int = CHUNK_SIZE) -> Iterator[list]:
     """The rows, streamed from the database a chunk at a time."""
-    for values in events.values_list(*_VALUES).iterator(chunk_size=chunk_size):
+    for values in events.values_list(*VALUE_PATHS).iterator(chunk_size=chunk_size):
         yield _row(values)
