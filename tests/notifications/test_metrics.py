@@ -24,8 +24,8 @@ from outcomes.models import Submission, Timepoint
 from safety.models import Flag
 from safety.models_events import AdverseEvent
 from tests.factories import PatientFactory, make_injection
-from tests.notifications.conftest import complete
 from tests.safety.ae_support import record as record_event
+from tests.support.answers import complete
 
 pytestmark = pytest.mark.django_db
 

@@ -15,7 +15,7 @@ from safety.rules import RuleConfigError
 from safety.selectors import submissions_pending_evaluation
 from safety.services import flags_evaluate
 from tests.factories import questionnaire_data
-from tests.journeys import ONE_MONTH_AT
+from tests.support.journeys import ONE_MONTH_AT
 
 pytestmark = pytest.mark.django_db
 
