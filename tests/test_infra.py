@@ -267,3 +267,25 @@ def test_ci_installs_every_program_a_test_skips_without():
     assert "apt-get install" in script
     for program in sorted(programs):
         assert f"missing+=({program})" in script, f".ci/run must install {program} when it is missing"
+
+
+def test_pre_commit_runs_ruff_and_the_import_rule():
+    hooks = {
+        hook["id"]: hook
+        for repo in yaml.safe_load((ROOT / ".pre-commit-config.yaml").read_text())["repos"]
+        for hook in repo["hooks"]
+    }
+    assert {"ruff-check", "ruff-format", "import-rule"} <= set(hooks)
+    assert "tests/test_infra.py" in hooks["import-rule"]["entry"]
+    selected = hooks["import-rule"]["entry"].split("-k ", 1)[1].strip('"')
+    assert all(word in selected for word in ("import", "cycle"))
+
+
+def test_contributing_decisions_and_changelog_are_there():
+    contributing = (ROOT / "CONTRIBUTING.md").read_text()
+    for section in ("## Set-up", "## Tests", "## Benchmarks", "an instrument", "a product protocol", "a flag rule"):
+        assert section in contributing
+    decisions = " ".join(p.name for p in (ROOT / "docs" / "decisions").glob("0*.md"))
+    for subject in ("outbox", "summary", "copy", "signals"):
+        assert subject in decisions
+    assert "## [Unreleased]" in (ROOT / "CHANGELOG.md").read_text()
