@@ -172,6 +172,8 @@ def test_the_import_rule_covers_every_app():
     apps = {p.parent.name for p in ROOT.glob("*/apps.py")}
     assert apps == set(MAY_IMPORT), "add the app to MAY_IMPORT (and to README.md's architecture section)"
     assert all(MAY_IMPORT[app] < set(MAY_IMPORT) for app in MAY_IMPORT)
+    architecture = (ROOT / "README.md").read_text().split("## Architecture", 1)[1].split("\n## ", 1)[0]
+    assert all(f"- `{app}/`" in architecture for app in MAY_IMPORT), "describe every app in README's Architecture"
 
 
 def test_no_import_cycle_between_modules():
