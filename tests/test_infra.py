@@ -211,6 +211,8 @@ def test_no_hidden_dependencies_or_bolted_on_imports():
         if name not in KNOWN_IS_INSTALLED:
             assert "is_installed(" not in text, f"{name}: an installed app is imported, not guessed at"
     assert "importlib" not in (ROOT / "demo" / "management" / "commands" / "seed_demo.py").read_text()
+    still = {n for n in KNOWN_IS_INSTALLED if (ROOT / n).exists() and "is_installed(" in (ROOT / n).read_text()}
+    assert still == KNOWN_IS_INSTALLED, f"gone: delete from KNOWN_IS_INSTALLED: {sorted(KNOWN_IS_INSTALLED - still)}"
 
 
 SYNTHETIC_APPS = {
