@@ -255,7 +255,7 @@ class LineCounter:
 def measure_view(path: str) -> dict:
     """The export as an administrator downloads it: POST, read every chunk, count the records. Run in a process
     of its own (main(["--measure"])) so ru_maxrss is this export's peak."""
-    from bench.steps import _sign_in
+    from bench.steps import sign_in
 
     if path == "python":
         from safety.exports import csv_export
@@ -265,7 +265,7 @@ def measure_view(path: str) -> dict:
     if admin is None:
         raise SystemExit("no administrator: run seed_demo first")
     client = Client(HTTP_HOST="127.0.0.1")
-    _sign_in(client, admin)
+    sign_in(client, admin)
     # A server process has loaded its URLs, views and templates before an export comes in: so does this one.
     if client.get(EXPORT_URL).status_code != 200:
         raise SystemExit("the export page is not reachable for the administrator")

@@ -1,14 +1,15 @@
 """Notifications' answers to the domain events of the apps below it. Receivers are thin: they call services.
 
-Signals sent inside a service's transaction (registry's; outcomes' completion and urgent answers) get outbox rows
-written in that same transaction; the ones sent after commit (outcomes' link lock; safety's flag and serious
-adverse event) write rows and queue their sending at once. Notifications only sends messages: the flag rules and
-exports are safety's own work (safety.receivers, safety.tasks).
+Signals sent inside a service's transaction (registry's; outcomes' completion and urgent answers; audit's erasure)
+do their writes in that same transaction; the ones sent after commit (outcomes' link lock; safety's flag and
+serious adverse event) write rows and queue their sending at once. Notifications only sends messages: the flag
+rules and exports are safety's own work (safety.receivers, safety.tasks).
 """
 
 from django.dispatch import receiver
 from django.utils import timezone
 
+from audit import signals as audit_signals
 from notifications import services
 from notifications.models import PATIENT_KINDS, MessageStatus, OutboundMessage
 from outcomes import signals as outcomes_signals
@@ -68,6 +69,11 @@ def safety_advice(sender, submission, **kwargs):
 @receiver(outcomes_signals.link_locked, dispatch_uid="notifications.link_locked")
 def link_locked(sender, link, **kwargs):
     services.link_locked_notify(link)
+
+
+@receiver(audit_signals.contact_details_erasing, dispatch_uid="notifications.contact_details_erasing")
+def contact_details_erasing(sender, patient, values, **kwargs):
+    services.contact_copies_erase(patient=patient, values=values)
 
 
 @receiver(safety_signals.flag_raised, dispatch_uid="notifications.flag_raised")

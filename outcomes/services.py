@@ -255,7 +255,7 @@ class NotOpen(Exception):
     pass
 
 
-def _score_columns(scores: dict[str, Any]) -> dict[str, Any]:
+def score_columns(scores: dict[str, Any]) -> dict[str, Any]:
     koos, oks = scores.get("KOOS", {}), scores.get("OKS", {})
     return {
         "koos_pain": koos.get("pain"),
@@ -321,7 +321,7 @@ def questionnaire_submit(
                 answers=answers,
                 instrument_versions=versions,
                 scores=scores,
-                **_score_columns(scores),
+                **score_columns(scores),
             )
             _set_status(locked, FollowUpStatus.COMPLETED, reason=f"Completed ({source})")
             locked.save(update_fields=["status", "status_changed_at"])
@@ -357,7 +357,7 @@ def submission_amend(*, submission: Submission, by, data: dict[str, Any], reason
         scores_before=previous.scores_after if previous else submission.scores,
         scores_after=scores,
     )
-    for field, value in _score_columns(scores).items():
+    for field, value in score_columns(scores).items():
         setattr(submission, field, value)
     submission.amended = True
     submission._change_reason = f"Amended: {reason}"

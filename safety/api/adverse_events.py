@@ -17,7 +17,7 @@ from registry.api.mixins import (
     RequiredEvenWhenPartialMixin,
     WriteScopedObjectMixin,
 )
-from registry.api.serializers import WritablePatientField, _ScopedPrimaryKeyField
+from registry.api.serializers import ScopedPrimaryKeyField, WritablePatientField
 from registry.choices import Product
 from registry.models import Injection
 from registry.scoping import injections_for
@@ -61,14 +61,14 @@ CONDITIONAL_HELP = {
 }
 
 
-class WritableInjectionField(_ScopedPrimaryKeyField):
+class WritableInjectionField(ScopedPrimaryKeyField):
     model = Injection
 
     def scoped(self, user):
         return injections_for(user, write=True)
 
 
-class WritableFlagField(_ScopedPrimaryKeyField):
+class WritableFlagField(ScopedPrimaryKeyField):
     model = Flag
 
     def scoped(self, user):

@@ -123,7 +123,7 @@ def _evaluation_failed(submission_id: int, exc: Exception) -> None:
     logger.warning("Flag evaluation of submission %s failed: %s", submission_id, error)
 
 
-def _review(flag: Flag, *, by, status: str, reason: str, **fields) -> Flag:
+def flag_review(flag: Flag, *, by, status: str, reason: str, **fields) -> Flag:
     flag = Flag.objects.select_for_update().get(pk=flag.pk)
     if not flag.can_transition_to(status):
         now, then = flag.get_status_display().lower(), FlagStatus(status).label.lower()
@@ -142,7 +142,7 @@ def _review(flag: Flag, *, by, status: str, reason: str, **fields) -> Flag:
 @transaction.atomic
 def flag_start_review(*, flag: Flag, by) -> Flag:
     """A clinician takes the flag: it leaves the untouched pile and shows who is looking at it."""
-    return _review(flag, by=by, status=FlagStatus.IN_REVIEW, reason="Review started")
+    return flag_review(flag, by=by, status=FlagStatus.IN_REVIEW, reason="Review started")
 
 
 @transaction.atomic
@@ -151,10 +151,10 @@ def flag_dismiss(*, flag: Flag, by, reason: str) -> Flag:
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": "Say why this flag is not an adverse event."})
-    return _review(flag, by=by, status=FlagStatus.DISMISSED, reason=f"Dismissed: {reason}", dismissed_reason=reason)
+    return flag_review(flag, by=by, status=FlagStatus.DISMISSED, reason=f"Dismissed: {reason}", dismissed_reason=reason)
 
 
 def flag_event_recorded(*, flag: Flag, event, by) -> Flag:
     """The flag turned out to be an adverse event (recorded in the caller's transaction,
     safety.services.adverse_events): it closes as "event recorded", by the flags' own transition rules."""
-    return _review(flag, by=by, status=FlagStatus.EVENT_RECORDED, reason=f"Adverse event #{event.pk} recorded")
+    return flag_review(flag, by=by, status=FlagStatus.EVENT_RECORDED, reason=f"Adverse event #{event.pk} recorded")

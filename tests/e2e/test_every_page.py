@@ -22,12 +22,12 @@ from django.core.management import call_command
 from django.db.models import Count
 from django.utils import timezone
 
-from bench import synth
+from demo import synth
+from demo.management.commands.seed_demo import read_logins
 from notifications.selectors import messages_for
 from outcomes.analysis import tables
 from outcomes.models import FollowUpStatus
 from outcomes.selectors import follow_ups_for, submissions_for
-from registry.management.commands.seed_demo import read_logins
 from registry.models import Injection
 from registry.scoping import clinics_for, patients_for
 from safety.choices import ExportFormat

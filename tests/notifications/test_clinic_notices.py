@@ -17,7 +17,9 @@ from safety.choices import FlagRule
 from safety.models import Evaluation, Flag
 from safety.services import flag_raise
 from tests.factories import PatientFactory, make_injection, staff
-from tests.notifications.conftest import answers_for, at, complete, sweep
+from tests.support.answers import answers_for, complete
+from tests.support.clock import at
+from tests.support.outbox import sweep
 
 pytestmark = pytest.mark.django_db
 

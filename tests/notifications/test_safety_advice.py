@@ -15,7 +15,7 @@ from outcomes.models import SubmissionSource, Timepoint
 from outcomes.services import questionnaire_submit
 from registry.services import patient_withdraw_consent
 from tests.factories import questionnaire_data
-from tests.notifications.conftest import at
+from tests.support.clock import at
 
 LATE_EVENING = at(2026, 3, 30, 22, 30)  # outside the 09:00-19:00 sending hours
 

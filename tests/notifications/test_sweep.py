@@ -12,7 +12,9 @@ from notifications import services
 from notifications.models import MessageKind, MessageStatus, OutboundMessage
 from outcomes.models import FollowUpStatus, Timepoint
 from tests.factories import PatientFactory, make_injection
-from tests.notifications.conftest import at, complete, sweep
+from tests.support.answers import complete
+from tests.support.clock import at
+from tests.support.outbox import sweep
 
 pytestmark = pytest.mark.django_db
 

@@ -19,7 +19,8 @@ from notifications.models import MessageKind, MessageStatus, OutboundMessage
 from outcomes.models import FollowUpStatus, Timepoint
 from safety.models import Evaluation
 from tests.factories import PatientFactory, make_injection
-from tests.notifications.conftest import at, complete
+from tests.support.answers import complete
+from tests.support.clock import at
 
 DEADLINE = 30  # seconds; polls every 100 ms and returns as soon as the effect is there
 

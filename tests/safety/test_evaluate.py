@@ -16,7 +16,7 @@ from safety.selectors import submissions_pending_evaluation
 from safety.services import flags as flag_rules_service  # flags_evaluate looks flag_raise up there
 from safety.services import flags_evaluate
 from tests.factories import questionnaire_data
-from tests.journeys import ONE_MONTH_AT
+from tests.support.journeys import ONE_MONTH_AT
 
 pytestmark = pytest.mark.django_db
 

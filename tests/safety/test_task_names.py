@@ -1,9 +1,7 @@
 """Safety's tasks live in safety.tasks but keep the names they were queued and scheduled under before they moved
 there: a message already in the broker at a deploy, and every beat entry, still finds its task."""
 
-from django.conf import settings
-
-from config.celery import app
+from config.celery import BEAT_SCHEDULE, app
 from safety import tasks
 
 
@@ -20,5 +18,5 @@ def test_tasks_queued_under_their_names_before_the_move_still_run_safetys_code()
 
 def test_every_beat_entry_names_a_registered_task():
     app.loader.import_default_modules()
-    missing = [entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values() if entry["task"] not in app.tasks]
+    missing = [entry["task"] for entry in BEAT_SCHEDULE.values() if entry["task"] not in app.tasks]
     assert missing == []

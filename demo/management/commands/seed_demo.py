@@ -1,7 +1,7 @@
 """Demo data for `make run`: two clinics, four logins, a dozen hand-made patients and a synthetic registry.
 
 The dozen showcase patients go through the registry's services, so they obey the same rules (and fire the same
-domain signals, e.g. follow-up scheduling) as data entered on the site. Around them, `bench.synth` writes a
+domain signals, e.g. follow-up scheduling) as data entered on the site. Around them, `demo.synth` writes a
 synthetic registry in bulk (300 injections by default, `--injections N` for more, over `--clinics C` clinics):
 follow-ups in every status, scored answers, flags, adverse events and outbox rows. Idempotent: when the data
 exists it only prints the logins (`--reset` starts over). Passwords are generated once and kept in
@@ -9,7 +9,6 @@ var/demo-logins.txt.
 """
 
 import datetime as dt
-import importlib
 import random
 import secrets
 import time
@@ -24,6 +23,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
+from demo import showcase, synth
 from registry.choices import InjectionStatus, Role
 from registry.models import Clinic, Injection
 from registry.services import injection_record, patient_enrol
@@ -31,10 +31,6 @@ from registry.services import injection_record, patient_enrol
 CLINICS = ("Northgate Knee Clinic", "Riverside Sports Medicine")
 DEMO_PHONES = ("0113 496 0123", "020 7946 0456")
 DEMO_INJECTIONS = 300  # synthetic injections next to the showcase patients when --injections is not given
-# The synthetic registry writes every app's tables, so it lives above the apps (bench/), not in registry.
-SYNTH = "bench.synth"
-# So does the showcase's history (when each patient was recorded, and the status changes since).
-SHOWCASE = "bench.showcase"
 # Treated in both knees today: at first start her one email, listing both knees' baseline questionnaires, waits in
 # the dev mailbox (rundemo sends what is due before it starts).
 BOTH_KNEES_PATIENT = "Grace Adeyemi"
@@ -263,7 +259,6 @@ class Command(BaseCommand):
         self.stdout.write(f"\nDemo logins (also in {logins_file()}):\n{logins_table(passwords)}\n")
 
     def _synthetic(self, *, injections: int, clinics: int, seed: int) -> None:
-        synth = importlib.import_module(SYNTH)
         existing = synth.synthetic_patients()
         if existing.exists():
             count = Injection.objects.filter(patient__in=existing).count()
@@ -367,7 +362,6 @@ class Command(BaseCommand):
                     Membership.objects.create(user=user, clinic=clinics[clinic_index], role=role)
             users[login.username] = user
 
-        showcase = importlib.import_module(SHOWCASE)
         today = timezone.localdate()
         plans = _plans(rng)
         # Spread first injections over the past eight months, oldest first (some 6-month follow-ups are due).

@@ -29,13 +29,14 @@ from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.authtoken.models import Token
 
-from registry.auth import (
+from accounts.auth import (
     PENDING_MAX_AGE_SECONDS,
     PENDING_SESSION_KEY,
     SESSION_AUTH_AT,
     redirect_to_second_factor,
     two_factor_required,
 )
+from audit.services import access_log_record
 from registry.choices import Role
 from registry.models import Clinic
 from registry.scoping import clinics_for, get_for_user_or_404, is_administrator
@@ -208,7 +209,6 @@ def backup_codes(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def clinic_two_factor(request: HttpRequest, pk: int) -> HttpResponse:
     """A clinic lead or an administrator turns the clinic's 2FA rule on or off."""
-    from audit.services import access_log_record
 
     clinic = get_for_user_or_404(clinics_for(request.user), pk=pk)  # another clinic's: 404
     is_lead = clinic.memberships.filter(user=request.user, role=Role.LEAD).exists()

@@ -6,7 +6,7 @@ stamped today (so the attention page's "missed this week" would list follow-ups 
 audit trail would say everything happened this morning. `stamp_history` rewrites those times to when each thing
 would have happened, from the day the injection was recorded, and nothing ends up dated in the future.
 
-Like bench.synth it writes every app's tables, so it lives above the apps.
+Like demo.synth it writes every app's tables, so it lives above the apps (in demo, the top layer).
 """
 
 from __future__ import annotations

@@ -3,17 +3,17 @@ with the 1-month questionnaire answered on 30 Mar 2026, the day its window opens
 Everything goes through the real services: injection_record schedules the follow-ups, questionnaire_submit scores."""
 
 import datetime as dt
-import zoneinfo
 
 import pytest
 import time_machine
 
 from outcomes.models import FollowUp, Submission, Timepoint
-from outcomes.services import questionnaire_submit
+from outcomes.services import link_create, questionnaire_submit
 from tests.factories import PatientFactory, make_injection, questionnaire_data
+from tests.support.clock import LONDON
 
-LONDON = zoneinfo.ZoneInfo("Europe/London")
-INJECTED_ON = dt.date(2026, 3, 2)
+INJECTED_ON = dt.date(2026, 3, 2)  # the factories' injection day
+DAY_BEFORE = dt.datetime(2026, 3, 1, 10, 0, tzinfo=LONDON)  # the baseline is open
 RECORDED_AT = dt.datetime(2026, 2, 23, 10, 0, tzinfo=LONDON)
 BASELINE_AT = dt.datetime(2026, 2, 25, 10, 0, tzinfo=LONDON)
 ONE_MONTH_AT = dt.datetime(2026, 3, 30, 10, 0, tzinfo=LONDON)
@@ -54,3 +54,30 @@ def journey(clinic, clinician):
         return Journey(injection)
 
     return start
+
+
+def follow_up(injection, timepoint: str = Timepoint.BASELINE) -> FollowUp:
+    return FollowUp.objects.select_related("plan", "clinic", "patient").get(plan=injection.plan, timepoint=timepoint)
+
+
+def q_url(token: str, suffix: str = "") -> str:
+    """The patient's questionnaire address for a link's token."""
+    return f"/q/{token}/{suffix}"
+
+
+# The questionnaire fixtures: with the clock the day before the injection (tests/outcomes and tests/security set
+# clock_start to DAY_BEFORE), an injection recorded then, its open baseline and a link to it.
+@pytest.fixture
+def recorded(clock, patient, clinician):
+    """An injection recorded the day before it is given (BMAC, left knee), with its three follow-ups."""
+    return make_injection(patient, clinician)
+
+
+@pytest.fixture
+def baseline(recorded):
+    return follow_up(recorded)
+
+
+@pytest.fixture
+def token(baseline):
+    return link_create(follow_up=baseline)

@@ -33,7 +33,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.apps import apps
 from django.db import connection, models, transaction
 from django.utils import timezone
 
@@ -42,13 +41,13 @@ from notifications.services.schedule import message_plan, next_sending_time
 from outcomes import questionnaire
 from outcomes.models import FollowUp, FollowUpStatus, Submission, SubmissionSource, Timepoint
 from outcomes.schedule import windows
-from outcomes.services import _score_columns
+from outcomes.services import score_columns
 from registry.choices import InjectionStatus, Product
 from registry.models import Injection, Patient, TreatmentPlan
 from registry.protocols import validate_governance, validate_protocol
 from safety import rules as safety_rules
 from safety.choices import FlagStatus
-from safety.models import Evaluation, Flag
+from safety.models import AdverseEvent, Evaluation, Flag
 from safety.services import submission_measures
 
 CONSENT_VERSION = "v1.0-synthetic"  # marks the synthetic patients (idempotency and reporting)
@@ -236,7 +235,7 @@ def _clip(x: float, lo: float, hi: float) -> float:
     return lo if x < lo else hi if x > hi else x
 
 
-def _prom_form(rng: random.Random, health: float) -> dict[str, str]:
+def prom_form(rng: random.Random, health: float) -> dict[str, str]:
     """Posted form values of the PROMs for a patient this well (0 worst, 1 best), item by item with noise."""
     from outcomes.instruments import get_instrument
 
@@ -271,9 +270,9 @@ def answer_pool(rng: random.Random) -> list[list[AnswerVector]]:
         health = level / (HEALTH_LEVELS - 1)
         vectors = []
         for _ in range(VARIANTS):
-            answers, versions = questionnaire.parse(follow_up, _prom_form(rng, health))
+            answers, versions = questionnaire.parse(follow_up, prom_form(rng, health))
             scores = questionnaire.score_all(answers, versions)
-            columns = _score_columns(scores)
+            columns = score_columns(scores)
             measures = submission_measures(Submission(**columns))
             body = json.dumps(answers, sort_keys=True)[1:-1]
             vectors.append(AnswerVector(body, versions, scores, columns, measures))
@@ -456,7 +455,7 @@ class Generator:
         self.answers = answer_pool(self.rng)
         self.rules = safety_rules.configured_rules()
         self.taken_numbers = set(Patient.objects.values_list("registry_number", flat=True))
-        self.ae_model = _adverse_event_model()
+        self.ae_model = AdverseEvent
         self.copier = CopyThread() if connection.vendor == "postgresql" else None
         copier = self.copier
 
@@ -982,17 +981,6 @@ class Generator:
         if self.ae_model is not None:
             counts.rows["adverse events"] = events
         return counts
-
-
-def _adverse_event_model():
-    """safety.AdverseEvent once it exists in this checkout and its table is migrated, else None."""
-    try:
-        model = apps.get_model("safety", "AdverseEvent")
-    except LookupError:
-        return None
-    if model._meta.db_table not in connection.introspection.table_names():
-        return None
-    return model
 
 
 _CATEGORY_BY_RULE = {

@@ -14,8 +14,8 @@ from registry import services
 from safety import services as flag_services
 from safety.choices import FlagRule
 from tests.factories import make_injection, questionnaire_data
-from tests.journeys import INJECTED_ON, ONE_MONTH_AT, RECORDED_AT
 from tests.safety.ae_support import event_data
+from tests.support.journeys import INJECTED_ON, ONE_MONTH_AT, RECORDED_AT
 
 pytestmark = pytest.mark.django_db
 

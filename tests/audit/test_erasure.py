@@ -116,3 +116,22 @@ def test_the_command_needs_a_reason_and_a_real_patient(identified):
     with pytest.raises(CommandError):
         call_command("erase_contact_details", "KR-0000-0000", "--reason", "x")
     assert Patient.objects.get(pk=patient.pk).email == EMAIL
+
+
+def test_a_copy_that_cannot_be_scrubbed_leaves_the_erasure_undone(identified, lead, monkeypatch):
+    """Notifications scrubs its own copies on audit's signal, inside the erasure's transaction: if it fails, no
+    half-erased patient is left behind and no erasure is logged."""
+    from audit.erasure import patient_erase_contact_details
+    from notifications import services as notification_services
+
+    def broken(**kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(notification_services, "contact_copies_erase", broken)
+    patient, _ = identified
+    with pytest.raises(RuntimeError):
+        patient_erase_contact_details(patient=patient, by=lead, reason="Patient's written request")
+    patient.refresh_from_db()
+    assert patient.full_name == NAME
+    assert OutboundMessage.objects.filter(patient=patient, recipient__icontains="quillfeather").exists()
+    assert not AccessLog.objects.filter(action=AccessAction.ERASE).exists()
