@@ -3,7 +3,8 @@
 The registry keeps the pseudonymised clinical record (registry number, year of birth, treatments, answers) as
 the consent allows; what goes is the name, email address and phone number: from the patient row, from every
 historical row of it (the history keeps who changed what and when, with "[erased]" in place of the values),
-and from the copies elsewhere (addresses on sent emails, delivery errors, call notes, free-text reasons).
+and from the copies elsewhere (free-text reasons here; addresses on sent emails, delivery errors and call notes
+in notifications, which scrubs them on the contact_details_erasing signal: audit/signals.py).
 Contact stops at once: a patient who has not withdrawn is withdrawn with decision "erase_contact" first.
 The erasure itself is in the audit trail (a history row with the reason, and an access-log row).
 """
@@ -15,6 +16,7 @@ from django.db import transaction
 
 from audit.models import AccessAction
 from audit.services import access_log_record
+from audit.signals import contact_details_erasing
 from registry import services
 from registry.choices import WithdrawalDecision
 from registry.models import Patient
@@ -39,7 +41,8 @@ def _scrub(text: str, values: list[str]) -> str:
     return text
 
 
-def _scrub_rows(queryset, fields: list[str], values: list[str]) -> int:
+def scrub_rows(queryset, fields: list[str], values: list[str]) -> int:
+    """Replace every known contact value in ``fields`` of the rows with "[erased]"; the number of rows changed."""
     changed = 0
     for row in queryset.only("pk", *fields):
         updates = {f: _scrub(getattr(row, f) or "", values) for f in fields}
@@ -52,12 +55,7 @@ def _scrub_rows(queryset, fields: list[str], values: list[str]) -> int:
 
 def _other_copies():
     """(queryset factory, text fields) of places outside the patient row that may hold contact details."""
-    from notifications.models import CallAttempt, DeliveryAttempt, OutboundMessage
-
     return [
-        (lambda p: OutboundMessage.objects.filter(patient=p), ["recipient", "last_error", "cancelled_reason"]),
-        (lambda p: DeliveryAttempt.objects.filter(message__patient=p), ["error"]),
-        (lambda p: CallAttempt.objects.filter(follow_up__patient=p), ["note"]),
         (lambda p: Patient.history.filter(id=p.pk), ["history_change_reason", "withdrawal_reason"]),
         (lambda p: Patient.objects.filter(pk=p.pk), ["withdrawal_reason"]),
     ]
@@ -84,7 +82,8 @@ def patient_erase_contact_details(*, patient: Patient, by, reason: str) -> Patie
     for field in CONTACT_FIELDS:
         history.exclude(**{field: ""}).update(**{field: ERASED})
     for queryset_for, fields in _other_copies():
-        _scrub_rows(queryset_for(patient), fields, values)
+        scrub_rows(queryset_for(patient), fields, values)
+    contact_details_erasing.send(sender=Patient, patient=patient, values=values)
     access_log_record(None, action=AccessAction.ERASE, obj=patient, user=by, detail=f"Contact details erased: {reason}")
     patient.refresh_from_db()
     return patient

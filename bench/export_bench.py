@@ -29,15 +29,15 @@ from django.contrib.auth import get_user_model  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 from django.test import Client  # noqa: E402
 
-from safety.choices_events import (  # noqa: E402
+from safety.choices import (  # noqa: E402
     HARVEST_CATEGORIES,
     ActionTaken,
     Causality,
     EventCategory,
     Outcome,
 )
-from safety.exports.rows import _VALUES  # noqa: E402
-from safety.models_events import AdverseEvent  # noqa: E402
+from safety.exports.rows import VALUE_PATHS  # noqa: E402
+from safety.models import AdverseEvent  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 EXPORT_URL = "/exports/adverse-events/"
@@ -189,10 +189,10 @@ SELECT id, index_injection_id FROM inserted
 
 
 def _raw_columns() -> str:
-    """The columns the Python path reads (rows._VALUES), raw: no formatting, no CASE, no guard."""
+    """The columns the Python path reads (rows.VALUE_PATHS), raw: no formatting, no CASE, no guard."""
     aliases = {"clinic": "c", "patient": "p", "index_injection": "i"}
     columns = []
-    for path in _VALUES:
+    for path in VALUE_PATHS:
         model, *relations, name = [AdverseEvent, *path.split("__")]
         alias = "e"
         for relation in relations:
@@ -255,7 +255,7 @@ class LineCounter:
 def measure_view(path: str) -> dict:
     """The export as an administrator downloads it: POST, read every chunk, count the records. Run in a process
     of its own (main(["--measure"])) so ru_maxrss is this export's peak."""
-    from bench.steps import _sign_in
+    from bench.steps import sign_in
 
     if path == "python":
         from safety.exports import csv_export
@@ -265,7 +265,7 @@ def measure_view(path: str) -> dict:
     if admin is None:
         raise SystemExit("no administrator: run seed_demo first")
     client = Client(HTTP_HOST="127.0.0.1")
-    _sign_in(client, admin)
+    sign_in(client, admin)
     # A server process has loaded its URLs, views and templates before an export comes in: so does this one.
     if client.get(EXPORT_URL).status_code != 200:
         raise SystemExit("the export page is not reachable for the administrator")

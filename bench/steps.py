@@ -29,8 +29,9 @@ from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from bench import export_bench, synth  # noqa: E402
+from bench import export_bench  # noqa: E402
 from bench.views import CREATE_TABLE  # noqa: E402
+from demo import synth  # noqa: E402
 from outcomes.models import FollowUp, FollowUpStatus, QuestionnaireLink, Timepoint  # noqa: E402
 from outcomes.models.questionnaire import LinkChannel, hash_token  # noqa: E402
 from registry.models import Clinic, Patient, TreatmentPlan  # noqa: E402
@@ -123,7 +124,7 @@ def mint(count: int, out: Path) -> dict:
             writer.flush()
             writer.reset_sequence()
     (out / "tokens.txt").write_text("\n".join(tokens) + "\n")
-    form = synth._prom_form(random.Random(8), 0.6)
+    form = synth.prom_form(random.Random(8), 0.6)
     form |= {f"SAFETY.{code}": "no" for code in synth.SAFETY_YES if code != "harvest_site_problem"}
     form["SAFETY.other"] = ""
     form["csrfmiddlewaretoken"] = CSRF_SECRET
@@ -193,7 +194,7 @@ def _stats(times: list[float]) -> dict:
     return {"p50_ms": round(statistics.median(times), 1), "p95_ms": round(percentile(times, 95), 1), "n": len(times)}
 
 
-def _sign_in(client: Client, user) -> None:
+def sign_in(client: Client, user) -> None:
     """A signed-in session without the login signal (force_login sends it with a request that has no address,
     which the sign-in throttle cannot store on PostgreSQL)."""
     from importlib import import_module
@@ -213,7 +214,7 @@ def dashboard(repeats: int) -> dict:
     the summary cache off (every request computes), next to the hand-written SQL; and the cached page."""
     admin = get_user_model().objects.filter(is_superuser=True).order_by("pk").first()
     client = Client(HTTP_HOST="127.0.0.1")
-    _sign_in(client, admin)
+    sign_in(client, admin)
     settings.DASHBOARD_CACHE_SECONDS = 0
 
     def get(path):

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Container health check for the web service: /health/ answers 200 through gunicorn and Django, which means
-this process reaches the database and the broker (notifications/views_ops.py; 503 when either is down).
+this process reaches the database and the broker (notifications/views/ops.py; 503 when either is down).
 
 It asks as the public site would be asked (Host from SITE_URL, X-Forwarded-Proto https), so ALLOWED_HOSTS and
 the HTTPS redirect behave as for real traffic. Standard library only; exit 0 when healthy.

@@ -81,6 +81,8 @@ INSTALLED_APPS = [
     "safety",
     "notifications",
     "audit",
+    "accounts",
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -94,7 +96,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
-    "registry.auth.RequireTwoFactorMiddleware",
+    "accounts.auth.RequireTwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
@@ -214,7 +216,7 @@ CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TIMEZONE = "UTC"
-from notifications.beat import CELERY_BEAT_SCHEDULE  # noqa: E402, F401 - every periodic task lives in that one file
+# The periodic tasks are listed with the Celery app (config/celery.py): settings import no app code.
 
 # --- REST API --------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -254,7 +256,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "WithdrawalDecisionEnum": "registry.choices.WithdrawalDecision",
         "InjectionStatusEnum": "registry.choices.InjectionStatus",
-        "AdverseEventSourceEnum": "safety.choices_events.EventSource",
+        "AdverseEventSourceEnum": "safety.choices.EventSource",
     },
 }
 
@@ -326,7 +328,7 @@ if PRODUCTION:
 
 # --- Operations: /metrics, logs ----------------------------------------------------------------------------
 # /metrics (Prometheus text) answers a request carrying "Authorization: Bearer <METRICS_TOKEN>"; without a token
-# set it is open under DEBUG (the demo) and absent (404) otherwise. notifications/views_ops.py.
+# set it is open under DEBUG (the demo) and absent (404) otherwise. notifications/views/ops.py.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 if METRICS_TOKEN and len(METRICS_TOKEN) < 32:
     raise ImproperlyConfigured(
@@ -353,7 +355,7 @@ LOGGING = {
         # Error reports by email (when ADMINS is set) with tokens redacted from path, headers and frame locals.
         "mail_admins": {
             "level": "ERROR",
-            "class": "audit.logging.RedactingAdminEmailHandler",
+            "class": "registry.logging.RedactingAdminEmailHandler",
             "filters": ["require_debug_false", "redact_tokens"],
         },
     },
@@ -369,13 +371,13 @@ LOGGING = {
 
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=60 * 30)  # idle time-out (ASVS 3.3.2 / NIST AAL2)
 SESSION_SAVE_EVERY_REQUEST = True  # expiry counts from the last request: an idle session times out
-SESSION_ABSOLUTE_AGE_SECONDS = env.int("SESSION_ABSOLUTE_AGE_SECONDS", default=60 * 60 * 12)  # registry.auth
+SESSION_ABSOLUTE_AGE_SECONDS = env.int("SESSION_ABSOLUTE_AGE_SECONDS", default=60 * 60 * 12)  # accounts.auth
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 
-# --- Sign-in: second factor, lockout (registry/auth.py, registry/views_auth.py) -----------------------------
+# --- Sign-in: second factor, lockout (accounts/auth.py, accounts/views.py) ---------------------------------
 AUTHENTICATION_BACKENDS = [
-    "registry.auth.LoginThrottleBackend",  # django-axes: refuses locked-out username+IP pairs
+    "accounts.auth.LoginThrottleBackend",  # django-axes: refuses locked-out username+IP pairs
     "django.contrib.auth.backends.ModelBackend",
 ]
 # Every staff user must enrol TOTP in production; elsewhere only clinics with require_two_factor (and anyone
@@ -388,7 +390,7 @@ AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # hammering during a lockout does not extend it
-AXES_CLIENT_IP_CALLABLE = "registry.auth.client_ip"
+AXES_CLIENT_IP_CALLABLE = "accounts.auth.client_ip"
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_SENSITIVE_PARAMETERS = ["password", "code", "token"]
 

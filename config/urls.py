@@ -3,8 +3,6 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from registry import views_auth
-
 api_v1 = [
     path("", include("registry.api.urls")),
     path("", include("outcomes.api.urls")),
@@ -17,13 +15,8 @@ urlpatterns = [
     path("", include("outcomes.urls")),
     path("", include("safety.urls")),
     path("", include("notifications.urls")),
-    # Sign-in with a second factor (registry/views_auth.py); the audit trail for auditors.
-    path("accounts/login/", views_auth.LoginView.as_view(), name="login"),
-    path("accounts/two-factor/verify/", views_auth.verify, name="two-factor-verify"),
-    path("accounts/two-factor/setup/", views_auth.setup, name="two-factor-setup"),
-    path("accounts/two-factor/backup-codes/", views_auth.backup_codes, name="two-factor-backup-codes"),
-    path("accounts/api-token/", views_auth.api_token, name="api-token"),
-    path("clinics/<int:pk>/two-factor/", views_auth.clinic_two_factor, name="clinic-two-factor"),
+    # Sign-in with a second factor, API tokens (accounts/); the audit trail for auditors.
+    path("", include("accounts.urls")),
     path("audit/", include("audit.urls")),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

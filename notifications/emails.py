@@ -16,7 +16,7 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 
-from notifications.models import MessageKind, OutboundMessage
+from notifications.models import URGENT_STAFF_KINDS, MessageKind, OutboundMessage
 
 # Patient emails name what they are about ({about}: "your left knee", or "both your knees" when one email lists
 # two questionnaires), never the product or any score.
@@ -26,6 +26,7 @@ SUBJECTS = {
     MessageKind.REMINDER_2: "Reminder from {clinic}: your {questionnaires} about {about}",
     MessageKind.FINAL_REMINDER: "Last reminder from {clinic}: your {questionnaires} about {about} {close} soon",
     MessageKind.URGENT_FLAG: "Urgent: a safety report needs review ({clinic})",
+    MessageKind.SERIOUS_EVENT: "Urgent: a safety report needs review ({clinic})",
     MessageKind.LINK_LOCKED: "A patient's questionnaire link was locked ({clinic})",
     MessageKind.MISSED_DIGEST: "{clinic}: daily registry summary",
     MessageKind.SAFETY_ADVICE: "Please contact {clinic} today",
@@ -36,6 +37,7 @@ TEMPLATES = {
     MessageKind.REMINDER_2: "reminder",
     MessageKind.FINAL_REMINDER: "reminder",
     MessageKind.URGENT_FLAG: "urgent_flag",
+    MessageKind.SERIOUS_EVENT: "urgent_flag",  # the same words: an urgent report, with its own page
     MessageKind.LINK_LOCKED: "link_locked",
     MessageKind.MISSED_DIGEST: "missed_digest",
     MessageKind.SAFETY_ADVICE: "safety_advice",
@@ -153,8 +155,8 @@ def build(message: OutboundMessage, *, to: list[str]) -> EmailMultiAlternatives:
         context.update(phone=clinic.phone, phone_link=clinic.phone_link, answered_on=answered_at.date())
         if message.follow_up_id:
             context["about"] = message.follow_up.patient_label
-    if message.kind == MessageKind.URGENT_FLAG:
-        # A serious adverse event (notifications.receivers_events) travels as an urgent report with its own page.
+    if message.kind in URGENT_STAFF_KINDS:
+        # A serious adverse event's row carries its page ("url"); rows written before it had its own kind too.
         context["flag_url"] = site_url(message.context.get("url") or f"/flags/{message.context.get('flag_id')}/")
     if message.kind in (MessageKind.LINK_LOCKED, MessageKind.MISSED_DIGEST):
         context["chase_url"] = site_url("/chase/")

@@ -27,8 +27,7 @@ from notifications.models import (
 )
 from outcomes.models import Submission
 from outcomes.models.questionnaire import SubmissionSource
-from safety.models import Flag
-from safety.models_events import AdverseEvent
+from safety.models import AdverseEvent, Flag
 
 # Failure reasons, by how sending.classify() words a TransportError (first match wins; "other" otherwise).
 # tests/notifications/test_metrics.py checks that every kind of error classify() knows lands on its own reason.

@@ -20,6 +20,7 @@ class MessageKind(models.TextChoices):
     URGENT_FLAG = "urgent_flag", "Urgent safety report"
     LINK_LOCKED = "link_locked", "Questionnaire link locked"
     SAFETY_ADVICE = "safety_advice", "Advice: contact the clinic today"
+    SERIOUS_EVENT = "serious_event", "Serious adverse event"
 
 
 # Emails to the patient about one follow-up (they carry a questionnaire link and an unsubscribe link).
@@ -30,6 +31,8 @@ PATIENT_KINDS = (
     MessageKind.FINAL_REMINDER,
 )
 REMINDER_KINDS = (MessageKind.REMINDER_1, MessageKind.REMINDER_2, MessageKind.FINAL_REMINDER)
+# Safety notices to one clinician or lead, sent at once whatever the hour (the recipient is re-checked at send time).
+URGENT_STAFF_KINDS = (MessageKind.URGENT_FLAG, MessageKind.SERIOUS_EVENT)
 
 
 class MessageStatus(models.TextChoices):

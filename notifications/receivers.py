@@ -1,23 +1,21 @@
 """Notifications' answers to the domain events of the apps below it. Receivers are thin: they call services.
 
-Signals sent inside a service's transaction (registry's) get outbox rows written in that same transaction; the
-ones sent after commit (outcomes' submission, link lock; safety's flag) queue their work on commit.
+Signals sent inside a service's transaction (registry's; outcomes' completion and urgent answers; audit's erasure)
+do their writes in that same transaction; the ones sent after commit (outcomes' link lock; safety's flag and
+serious adverse event) write rows and queue their sending at once. Notifications only sends messages: the flag
+rules and exports are safety's own work (safety.receivers, safety.tasks).
 """
 
-import logging
-
-from django.apps import apps
-from django.db import transaction
 from django.dispatch import receiver
 from django.utils import timezone
 
+from audit import signals as audit_signals
 from notifications import services
 from notifications.models import PATIENT_KINDS, MessageStatus, OutboundMessage
 from outcomes import signals as outcomes_signals
 from outcomes.models import FollowUp, FollowUpStatus
 from registry import signals as registry_signals
-
-logger = logging.getLogger(__name__)
+from safety import signals as safety_signals
 
 
 @receiver(registry_signals.injection_recorded, dispatch_uid="notifications.invite_open_follow_ups")
@@ -56,33 +54,16 @@ def cancel_patient_messages(sender, patient, **kwargs):
 
 @receiver(outcomes_signals.follow_up_completed, dispatch_uid="notifications.follow_up_completed")
 def follow_up_completed(sender, follow_up, **kwargs):
-    # In the submission's own transaction: the answers and the end of their reminders commit together (one
-    # commit per submission), and the send-time check still catches a reminder a worker had already claimed.
+    # In the submission's own transaction (a savepoint): the answers and the end of their reminders commit together
+    # (one commit per submission). If this fails the answers are stored anyway, and the send-time check cancels
+    # any reminder still waiting, as it does for one a worker had already claimed.
     services.messages_cancel(follow_up_ids=[follow_up.pk], kinds=PATIENT_KINDS, reason="Questionnaire completed")
 
 
 @receiver(outcomes_signals.urgent_answers_given, dispatch_uid="notifications.safety_advice")
 def safety_advice(sender, submission, **kwargs):
-    # In the submission's transaction: the patient's advice email commits (or not) with the answers.
+    # In the submission's transaction (a savepoint): the patient's advice email commits with the answers.
     services.safety_advice_write(submission)
-
-
-@receiver(outcomes_signals.questionnaire_submitted, dispatch_uid="notifications.questionnaire_submitted")
-def questionnaire_submitted(sender, submission, **kwargs):
-    """The flag rules run in the background (a failure there is retried and never touches the stored
-    submission)."""
-    submission_id = submission.pk
-
-    def enqueue() -> None:
-        from notifications.tasks import evaluate_submission
-
-        try:
-            evaluate_submission.delay(submission_id)
-        except Exception:  # broker down: the safety-net sweep finds the unevaluated submission
-            logger.exception("Could not queue the flag evaluation of submission %s", submission_id)
-
-    if apps.is_installed("safety"):
-        transaction.on_commit(enqueue)
 
 
 @receiver(outcomes_signals.link_locked, dispatch_uid="notifications.link_locked")
@@ -90,14 +71,19 @@ def link_locked(sender, link, **kwargs):
     services.link_locked_notify(link)
 
 
-if apps.is_installed("safety"):
-    from safety import signals as safety_signals
-
-    @receiver(safety_signals.flag_raised, dispatch_uid="notifications.flag_raised")
-    def flag_raised(sender, flag, **kwargs):
-        # Non-urgent flags are counted in the clinic's daily digest; urgent ones cannot wait for it.
-        if flag.urgent:
-            services.urgent_flag_notify(flag)
+@receiver(audit_signals.contact_details_erasing, dispatch_uid="notifications.contact_details_erasing")
+def contact_details_erasing(sender, patient, values, **kwargs):
+    services.contact_copies_erase(patient=patient, values=values)
 
 
-from notifications import receivers_events  # noqa: E402, F401 - serious adverse events -> urgent email to the lead
+@receiver(safety_signals.flag_raised, dispatch_uid="notifications.flag_raised")
+def flag_raised(sender, flag, **kwargs):
+    # Non-urgent flags are counted in the clinic's daily digest; urgent ones cannot wait for it.
+    if flag.urgent:
+        services.urgent_flag_notify(flag)
+
+
+@receiver(safety_signals.adverse_event_serious, dispatch_uid="notifications.adverse_event_serious")
+def adverse_event_serious(sender, event, **kwargs):
+    # An urgent email to the clinic lead(s), at once, whatever the hour; once per event and recipient.
+    services.serious_event_notify(event)

@@ -1,40 +1,11 @@
-"""Celery tasks: small shims that call a service with ids. Every task goes through `registry_task`, so names are
-explicit, delivery is at-least-once (acks_late, reject_on_worker_lost) and only transient errors are retried,
-with a short exponential backoff (never a countdown longer than minutes: the sweep owns long delays)."""
+"""Celery tasks of notifications: small shims that call a service with ids (conventions: registry.tasks)."""
 
-import datetime as dt
 import logging
 
-from celery import shared_task
-from django.apps import apps
-from django.db import InterfaceError, OperationalError
-from django.utils import timezone
-
 from notifications import services
+from registry.tasks import registry_task
 
 logger = logging.getLogger(__name__)
-
-# Worth another try: the database or the network blinked. Anything else is a bug, and retrying hides it.
-TRANSIENT_ERRORS = (OperationalError, InterfaceError, ConnectionError, TimeoutError)
-# The flag evaluation of a submission younger than this is still the on-commit task's job, not the safety net's.
-EVALUATION_GRACE = dt.timedelta(minutes=5)
-
-
-def registry_task(name: str, *, autoretry_for=TRANSIENT_ERRORS, max_retries: int = 5, **options):
-    return shared_task(
-        name=name,
-        acks_late=True,
-        reject_on_worker_lost=True,
-        ignore_result=True,
-        autoretry_for=autoretry_for,
-        retry_backoff=5,
-        retry_backoff_max=300,
-        retry_jitter=True,
-        max_retries=max_retries,
-        soft_time_limit=options.pop("soft_time_limit", 240),
-        time_limit=options.pop("time_limit", 300),
-        **options,
-    )
 
 
 @registry_task("notifications.followups_sweep", max_retries=0)
@@ -58,41 +29,11 @@ def missed_digest() -> None:
         logger.info("Queued %s clinic digests", queued)
 
 
-@registry_task("notifications.evaluate_submission", autoretry_for=(Exception,), max_retries=5)
-def evaluate_submission(submission_id: int) -> None:
-    """Run the safety flag rules over one submission. A failure is recorded by the safety app (its Evaluation
-    row), logged here and retried; the submission itself is never touched."""
-    if not apps.is_installed("safety"):
-        return
-    from safety.services import flags_evaluate
-
-    try:
-        flags_evaluate(submission_id)
-    except Exception:
-        logger.exception("Flag evaluation of submission %s failed; will retry", submission_id)
-        raise
-
-
-@registry_task("notifications.evaluate_pending", max_retries=0)
-def evaluate_pending() -> None:
-    """Safety net: re-queue submissions the rules never finished with, and notify urgent flags and serious adverse
-    events whose emails were never written."""
-    if not apps.is_installed("safety"):
-        return
-    from safety.selectors import submissions_pending_evaluation
-
-    ids = submissions_pending_evaluation(limit=500, submitted_before=timezone.now() - EVALUATION_GRACE)
-    for submission_id in ids:
-        evaluate_submission.delay(submission_id)
-    caught_up = services.urgent_flags_catch_up()
+@registry_task("notifications.safety_notices_catch_up", max_retries=0)
+def safety_notices_catch_up() -> None:
+    """Safety net: notify urgent flags and serious adverse events whose emails were never written (a crash between
+    their commit and the receiver). Safety's own net re-queues the flag rules (safety.tasks.evaluate_pending)."""
+    flags = services.urgent_flags_catch_up()
     events = services.serious_events_catch_up()
-    if ids or caught_up or events:
-        logger.warning(
-            "Safety net: re-queued %s flag evaluations, notified %s urgent flags and %s serious events",
-            len(ids),
-            caught_up,
-            events,
-        )
-
-
-from notifications import tasks_events  # noqa: E402, F401 - registers the adverse-event export task
+    if flags or events:
+        logger.warning("Safety net: notified %s urgent flags and %s serious adverse events", flags, events)

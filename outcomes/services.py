@@ -1,6 +1,7 @@
 """Write paths for follow-ups and questionnaires: scheduling, links, submission and amendment."""
 
 import datetime as dt
+import logging
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -8,6 +9,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
+from django.dispatch import Signal
 from django.utils import timezone
 
 from outcomes import questionnaire, schedule, signals
@@ -24,6 +26,8 @@ from outcomes.models import (
 from outcomes.models.followup import ACTIVE_STATUSES
 from outcomes.models.questionnaire import LinkChannel, hash_token
 from registry.models import Clinic, Injection, Patient, TreatmentPlan
+
+logger = logging.getLogger(__name__)
 
 YEAR_OF_BIRTH_TRIES = 5
 
@@ -251,7 +255,7 @@ class NotOpen(Exception):
     pass
 
 
-def _score_columns(scores: dict[str, Any]) -> dict[str, Any]:
+def score_columns(scores: dict[str, Any]) -> dict[str, Any]:
     koos, oks = scores.get("KOOS", {}), scores.get("OKS", {})
     return {
         "koos_pain": koos.get("pain"),
@@ -264,6 +268,18 @@ def _score_columns(scores: dict[str, Any]) -> dict[str, Any]:
         "vas_pain": scores.get("VAS", {}).get("pain"),
         "patient_global": scores.get("PGA", {}).get("global"),
     }
+
+
+def _announce_within(signal: Signal, **kwargs) -> None:
+    """Send a domain signal inside the submission's transaction (what the receivers write commits with the answers:
+    one commit), but in a savepoint: a receiver that raises, even on a broken statement, loses only its own
+    change, never the patient's answers. Each has a safety net: a reminder to a completed follow-up is cancelled
+    at send time, and an urgent answer still raises its flag (evaluated after commit), which tells the clinic."""
+    try:
+        with transaction.atomic():
+            signal.send(**kwargs)
+    except Exception:
+        logger.exception("A receiver of %s failed; the submission is stored all the same", kwargs["sender"].__name__)
 
 
 def questionnaire_submit(
@@ -305,14 +321,14 @@ def questionnaire_submit(
                 answers=answers,
                 instrument_versions=versions,
                 scores=scores,
-                **_score_columns(scores),
+                **score_columns(scores),
             )
             _set_status(locked, FollowUpStatus.COMPLETED, reason=f"Completed ({source})")
             locked.save(update_fields=["status", "status_changed_at"])
             QuestionnaireDraft.objects.filter(follow_up=locked).delete()
-            signals.follow_up_completed.send(sender=FollowUp, follow_up=locked)
+            _announce_within(signals.follow_up_completed, sender=FollowUp, follow_up=locked)
             if submission.urgent_answers():
-                signals.urgent_answers_given.send(sender=Submission, submission=submission)
+                _announce_within(signals.urgent_answers_given, sender=Submission, submission=submission)
             transaction.on_commit(
                 lambda: signals.questionnaire_submitted.send(sender=Submission, submission=submission)
             )
@@ -341,7 +357,7 @@ def submission_amend(*, submission: Submission, by, data: dict[str, Any], reason
         scores_before=previous.scores_after if previous else submission.scores,
         scores_after=scores,
     )
-    for field, value in _score_columns(scores).items():
+    for field, value in score_columns(scores).items():
         setattr(submission, field, value)
     submission.amended = True
     submission._change_reason = f"Amended: {reason}"

@@ -1,4 +1,4 @@
-"""Celery tasks of the outcomes app: shims that call a service (see notifications.tasks for the conventions)."""
+"""Celery tasks of the outcomes app: shims that call a service (see registry.tasks for the conventions)."""
 
 import logging
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from outcomes import views, views_questionnaire
+from outcomes import views, views_dashboard, views_questionnaire
 
 app_name = "outcomes"
 urlpatterns = [
@@ -15,12 +15,7 @@ urlpatterns = [
     path("follow-ups/<int:pk>/enter/", views.follow_up_enter, name="follow-up-enter"),
     path("submissions/<int:pk>/", views.submission_detail, name="submission-detail"),
     path("submissions/<int:pk>/amend/", views.submission_amend, name="submission-amend"),
-]
-
-# Outcomes dashboard and patient trajectories (issue 6).
-from outcomes import views_dashboard  # noqa: E402 - appended so the block above stays untouched
-
-urlpatterns += [
+    # Outcomes dashboard and patient trajectories.
     path("dashboard/outcomes/", views_dashboard.dashboard, name="dashboard"),
     path("dashboard/outcomes/csv/<slug:table>/", views_dashboard.dashboard_csv, name="dashboard-csv"),
     path(

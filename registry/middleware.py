@@ -4,7 +4,7 @@ CIOMS PDFs, exports, the audit CSV, the admin).
 
 One rule here rather than a decorator per view, so a new view cannot forget it. Static files (served by
 whitenoise above this middleware, with far-future caching) and anonymous public pages are left alone; the
-patient's own pages mark themselves private (outcomes/views_questionnaire.py, notifications/views_unsubscribe.py).
+patient's own pages mark themselves private (outcomes/views_questionnaire.py, notifications/views/unsubscribe.py).
 """
 
 from django.core.exceptions import SuspiciousOperation

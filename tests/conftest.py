@@ -67,7 +67,7 @@ def api_as(api):
     return login
 
 
-pytest_plugins = ["tests.service_checks", "tests.faults.report"]
+pytest_plugins = ["tests.service_checks", "tests.faults.report", "tests.support.clock", "tests.support.journeys"]
 
 
 def pytest_configure(config):

@@ -8,8 +8,8 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from demo.management.commands import rundemo, seed_demo
 from registry.choices import InjectionStatus, Product
-from registry.management.commands import rundemo, seed_demo
 from registry.models import Clinic, Injection, Membership, Patient, TreatmentPlan
 from registry.scoping import can_write, patients_for
 

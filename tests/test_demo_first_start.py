@@ -8,11 +8,11 @@ import re
 import pytest
 from django.core.management import call_command
 
+from demo.management.commands import rundemo, seed_demo
 from notifications.mailbox import read_mailbox
 from notifications.models import MessageKind, MessageStatus, OutboundMessage
 from outcomes.models import QuestionnaireLink
 from outcomes.models.questionnaire import hash_token
-from registry.management.commands import rundemo, seed_demo
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
-from registry.management.commands import rundemo
+from demo.management.commands import rundemo
 
 ROOT = Path(__file__).resolve().parent.parent
 READY_WORKER = "import time; print('celery@demo ready.', flush=True); time.sleep(60)"

@@ -14,8 +14,8 @@ FILTER_MODULES = [
     "registry.api.filters",
     "outcomes.api.filters",
     "outcomes.analysis.filters",
-    "safety.api.filters",
-    "safety.api.filters_events",
+    "safety.api.flags",
+    "safety.api.adverse_events",
     "notifications.api.views",
 ]
 OUR_APPS = ("registry", "outcomes", "safety", "notifications", "audit")

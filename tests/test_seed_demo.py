@@ -1,4 +1,4 @@
-"""seed_demo's synthetic registry (bench.synth): bulk-written rows that obey the same rules as the services'."""
+"""seed_demo's synthetic registry (demo.synth): bulk-written rows that obey the same rules as the services'."""
 
 import io
 from collections import Counter
@@ -7,10 +7,10 @@ import pytest
 from django.core.management import call_command
 from django.db.models import Avg
 
-from bench import synth
+from demo import synth
 from outcomes import questionnaire
 from outcomes.models import FollowUp, FollowUpStatus, Submission
-from outcomes.services import _score_columns
+from outcomes.services import score_columns
 from registry import plausibility
 from registry.choices import Product
 from registry.models import Clinic, Injection, TreatmentPlan
@@ -82,7 +82,7 @@ def test_default_demo_has_the_showcase_and_a_modest_synthetic_registry(db, var_d
 
 
 def synth_default() -> int:
-    from registry.management.commands.seed_demo import DEMO_INJECTIONS
+    from demo.management.commands.seed_demo import DEMO_INJECTIONS
 
     return DEMO_INJECTIONS
 
@@ -141,7 +141,7 @@ def test_scores_come_from_the_real_scoring_and_flags_from_the_rules(registry):
     assert submissions
     for submission in submissions:
         scores = questionnaire.score_all(submission.answers, submission.instrument_versions)
-        assert _score_columns(scores) == {k: getattr(submission, k) for k in _score_columns(scores)}
+        assert score_columns(scores) == {k: getattr(submission, k) for k in score_columns(scores)}
         baseline = baseline_submission_for(submission)
         expected = {
             f.rule

@@ -12,9 +12,9 @@ from django.core.management import call_command
 from django.db import models
 from django.utils import timezone
 
+from demo.management.commands import seed_demo
 from notifications.models import MessageStatus, OutboundMessage
 from outcomes.models import FollowUp, FollowUpStatus, Timepoint
-from registry.management.commands import seed_demo
 from registry.models import Injection
 
 ANY = models.Q(pk__isnull=False)

@@ -9,7 +9,12 @@ from notifications.services.clinic import (
     urgent_flag_notify,
     urgent_flags_catch_up,
 )
-from notifications.services.contact import call_attempt_record, unsubscribe_confirm, unsubscribe_resolve
+from notifications.services.contact import (
+    call_attempt_record,
+    contact_copies_erase,
+    unsubscribe_confirm,
+    unsubscribe_resolve,
+)
 from notifications.services.ops import message_requeue
 from notifications.services.schedule import messages_cancel, messages_reschedule, messages_schedule, next_sending_time
 from notifications.services.sending import (
@@ -28,6 +33,7 @@ __all__ = [
     "TransportError",
     "call_attempt_record",
     "classify",
+    "contact_copies_erase",
     "digests_queue",
     "followups_sweep",
     "link_locked_notify",

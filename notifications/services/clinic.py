@@ -13,6 +13,7 @@ from django.utils import timezone
 from notifications.models import MessageKind, OutboundMessage
 from registry.choices import WRITING_ROLES, Role
 from registry.models import Membership
+from safety.models import AdverseEvent, Flag
 
 logger = logging.getLogger(__name__)
 
@@ -77,12 +78,6 @@ def urgent_flag_notify(flag, *, now: dt.datetime | None = None) -> list[int]:
 def urgent_flags_catch_up(*, now: dt.datetime | None = None, within: dt.timedelta = dt.timedelta(days=2)) -> int:
     """Safety net: urgent flags raised recently whose notice rows were never written (a crash between the
     flag's commit and its signal's receiver)."""
-    from django.apps import apps
-
-    if not apps.is_installed("safety"):
-        return 0
-    from safety.models import Flag
-
     now = now or timezone.now()
     flags = list(Flag.objects.filter(urgent=True, raised_at__gte=now - within))
     if not flags:
@@ -131,7 +126,7 @@ def serious_event_notify(event, *, now: dt.datetime | None = None) -> list[int]:
     now = now or timezone.now()
     rows = [
         OutboundMessage(
-            kind=MessageKind.URGENT_FLAG,
+            kind=MessageKind.SERIOUS_EVENT,
             clinic_id=event.clinic_id,
             patient_id=event.patient_id,
             recipient_user_id=user_id,
@@ -153,12 +148,6 @@ def serious_event_notify(event, *, now: dt.datetime | None = None) -> list[int]:
 def serious_events_catch_up(*, now: dt.datetime | None = None, within: dt.timedelta = dt.timedelta(days=2)) -> int:
     """Safety net: events that became serious recently whose notice rows were never written (a crash between the
     event's commit and its signal's receiver)."""
-    from django.apps import apps
-
-    if not apps.is_installed("safety"):
-        return 0
-    from safety.models_events import AdverseEvent
-
     now = now or timezone.now()
     recent = AdverseEvent.history.filter(is_serious=True, history_date__gte=now - within).values("id")
     events = list(AdverseEvent.objects.filter(is_serious=True, pk__in=recent))
@@ -166,7 +155,7 @@ def serious_events_catch_up(*, now: dt.datetime | None = None, within: dt.timede
         return 0
     notified = set(
         OutboundMessage.objects.filter(
-            kind=MessageKind.URGENT_FLAG, context__adverse_event_id__in=[e.pk for e in events]
+            kind=MessageKind.SERIOUS_EVENT, context__adverse_event_id__in=[e.pk for e in events]
         ).values_list("context__adverse_event_id", flat=True)
     )
     missing = [event for event in events if event.pk not in notified]

@@ -1,10 +1,19 @@
-"""Contact with patients outside the outbox: staff phone calls on the chase list, and the unsubscribe link."""
+"""Contact with patients outside the outbox: staff phone calls on the chase list, the unsubscribe link, and the
+erasure of a patient's contact details from what notifications keeps."""
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from notifications.models import CallAttempt, CallOutcome, UnsubscribeToken, hash_unsubscribe_token
+from audit.erasure import scrub_rows
+from notifications.models import (
+    CallAttempt,
+    CallOutcome,
+    DeliveryAttempt,
+    OutboundMessage,
+    UnsubscribeToken,
+    hash_unsubscribe_token,
+)
 from notifications.services.schedule import messages_cancel
 from outcomes.models import FollowUp, FollowUpStatus
 from registry import services as registry_services
@@ -50,3 +59,16 @@ def unsubscribe_confirm(*, token: UnsubscribeToken) -> Patient:
     UnsubscribeToken.objects.filter(pk=token.pk, used_at__isnull=True).update(used_at=timezone.now())
     messages_cancel(patient_id=patient.pk, reason="Patient unsubscribed from email")
     return patient
+
+
+def contact_copies_erase(*, patient: Patient, values: list[str]) -> int:
+    """The patient's name, email and phone out of sent emails' addresses, delivery errors and call notes (the
+    erasure's transaction: audit.erasure). The number of rows changed."""
+    return sum(
+        scrub_rows(queryset, fields, values)
+        for queryset, fields in (
+            (OutboundMessage.objects.filter(patient=patient), ["recipient", "last_error", "cancelled_reason"]),
+            (DeliveryAttempt.objects.filter(message__patient=patient), ["error"]),
+            (CallAttempt.objects.filter(follow_up__patient=patient), ["note"]),
+        )
+    )

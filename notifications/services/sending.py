@@ -50,6 +50,7 @@ from django.utils import timezone
 
 from notifications import conf, emails
 from notifications.models import (
+    URGENT_STAFF_KINDS,
     AttemptOutcome,
     DeliveryAttempt,
     MessageKind,
@@ -453,7 +454,7 @@ def _recipients(message: OutboundMessage) -> list[str] | str:
     """Addresses to send to, or the reason there are none."""
     if message.is_for_patient or message.kind == MessageKind.SAFETY_ADVICE:
         return [message.patient.email]
-    if message.kind == MessageKind.URGENT_FLAG:
+    if message.kind in URGENT_STAFF_KINDS:
         user = message.recipient_user
         still_staff = (
             user is not None

@@ -19,6 +19,7 @@ from notifications.services.sending import SendResult, messages_claim, messages_
 from outcomes import services as outcomes_services
 from outcomes.models import FollowUp, FollowUpStatus
 from registry.models import Clinic
+from safety.models import Flag
 
 logger = logging.getLogger(__name__)
 
@@ -100,12 +101,6 @@ def followups_sweep(now: dt.datetime | None = None, *, dispatch: Dispatch | None
 
 
 def _non_urgent_flag_counts(since: dt.datetime) -> dict[int, int]:
-    from django.apps import apps
-
-    if not apps.is_installed("safety"):
-        return {}
-    from safety.models import Flag
-
     rows = Flag.objects.filter(urgent=False, raised_at__gte=since).values("clinic_id").annotate(n=Count("id"))
     return {row["clinic_id"]: row["n"] for row in rows}
 

@@ -1,11 +1,14 @@
 """One patient's scores over time, knee by knee, with the injections (and their protocols) and any safety flags
-on the same time line. A handful of queries per patient, whatever their history."""
+on the same time line. A handful of queries per patient, whatever their history.
+
+Flags are safety's data, and safety sits above outcomes: safety hands in its selector at start-up
+(``provide_flags``, called from safety/apps.py), so outcomes never names safety's models."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from django.apps import apps
 from django.db.models import Prefetch
 from django.utils import timezone
 
@@ -18,31 +21,20 @@ from registry.templatetags.registry_display import protocol_rows
 TIMEPOINT_LABELS = dict(Timepoint.choices)
 
 
-def flag_model():
-    """safety.Flag when the safety app is installed, else None (the trajectory then shows no flags)."""
-    if not apps.is_installed("safety"):
-        return None
-    try:
-        return apps.get_model("safety", "Flag")
-    except LookupError:
-        return None
+# (patient) -> [{date, knee, label, status, urgent}], oldest first.
+FlagReader = Callable[[Patient], list[dict[str, Any]]]
+
+_read_flags: FlagReader | None = None
+
+
+def provide_flags(read_flags: FlagReader | None) -> None:
+    """Plug in the app that raises safety flags (safety, at start-up); None unplugs it."""
+    global _read_flags
+    _read_flags = read_flags
 
 
 def _flags(patient: Patient) -> list[dict[str, Any]]:
-    model = flag_model()
-    if model is None:
-        return []
-    flags = model.objects.filter(patient=patient).select_related("follow_up__plan").order_by("raised_at")
-    return [
-        {
-            "date": timezone.localdate(flag.raised_at).isoformat(),
-            "knee": flag.follow_up.plan.knee,
-            "label": flag.get_rule_display(),
-            "status": flag.get_status_display(),
-            "urgent": flag.urgent,
-        }
-        for flag in flags
-    ]
+    return _read_flags(patient) if _read_flags is not None else []
 
 
 def _short_product(code: str) -> str:
@@ -101,5 +93,5 @@ def patient_trajectory(patient: Patient) -> dict[str, Any]:
     return {
         "measures": [{"key": m.key, "label": m.label, "scale": m.scale} for m in MEASURES],
         "knees": knees,
-        "flags_available": flag_model() is not None,
+        "flags_available": _read_flags is not None,
     }

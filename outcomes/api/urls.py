@@ -1,6 +1,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
+from outcomes.api.summary import OutcomesSummaryView
 from outcomes.api.views import FollowUpViewSet, InstrumentListView, InstrumentScoreView
 
 # SimpleRouter: several apps share /api/v1/, so none of them may claim its root.
@@ -12,9 +13,6 @@ urlpatterns = [
     *router.urls,
     path("instruments/", InstrumentListView.as_view(), name="instrument-list"),
     path("instruments/<str:code>/score/", InstrumentScoreView.as_view(), name="instrument-score"),
+    # The dashboard's numbers.
+    path("outcomes/summary/", OutcomesSummaryView.as_view(), name="outcomes-summary"),
 ]
-
-# Outcomes summary (issue 6): the dashboard's numbers.
-from outcomes.api.summary import OutcomesSummaryView  # noqa: E402 - appended so the block above stays untouched
-
-urlpatterns += [path("outcomes/summary/", OutcomesSummaryView.as_view(), name="outcomes-summary")]

@@ -20,7 +20,7 @@ def _request_user(field: serializers.Field):
     return field.context["request"].user
 
 
-class _ScopedPrimaryKeyField(serializers.PrimaryKeyRelatedField):
+class ScopedPrimaryKeyField(serializers.PrimaryKeyRelatedField):
     """An id looked up only among rows the requesting user may use: anything else reads as "does not exist"."""
 
     def __init__(self, **kwargs):
@@ -40,21 +40,21 @@ class _ScopedPrimaryKeyField(serializers.PrimaryKeyRelatedField):
         return self.scoped(_request_user(self))
 
 
-class WritableClinicField(_ScopedPrimaryKeyField):
+class WritableClinicField(ScopedPrimaryKeyField):
     model = Clinic
 
     def scoped(self, user):
         return clinics_for(user, write=True)
 
 
-class WritablePatientField(_ScopedPrimaryKeyField):
+class WritablePatientField(ScopedPrimaryKeyField):
     model = Patient
 
     def scoped(self, user):
         return patients_for(user, write=True)
 
 
-class VisibleStaffField(_ScopedPrimaryKeyField):
+class VisibleStaffField(ScopedPrimaryKeyField):
     """Staff of the clinics the user can see; whether they work in the patient's clinic is checked later."""
 
     model = User

@@ -1,7 +1,7 @@
 from rest_framework.routers import SimpleRouter
 
-from safety.api.views import FlagViewSet
-from safety.api.views_events import AdverseEventViewSet
+from safety.api.adverse_events import AdverseEventViewSet
+from safety.api.flags import FlagViewSet
 
 router = SimpleRouter()
 router.register("flags", FlagViewSet, basename="flag")

@@ -19,9 +19,9 @@ from registry.models import Injection
 from registry.models.patient import age_band
 from registry.protocols import PROTOCOL_FORMS
 from registry.templatetags.registry_display import display_value
-from safety import selectors_events
-from safety.choices_events import SERIOUSNESS_CRITERIA
-from safety.models_events import AdverseEvent
+from safety import selectors
+from safety.choices import SERIOUSNESS_CRITERIA
+from safety.models import AdverseEvent
 
 UNKNOWN = "unknown"
 AUTOLOGOUS = (*PRODUCTS_WITH_HARVEST, Product.PRP)  # the patient's own cells or blood, prepared at the point of care
@@ -224,7 +224,7 @@ def context(event: AdverseEvent) -> dict:
         "history": history(index),
         "manufacturer": manufacturer(index, clinic),
         "studies": studies,
-        "trail": selectors_events.event_trail(event),
+        "trail": selectors.event_trail(event),
         "report_date": timezone.localdate(),
         "first_received": timezone.localtime(event.recorded_at).date(),
         "is_follow_up": event.version > 1,

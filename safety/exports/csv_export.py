@@ -31,9 +31,9 @@ from django.db.models import BooleanField, CharField, DateField, DateTimeField, 
 from registry.downloads import BOM
 from registry.models import Clinic, Injection, Patient
 from registry.models.patient import AGE_BANDS, age_band
-from safety.choices_events import OUTCOME_CODES, RESOLVED_OUTCOMES, SERIOUSNESS_FIELDS, EventStatus
+from safety.choices import OUTCOME_CODES, RESOLVED_OUTCOMES, SERIOUSNESS_FIELDS, EventStatus
 from safety.exports.rows import HEADER, PROTOCOL_COLUMNS, detail_rows
-from safety.models_events import AdverseEvent
+from safety.models import AdverseEvent
 
 CHUNK_BYTES = 64 * 1024
 # A cell starting with one of these is a formula to a spreadsheet: prefix it so it stays text.
@@ -140,7 +140,7 @@ def _safe_choices(field) -> bool:
 
 
 def _column(path: str) -> str:
-    """SQL for a rows._VALUES path ("patient__sex"), formatted as _cell formats its Python value."""
+    """SQL for a rows.VALUE_PATHS path ("patient__sex"), formatted as _cell formats its Python value."""
     model, *relations, name = [AdverseEvent, *path.split("__")]
     for relation in relations:
         model = model._meta.get_field(relation).related_model

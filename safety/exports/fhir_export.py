@@ -12,8 +12,8 @@ from django.conf import settings
 from django.db.models import QuerySet
 
 from registry.choices import Product
-from safety.choices_events import CAUSALITY_FHIR_R4, SERIOUSNESS_CRITERIA, Causality, EventCategory, Severity
-from safety.models_events import AdverseEvent
+from safety.choices import CAUSALITY_FHIR_R4, SERIOUSNESS_CRITERIA, Causality, EventCategory, Severity
+from safety.models import AdverseEvent
 
 FHIR_VERSION = "4.0.1"
 SERIOUSNESS_SYSTEM = "http://terminology.hl7.org/CodeSystem/adverse-event-seriousness"

@@ -10,10 +10,10 @@ from pathlib import Path
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from safety import selectors_events
+from safety import selectors
 from safety.exports import cioms
 from safety.exports.summary import SummaryRow, bar_chart_svg
-from safety.models_events import AdverseEvent
+from safety.models import AdverseEvent
 
 # A governance report lists serious events in full; a period with more than this many is summarised instead.
 MAX_SERIOUS_IN_REPORT = 500
@@ -41,7 +41,7 @@ def write_report_pdf(target, *, events, summary: list[SummaryRow], filters_text:
     )
     cases = []
     for i, event in enumerate(serious, start=1):
-        cases.append({"event": event, "trail": selectors_events.event_trail(event)})
+        cases.append({"event": event, "trail": selectors.event_trail(event)})
         if on_progress is not None and i % 50 == 0:
             on_progress(i)
     html = render_to_string(

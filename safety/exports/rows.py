@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from django.db.models import QuerySet
 
 from registry.models.patient import age_band
-from safety.choices_events import OUTCOME_CODES, RESOLVED_OUTCOMES, SERIOUSNESS_FIELDS, EventStatus
+from safety.choices import OUTCOME_CODES, RESOLVED_OUTCOMES, SERIOUSNESS_FIELDS, EventStatus
 
 CHUNK_SIZE = 2000
 
@@ -37,7 +37,8 @@ PROTOCOL_COLUMNS = (
     "lipoaspirate_volume_ml",
 )
 
-_VALUES = (
+# The fields each row reads (database paths), in order; the COPY export and its benchmark read them too.
+VALUE_PATHS = (
     "id",
     "clinic_id",
     "clinic__name",
@@ -116,7 +117,7 @@ HEADER = [
 
 
 def _row(values: tuple) -> list:
-    v = dict(zip(_VALUES, values, strict=True))
+    v = dict(zip(VALUE_PATHS, values, strict=True))
     protocol = v["index_injection__protocol"] or {}
     injected_on = v["index_injection__injected_on"]
     return [
@@ -162,5 +163,5 @@ def _row(values: tuple) -> list:
 
 def detail_rows(events: QuerySet, *, chunk_size: int = CHUNK_SIZE) -> Iterator[list]:
     """The rows, streamed from the database a chunk at a time."""
-    for values in events.values_list(*_VALUES).iterator(chunk_size=chunk_size):
+    for values in events.values_list(*VALUE_PATHS).iterator(chunk_size=chunk_size):
         yield _row(values)

@@ -3,15 +3,13 @@ every export leaves (who, when, format, filters, row count).
 
 CSV always streams (constant memory). XLSX, PDF and FHIR JSON are built within the request up to
 settings.EXPORT_SYNC_MAX_ROWS events (default 2000); above that they become an ExportJob built by a Celery task
-(notifications.tasks_events.export_job_run -> export_job_run here), enqueued on commit through the
-export_job_requested signal (safety never imports notifications). Only the requester can download a
-job's file, until it expires (EXPORT_LINK_LIFETIME).
+(safety.tasks.export_job_run -> export_job_run here), queued once the request commits. Only the requester can
+download a job's file, until it expires (EXPORT_LINK_LIFETIME).
 """
 
 import json
 import logging
 import uuid
-from functools import partial
 from pathlib import Path
 
 from django.conf import settings
@@ -20,12 +18,12 @@ from django.utils import timezone
 
 from registry.choices import Product
 from registry.models import Clinic
-from safety import selectors_events, signals_events
-from safety.choices_events import Causality, ExportFormat, ExportStatus
+from safety import selectors
+from safety.choices import Causality, ExportFormat, ExportStatus
 from safety.exports import fhir_export, pdf_export, xlsx_export
 from safety.exports.summary import summary_rows
-from safety.models_events import EXPORT_LINK_LIFETIME, ExportJob, ExportLog
-from safety.selectors_events import EventFilters
+from safety.models import EXPORT_LINK_LIFETIME, ExportJob, ExportLog
+from safety.selectors import EventFilters
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +53,7 @@ def filename(format: str, *, stamp=None) -> str:
 
 
 def covered_clinic_ids(user, filters: EventFilters) -> list[int]:
-    clinics = selectors_events.export_clinics_for(user)
+    clinics = selectors.export_clinics_for(user)
     if filters.clinic_ids:
         clinics = clinics.filter(id__in=filters.clinic_ids)
     return list(clinics.values_list("id", flat=True))
@@ -92,12 +90,12 @@ def needs_job(user, format: str, filters: EventFilters) -> bool:
     """Whether this export is too large to build within a request (CSV never is: it streams)."""
     if format == ExportFormat.CSV:
         return False
-    return selectors_events.events_for_export(user, filters).count() > sync_max_rows()
+    return selectors.events_for_export(user, filters).count() > sync_max_rows()
 
 
 def build(format: str, target, *, user, filters: EventFilters, on_progress=None) -> int:
     """Write the export of `format` to `target` (a path or a binary file); returns its row count."""
-    events = selectors_events.events_for_export(user, filters)
+    events = selectors.events_for_export(user, filters)
     if format == ExportFormat.XLSX:
         summary = summary_rows(user, filters, events)
         return xlsx_export.write_xlsx(
@@ -122,8 +120,18 @@ def build(format: str, target, *, user, filters: EventFilters, on_progress=None)
 @transaction.atomic
 def export_job_request(*, user, format: str, filters: EventFilters) -> ExportJob:
     """Queue an export to be built in the background; the task is sent once this transaction commits."""
+    from safety.tasks import export_job_run  # the task calls this module: imported when needed
+
     job = ExportJob.objects.create(requested_by=user, format=format, filters=filters.as_json())
-    transaction.on_commit(partial(signals_events.export_job_requested.send, sender=ExportJob, job_id=job.pk))
+    job_id = job.pk
+
+    def enqueue() -> None:
+        try:
+            export_job_run.delay(job_id)
+        except Exception:  # broker down: the job stays "queued" on its page; the requester can ask again
+            logger.exception("Could not queue export job %s", job_id)
+
+    transaction.on_commit(enqueue)
     return job
 
 
@@ -137,7 +145,7 @@ def export_job_run(job_id: int) -> ExportJob:
         return job  # another worker has it, or it is finished
     filters = EventFilters.from_json(job.filters)
     user = job.requested_by
-    total = max(selectors_events.events_for_export(user, filters).count(), 1)
+    total = max(selectors.events_for_export(user, filters).count(), 1)
 
     def progress(n: int) -> None:
         ExportJob.objects.filter(pk=job_id).update(progress=min(99, round(100 * n / total)))

@@ -1,7 +1,7 @@
 """The summary every report starts with: events and rates per 100 injections, by product and seriousness.
 
 Both sides are counted in SQL: events grouped by their index injection's product, and the denominator, the
-injections given in the period per product in the exported clinics (selectors_events).
+injections given in the period per product in the exported clinics (safety.selectors.adverse_events).
 """
 
 from dataclasses import dataclass
@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from django.db.models import QuerySet
 
 from registry.choices import Product
-from safety import selectors_events
-from safety.selectors_events import EventFilters
+from safety import selectors
+from safety.selectors import EventFilters
 
 
 @dataclass(frozen=True)
@@ -45,8 +45,8 @@ class SummaryRow:
 
 def summary_rows(user, filters: EventFilters, events: QuerySet) -> list[SummaryRow]:
     """One row per product with injections or events in the period, then a total row (product "")."""
-    counts = selectors_events.events_by_product_and_seriousness(events)
-    denominators = selectors_events.injections_given_by_product(user, filters)
+    counts = selectors.events_by_product_and_seriousness(events)
+    denominators = selectors.injections_given_by_product(user, filters)
     products = [p for p in Product.values if p in denominators or (p, True) in counts or (p, False) in counts]
     rows = [
         SummaryRow(

@@ -10,8 +10,8 @@ from django.db.models import F
 from bench import export_bench
 from registry.choices import Role
 from safety.exports import csv_export
-from safety.models_events import AdverseEvent
-from safety.selectors_events import EventFilters, events_for_export
+from safety.models import AdverseEvent
+from safety.selectors import EventFilters, events_for_export
 from tests.factories import PatientFactory, UserFactory, make_injection, staff
 
 

@@ -22,18 +22,17 @@ from django.core.management import call_command
 from django.db.models import Count
 from django.utils import timezone
 
-from bench import synth
+from demo import synth
+from demo.management.commands.seed_demo import read_logins
 from notifications.selectors import messages_for
 from outcomes.analysis import tables
 from outcomes.models import FollowUpStatus
 from outcomes.selectors import follow_ups_for, submissions_for
-from registry.management.commands.seed_demo import read_logins
 from registry.models import Injection
 from registry.scoping import clinics_for, patients_for
-from safety.choices_events import ExportFormat
-from safety.models_events import ExportJob
-from safety.selectors import flags_for
-from safety.selectors_events import events_for
+from safety.choices import ExportFormat
+from safety.models import ExportJob
+from safety.selectors import events_for, flags_for
 from tests.e2e.checks import page_problems
 from tests.e2e.conftest import PHONE
 from tests.security.routes import all_routes, path_for

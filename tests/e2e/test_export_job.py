@@ -6,8 +6,8 @@ import datetime as dt
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from safety.choices_events import ExportFormat, ExportStatus
-from safety.models_events import ExportJob
+from safety.choices import ExportFormat, ExportStatus
+from safety.models import ExportJob
 from tests.factories import PASSWORD
 
 

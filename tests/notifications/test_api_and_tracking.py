@@ -11,7 +11,7 @@ from notifications.models import MessageKind, MessageStatus, OutboundMessage
 from outcomes.models import Timepoint
 from outcomes.services import link_mark_opened, link_resolve
 from tests.factories import PASSWORD, PatientFactory, make_injection
-from tests.notifications.conftest import complete
+from tests.support.answers import complete
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/messages/"

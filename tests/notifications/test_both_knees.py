@@ -13,7 +13,8 @@ from outcomes.models import FollowUpStatus, QuestionnaireLink, Timepoint
 from outcomes.models.questionnaire import hash_token
 from outcomes.services import follow_ups_cancel_for_patient
 from tests.factories import PatientFactory, make_injection
-from tests.notifications.conftest import at, sweep
+from tests.support.clock import at
+from tests.support.outbox import sweep
 
 pytestmark = pytest.mark.django_db
 

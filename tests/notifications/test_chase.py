@@ -10,7 +10,8 @@ from notifications.models import CallAttempt, CallOutcome, MessageStatus, Outbou
 from notifications.selectors import chase_list_for, missed_for
 from outcomes.models import Timepoint
 from tests.factories import PASSWORD, PatientFactory, make_injection
-from tests.notifications.conftest import at, sweep
+from tests.support.clock import at
+from tests.support.outbox import sweep
 
 pytestmark = pytest.mark.django_db
 URL = "/chase/"

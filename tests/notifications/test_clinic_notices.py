@@ -5,7 +5,6 @@ import datetime as dt
 import re
 
 import pytest
-from django.apps import apps
 from django.core import mail
 
 from notifications import services, tasks
@@ -13,15 +12,14 @@ from notifications.models import MessageKind, MessageStatus, OutboundMessage
 from outcomes.models import QuestionnaireLink, Submission, Timepoint
 from outcomes.services import link_check_year_of_birth, link_create
 from registry.choices import Role
-from tests.factories import PatientFactory, make_injection, staff
-from tests.notifications.conftest import answers_for, at, complete, sweep
-
-if not apps.is_installed("safety"):
-    pytest.skip("the safety app (flags) is not installed", allow_module_level=True)
-
+from safety import tasks as safety_tasks
 from safety.choices import FlagRule
 from safety.models import Evaluation, Flag
 from safety.services import flag_raise
+from tests.factories import PatientFactory, make_injection, staff
+from tests.support.answers import answers_for, complete
+from tests.support.clock import at
+from tests.support.outbox import sweep
 
 pytestmark = pytest.mark.django_db
 
@@ -40,7 +38,7 @@ def submission(one_month, django_capture_on_commit_callbacks):
 
 def test_submission_queues_the_flag_rules_on_commit(one_month, django_capture_on_commit_callbacks, monkeypatch):
     queued = []
-    monkeypatch.setattr(tasks.evaluate_submission, "delay", lambda submission_id: queued.append(submission_id))
+    monkeypatch.setattr(safety_tasks.evaluate_submission, "delay", lambda submission_id: queued.append(submission_id))
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         submission = complete(one_month)
     assert queued == [submission.pk]
@@ -48,8 +46,8 @@ def test_submission_queues_the_flag_rules_on_commit(one_month, django_capture_on
 
 
 def test_evaluate_submission_task_runs_the_rules_and_is_idempotent(submission):
-    tasks.evaluate_submission.run(submission.pk)
-    tasks.evaluate_submission.run(submission.pk)
+    safety_tasks.evaluate_submission.run(submission.pk)
+    safety_tasks.evaluate_submission.run(submission.pk)
     evaluation = Evaluation.objects.get(submission=submission)
     assert evaluation.evaluated_at is not None
     assert evaluation.error == ""
@@ -62,21 +60,21 @@ def test_a_failing_rule_check_is_recorded_retried_and_never_loses_the_submission
 
     monkeypatch.setattr("safety.rules.evaluate", broken)
     with pytest.raises(RuntimeError):
-        tasks.evaluate_submission.run(submission.pk)
+        safety_tasks.evaluate_submission.run(submission.pk)
     assert Submission.objects.filter(pk=submission.pk).exists()
     evaluation = Evaluation.objects.get(submission=submission)
     assert evaluation.evaluated_at is None
     assert "rules exploded" in evaluation.error
-    assert tasks.evaluate_submission.autoretry_for == (Exception,)
+    assert safety_tasks.evaluate_submission.autoretry_for == (Exception,)
 
 
 def test_safety_net_requeues_unevaluated_submissions(submission, clock, monkeypatch):
     queued = []
-    monkeypatch.setattr(tasks.evaluate_submission, "delay", lambda submission_id: queued.append(submission_id))
-    tasks.evaluate_pending.run()
+    monkeypatch.setattr(safety_tasks.evaluate_submission, "delay", lambda submission_id: queued.append(submission_id))
+    safety_tasks.evaluate_pending.run()
     assert queued == []  # still the on-commit task's job
     clock.move_to(dt.datetime.now(dt.UTC) + dt.timedelta(minutes=10))
-    tasks.evaluate_pending.run()
+    safety_tasks.evaluate_pending.run()
     assert queued == [submission.pk]
 
 

@@ -12,7 +12,9 @@ from notifications.models import MessageKind, MessageStatus, OutboundMessage
 from outcomes.models import FollowUpStatus, Timepoint
 from registry.services import injection_record
 from tests.factories import PASSWORD, injection_data
-from tests.notifications.conftest import answers_for, at, sweep
+from tests.support.answers import answers_for
+from tests.support.clock import at
+from tests.support.outbox import sweep
 
 pytestmark = pytest.mark.django_db
 

@@ -18,7 +18,8 @@ from notifications import conf, services, tasks
 from notifications.models import AttemptOutcome, DeliveryAttempt, MessageStatus, OutboundMessage
 from notifications.services import sending
 from tests.factories import PatientFactory, make_injection
-from tests.notifications.conftest import at, sweep
+from tests.support.clock import at
+from tests.support.outbox import sweep
 
 START = at(2026, 3, 5, 10)  # each patient's invitation and first reminder are due
 LEASE = dt.timedelta(minutes=2)  # the default NOTIFICATIONS_CLAIM_LEASE_SECONDS
@@ -33,9 +34,8 @@ def tidy_connection(transactional_db):
 
 
 @pytest.fixture
-def clock(transactional_db):
-    with time_machine.travel(START, tick=False) as traveller:
-        yield traveller
+def clock_start(transactional_db):  # the clock (tests/support/clock.py) starts here, over a transactional database
+    return START
 
 
 def due_messages(clinic, clinician, patients: int) -> list[int]:

@@ -11,7 +11,7 @@ from django.db import OperationalError
 
 from notifications import heartbeat, tasks
 from notifications.models import TaskHeartbeat
-from tests.notifications.conftest import at
+from tests.support.clock import at
 
 pytestmark = pytest.mark.django_db
 

@@ -21,11 +21,10 @@ from notifications.models import (
 )
 from notifications.services.sending import classify
 from outcomes.models import Submission, Timepoint
-from safety.models import Flag
-from safety.models_events import AdverseEvent
+from safety.models import AdverseEvent, Flag
 from tests.factories import PatientFactory, make_injection
-from tests.notifications.conftest import complete
 from tests.safety.ae_support import record as record_event
+from tests.support.answers import complete
 
 pytestmark = pytest.mark.django_db
 

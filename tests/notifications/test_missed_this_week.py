@@ -9,7 +9,7 @@ from notifications.selectors import missed_for
 from outcomes.models import FollowUp, FollowUpStatus, Timepoint
 from outcomes.services import follow_ups_close_overdue
 from tests.factories import PatientFactory, make_injection
-from tests.notifications.conftest import at
+from tests.support.clock import at
 
 pytestmark = pytest.mark.django_db
 URL = "/attention/"

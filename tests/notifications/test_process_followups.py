@@ -9,7 +9,7 @@ from django.core.management import CommandError, call_command
 
 from notifications.models import MessageStatus, OutboundMessage
 from tests.factories import make_injection
-from tests.notifications.conftest import at
+from tests.support.clock import at
 
 pytestmark = pytest.mark.django_db
 

@@ -15,7 +15,7 @@ from outcomes.models import SubmissionSource, Timepoint
 from outcomes.services import questionnaire_submit
 from registry.services import patient_withdraw_consent
 from tests.factories import questionnaire_data
-from tests.notifications.conftest import at
+from tests.support.clock import at
 
 LATE_EVENING = at(2026, 3, 30, 22, 30)  # outside the 09:00-19:00 sending hours
 
@@ -107,7 +107,7 @@ def test_answers_entered_by_staff_bring_no_email(month, clinician):
 
 
 def test_the_clinic_is_still_alerted_at_once(month, clinician, settings, django_capture_on_commit_callbacks):
-    from notifications.tasks import evaluate_submission
+    from safety.tasks import evaluate_submission
 
     submission = submit(month, **{"SAFETY.fever": "yes"})
     with django_capture_on_commit_callbacks(execute=True):

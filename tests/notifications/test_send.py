@@ -24,7 +24,7 @@ from outcomes.models.questionnaire import hash_token
 from registry.choices import Product
 from registry.services import injection_update, patient_update, patient_withdraw_consent
 from tests.factories import make_injection
-from tests.notifications.conftest import at
+from tests.support.clock import at
 
 pytestmark = pytest.mark.django_db
 
@@ -298,7 +298,7 @@ def test_worker_killed_mid_batch_each_message_sent_once(baseline, clock, monkeyp
     )  # within the claim lease (2 minutes): nobody touches it
     assert services.messages_claim()[0] == []
     clock.move_to(at(2026, 3, 5, 10, 2) + dt.timedelta(seconds=1))  # nobody renewed it: the next sweep claims it again
-    from tests.notifications.conftest import sweep
+    from tests.support.outbox import sweep
 
     report = sweep()
     assert report.claimed == 1

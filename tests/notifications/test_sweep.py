@@ -12,7 +12,9 @@ from notifications import services
 from notifications.models import MessageKind, MessageStatus, OutboundMessage
 from outcomes.models import FollowUpStatus, Timepoint
 from tests.factories import PatientFactory, make_injection
-from tests.notifications.conftest import at, complete, sweep
+from tests.support.answers import complete
+from tests.support.clock import at
+from tests.support.outbox import sweep
 
 pytestmark = pytest.mark.django_db
 
@@ -108,6 +110,36 @@ def test_completion_stops_reminders_at_once(clock, one_month, django_capture_on_
     assert kinds_sent(one_month) == [MessageKind.INVITATION]
     one_month.refresh_from_db()
     assert one_month.status == FollowUpStatus.COMPLETED
+
+
+@pytest.mark.parametrize("failure", ["exception", "database error"])
+def test_a_failing_reminder_stop_never_loses_the_submission(clock, one_month, monkeypatch, failure):
+    """Stopping the reminders runs in the submission's transaction; if it fails (a bug, a broken statement that
+    aborts a PostgreSQL transaction) the patient's answers are stored all the same, and the send-time check
+    is the safety net: the reminder still waiting is cancelled when its turn comes, not sent."""
+    from notifications import receivers
+
+    clock.move_to(at(2026, 3, 30, 10))
+    sweep()
+
+    def broken_cancel(**kwargs):
+        if failure == "database error":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT * FROM no_such_table")
+        raise RuntimeError("receiver bug")
+
+    monkeypatch.setattr(receivers.services, "messages_cancel", broken_cancel)
+    submission = complete(one_month)
+    monkeypatch.undo()
+
+    one_month.refresh_from_db()
+    assert one_month.status == FollowUpStatus.COMPLETED
+    assert one_month.submission.pk == submission.pk
+    assert OutboundMessage.objects.filter(follow_up=one_month, status=MessageStatus.PENDING).exists()
+    clock.move_to(at(2026, 4, 2, 11))  # reminder 1 is due: the send-time check stops it
+    sweep()
+    assert kinds_sent(one_month) == [MessageKind.INVITATION]
+    assert OutboundMessage.objects.filter(follow_up=one_month, status=MessageStatus.CANCELLED).exists()
 
 
 def test_missed_cancels_pending_reminders(clock, one_month, settings):

@@ -10,7 +10,6 @@ import time
 import pytest
 import time_machine
 from celery.contrib.testing.worker import start_worker
-from django.apps import apps
 from django.core import mail
 from django.db import OperationalError, connection
 
@@ -18,8 +17,10 @@ from config.celery import app as celery_app
 from notifications import services, tasks
 from notifications.models import MessageKind, MessageStatus, OutboundMessage
 from outcomes.models import FollowUpStatus, Timepoint
+from safety.models import Evaluation
 from tests.factories import PatientFactory, make_injection
-from tests.notifications.conftest import at, complete
+from tests.support.answers import complete
+from tests.support.clock import at
 
 DEADLINE = 30  # seconds; polls every 100 ms and returns as soon as the effect is there
 
@@ -112,11 +113,8 @@ def test_injection_to_missed_through_a_real_worker(celery_worker_live, clinic, c
         )
 
         when_unlocked(complete, month[finishes])  # commits: the reminders stop and the flag rules run on the worker
-        if apps.is_installed("safety"):
-            from safety.models import Evaluation
-
-            evaluated = Evaluation.objects.filter(submission__follow_up=month[finishes])
-            wait_for(evaluated.exists, "the flag rules")
+        evaluated = Evaluation.objects.filter(submission__follow_up=month[finishes])
+        wait_for(evaluated.exists, "the flag rules")
         assert not month[finishes].messages.filter(status=MessageStatus.PENDING).exists()
 
         for when, kind in ((at(2026, 4, 6, 10), MessageKind.REMINDER_2), (at(2026, 4, 20, 10), "final_reminder")):

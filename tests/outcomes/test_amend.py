@@ -5,8 +5,7 @@ import pytest
 
 from outcomes.models import Amendment, Submission
 from outcomes.services import questionnaire_submit
-from tests.outcomes.support import *  # noqa: F403 - shared fixtures (clock, recorded, baseline, token, ...)
-from tests.outcomes.support import answers_for
+from tests.support.answers import answers_for
 
 
 @pytest.fixture

@@ -234,7 +234,7 @@ def test_adverse_events_are_empty_until_recorded(five_plans, clinician):
 
 def test_adverse_events_per_100_injections_by_product_and_seriousness(five_plans, clinician):
     from registry.models import Injection
-    from safety.services_events import adverse_event_record
+    from safety.services import adverse_event_record
     from tests.safety.ae_support import SERIOUS, event_data
 
     injections = list(Injection.objects.filter(status="given").order_by("id"))

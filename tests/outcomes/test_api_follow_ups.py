@@ -8,8 +8,9 @@ from django.test.utils import CaptureQueriesContext
 from outcomes.models import Timepoint
 from outcomes.services import questionnaire_submit, submission_amend
 from tests.factories import PatientFactory, make_injection
-from tests.outcomes.support import *  # noqa: F403 - shared fixtures (clock, recorded, baseline, token, ...)
-from tests.outcomes.support import answers_for, at, follow_up
+from tests.support.answers import answers_for
+from tests.support.clock import travel_to
+from tests.support.journeys import follow_up
 
 URL = "/api/v1/follow-ups/"
 
@@ -57,7 +58,7 @@ def test_completed_follow_ups_carry_scores_and_derived_measures(api_as, clinicia
     data.update({"VAS.pain": "70", "PGA.global": "60"})
     questionnaire_submit(follow_up=baseline, data=data)
     one_month = follow_up(recorded, Timepoint.ONE_MONTH)
-    with at(one_month.due_on):
+    with travel_to(one_month.due_on):
         later = answers_for(one_month)
         later.update({k: "1" for k in later if k.startswith("KOOS.")})
         later.update({k: "3" for k in later if k.startswith("OKS.")})
@@ -98,7 +99,7 @@ def test_scores_are_the_current_values_after_an_amendment(api_as, clinician, rec
 
 def test_any_injection_of_a_staged_plan_finds_the_plans_follow_ups(api_as, clinician, clock, patient):
     first = make_injection(patient, clinician, planned_injections=2)
-    with at(dt.date(2026, 3, 16)):
+    with travel_to(dt.date(2026, 3, 16)):
         second = make_injection(
             patient, clinician, planned_injections=2, number_in_plan=2, injected_on=dt.date(2026, 3, 16)
         )
@@ -145,12 +146,12 @@ def test_no_writes_through_the_api(api_as, clinician, recorded):
 
 
 def _completed(patient, clinician, knee):
-    with at(dt.date(2026, 3, 1)):
+    with travel_to(dt.date(2026, 3, 1)):
         injection = make_injection(patient, clinician, knee=knee)
         base = follow_up(injection)
         questionnaire_submit(follow_up=base, data=answers_for(base))
     one_month = follow_up(injection, Timepoint.ONE_MONTH)
-    with at(one_month.due_on):
+    with travel_to(one_month.due_on):
         questionnaire_submit(follow_up=one_month, data=answers_for(one_month))
 
 

@@ -14,7 +14,7 @@ from outcomes.models import FollowUp, FollowUpStatus, Timepoint
 from outcomes.services import follow_ups_close_overdue, follow_ups_open_due
 from registry.services import injection_update
 from tests.factories import PatientFactory, make_injection
-from tests.outcomes.support import at
+from tests.support.clock import travel_to
 
 pytestmark = pytest.mark.django_db
 
@@ -26,12 +26,12 @@ def baseline_of(injection) -> FollowUp:
 
 
 def recorded_on(day, patient, clinician, **kwargs):
-    with at(day):
+    with travel_to(day):
         return make_injection(patient, clinician, injected_on=INJECTED, **kwargs)
 
 
 def swept_on(day) -> None:
-    with at(day, hour=0):
+    with travel_to(day, hour=0):
         follow_ups_open_due()
         follow_ups_close_overdue()
 
@@ -98,7 +98,7 @@ def test_not_collected_is_never_emailed_chased_or_missed(patient, clinician):
 
 def test_moving_the_injection_date_can_make_a_baseline_collectable_again(patient, clinician):
     injection = recorded_on(INJECTED + dt.timedelta(days=10), patient, clinician)
-    with at(INJECTED + dt.timedelta(days=10)):
+    with travel_to(INJECTED + dt.timedelta(days=10)):
         injection_update(
             injection=injection, by=clinician, data={"injected_on": dt.date(2026, 3, 11)}, reason="Wrong date"
         )
@@ -121,7 +121,7 @@ def test_statistics_count_it_apart_and_leave_it_out_of_the_denominator(client, c
     swept_on(dt.date(2026, 3, 20))
     assert baseline_of(late).status == FollowUpStatus.NOT_COLLECTED
     assert baseline_of(missed).status == FollowUpStatus.MISSED
-    with at(dt.date(2026, 3, 20)):
+    with travel_to(dt.date(2026, 3, 20)):
         client.force_login(clinician)
         response = client.get("/dashboard/outcomes/")
     baseline = response.context["summary"]["completion"][0]

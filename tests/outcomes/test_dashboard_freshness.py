@@ -141,14 +141,14 @@ def test_an_admin_edit(plan, client, admin_clinician, patient):  # noqa: F811 - 
 
 
 def test_an_adverse_event_recorded_and_corrected(plan, clinician):
-    from safety import services_events
+    from safety import services
 
     assert events(cached(clinician)) == 0
     event = record(clinician, plan.injections.get())
     after = summary(clinician)
     assert events(after) == 1
     assert summary(clinician) == after  # cached again
-    services_events.adverse_event_correct(
+    services.adverse_event_correct(
         event=event,
         by=clinician,
         data={"serious_hospitalisation": True, "outcome": "recovering", "outcome_on": None},

@@ -16,8 +16,9 @@ from outcomes.models.questionnaire import hash_token
 from outcomes.services import YEAR_OF_BIRTH_TRIES, link_create
 from registry.logging import RedactQuestionnaireTokens
 from registry.services import patient_withdraw_consent
-from tests.outcomes.support import *  # noqa: F403 - shared fixtures (clock, recorded, baseline, token, ...)
-from tests.outcomes.support import answers_for, at, follow_up, q_url
+from tests.support.answers import answers_for
+from tests.support.clock import travel_to
+from tests.support.journeys import follow_up, q_url
 
 
 def test_token_is_long_random_and_only_its_hash_is_stored(token, baseline):
@@ -47,7 +48,7 @@ def test_invalid_link_is_404_and_reveals_nothing(client, token, patient):
 
 def test_link_expires_after_its_window(client, token, baseline):
     assert client.get(q_url(token)).status_code == 200
-    with at(baseline.closes_on + dt.timedelta(days=1)):
+    with travel_to(baseline.closes_on + dt.timedelta(days=1)):
         response = client.get(q_url(token))
         posted = client.post(q_url(token), answers_for(baseline))
     assert response.status_code == 410
@@ -57,7 +58,7 @@ def test_link_expires_after_its_window(client, token, baseline):
 
 
 def test_link_works_until_the_end_of_its_last_day(client, token, baseline):
-    with at(dt.datetime.combine(baseline.closes_on, dt.time(23, 50), tzinfo=baseline.clinic.tzinfo)):
+    with travel_to(dt.datetime.combine(baseline.closes_on, dt.time(23, 50), tzinfo=baseline.clinic.tzinfo)):
         assert client.get(q_url(token)).status_code == 200
 
 
@@ -67,7 +68,7 @@ def test_link_not_yet_open_is_403(client, recorded):
     response = client.get(q_url(token))
     assert response.status_code == 403
     assert "isn't open yet" in response.content.decode()
-    with at(one_month.opens_on):
+    with travel_to(one_month.opens_on):
         assert client.get(q_url(token)).status_code == 200
 
 
@@ -212,7 +213,7 @@ def test_guessing_is_rate_limited_per_address_and_the_lockout_expires(client, to
     assert client.post(q_url(token, "draft/"), {}).status_code == 429
     # Another address is not affected.
     assert client.get(q_url(token), REMOTE_ADDR="10.0.0.9").status_code == 200
-    with at(dt.datetime.now(tz=dt.UTC) + dt.timedelta(seconds=601)):
+    with travel_to(dt.datetime.now(tz=dt.UTC) + dt.timedelta(seconds=601)):
         assert client.get(q_url(token)).status_code == 200
 
 

@@ -11,9 +11,10 @@ from outcomes.models import Timepoint
 from outcomes.services import follow_ups_open_due, link_create
 from outcomes.views_questionnaire import BASELINE_NOTE, THANKS_SALT
 from tests.factories import make_injection
-from tests.outcomes.support import *  # noqa: F403 - shared fixtures (clock, recorded, baseline, token, ...)
-from tests.outcomes.support import answers_for, at, follow_up, q_url
 from tests.safety.ae_support import PRP_PROTOCOL
+from tests.support.answers import answers_for
+from tests.support.clock import travel_to
+from tests.support.journeys import follow_up, q_url
 
 pytestmark = pytest.mark.django_db
 
@@ -45,7 +46,7 @@ def test_the_baseline_asks_about_the_days_before_the_injection(client, token):
 
 def test_later_questionnaires_do_not_carry_the_baseline_note(client, recorded):
     one_month = follow_up(recorded, Timepoint.ONE_MONTH)
-    with at(dt.date(2026, 4, 1)):
+    with travel_to(dt.date(2026, 4, 1)):
         follow_ups_open_due()
         html = client.get(q_url(link_create(follow_up=one_month))).content.decode()
     assert "About one month after your injection" in html

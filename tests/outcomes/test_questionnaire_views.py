@@ -14,8 +14,9 @@ from outcomes.models import QuestionnaireDraft, QuestionnaireLink, Timepoint
 from outcomes.models.questionnaire import LinkChannel
 from outcomes.services import link_create
 from tests.factories import make_injection
-from tests.outcomes.support import *  # noqa: F403 - shared fixtures (clock, recorded, baseline, token, ...)
-from tests.outcomes.support import answers_for, at, follow_up, q_url
+from tests.support.answers import answers_for
+from tests.support.clock import travel_to
+from tests.support.journeys import follow_up, q_url
 
 
 def test_baseline_page_has_one_section_per_instrument_with_progress(client, token):
@@ -59,7 +60,7 @@ def test_required_items_are_marked_and_demo_wording_is_noted(client, token):
 
 def test_follow_up_asks_the_safety_check_and_bmac_harvest_site(client, recorded):
     one_month = follow_up(recorded, Timepoint.ONE_MONTH)
-    with at(one_month.due_on):
+    with travel_to(one_month.due_on):
         html = client.get(q_url(link_create(follow_up=one_month))).content.decode()
     assert "Section 5 of 5" in html
     for name in ("SAFETY.swelling", "SAFETY.fever", "SAFETY.care_ed", "SAFETY.harvest_site_problem", "SAFETY.other"):
@@ -69,7 +70,7 @@ def test_follow_up_asks_the_safety_check_and_bmac_harvest_site(client, recorded)
 def test_harvest_site_question_only_for_bmac(client, clock, patient, clinician):
     injection = make_injection(patient, clinician, product="saline", protocol={})
     one_month = follow_up(injection, Timepoint.ONE_MONTH)
-    with at(one_month.due_on):
+    with travel_to(one_month.due_on):
         html = client.get(q_url(link_create(follow_up=one_month))).content.decode()
     assert 'name="SAFETY.fever"' in html
     assert "SAFETY.harvest_site_problem" not in html

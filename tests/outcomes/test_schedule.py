@@ -10,8 +10,8 @@ from outcomes.schedule import add_months
 from outcomes.services import follow_ups_close_overdue, follow_ups_open_due, questionnaire_submit
 from registry.services import injection_update, patient_withdraw_consent
 from tests.factories import make_injection
-from tests.outcomes.support import *  # noqa: F403 - shared fixtures (clock, recorded, baseline, token, ...)
-from tests.outcomes.support import answers_for, at
+from tests.support.answers import answers_for
+from tests.support.clock import travel_to
 
 D = dt.date
 
@@ -39,13 +39,13 @@ def test_follow_ups_carry_the_plan_patient_and_clinic(recorded, patient):
 
 
 def test_injection_recorded_on_the_day_opens_baseline_for_that_day_and_three_more(patient, clinician):
-    with at(D(2026, 3, 2), hour=8):
+    with travel_to(D(2026, 3, 2), hour=8):
         injection = make_injection(patient, clinician)
     assert windows(injection)[Timepoint.BASELINE] == (D(2026, 3, 2), D(2026, 3, 2), D(2026, 3, 5), "open")
 
 
 def test_injection_recorded_weeks_ahead_opens_baseline_at_recording(patient, clinician):
-    with at(D(2026, 2, 10)):
+    with travel_to(D(2026, 2, 10)):
         injection = make_injection(patient, clinician, status="planned")
     assert windows(injection)[Timepoint.BASELINE][:3] == (D(2026, 2, 10), D(2026, 3, 2), D(2026, 3, 5))
 
@@ -65,7 +65,7 @@ def test_month_end_is_clamped(day, months, expected):
 
 
 def test_month_end_injection_schedule(patient, clinician):
-    with at(D(2026, 1, 30)):
+    with travel_to(D(2026, 1, 30)):
         injection = make_injection(patient, clinician, injected_on=D(2026, 1, 31))
     w = windows(injection)
     assert w[Timepoint.ONE_MONTH][:3] == (D(2026, 2, 25), D(2026, 2, 28), D(2026, 3, 21))
@@ -74,7 +74,7 @@ def test_month_end_injection_schedule(patient, clinician):
 
 def test_staged_plan_has_one_schedule_from_its_first_injection(clock, patient, clinician):
     first = make_injection(patient, clinician, planned_injections=3)
-    with at(D(2026, 3, 16)):
+    with travel_to(D(2026, 3, 16)):
         second = make_injection(patient, clinician, planned_injections=3, number_in_plan=2, injected_on=D(2026, 3, 16))
     assert second.plan_id == first.plan_id
     assert FollowUp.objects.filter(plan=first.plan).count() == 3
@@ -118,34 +118,34 @@ def sweep():
 
 
 def test_statuses_follow_the_calendar(recorded):
-    with at(D(2026, 3, 5)):
+    with travel_to(D(2026, 3, 5)):
         sweep()
         assert status(recorded, Timepoint.BASELINE) == FollowUpStatus.OPEN
-    with at(D(2026, 3, 6)):
+    with travel_to(D(2026, 3, 6)):
         sweep()
         assert status(recorded, Timepoint.BASELINE) == FollowUpStatus.MISSED
         assert status(recorded, Timepoint.ONE_MONTH) == FollowUpStatus.SCHEDULED
-    with at(D(2026, 3, 29)):
+    with travel_to(D(2026, 3, 29)):
         sweep()
         assert status(recorded, Timepoint.ONE_MONTH) == FollowUpStatus.SCHEDULED
-    with at(D(2026, 3, 30), hour=0):
+    with travel_to(D(2026, 3, 30), hour=0):
         sweep()
         assert status(recorded, Timepoint.ONE_MONTH) == FollowUpStatus.OPEN
-    with at(D(2026, 4, 23), hour=23):
+    with travel_to(D(2026, 4, 23), hour=23):
         sweep()
         assert status(recorded, Timepoint.ONE_MONTH) == FollowUpStatus.OPEN
-    with at(D(2026, 4, 24)):
+    with travel_to(D(2026, 4, 24)):
         sweep()
         assert status(recorded, Timepoint.ONE_MONTH) == FollowUpStatus.MISSED
         assert status(recorded, Timepoint.SIX_MONTHS) == FollowUpStatus.SCHEDULED
-    with at(D(2026, 9, 24)):
+    with travel_to(D(2026, 9, 24)):
         sweep()
         assert status(recorded, Timepoint.SIX_MONTHS) == FollowUpStatus.MISSED
 
 
 def test_completed_follow_ups_are_never_swept(recorded, baseline):
     questionnaire_submit(follow_up=baseline, data=answers_for(baseline))
-    with at(D(2027, 1, 1)):
+    with travel_to(D(2027, 1, 1)):
         sweep()
     assert status(recorded, Timepoint.BASELINE) == FollowUpStatus.COMPLETED
 
@@ -154,8 +154,8 @@ def test_the_sweep_uses_the_clinic_day(patient, clinician, clinic):
     # 12:30 UTC on 29 March is already 30 March in Auckland.
     clinic.time_zone = "Pacific/Auckland"
     clinic.save()
-    with at(D(2026, 3, 1)):
+    with travel_to(D(2026, 3, 1)):
         injection = make_injection(patient, clinician)
-    with at(dt.datetime(2026, 3, 29, 12, 30, tzinfo=dt.UTC)):
+    with travel_to(dt.datetime(2026, 3, 29, 12, 30, tzinfo=dt.UTC)):
         sweep()
     assert status(injection, Timepoint.ONE_MONTH) == FollowUpStatus.OPEN

@@ -9,7 +9,7 @@ from notifications.models import MessageKind, OutboundMessage
 from notifications.services.schedule import message_plan
 from outcomes.models import FollowUp, FollowUpStatus, Timepoint
 from tests.factories import make_injection
-from tests.outcomes.support import at
+from tests.support.clock import travel_to
 
 pytestmark = pytest.mark.django_db
 
@@ -17,7 +17,7 @@ INJECTED = dt.date(2026, 3, 2)
 
 
 def baseline_recorded_on(day, patient, clinician) -> FollowUp:
-    with at(day):
+    with travel_to(day):
         injection = make_injection(patient, clinician, injected_on=INJECTED)
     return FollowUp.objects.get(plan=injection.plan, timepoint=Timepoint.BASELINE)
 

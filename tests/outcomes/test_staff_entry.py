@@ -11,8 +11,9 @@ from outcomes.models import QuestionnaireLink, Submission, SubmissionSource, Tim
 from outcomes.models.questionnaire import LinkChannel
 from outcomes.services import questionnaire_submit
 from tests.factories import PatientFactory, make_injection
-from tests.outcomes.support import *  # noqa: F403 - shared fixtures (clock, recorded, baseline, token, ...)
-from tests.outcomes.support import answers_for, at, follow_up
+from tests.support.answers import answers_for
+from tests.support.clock import travel_to
+from tests.support.journeys import follow_up
 
 
 def tablet_url(fu):
@@ -111,7 +112,7 @@ def test_staff_entry_shows_errors_next_to_items(client, clinician, baseline):
 
 
 def test_baseline_entered_after_the_injection_is_flagged_late(client, clinician, baseline):
-    with at(baseline.due_on + dt.timedelta(days=2)):
+    with travel_to(baseline.due_on + dt.timedelta(days=2)):
         client.force_login(clinician)
         page = client.get(enter_url(baseline))
         assert "flagged as late" in page.content.decode()
@@ -140,7 +141,7 @@ def test_staff_entry_waits_for_the_window_to_open(client, clinician, recorded, p
 
 def test_missed_follow_up_can_still_be_entered_from_the_chase_list(client, clinician, recorded):
     one_month = follow_up(recorded, Timepoint.ONE_MONTH)
-    with at(one_month.closes_on + dt.timedelta(days=5)):
+    with travel_to(one_month.closes_on + dt.timedelta(days=5)):
         client.force_login(clinician)
         page = client.get(enter_url(one_month))
         assert "window closed on" in page.content.decode()
@@ -166,7 +167,7 @@ def test_patient_page_lists_follow_ups_with_scores_and_change(client, clinician,
     data.update({"VAS.pain": "70", "PGA.global": "70", "OKS.Q1": None})
     questionnaire_submit(follow_up=baseline, data={k: v for k, v in data.items() if v is not None})
     one_month = follow_up(recorded, Timepoint.ONE_MONTH)
-    with at(one_month.due_on):
+    with travel_to(one_month.due_on):
         later = answers_for(one_month)
         later.update({k: "0" for k in later if k.startswith("KOOS.")})
         later.update({k: "4" for k in later if k.startswith("OKS.")})
@@ -218,14 +219,14 @@ def _tag_queries(patient, user, rf):
 
 def _completed_plan(patient, clinician, knee, product="bmac"):
     """A plan whose baseline and 1-month follow-up are both answered."""
-    with at(dt.date(2026, 3, 1)):
+    with travel_to(dt.date(2026, 3, 1)):
         protocol = None if product == "bmac" else {}
         extra = {"protocol": protocol} if protocol is not None else {}
         injection = make_injection(patient, clinician, knee=knee, product=product, **extra)
         base = follow_up(injection)
         questionnaire_submit(follow_up=base, data=answers_for(base))
     one_month = follow_up(injection, Timepoint.ONE_MONTH)
-    with at(one_month.due_on):
+    with travel_to(one_month.due_on):
         questionnaire_submit(follow_up=one_month, data=answers_for(one_month))
 
 
@@ -235,7 +236,7 @@ def test_follow_ups_block_takes_a_fixed_number_of_queries(clinician, rf, clinic)
     _completed_plan(many, clinician, "left")
     _completed_plan(many, clinician, "right")
     _completed_plan(many, clinician, "left", product="saline")
-    with at(dt.date(2026, 4, 10)):
+    with travel_to(dt.date(2026, 4, 10)):
         few, _ = _tag_queries(one, clinician, rf)
         more, html = _tag_queries(many, clinician, rf)
     assert few == more <= 4

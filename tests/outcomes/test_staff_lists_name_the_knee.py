@@ -10,7 +10,6 @@ from django.utils import timezone
 from outcomes.models import FollowUp, FollowUpStatus, Timepoint
 from safety.services import flags_evaluate
 from tests.factories import PatientFactory
-from tests.journeys import journey  # noqa: F401 - a fixture
 from tests.safety.ae_support import PRP_PROTOCOL
 
 pytestmark = pytest.mark.django_db
@@ -20,7 +19,7 @@ RIGHT = "Right knee, PRP, injected 2 Mar 2026"
 
 
 @pytest.fixture
-def both_knees(journey, clinic):  # noqa: F811 - the fixture imported above
+def both_knees(journey, clinic):
     """journey(): a patient injected in both knees on 2 March 2026 (left BMAC, right PRP), each knee's
     1-month answers raising a flag, each baseline closed unanswered yesterday; the patient has no email address,
     so both open follow-ups are on the chase list at once."""

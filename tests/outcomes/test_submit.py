@@ -9,8 +9,8 @@ from django.test import Client
 from outcomes import signals
 from outcomes.models import FollowUp, FollowUpStatus, QuestionnaireDraft, Submission, SubmissionSource
 from outcomes.services import AlreadySubmitted, draft_save, questionnaire_submit
-from tests.outcomes.support import *  # noqa: F403 - shared fixtures (clock, recorded, baseline, token, ...)
-from tests.outcomes.support import answers_for, q_url
+from tests.support.answers import answers_for
+from tests.support.journeys import q_url
 
 
 def test_happy_path_stores_answers_versions_and_scores_together(client, token, baseline):
@@ -107,10 +107,11 @@ def test_bad_values_are_refused_next_to_the_item_and_nothing_is_stored(
 def test_bad_free_text_is_refused(client, recorded, text, message):
     from outcomes.models import Timepoint
     from outcomes.services import link_create
-    from tests.outcomes.support import at, follow_up
+    from tests.support.clock import travel_to
+    from tests.support.journeys import follow_up
 
     one_month = follow_up(recorded, Timepoint.ONE_MONTH)
-    with at(one_month.due_on):
+    with travel_to(one_month.due_on):
         token = link_create(follow_up=one_month)
         response = client.post(q_url(token), answers_for(one_month, **{"SAFETY.other": text}))
     assert response.status_code == 400
@@ -169,9 +170,10 @@ def test_cross_site_origin_is_still_refused(token, baseline):
 @pytest.mark.django_db(transaction=True)
 def test_two_submissions_at_the_same_moment_store_exactly_one(postgres_required, clinic, patient, clinician):
     from tests.factories import make_injection
-    from tests.outcomes.support import DAY_BEFORE, at, follow_up
+    from tests.support.clock import travel_to
+    from tests.support.journeys import DAY_BEFORE, follow_up
 
-    with at(DAY_BEFORE):
+    with travel_to(DAY_BEFORE):
         fu = follow_up(make_injection(patient, clinician))
         data = answers_for(fu)
         barrier = threading.Barrier(2)
@@ -200,9 +202,10 @@ def test_two_submissions_at_the_same_moment_store_exactly_one(postgres_required,
 def test_two_posts_at_the_same_moment_one_thanks_one_already_submitted(postgres_required, patient, clinician):
     from outcomes.services import link_create
     from tests.factories import make_injection
-    from tests.outcomes.support import DAY_BEFORE, at, follow_up
+    from tests.support.clock import travel_to
+    from tests.support.journeys import DAY_BEFORE, follow_up
 
-    with at(DAY_BEFORE):
+    with travel_to(DAY_BEFORE):
         fu = follow_up(make_injection(patient, clinician))
         token = link_create(follow_up=fu)
         data = answers_for(fu)

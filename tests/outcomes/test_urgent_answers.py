@@ -16,8 +16,9 @@ from outcomes.models import Submission, SubmissionSource, Timepoint
 from outcomes.models.questionnaire import LinkChannel
 from outcomes.questionnaire import urgent_answers
 from outcomes.services import link_create, questionnaire_submit
-from tests.outcomes.support import *  # noqa: F403 - shared fixtures (clock, recorded, baseline, token, ...)
-from tests.outcomes.support import answers_for, at, follow_up, q_url
+from tests.support.answers import answers_for
+from tests.support.clock import travel_to
+from tests.support.journeys import follow_up, q_url
 
 ADVICE = "contact the clinic today"
 EMERGENCY = "emergency department"
@@ -27,7 +28,7 @@ EMERGENCY = "emergency department"
 def month(recorded):
     """The one-month questionnaire (the first with the safety check), on a day it is open."""
     one_month = follow_up(recorded, Timepoint.ONE_MONTH)
-    with at(one_month.due_on):
+    with travel_to(one_month.due_on):
         yield one_month
 
 

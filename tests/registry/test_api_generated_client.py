@@ -22,7 +22,6 @@ from rest_framework.authtoken.models import Token
 from outcomes.models import Timepoint
 from safety.services import flags_evaluate
 from tests.factories import BMAC_PROTOCOL, KOOS_ITEMS, PatientFactory, make_injection, staff
-from tests.journeys import journey  # noqa: F401 - a fixture
 from tests.safety.ae_support import PRP_PROTOCOL, event_data
 
 PACKAGE = "knee_registry_client"
@@ -176,7 +175,7 @@ def test_the_generated_client_scores_answers(api):
     assert set(result.additional_properties) >= {"pain", "symptoms", "adl", "sport_rec", "qol"}
 
 
-def test_the_generated_client_pages_through_follow_ups_and_flags(api, journey, clinic):  # noqa: F811
+def test_the_generated_client_pages_through_follow_ups_and_flags(api, journey, clinic):
     for _ in range(2):
         knee = journey(patient=PatientFactory(clinic=clinic))
         knee.baseline()
@@ -255,7 +254,7 @@ def test_the_generated_client_records_and_corrects_an_adverse_event(api, clinic,
     assert stale.parsed.current_version == 2
 
 
-def test_the_generated_client_reads_the_outcomes_summary(api, journey, clinic):  # noqa: F811
+def test_the_generated_client_reads_the_outcomes_summary(api, journey, clinic):
     # Ten knees: the summary leaves the clinic, so groups under the minimum of 10 would be withheld (null).
     for _ in range(10):
         journey(patient=PatientFactory(clinic=clinic)).baseline()
@@ -287,13 +286,12 @@ def test_the_generated_client_parses_a_400_by_field(api, clinic):
     assert too_big.parsed["limit"] == ["Ensure this value is less than or equal to 500."]
 
 
-def test_every_list_parses_through_the_generated_client(api, live_schema, journey, clinic, clinician):  # noqa: F811
+def test_every_list_parses_through_the_generated_client(api, live_schema, journey, clinic, clinician):
     """Rows with the values that are easy to get wrong in a schema (a withdrawn patient, a dismissed flag, an
     event recorded from a flag, cancelled messages) parse into the client's models, and every body also matches
     the schema exactly (a null in a field the schema does not let be null, a missing required field)."""
     from registry.services import patient_withdraw_consent
-    from safety.services import flag_dismiss
-    from safety.services_events import flag_record_event
+    from safety.services import flag_dismiss, flag_record_event
 
     knee = journey(patient=PatientFactory(clinic=clinic))
     knee.baseline()

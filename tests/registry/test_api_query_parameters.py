@@ -15,7 +15,6 @@ from outcomes.models import Timepoint
 from registry.api.mixins import MAX_ID, RegistryPagination
 from safety.services import flags_evaluate
 from tests.factories import ClinicFactory, PatientFactory
-from tests.journeys import journey  # noqa: F401 - a fixture
 from tests.safety.ae_support import record
 
 pytestmark = pytest.mark.django_db
@@ -101,7 +100,7 @@ def token_client(admin_user):
 
 
 @pytest.fixture
-def three_of_everything(journey, clinic, other_clinic, clinician):  # noqa: F811 - the journey fixture
+def three_of_everything(journey, clinic, other_clinic, clinician):
     """At least three rows in every list an administrator sees: clinics, patients, injections, follow-ups,
     messages, flags and adverse events."""
     ClinicFactory(name="East Knee Clinic")

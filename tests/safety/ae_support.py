@@ -2,7 +2,7 @@
 
 import datetime as dt
 
-from safety import services_events
+from safety import services
 
 ONSET = dt.date(2026, 3, 5)
 
@@ -40,7 +40,7 @@ SERIOUS = {
 
 
 def record(by, injection, **overrides):
-    return services_events.adverse_event_record(by=by, data=event_data(injection, **overrides))
+    return services.adverse_event_record(by=by, data=event_data(injection, **overrides))
 
 
 def record_serious(by, injection, **overrides):

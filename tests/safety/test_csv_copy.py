@@ -14,12 +14,12 @@ from django.db.models.query import QuerySet
 
 from registry.choices import Role
 from registry.models import Injection
-from safety import selectors_events
-from safety.choices_events import Outcome
+from safety import selectors
+from safety.choices import Outcome
 from safety.exports import csv_export
 from safety.exports.rows import HEADER
-from safety.models_events import AdverseEvent, ExportLog
-from safety.selectors_events import EventFilters
+from safety.models import AdverseEvent, ExportLog
+from safety.selectors import EventFilters
 from tests.factories import BMAC_PROTOCOL, ClinicFactory, PatientFactory, UserFactory, make_injection, staff
 from tests.safety.ae_support import PRP_PROTOCOL, record, record_serious
 
@@ -194,7 +194,7 @@ def test_the_view_streams_copy_output_with_the_rows_of_the_scoped_queryset(clien
         response = client.post(URL, {**params, "format": "csv"})
         assert response.status_code == 200
         body = b"".join(response.streaming_content)
-        expected = selectors_events.events_for_export(auditor, filters)
+        expected = selectors.events_for_export(auditor, filters)
         ids = [int(row["event_id"]) for row in csv.DictReader(io.StringIO(body.decode("utf-8-sig"), newline=""))]
         assert ids == list(expected.values_list("id", flat=True)), params
         assert body == b"".join(csv_export._python_chunks(expected, bom=True)), params

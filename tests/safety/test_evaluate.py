@@ -13,9 +13,10 @@ from safety.choices import FlagRule, FlagStatus
 from safety.models import MAX_EVALUATION_ATTEMPTS, Evaluation, Flag
 from safety.rules import RuleConfigError
 from safety.selectors import submissions_pending_evaluation
+from safety.services import flags as flag_rules_service  # flags_evaluate looks flag_raise up there
 from safety.services import flags_evaluate
 from tests.factories import questionnaire_data
-from tests.journeys import ONE_MONTH_AT
+from tests.support.journeys import ONE_MONTH_AT
 
 pytestmark = pytest.mark.django_db
 
@@ -229,7 +230,7 @@ def test_failed_evaluation_is_recorded_re_raised_and_retried_without_losing_anyt
     flags_evaluate(j.baseline().pk)
     submission = j.one_month(**{"SAFETY.hospital_admission": "yes", "VAS.pain": "90"})
     before = _snapshot(submission.pk)
-    real_raise = services.flag_raise
+    real_raise = flag_rules_service.flag_raise
     calls = []
 
     def fails_on_second_flag(**kwargs):
@@ -238,7 +239,7 @@ def test_failed_evaluation_is_recorded_re_raised_and_retried_without_losing_anyt
             raise RuntimeError("database hiccup")
         return real_raise(**kwargs)
 
-    monkeypatch.setattr(services, "flag_raise", fails_on_second_flag)
+    monkeypatch.setattr(flag_rules_service, "flag_raise", fails_on_second_flag)
     with django_capture_on_commit_callbacks(execute=True), pytest.raises(RuntimeError, match="hiccup"):
         flags_evaluate(submission.pk)
 
@@ -251,7 +252,7 @@ def test_failed_evaluation_is_recorded_re_raised_and_retried_without_losing_anyt
     assert _snapshot(submission.pk) == before
     assert submissions_pending_evaluation(10) == [submission.pk]
 
-    monkeypatch.setattr(services, "flag_raise", real_raise)
+    monkeypatch.setattr(flag_rules_service, "flag_raise", real_raise)
     with django_capture_on_commit_callbacks(execute=True):
         flags = flags_evaluate(submission.pk)
     assert rules_of(flags) == {FlagRule.SAFETY_HOSPITAL_ADMISSION: True, FlagRule.VAS_WORSE: False}

@@ -6,8 +6,8 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from safety import choices_events
-from safety.choices_events import HARVEST_CATEGORIES, EventCategory, Relatedness
+from safety import choices
+from safety.choices import HARVEST_CATEGORIES, EventCategory, Relatedness
 from tests.factories import make_injection
 from tests.safety.ae_support import PRP_PROTOCOL, record
 from tests.safety.test_events_api import URL, payload
@@ -24,11 +24,11 @@ def prp(patient, clinician):
 
 
 def test_the_choices_follow_the_products():
-    assert set(choices_events.allowed_relatedness(["prp"])) == {"injection", "neither", "unknown"}
-    assert set(choices_events.allowed_relatedness(["bmac"])) == set(Relatedness.values)
-    assert set(choices_events.allowed_relatedness(["adsc", "prp"])) == set(Relatedness.values)
-    assert not set(HARVEST_CATEGORIES) & set(choices_events.allowed_categories(["ha"]))
-    assert set(choices_events.allowed_categories(["bmac"])) == set(EventCategory.values)
+    assert set(choices.allowed_relatedness(["prp"])) == {"injection", "neither", "unknown"}
+    assert set(choices.allowed_relatedness(["bmac"])) == set(Relatedness.values)
+    assert set(choices.allowed_relatedness(["adsc", "prp"])) == set(Relatedness.values)
+    assert not set(HARVEST_CATEGORIES) & set(choices.allowed_categories(["ha"]))
+    assert set(choices.allowed_categories(["bmac"])) == set(EventCategory.values)
 
 
 @pytest.mark.parametrize("relatedness", HARVEST_RELATEDNESS)
@@ -45,22 +45,22 @@ def test_the_service_accepts_the_harvest_for_bmac(clinician, injection, relatedn
 
 
 def test_a_correction_cannot_make_a_prp_event_harvest_related(clinician, prp):
-    from safety import services_events
+    from safety import services
 
     event = record(clinician, prp)
     with pytest.raises(ValidationError) as caught:
-        services_events.adverse_event_correct(
+        services.adverse_event_correct(
             event=event, by=clinician, data={"relatedness": "both"}, reason="Rethought", expected_version=1
         )
     assert "relatedness" in caught.value.message_dict
 
 
 def test_unlinking_the_harvest_injection_is_refused_while_the_event_blames_the_harvest(clinician, injection, prp):
-    from safety import services_events
+    from safety import services
 
     both = record(clinician, injection, injections=[injection, prp], relatedness="harvest")
     with pytest.raises(ValidationError) as caught:
-        services_events.adverse_event_correct(
+        services.adverse_event_correct(
             event=both, by=clinician, data={"injections": [prp]}, reason="Only the PRP", expected_version=1
         )
     assert "relatedness" in caught.value.message_dict

@@ -3,8 +3,8 @@ that relinks its injections each show once in its history, with the injections a
 
 import pytest
 
-from safety import services_events
-from safety.selectors_events import event_trail
+from safety import services
+from safety.selectors import event_trail
 from tests.safety.ae_support import event_data, record
 from tests.safety.test_events_services import flag  # noqa: F401 - a fixture
 
@@ -15,7 +15,7 @@ def test_recording_from_a_flag_writes_one_history_row(flag, clinician):  # noqa:
     import datetime as dt
 
     injection = flag.follow_up.plan.injections.get()
-    event = services_events.flag_record_event(
+    event = services.flag_record_event(
         flag=flag,
         by=clinician,
         data=event_data(injection, onset_on=dt.date(2026, 3, 28), outcome_on=dt.date(2026, 4, 2)),
@@ -39,7 +39,7 @@ def test_a_correction_that_relinks_injections_writes_one_history_row(clinician, 
 
     second = make_injection(patient, clinician, knee="right", injected_on=dt.date(2026, 3, 3))
     event = record(clinician, injection)
-    services_events.adverse_event_correct(
+    services.adverse_event_correct(
         event=event,
         by=clinician,
         data={"injections": [second], "severity": 3},

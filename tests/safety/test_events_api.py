@@ -6,7 +6,7 @@ import datetime as dt
 import pytest
 from django.core.management import call_command
 
-from safety.models_events import AdverseEvent
+from safety.models import AdverseEvent
 from tests.factories import PatientFactory, make_injection
 from tests.safety.ae_support import PRP_PROTOCOL, record, record_serious
 

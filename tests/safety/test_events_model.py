@@ -6,8 +6,8 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from safety.choices_events import OUTCOME_CODES, Outcome
-from safety.models_events import AdverseEvent
+from safety.choices import OUTCOME_CODES, Outcome
+from safety.models import AdverseEvent
 from tests.safety.ae_support import PRP_PROTOCOL, record, record_serious
 
 

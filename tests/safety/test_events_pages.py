@@ -137,7 +137,7 @@ def test_outsiders_get_404_on_every_event_url(client, outsider, clinician, injec
 def test_admin_is_read_only_and_never_deletes(client, admin_user, clinician, injection):
     from django.contrib import admin
 
-    from safety.models_events import AdverseEvent
+    from safety.models import AdverseEvent
 
     event = record(clinician, injection)
     model_admin = admin.site._registry[AdverseEvent]

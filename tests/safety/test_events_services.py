@@ -8,9 +8,9 @@ from django.core.exceptions import PermissionDenied, ValidationError
 
 from notifications.models import MessageKind, OutboundMessage
 from registry.choices import Role
-from safety import services_events
+from safety import services
 from safety.choices import FlagRule, FlagStatus
-from safety.selectors_events import event_trail
+from safety.selectors import event_trail
 from safety.services import flag_raise
 from tests.factories import staff
 from tests.safety.ae_support import event_data, record, record_serious
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.django_db
 
 def test_correction_keeps_every_version_with_reason_who_and_before_after(clinician, lead, injection):
     event = record(clinician, injection)
-    corrected = services_events.adverse_event_correct(
+    corrected = services.adverse_event_correct(
         event=event,
         by=lead,
         data={"severity": 3, "causality": "possible"},
@@ -44,9 +44,7 @@ def test_correction_keeps_every_version_with_reason_who_and_before_after(clinici
 def test_correction_needs_a_reason(clinician, injection):
     event = record(clinician, injection)
     with pytest.raises(ValidationError) as caught:
-        services_events.adverse_event_correct(
-            event=event, by=clinician, data={"severity": 3}, reason=" ", expected_version=1
-        )
+        services.adverse_event_correct(event=event, by=clinician, data={"severity": 3}, reason=" ", expected_version=1)
     assert "reason" in caught.value.message_dict
     event.refresh_from_db()
     assert event.severity == 2
@@ -54,11 +52,9 @@ def test_correction_needs_a_reason(clinician, injection):
 
 def test_a_stale_version_is_refused_and_nothing_is_written(clinician, lead, injection):
     event = record(clinician, injection)
-    services_events.adverse_event_correct(
-        event=event, by=lead, data={"severity": 3}, reason="First", expected_version=1
-    )
-    with pytest.raises(services_events.VersionConflict) as caught:
-        services_events.adverse_event_correct(
+    services.adverse_event_correct(event=event, by=lead, data={"severity": 3}, reason="First", expected_version=1)
+    with pytest.raises(services.VersionConflict) as caught:
+        services.adverse_event_correct(
             event=event, by=clinician, data={"severity": 1}, reason="Second, from an old form", expected_version=1
         )
     assert caught.value.current_version == 2
@@ -69,12 +65,10 @@ def test_a_stale_version_is_refused_and_nothing_is_written(clinician, lead, inje
 
 def test_auditors_cannot_record_or_correct(auditor, clinician, injection):
     with pytest.raises(PermissionDenied):
-        services_events.adverse_event_record(by=auditor, data=event_data(injection))
+        services.adverse_event_record(by=auditor, data=event_data(injection))
     event = record(clinician, injection)
     with pytest.raises(PermissionDenied):
-        services_events.adverse_event_correct(
-            event=event, by=auditor, data={"severity": 3}, reason="x", expected_version=1
-        )
+        services.adverse_event_correct(event=event, by=auditor, data={"severity": 3}, reason="x", expected_version=1)
 
 
 def test_a_serious_event_queues_one_urgent_email_to_the_clinic_lead(
@@ -85,11 +79,11 @@ def test_a_serious_event_queues_one_urgent_email_to_the_clinic_lead(
     messages = list(OutboundMessage.objects.filter(context__adverse_event_id=event.pk))
     assert len(messages) == 1
     assert messages[0].recipient_user == lead
-    assert messages[0].kind == MessageKind.URGENT_FLAG
+    assert messages[0].kind == MessageKind.SERIOUS_EVENT
     assert messages[0].dedupe_key == f"adverse_event:{event.pk}:user:{lead.pk}"
     # A correction of an already serious event sends nothing new.
     with django_capture_on_commit_callbacks(execute=True):
-        services_events.adverse_event_correct(
+        services.adverse_event_correct(
             event=event,
             by=clinician,
             data={"serious_life_threatening": True},
@@ -106,7 +100,7 @@ def test_a_non_serious_event_emails_nobody_until_corrected_to_serious(
         event = record(clinician, injection)
     assert not OutboundMessage.objects.filter(context__adverse_event_id=event.pk).exists()
     with django_capture_on_commit_callbacks(execute=True):
-        services_events.adverse_event_correct(
+        services.adverse_event_correct(
             event=event, by=clinician, data={"serious_hospitalisation": True}, reason="Admitted", expected_version=1
         )
     assert OutboundMessage.objects.filter(context__adverse_event_id=event.pk, recipient_user=lead).count() == 1
@@ -116,14 +110,14 @@ def test_a_serious_event_whose_email_was_never_written_is_caught_up_once(clinici
     """The email rows are written after the event commits; a crash in between must not lose the lead's notice:
     the safety net (beat, every 5 minutes) writes it, once."""
     from notifications.services import serious_events_catch_up
-    from notifications.tasks import evaluate_pending
+    from notifications.tasks import safety_notices_catch_up
 
     # Outside django_capture_on_commit_callbacks the on-commit announcement never runs: the crash.
     event = record_serious(clinician, injection)
     calm = record(clinician, injection)
     assert not OutboundMessage.objects.filter(context__adverse_event_id=event.pk).exists()
 
-    evaluate_pending()
+    safety_notices_catch_up()
 
     messages = list(OutboundMessage.objects.filter(context__adverse_event_id=event.pk))
     assert [m.recipient_user for m in messages] == [lead]
@@ -159,7 +153,7 @@ def flag(journey):
 
 def test_recording_from_a_flag_sets_the_flag_to_event_recorded(flag, clinician):
     injection = flag.follow_up.plan.injections.get()
-    event = services_events.flag_record_event(
+    event = services.flag_record_event(
         flag=flag,
         by=clinician,
         data=event_data(injection, onset_on=dt.date(2026, 3, 28), outcome_on=dt.date(2026, 4, 2)),
@@ -170,12 +164,12 @@ def test_recording_from_a_flag_sets_the_flag_to_event_recorded(flag, clinician):
     assert event.flag == flag
     assert event.source == "clinician"  # given explicitly; from a flag the default is "rule"
     with pytest.raises(ValidationError):
-        services_events.flag_record_event(flag=flag, by=clinician, data=event_data(injection))
+        services.flag_record_event(flag=flag, by=clinician, data=event_data(injection))
 
 
 def test_a_flag_of_another_patient_is_refused(flag, clinician, injection):
     with pytest.raises(ValidationError) as caught:
-        services_events.flag_record_event(flag=flag, by=clinician, data=event_data(injection))
+        services.flag_record_event(flag=flag, by=clinician, data=event_data(injection))
     assert "patient" in caught.value.message_dict
     flag.refresh_from_db()
     assert flag.status == FlagStatus.OPEN

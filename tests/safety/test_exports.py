@@ -15,10 +15,10 @@ from openpyxl import load_workbook
 from pypdf import PdfReader
 
 from registry.choices import Role
-from safety.choices_events import ExportStatus
+from safety.choices import ExportStatus
 from safety.exports import csv_export, service
 from safety.exports.rows import HEADER
-from safety.models_events import ExportJob, ExportLog
+from safety.models import ExportJob, ExportLog
 from tests.factories import ClinicFactory, PatientFactory, make_injection, staff
 from tests.safety.ae_support import PRP_PROTOCOL, record, record_serious
 
@@ -157,10 +157,10 @@ def pdf_text(data: bytes) -> str:
 
 
 def test_pdf_report_has_summary_chart_serious_narrative_and_trail(client, auditor, clinician, dataset):
-    from safety import services_events
+    from safety import services
 
     serious = dataset["events"]["serious"]
-    services_events.adverse_event_correct(
+    services.adverse_event_correct(
         event=serious, by=clinician, data={"severity": 4}, reason="Worse on admission", expected_version=1
     )
     client.force_login(auditor)
@@ -296,9 +296,9 @@ def test_auditor_sees_only_their_clinics(client, auditor, dataset):
 @pytest.fixture
 def queued(monkeypatch):
     calls = []
-    from notifications import tasks_events
+    from safety import tasks
 
-    monkeypatch.setattr(tasks_events.export_job_run, "delay", lambda job_id: calls.append(job_id))
+    monkeypatch.setattr(tasks.export_job_run, "delay", lambda job_id: calls.append(job_id))
     return calls
 
 
@@ -342,8 +342,8 @@ def test_large_exports_become_jobs_that_only_the_requester_can_download_until_ex
 
 
 def test_expired_export_files_are_deleted_by_the_hourly_task_though_nobody_asks(auditor, dataset, settings, tmp_path):
-    from notifications.tasks_events import export_files_expire
-    from safety.selectors_events import EventFilters
+    from safety.selectors import EventFilters
+    from safety.tasks import export_files_expire
 
     settings.MEDIA_ROOT = str(tmp_path)
     job = ExportJob.objects.create(requested_by=auditor, format="xlsx", filters=EventFilters().as_json())
@@ -370,7 +370,7 @@ def test_csv_is_never_a_job(client, auditor, dataset, settings, queued):
 
 
 def test_a_failed_job_says_so(auditor, settings, tmp_path, monkeypatch):
-    from safety.selectors_events import EventFilters
+    from safety.selectors import EventFilters
 
     settings.MEDIA_ROOT = str(tmp_path)
     job = ExportJob.objects.create(requested_by=auditor, format="pdf", filters=EventFilters().as_json())

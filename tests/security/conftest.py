@@ -3,12 +3,25 @@ from django.core.cache import cache
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from tests.support.journeys import DAY_BEFORE
+
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture
+def clock_start():
+    """The questionnaire fixtures (token, baseline) are recorded the day before the injection, 10:00 London."""
+    return DAY_BEFORE
+
+
+@pytest.fixture
+def clock_ticks():
+    return True
 
 
 def current_code(device: TOTPDevice) -> str:

@@ -11,8 +11,8 @@ from django.conf import settings
 from django.db import connection
 
 from outcomes.models import Submission
-from tests.outcomes.support import *  # noqa: F403 - clock, recorded, baseline, token fixtures
-from tests.outcomes.support import answers_for, q_url
+from tests.support.answers import answers_for
+from tests.support.journeys import q_url
 
 ROOT = Path(settings.BASE_DIR)
 

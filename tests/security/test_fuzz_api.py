@@ -24,7 +24,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from config.wsgi import application
-from safety import services_events
+from safety import services
 from tests.factories import PatientFactory, make_injection
 from tests.safety.ae_support import record
 
@@ -131,7 +131,7 @@ def test_an_invalid_filter_is_a_documented_400(clinician_token):
 
 def test_a_stale_correction_is_a_documented_409(clinician_token, clinician, injection):
     event = record(clinician, injection)
-    services_events.adverse_event_correct(
+    services.adverse_event_correct(
         event=event, by=clinician, data={"severity": 3}, reason="Reassessed", expected_version=1
     )
     body = _error_case(

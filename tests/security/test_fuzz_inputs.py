@@ -10,8 +10,8 @@ from django.test import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.outcomes.support import *  # noqa: F403 - clock, recorded, baseline, token fixtures
-from tests.outcomes.support import answers_for, q_url
+from tests.support.answers import answers_for
+from tests.support.journeys import q_url
 
 FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 

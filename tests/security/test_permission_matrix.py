@@ -19,9 +19,8 @@ from django.utils import timezone
 from notifications.models import MessageKind, OutboundMessage, UnsubscribeToken, hash_unsubscribe_token
 from outcomes.models import FollowUp, Timepoint
 from outcomes.services import link_create, questionnaire_submit
-from safety.choices_events import ExportFormat
-from safety.models import Flag
-from safety.models_events import ExportJob
+from safety.choices import ExportFormat
+from safety.models import ExportJob, Flag
 from tests.factories import make_injection, questionnaire_data
 from tests.safety.ae_support import record as record_event
 from tests.security.routes import all_routes, path_for

@@ -15,8 +15,8 @@ from django.test import Client
 
 from outcomes import services as outcome_services
 from outcomes.models import QuestionnaireLink
-from tests.outcomes.support import *  # noqa: F403 - clock, recorded, baseline, token fixtures
-from tests.outcomes.support import answers_for, q_url
+from tests.support.answers import answers_for
+from tests.support.journeys import q_url
 
 
 @pytest.fixture

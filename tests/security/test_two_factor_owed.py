@@ -113,7 +113,7 @@ def test_a_token_alone_still_reaches_the_api_and_no_page(settings, clinician, pa
 
 def test_the_token_page_asks_for_the_second_factor_as_soon_as_a_clinic_requires_it(client, clinic, clinician):
     """Signed in while the clinic did not require a code, the session's "not required" answer is kept for a
-    minute (registry/auth.py); the token page does not rely on it: a token outlives the session."""
+    minute (accounts/auth.py); the token page does not rely on it: a token outlives the session."""
     client.force_login(clinician)
     assert client.get(reverse("registry:patient-list")).status_code == 200
     clinic.require_two_factor = True

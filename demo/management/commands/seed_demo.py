@@ -1,0 +1,430 @@
+"""Demo data for `make run`: two clinics, four logins, a dozen hand-made patients and a synthetic registry.
+
+The dozen showcase patients go through the registry's services, so they obey the same rules (and fire the same
+domain signals, e.g. follow-up scheduling) as data entered on the site. Around them, `demo.synth` writes a
+synthetic registry in bulk (300 injections by default, `--injections N` for more, over `--clinics C` clinics):
+follow-ups in every status, scored answers, flags, adverse events and outbox rows. Idempotent: when the data
+exists it only prints the logins (`--reset` starts over). Passwords are generated once and kept in
+var/demo-logins.txt.
+"""
+
+import datetime as dt
+import random
+import secrets
+import time
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+from django.utils import timezone
+
+from demo import showcase, synth
+from registry.choices import InjectionStatus, Role
+from registry.models import Clinic, Injection
+from registry.services import injection_record, patient_enrol
+
+CLINICS = ("Northgate Knee Clinic", "Riverside Sports Medicine")
+DEMO_PHONES = ("0113 496 0123", "020 7946 0456")
+DEMO_INJECTIONS = 300  # synthetic injections next to the showcase patients when --injections is not given
+# Treated in both knees today: at first start her one email, listing both knees' baseline questionnaires, waits in
+# the dev mailbox (rundemo sends what is due before it starts).
+BOTH_KNEES_PATIENT = "Grace Adeyemi"
+_PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    username: str
+    description: str
+    # (clinic index, role); an empty tuple with superuser=True is the administrator
+    memberships: tuple[tuple[int, str], ...] = ()
+    superuser: bool = False
+
+
+LOGINS = (
+    DemoLogin("clinician", f"Clinician at {CLINICS[0]}", ((0, Role.CLINICIAN),)),
+    DemoLogin("lead", "Clinic lead at both clinics", ((0, Role.LEAD), (1, Role.LEAD))),
+    DemoLogin("auditor", "Auditor at both clinics (read only)", ((0, Role.AUDITOR), (1, Role.AUDITOR))),
+    DemoLogin("admin", "Administrator (superuser; also /admin/)", superuser=True),
+)
+
+NAMES = (
+    "Margaret Ellison",
+    "David Okafor",
+    "Susan Hartley",
+    "Peter Novak",
+    "Aisha Rahman",
+    "George Whitfield",
+    "Linda Castellano",
+    "Robert MacLeod",
+    "Helen Yamamoto",
+    "Thomas Brennan",
+    "Priya Desai",
+    "Michael Lindqvist",
+)
+
+
+def logins_file() -> Path:
+    return Path(settings.VAR_DIR) / "demo-logins.txt"
+
+
+def read_logins(path: Path | None = None) -> dict[str, str]:
+    """username -> password, from the logins file (empty if there is none)."""
+    path = path or logins_file()
+    if not path.exists():
+        return {}
+    passwords = {}
+    for line in path.read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            username, password = line.split()[:2]
+            passwords[username] = password
+    return passwords
+
+
+def write_logins(passwords: dict[str, str], path: Path | None = None) -> None:
+    path = path or logins_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [
+        "# Demo logins for the Knee Outcomes Registry: username, password, who they are.",
+        "# Generated once by `manage.py seed_demo`; delete this file and run it again for new passwords.",
+    ]
+    for login in LOGINS:
+        lines.append(f"{login.username:<10} {passwords[login.username]:<16} {login.description}")
+    path.write_text("\n".join(lines) + "\n")
+    path.chmod(0o600)
+
+
+def logins_table(passwords: dict[str, str]) -> str:
+    rows = [f"  {'username':<10} {'password':<16} who"]
+    rows += [f"  {lg.username:<10} {passwords.get(lg.username, '?'):<16} {lg.description}" for lg in LOGINS]
+    return "\n".join(rows)
+
+
+def new_password() -> str:
+    groups = ("".join(secrets.choice(_PASSWORD_ALPHABET) for _ in range(4)) for _ in range(3))
+    return "-".join(groups)
+
+
+def _bmac(rng: random.Random, harvest_site: str) -> dict:
+    aspirate = rng.choice([30, 60, 90, 120])
+    return {
+        "harvest_site": harvest_site,
+        "aspiration_device": rng.choice(["11G Jamshidi needle", "Marrow Cellution", "8G trocar"]),
+        "aspiration_pulls": rng.randint(4, 12),
+        "aspirate_volume_ml": aspirate,
+        "anticoagulant": rng.choice(["acd_a", "heparin"]),
+        "processing_system": rng.choice(["Harvest SmartPReP", "Arthrex Angel", "Demo centrifuge kit"]),
+        "processing_method": "centrifugation",
+        "spins": rng.choice([1, 2]),
+        "spin_minutes": rng.choice([10, 14, 20]),
+        "concentrate_volume_ml": round(aspirate / 10, 1),
+        "tnc_per_ml": round(rng.uniform(15, 60), 1),
+        "anaesthesia": rng.choice(["local", "sedation"]),
+        "harvest_complication": "none",
+    }
+
+
+def _prp(rng: random.Random, leukocytes: str) -> dict:
+    return {
+        "leukocytes": leukocytes,
+        "preparation_system": rng.choice(["Arthrex ACP", "RegenKit", "Demo PRP kit"]),
+        "blood_volume_ml": rng.choice([15, 30, 60]),
+        "spins": rng.choice([1, 2]),
+        "platelet_count": rng.choice([600, 900, 1200]),
+        "activation": "none",
+    }
+
+
+def _ha(rng: random.Random, molecular_weight: str) -> dict:
+    return {
+        "product_name": rng.choice(["Ostenil Plus", "Durolane", "Synvisc-One"]),
+        "molecular_weight": molecular_weight,
+        "dose_mg": rng.choice([40, 60, 88]),
+    }
+
+
+def _steroid(rng: random.Random, drug: str) -> dict:
+    return {"drug": drug, "dose_mg": rng.choice([40, 80]), "local_anaesthetic": "Lidocaine 1% 2 mL"}
+
+
+EXOSOME_PROTOCOL = {
+    "source_material": "umbilical_cord_msc",
+    "manufacturer": "Example Bio Ltd",
+    "batch_lot": "EV-2026-014",
+    "particle_concentration": 1e11,
+    "sizing_method": "nta",
+    "size_mode_nm": 118,
+    "positive_markers": "CD9, CD63, CD81, TSG101",
+    "negative_markers": "calnexin",
+    "dose_particles": 2e10,
+}
+EXOSOME_GOVERNANCE = {
+    "study_registration": "NCT01234567",
+    "ethics_reference": "REC 26/LO/0001",
+    "regulatory_framework": "uk_cta",
+    "authorisation_number": "CTA 12345/0001/001",
+    "sponsor": "Northgate Knee Clinic research office",
+}
+
+
+def _plans(rng: random.Random) -> list[dict]:
+    """One entry per patient: clinic, product, protocol, and for the staged PRP plan three stages."""
+    return [
+        {"clinic": 0, "product": "bmac", "protocol": _bmac(rng, "posterior_iliac_crest")},
+        {"clinic": 0, "product": "bmac", "protocol": _bmac(rng, "anterior_iliac_crest")},
+        {"clinic": 1, "product": "bmac", "protocol": _bmac(rng, "proximal_tibia")},
+        {"clinic": 0, "product": "bmac", "protocol": _bmac(rng, "distal_femur")},
+        {"clinic": 0, "product": "prp", "protocol": _prp(rng, "poor"), "stages": 3},
+        {"clinic": 0, "product": "prp", "protocol": _prp(rng, "poor")},
+        {"clinic": 1, "product": "prp", "protocol": _prp(rng, "rich")},
+        {"clinic": 0, "product": "ha", "protocol": _ha(rng, "high")},
+        {"clinic": 1, "product": "ha", "protocol": _ha(rng, "cross_linked")},
+        {"clinic": 0, "product": "corticosteroid", "protocol": _steroid(rng, "triamcinolone_acetonide")},
+        {"clinic": 1, "product": "corticosteroid", "protocol": _steroid(rng, "methylprednisolone_acetate")},
+        {"clinic": 0, "product": "exosome", "protocol": dict(EXOSOME_PROTOCOL), "governance": dict(EXOSOME_GOVERNANCE)},
+    ]
+
+
+_VOLUME_ML = {"prp": 5, "ha": 3, "corticosteroid": 2, "exosome": 2}
+
+
+def _injection_data(rng: random.Random, plan: dict, *, injected_on: dt.date, clinician, knee: str) -> dict:
+    alignment = rng.choice(["neutral", "varus", "varus", "valgus"])
+    protocol = plan["protocol"]
+    volume = protocol["concentrate_volume_ml"] if plan["product"] == "bmac" else _VOLUME_ML[plan["product"]]
+    data = {
+        "knee": knee,
+        "injected_on": injected_on,
+        "clinician": clinician,
+        "product": plan["product"],
+        "guidance": "ultrasound" if plan["product"] in ("bmac", "exosome") else rng.choice(["ultrasound", "landmark"]),
+        "volume_ml": Decimal(str(volume)),
+        "rehabilitation": rng.choice(["home", "supervised", "protocol"]),
+        "kl_grade": rng.randint(1, 4),
+        "bmi": Decimal(str(round(rng.uniform(21, 34), 1))),
+        "alignment": alignment,
+        "alignment_degrees": None if alignment == "neutral" else Decimal(rng.randint(2, 8)),
+        "activity_level": rng.randint(1, 7),
+        "previous_treatments": rng.sample(["physiotherapy", "nsaid", "steroid_injection", "weight_loss"], k=2),
+        "pathology": rng.choice([[], [], ["meniscal_tear"], ["bone_marrow_lesion"]]),
+        "protocol": dict(protocol),
+    }
+    if plan.get("governance"):
+        data["governance"] = dict(plan["governance"])
+    return data
+
+
+class Command(BaseCommand):
+    help = "Load demo clinics, logins, patients and injections (skipped if already loaded); print the logins."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--seed", type=int, default=2026, help="Random seed: the same seed gives the same data.")
+        parser.add_argument(
+            "--reset", action="store_true", help="Empty the WHOLE database and the dev mailbox, then load again."
+        )
+        parser.add_argument(
+            "--injections",
+            type=int,
+            default=None,
+            help=f"Synthetic injections to write in bulk (default {DEMO_INJECTIONS}), e.g. 100000 for benchmarks.",
+        )
+        parser.add_argument(
+            "--clinics", type=int, default=len(CLINICS), help="Clinics the synthetic registry is spread over."
+        )
+
+    def handle(self, *args, seed: int, reset: bool, injections: int | None, clinics: int, **options):
+        if getattr(settings, "PRODUCTION", False):
+            raise CommandError("seed_demo loads made-up patients: it refuses to run with DJANGO_ENV=production.")
+        if injections is not None and injections < 0:
+            raise CommandError("--injections must be 0 or more.")
+        if clinics < 1:
+            raise CommandError("--clinics must be at least 1.")
+        if reset:
+            self._reset()
+        passwords = read_logins()
+        if Clinic.objects.filter(name__in=CLINICS).exists():
+            self.stdout.write("Demo data already loaded (seed_demo --reset starts over).")
+            passwords = self._ensure_passwords(passwords)
+        else:
+            passwords = {lg.username: passwords.get(lg.username) or new_password() for lg in LOGINS}
+            counts = self._load(random.Random(seed), passwords)
+            self.stdout.write(self.style.SUCCESS(f"Demo data loaded (seed {seed}): {counts}."))
+        self._synthetic(injections=DEMO_INJECTIONS if injections is None else injections, clinics=clinics, seed=seed)
+        write_logins(passwords)
+        self.stdout.write(f"\nDemo logins (also in {logins_file()}):\n{logins_table(passwords)}\n")
+
+    def _synthetic(self, *, injections: int, clinics: int, seed: int) -> None:
+        existing = synth.synthetic_patients()
+        if existing.exists():
+            count = Injection.objects.filter(patient__in=existing).count()
+            self.stdout.write(f"Synthetic registry already loaded ({count:,} injections; --reset starts over).")
+            return
+        if not injections:
+            return
+        clinic_objects, clinicians = self._synthetic_clinics(clinics)
+        started = time.monotonic()
+        counts = synth.generate(
+            injections=injections,
+            seed=seed,
+            clinics=clinic_objects,
+            clinicians=clinicians,
+            today=timezone.localdate(),
+            progress=self.stdout.write if injections >= 20_000 else None,
+        )
+        seconds = time.monotonic() - started
+        self.stdout.write(self.style.SUCCESS(f"Synthetic registry (seed {seed}) in {seconds:.1f} s: {counts}."))
+
+    def _synthetic_clinics(self, count: int) -> tuple[list[Clinic], dict[int, list[int]]]:
+        """The demo clinics, plus more (each with two clinicians, the lead and the auditor) up to `count`."""
+        from registry.memberships import membership_grant
+
+        User = get_user_model()
+        demo = {c.name: c for c in Clinic.objects.filter(name__in=CLINICS)}
+        users = {u.username: u for u in User.objects.filter(username__in=[lg.username for lg in LOGINS])}
+        clinics = [demo[name] for name in CLINICS][:count]
+        clinicians = {clinics[0].pk: [users["clinician"].pk, users["lead"].pk]}
+        if len(clinics) > 1:
+            clinicians[clinics[1].pk] = [users["lead"].pk]
+        for number in range(len(clinics) + 1, count + 1):
+            clinic = Clinic.objects.create(
+                name=f"Registry Clinic {number:03d}",
+                contact_email=f"outcomes@clinic{number:03d}.example.org",
+                phone=f"0161 496 0{number % 1000:03d}",  # Ofcom's drama range: never a real line
+                country="GB",
+            )
+            staff = []
+            for letter in "ab":
+                user = User.objects.create_user(username=f"clinician{number:03d}{letter}", password=None)
+                membership_grant(user=user, clinic=clinic, role=Role.CLINICIAN)
+                staff.append(user.pk)
+            membership_grant(user=users["lead"], clinic=clinic, role=Role.LEAD)
+            membership_grant(user=users["auditor"], clinic=clinic, role=Role.AUDITOR)
+            clinics.append(clinic)
+            clinicians[clinic.pk] = staff
+        return clinics, clinicians
+
+    def _reset(self) -> None:
+        self.stdout.write("Emptying the database and the dev mailbox...")
+        call_command("flush", interactive=False, verbosity=0)
+        mailbox = Path(settings.MAILBOX_DIR)
+        if mailbox.is_dir():
+            for message in mailbox.glob("*.eml"):
+                message.unlink()
+
+    def _ensure_passwords(self, passwords: dict[str, str]) -> dict[str, str]:
+        """Give any demo user missing from the logins file a new password, so the printed logins always work."""
+        users = {u.username: u for u in get_user_model().objects.filter(username__in=[lg.username for lg in LOGINS])}
+        for login in LOGINS:
+            user = users.get(login.username)
+            if user is not None and login.username not in passwords:
+                passwords[login.username] = new_password()
+                user.set_password(passwords[login.username])
+                user.save(update_fields=["password"])
+        return {k: v for k, v in passwords.items() if k in users}
+
+    @transaction.atomic
+    def _load(self, rng: random.Random, passwords: dict[str, str]) -> str:
+        try:
+            from registry.memberships import membership_grant
+        except ImportError:  # pragma: no cover - before memberships existed
+            membership_grant = None
+        from registry.models import Membership
+
+        clinics = [
+            Clinic.objects.create(name=name, contact_email=f"outcomes@{slug}.example.org", phone=phone, country="GB")
+            # Numbers Ofcom keeps for drama and examples (never a real line).
+            for name, slug, phone in zip(CLINICS, ("northgate", "riverside"), DEMO_PHONES, strict=True)
+        ]
+        User = get_user_model()
+        users = {}
+        for login in LOGINS:
+            first, last = {"admin": ("Ada", "Admin"), "clinician": ("Sam", "Carter"), "lead": ("Jo", "Lead")}.get(
+                login.username, ("Alex", "Auditor")
+            )
+            user = User.objects.create_user(
+                username=login.username,
+                email=f"{login.username}@demo.example.org",
+                password=passwords[login.username],
+                first_name=first,
+                last_name=last,
+                is_staff=login.superuser,
+                is_superuser=login.superuser,
+            )
+            for clinic_index, role in login.memberships:
+                if membership_grant:
+                    membership_grant(user=user, clinic=clinics[clinic_index], role=role)
+                else:  # pragma: no cover
+                    Membership.objects.create(user=user, clinic=clinics[clinic_index], role=role)
+            users[login.username] = user
+
+        today = timezone.localdate()
+        plans = _plans(rng)
+        # Spread first injections over the past eight months, oldest first (some 6-month follow-ups are due).
+        days_ago = sorted(rng.sample(range(12, 240), k=len(plans)), reverse=True)
+        injections = 0
+        for index, (plan, ago) in enumerate(zip(plans, days_ago, strict=True)):
+            treating = users["clinician"] if plan["clinic"] == 0 else users["lead"]
+            if plan.get("stages", 1) > 1:
+                # Recent enough that its last stage (four weeks apart) is still planned.
+                ago = rng.randint(30, 50)
+            first_on = today - dt.timedelta(days=ago)
+            # Recorded at the visit or up to a week before it (a planned injection), as a clinic does.
+            recorded_on = first_on - dt.timedelta(days=rng.randint(0, 7))
+            name = NAMES[index]
+            patient = patient_enrol(
+                clinic=clinics[plan["clinic"]],
+                by=treating,
+                data={
+                    "full_name": name,
+                    "email": f"{name.lower().replace(' ', '.')}@example.org",
+                    "phone": f"07700 900{index:03d}",
+                    "year_of_birth": rng.randint(1946, 1982),
+                    "sex": rng.choice(["female", "male"]),
+                    "consent_on": recorded_on - dt.timedelta(days=rng.randint(0, 14)),
+                    "consent_version": "v1.0",
+                },
+            )
+            knee = rng.choice(["left", "right"])
+            stages = plan.get("stages", 1)
+            for number in range(1, stages + 1):
+                injected_on = first_on + dt.timedelta(days=28 * (number - 1))
+                status = InjectionStatus.GIVEN if injected_on <= today else InjectionStatus.PLANNED
+                data = _injection_data(rng, plan, injected_on=injected_on, clinician=treating, knee=knee)
+                data["status"] = status
+                injection_record(
+                    patient=patient, by=treating, data=data, number_in_plan=number, planned_injections=stages
+                )
+                injections += 1
+            showcase.stamp_history(patient, recorded_on=recorded_on)
+        injections += self._both_knees_today(rng, clinics[0], users["clinician"], showcase)
+        patients = len(plans) + 1
+        return f"{len(clinics)} clinics, {len(users)} logins, {patients} patients, {injections} injections"
+
+    def _both_knees_today(self, rng: random.Random, clinic: Clinic, clinician, showcase) -> int:
+        """A patient injected in both knees today, whose baseline invitations are due now (one email, two links)."""
+        today = timezone.localdate()
+        patient = patient_enrol(
+            clinic=clinic,
+            by=clinician,
+            data={
+                "full_name": BOTH_KNEES_PATIENT,
+                "email": "grace.adeyemi@example.org",
+                "phone": "07700 900099",
+                "year_of_birth": 1958,
+                "sex": "female",
+                "consent_on": today,
+                "consent_version": "v1.0",
+            },
+        )
+        plan = {"clinic": 0, "product": "ha", "protocol": _ha(rng, "high")}
+        for knee in ("left", "right"):
+            data = _injection_data(rng, plan, injected_on=today, clinician=clinician, knee=knee)
+            data["status"] = InjectionStatus.GIVEN
+            injection_record(patient=patient, by=clinician, data=data)
+        showcase.send_now(patient)
+        return 2

@@ -1,0 +1,1 @@
+"""Pages of the notifications app, by subject (notifications/urls.py routes to each module)."""

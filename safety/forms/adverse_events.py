@@ -1,0 +1,162 @@
+"""Forms for recording and correcting adverse events, and for choosing an export. Validation of the event itself
+lives on the model (AdverseEvent.clean) and in safety.services, so web, API and admin agree."""
+
+from django import forms
+
+from registry import downloads
+from registry.choices import Product
+from safety.choices import (
+    RELATEDNESS_HELP,
+    SERIOUSNESS_CRITERIA,
+    ActionTaken,
+    Causality,
+    EventSource,
+    EventStatus,
+    Expectedness,
+    ExportFormat,
+    Outcome,
+    Relatedness,
+    Severity,
+    allowed_relatedness,
+    grouped_category_choices,
+)
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+
+def _select(choices, *, label=None, required=True, blank="—"):
+    return forms.ChoiceField(label=label, choices=[("", blank), *choices], required=required)
+
+
+class AdverseEventForm(forms.Form):
+    injections = forms.ModelMultipleChoiceField(
+        queryset=None,
+        widget=forms.CheckboxSelectMultiple,
+        label="Injection(s) the event followed",
+        help_text="Tick every injection it may relate to.",
+    )
+    source = _select(EventSource.choices, label="Source")
+    onset_on = forms.DateField(label="Onset date", widget=DateInput)
+    category = forms.ChoiceField(label="Category", choices=[("", "—"), *grouped_category_choices()])
+    description = forms.CharField(
+        label="Description",
+        widget=forms.Textarea(attrs={"rows": 5}),
+        max_length=10000,
+        help_text="What happened, investigations and results. Do not write the patient's name.",
+    )
+    severity = forms.TypedChoiceField(
+        label="Severity (CTCAE grade)", choices=[("", "—"), *Severity.choices], coerce=int
+    )
+    causality = _select(Causality.choices, label="Causality (WHO-UMC)")
+    relatedness = _select(Relatedness.choices, label="Related to")
+    relatedness.help_text = RELATEDNESS_HELP
+    expectedness = _select(Expectedness.choices, label="Expectedness")
+    action_taken = _select(ActionTaken.choices, label="Action taken")
+    outcome = _select(Outcome.choices, label="Outcome")
+    outcome_on = forms.DateField(label="Outcome date", widget=DateInput, required=False)
+    meddra_code = forms.CharField(label="MedDRA LLT code (optional)", max_length=8, required=False)
+    meddra_version = forms.CharField(label="MedDRA version", max_length=8, required=False)
+
+    def __init__(self, *args, injections, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["injections"].queryset = injections
+        # Only what the patient's injections allow: no harvest to blame without a BMAC or ADSC injection. With one
+        # among them, the service still checks the injections actually ticked.
+        products = set(injections.values_list("product", flat=True))
+        self.fields["category"].choices = [("", "—"), *grouped_category_choices(products)]
+        allowed = allowed_relatedness(products)
+        self.fields["relatedness"].choices = [("", "—"), *((v, Relatedness(v).label) for v in allowed)]
+        self.fields["injections"].label_from_instance = lambda i: (
+            f"{i.get_product_display()} — {i.get_knee_display().lower()} knee, {i.injected_on:%d %b %Y}"
+        )
+        # The six ICH E2A criteria, after severity.
+        for field, label, _ in SERIOUSNESS_CRITERIA:
+            self.fields[field] = forms.BooleanField(label=label, required=False)
+
+    @property
+    def seriousness_fields(self):
+        return [self[field] for field, _, _ in SERIOUSNESS_CRITERIA]
+
+    @property
+    def main_fields(self):
+        skip = {"injections", "reason", "version", *(f for f, _, _ in SERIOUSNESS_CRITERIA)}
+        return [self[name] for name in self.fields if name not in skip]
+
+    def event_data(self) -> dict:
+        data = dict(self.cleaned_data)
+        data.pop("reason", None)
+        data.pop("version", None)
+        data["injections"] = list(data["injections"])
+        return data
+
+
+class AdverseEventCorrectForm(AdverseEventForm):
+    reason = forms.CharField(
+        label="Reason for the correction",
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Kept with the change and shown to auditors.",
+    )
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+
+
+class ExportForm(forms.Form):
+    onset_from = forms.DateField(label="Onset from", widget=DateInput, required=False)
+    onset_to = forms.DateField(label="Onset to", widget=DateInput, required=False)
+    clinic = forms.ModelChoiceField(queryset=None, required=False, empty_label="All my clinics")
+    product = _select(Product.choices, label="Product", required=False, blank="All products")
+    serious = forms.ChoiceField(
+        label="Seriousness",
+        required=False,
+        choices=[("", "Serious and non-serious"), ("true", "Serious only"), ("false", "Non-serious only")],
+    )
+    causality = forms.MultipleChoiceField(
+        label="Causality", choices=Causality.choices, required=False, widget=forms.CheckboxSelectMultiple
+    )
+    format = forms.ChoiceField(choices=ExportFormat.choices, required=False, widget=forms.HiddenInput)
+    # People open the CSV in Excel, which needs the byte-order mark; scripts may ask for plain UTF-8.
+    encoding = forms.ChoiceField(
+        label="CSV encoding", choices=downloads.ENCODING_CHOICES, required=False, initial=downloads.EXCEL
+    )
+
+    def __init__(self, *args, clinics, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["clinic"].queryset = clinics
+
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("onset_from"), data.get("onset_to")
+        if start and end and start > end:
+            self.add_error("onset_to", "The end of the period is before its start.")
+        return data
+
+    def filters(self):
+        from safety.selectors import EventFilters
+
+        data = self.cleaned_data
+        clinic = data.get("clinic")
+        return EventFilters(
+            clinic_ids=[clinic.pk] if clinic else [],
+            product=data.get("product") or "",
+            onset_from=data.get("onset_from"),
+            onset_to=data.get("onset_to"),
+            serious={"true": True, "false": False}.get(data.get("serious") or ""),
+            causality=list(data.get("causality") or []),
+        )
+
+
+class EventListFilterForm(ExportForm):
+    encoding = None  # a list page downloads nothing
+    status = _select(EventStatus.choices, label="Status", required=False, blank="Open and resolved")
+    registry_number = forms.CharField(label="Registry number", required=False, max_length=16)
+
+    def filters(self):
+        from dataclasses import replace
+
+        return replace(
+            super().filters(),
+            status=self.cleaned_data.get("status") or "",
+            registry_number=(self.cleaned_data.get("registry_number") or "").strip(),
+        )

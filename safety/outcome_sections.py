@@ -1,0 +1,41 @@
+"""Safety's part of outcomes' pages: adverse events on the dashboard, flags on a patient's trajectory.
+
+Outcomes sits below safety and cannot import it, so these selectors are handed to outcomes at start-up
+(safety/apps.py): outcomes.analysis.adverse_events.provide and outcomes.analysis.trajectory.provide_flags.
+Both are called with data the caller has already scoped (the dashboard's cohort, a patient the page found
+through registry.scoping)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Count, QuerySet
+from django.utils import timezone
+
+from registry.models import Injection, Patient
+from safety.models import AdverseEvent, Flag
+
+
+def adverse_events_by_product(injections: QuerySet[Injection]) -> list[tuple[str, bool, int]]:
+    """(product, is_serious, events) for events whose index injection is among ``injections``; one query."""
+    return list(
+        AdverseEvent.objects.filter(index_injection__in=injections.values("pk"))
+        .values_list("index_injection__product", "is_serious")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+
+
+def trajectory_flags(patient: Patient) -> list[dict[str, Any]]:
+    """The patient's flags, oldest first, as points on the trajectory's time line; one query."""
+    flags = Flag.objects.filter(patient=patient).select_related("follow_up__plan").order_by("raised_at")
+    return [
+        {
+            "date": timezone.localdate(flag.raised_at).isoformat(),
+            "knee": flag.follow_up.plan.knee,
+            "label": flag.get_rule_display(),
+            "status": flag.get_status_display(),
+            "urgent": flag.urgent,
+        }
+        for flag in flags
+    ]

@@ -1,0 +1,42 @@
+"""Write paths of the safety app, by subject: flags, adverse events (exports: safety.exports.service).
+Import from here."""
+
+from safety.services.adverse_events import (
+    ASSESSMENT_FIELDS,
+    EVENT_FIELDS,
+    VersionConflict,
+    adverse_event_correct,
+    adverse_event_record,
+    default_source,
+    flag_record_event,
+)
+from safety.services.flags import (
+    MAX_ERROR_LENGTH,
+    baseline_submission_for,
+    flag_dismiss,
+    flag_event_recorded,
+    flag_raise,
+    flag_review,
+    flag_start_review,
+    flags_evaluate,
+    submission_measures,
+)
+
+__all__ = [
+    "ASSESSMENT_FIELDS",
+    "EVENT_FIELDS",
+    "MAX_ERROR_LENGTH",
+    "VersionConflict",
+    "adverse_event_correct",
+    "adverse_event_record",
+    "baseline_submission_for",
+    "default_source",
+    "flag_dismiss",
+    "flag_event_recorded",
+    "flag_raise",
+    "flag_record_event",
+    "flag_review",
+    "flag_start_review",
+    "flags_evaluate",
+    "submission_measures",
+]
