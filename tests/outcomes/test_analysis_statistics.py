@@ -74,12 +74,12 @@ def five_plans(clinic, clinician):
     )
 
 
-def at(summary, timepoint):
+def timepoint_row(summary, timepoint):
     return next(t for t in summary["timepoints"] if t["timepoint"] == timepoint)
 
 
 def measure(summary, timepoint, key):
-    return next(m for m in at(summary, timepoint)["measures"] if m["measure"] == key)
+    return next(m for m in timepoint_row(summary, timepoint)["measures"] if m["measure"] == key)
 
 
 def completion(summary, timepoint):
@@ -181,10 +181,10 @@ def test_omeract_oarsi_responders(five_plans, clinician):
     s = outcomes_summary(clinician, {}, today=TODAY)
     # 1 month: P1 meets criterion B (pain and global by >= 20 % and >= 10); P2 only pain (exactly 10 = 20 %);
     # P3 worse; P4 undecidable (no baseline).
-    assert at(s, "1m")["responders"] == {"n": 1, "N": 3, "pct": pytest.approx(100 / 3)}
+    assert timepoint_row(s, "1m")["responders"] == {"n": 1, "N": 3, "pct": pytest.approx(100 / 3)}
     # 6 months: P1's pain falls 60 -> 30 (exactly 50 % and >= 20): criterion A.
-    assert at(s, "6m")["responders"] == {"n": 1, "N": 1, "pct": 100.0}
-    assert at(s, "baseline")["responders"] is None
+    assert timepoint_row(s, "6m")["responders"] == {"n": 1, "N": 1, "pct": 100.0}
+    assert timepoint_row(s, "baseline")["responders"] is None
 
 
 def test_responders_by_kl_grade(five_plans, clinician):
@@ -213,7 +213,7 @@ def test_groups_split_the_same_numbers(five_plans, clinician):
     groups = {g["label"]: g for g in s["groups"]}
     assert set(groups) == {"KL 2", "KL 3"}
     assert (groups["KL 2"]["plans"], groups["KL 3"]["plans"]) == (2, 3)
-    kl2 = next(m for m in at(groups["KL 2"], "1m")["measures"] if m["measure"] == "koos_pain")
+    kl2 = next(m for m in timepoint_row(groups["KL 2"], "1m")["measures"] if m["measure"] == "koos_pain")
     assert (kl2["change"]["n"], kl2["change"]["mean"]) == (2, pytest.approx(15))
 
 
