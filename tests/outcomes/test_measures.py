@@ -1,0 +1,49 @@
+"""The measures table (outcomes.measures): the one list of measures, checked against the instrument definitions
+and the published scales (reference sections 1-4)."""
+
+import pytest
+
+from outcomes.instruments import get_instrument
+from outcomes.measures import BY_NAME, DASHBOARD_MEASURES, MEASURES, submission_columns
+from outcomes.models import Submission
+from outcomes.thresholds import DEFAULTS
+
+
+@pytest.mark.parametrize("measure", MEASURES, ids=lambda m: m.name)
+def test_each_measure_matches_its_instrument(measure):
+    instrument = get_instrument(measure.instrument)
+    assert measure.scale in {s.code for s in instrument.scoring.scales}
+    assert measure.higher_is_better == (instrument.scoring.direction == "higher_better")
+    assert (0, measure.maximum) == tuple(instrument.scoring.range)
+
+
+def test_every_score_column_of_a_submission_is_a_measure():
+    float_columns = {f.name for f in Submission._meta.concrete_fields if f.get_internal_type() == "FloatField"}
+    assert float_columns == {m.column for m in MEASURES}
+
+
+def test_submission_columns_from_scores():
+    columns = submission_columns({"KOOS": {"pain": 75.0}, "OKS": {"total": 40.0}, "PGA": {"global": 20.0}})
+    assert columns["koos_pain"] == 75.0
+    assert columns["oks_total"] == 40.0
+    assert columns["patient_global"] == 20.0
+    assert columns["vas_pain"] is None
+    assert columns["koos_qol"] is None
+
+
+def test_thresholds_follow_each_measures_direction():
+    """A meaningful change is an improvement, a deterioration the other way (reference: KOOS and OKS higher is
+    better, VAS pain higher is worse)."""
+    assert DEFAULTS["mcid.vas.pain"].direction == "decrease"
+    assert DEFAULTS["deterioration.vas.pain"].direction == "increase"
+    assert DEFAULTS["mcid.oks.total"].direction == "increase"
+    assert DEFAULTS["deterioration.koos.pain"].direction == "decrease"
+    assert (DEFAULTS["mcid.oks.total"].value, DEFAULTS["mcid_group.oks.total"].value) == (7.0, 5.0)
+    assert DEFAULTS["mcid.vas.pain"].value == 20.0
+    assert {key for key in DEFAULTS if key.startswith("mcid.")} == {m.mcid_key for m in DASHBOARD_MEASURES}
+
+
+def test_readings_state_the_scale():
+    assert BY_NAME["oks.total"].reading == "0-48, higher is better"  # reference 2: always state 0-48 scoring
+    assert BY_NAME["vas.pain"].reading == "0-100 mm, higher is worse"
+    assert BY_NAME["pga.global"].reading == "0-100, higher is worse"
