@@ -114,15 +114,16 @@ MEASURES: tuple[Measure, ...] = (
         mcid=Default(20.0, "Tubach et al. 2005 (reference 4): knee OA MCII -19.9 mm on a 0-100 pain VAS, as 20 mm."),
         deterioration=Default(20.0, _DETERIORATION_SOURCE.format("VAS pain +20 mm")),
     ),
-    # An OMERACT-OARSI domain only (reference 5): no meaningful-change threshold, so not a dashboard row.
+    # An OMERACT-OARSI domain (reference 5) with no meaningful-change threshold of its own.
     Measure("pga.global", "patient_global", "PGA", "global", "Patient global", "Patient global", False),
 )
 
 BY_NAME: dict[str, Measure] = {m.name: m for m in MEASURES}
 BY_COLUMN: dict[str, Measure] = {m.column: m for m in MEASURES}
 SCORE_COLUMNS: tuple[str, ...] = tuple(m.column for m in MEASURES)
-# The dashboard reports the measures with a meaningful change to count (mean, change and MCID per timepoint).
-DASHBOARD_MEASURES: tuple[Measure, ...] = tuple(m for m in MEASURES if m.mcid is not None)
+# What the dashboard, its tables and the trajectory chart report (mean, change and MCID per timepoint): the
+# measures with a meaningful change to count. The patient global only feeds the OMERACT-OARSI responder rule.
+OUTCOME_MEASURES: tuple[Measure, ...] = tuple(m for m in MEASURES if m.mcid is not None)
 
 
 def submission_columns(scores: Mapping[str, Mapping[str, Any]]) -> dict[str, float | None]:
@@ -144,8 +145,8 @@ def row_scores(row: Mapping[str, Any]) -> dict[str, float | None]:
 __all__ = [
     "BY_COLUMN",
     "BY_NAME",
-    "DASHBOARD_MEASURES",
     "MEASURES",
+    "OUTCOME_MEASURES",
     "SCORE_COLUMNS",
     "ChangeDirection",
     "Default",

@@ -34,8 +34,6 @@ from outcomes.analysis import adverse_events, disclosure, plan_outcomes
 from outcomes.analysis.cohort import age_band_expression, cohort
 from outcomes.analysis.expressions import (
     FOLLOW_UP_TIMEPOINTS,
-    MEASURES,
-    SHORT,
     TIMEPOINTS,
     change,
     reaches_mcid,
@@ -46,7 +44,9 @@ from outcomes.analysis.expressions import (
 )
 from outcomes.analysis.filters import OutcomeFilter
 from outcomes.analysis.stats import mean_ci, share
+from outcomes.measures import OUTCOME_MEASURES
 from outcomes.models import FollowUpStatus, Timepoint
+from outcomes.models.plan_outcome import SHORT
 from outcomes.thresholds import get_thresholds
 from registry.choices import Product
 from registry.scoping import clinics_for
@@ -127,14 +127,14 @@ def _outcome_aggregates(today: dt.date) -> dict[str, Any]:
     aggregates: dict[str, Any] = {"plans": Count("pk")}
     for tp in TIMEPOINTS:
         t = _short(tp)
-        for m in MEASURES:
-            aggregates |= sums(f"{t}_score_{m.key}", score(tp, m.key))
+        for m in OUTCOME_MEASURES:
+            aggregates |= sums(f"{t}_score_{m.column}", score(tp, m.column))
     for tp in FOLLOW_UP_TIMEPOINTS:
         t = _short(tp)
-        for m in MEASURES:
-            aggregates |= sums(f"{t}_chg_{m.key}", change(tp, m.key))
-            reached = Q(reaches_mcid(tp, m.key, thresholds[m.threshold_key]))
-            aggregates[f"{t}_mcid_{m.key}"] = Count("pk", filter=reached)
+        for m in OUTCOME_MEASURES:
+            aggregates |= sums(f"{t}_chg_{m.column}", change(tp, m.column))
+            reached = Q(reaches_mcid(tp, m.column, thresholds[m.mcid_key]))
+            aggregates[f"{t}_mcid_{m.column}"] = Count("pk", filter=reached)
         aggregates[f"{t}_resp"] = responder_tally(tp)
     return aggregates
 
@@ -198,14 +198,14 @@ def _outcomes(s: Mapping[str, float]) -> dict[str, Any]:
     for tp in TIMEPOINTS:
         t = _short(tp)
         entry: dict[str, Any] = {"timepoint": tp, "label": TIMEPOINT_LABELS[tp], "measures": []}
-        for m in MEASURES:
-            row: dict[str, Any] = {"measure": m.key, "label": m.label, "score": _mean(s, f"{t}_score_{m.key}")}
+        for m in OUTCOME_MEASURES:
+            row: dict[str, Any] = {"measure": m.column, "label": m.label, "score": _mean(s, f"{t}_score_{m.column}")}
             if tp in FOLLOW_UP_TIMEPOINTS:
-                row["change"] = _mean(s, f"{t}_chg_{m.key}")
+                row["change"] = _mean(s, f"{t}_chg_{m.column}")
                 row["mcid"] = {
-                    **share(s[f"{t}_mcid_{m.key}"], s[f"{t}_chg_{m.key}_n"]).as_dict(),
-                    "threshold": thresholds[m.threshold_key].value,
-                    "direction": thresholds[m.threshold_key].direction,
+                    **share(s[f"{t}_mcid_{m.column}"], s[f"{t}_chg_{m.column}_n"]).as_dict(),
+                    "threshold": thresholds[m.mcid_key].value,
+                    "direction": thresholds[m.mcid_key].direction,
                 }
             else:
                 row["change"] = None
@@ -222,15 +222,15 @@ def _baseline_by_completion(cells: list[Mapping[str, Any]], keys: Iterable[str])
         fate = f"fate_{_short(tp)}"
         completed = _add([c for c in cells if c[fate] == COMPLETED], keys)
         lost = _add([c for c in cells if c[fate] == LOST], keys)
-        for m in MEASURES:
+        for m in OUTCOME_MEASURES:
             rows.append(
                 {
                     "timepoint": tp,
                     "timepoint_label": TIMEPOINT_LABELS[tp],
-                    "measure": m.key,
+                    "measure": m.column,
                     "label": m.label,
-                    "completed": _mean(completed, f"b_score_{m.key}"),
-                    "lost": _mean(lost, f"b_score_{m.key}"),
+                    "completed": _mean(completed, f"b_score_{m.column}"),
+                    "lost": _mean(lost, f"b_score_{m.column}"),
                 }
             )
     return rows
@@ -468,13 +468,13 @@ def compute(
         "definitions": DEFINITIONS,
         "thresholds": [
             {
-                "measure": m.key,
+                "measure": m.column,
                 "label": m.label,
-                "value": thresholds[m.threshold_key].value,
-                "direction": thresholds[m.threshold_key].direction,
-                "source": thresholds[m.threshold_key].source,
+                "value": thresholds[m.mcid_key].value,
+                "direction": thresholds[m.mcid_key].direction,
+                "source": thresholds[m.mcid_key].source,
             }
-            for m in MEASURES
+            for m in OUTCOME_MEASURES
         ],
         "plans": int(overall["plans"]),
         "completion": [_completion(loss_cells, tp) for tp in TIMEPOINTS],

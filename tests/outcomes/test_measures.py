@@ -4,7 +4,7 @@ and the published scales (reference sections 1-4)."""
 import pytest
 
 from outcomes.instruments import get_instrument
-from outcomes.measures import BY_NAME, DASHBOARD_MEASURES, MEASURES, submission_columns
+from outcomes.measures import BY_NAME, MEASURES, OUTCOME_MEASURES, submission_columns
 from outcomes.models import Submission
 from outcomes.thresholds import DEFAULTS
 
@@ -40,7 +40,7 @@ def test_thresholds_follow_each_measures_direction():
     assert DEFAULTS["deterioration.koos.pain"].direction == "decrease"
     assert (DEFAULTS["mcid.oks.total"].value, DEFAULTS["mcid_group.oks.total"].value) == (7.0, 5.0)
     assert DEFAULTS["mcid.vas.pain"].value == 20.0
-    assert {key for key in DEFAULTS if key.startswith("mcid.")} == {m.mcid_key for m in DASHBOARD_MEASURES}
+    assert {key for key in DEFAULTS if key.startswith("mcid.")} == {m.mcid_key for m in OUTCOME_MEASURES}
 
 
 def test_readings_state_the_scale():
