@@ -47,3 +47,15 @@ def test_readings_state_the_scale():
     assert BY_NAME["oks.total"].reading == "0-48, higher is better"  # reference 2: always state 0-48 scoring
     assert BY_NAME["vas.pain"].reading == "0-100 mm, higher is worse"
     assert BY_NAME["pga.global"].reading == "0-100, higher is worse"
+
+
+@pytest.mark.django_db
+def test_trajectory_reads_vas_the_way_the_reference_states_it(clinic, clinician, patient):
+    """The trajectory said "lower is better" for the VAS, the flag page "higher is worse"; both now read the
+    table, in the reference's words (3: higher = worse, opposite to KOOS and OKS)."""
+    from outcomes.analysis.trajectory import patient_trajectory
+
+    scales = {m["key"]: m["scale"] for m in patient_trajectory(patient)["measures"]}
+    assert scales["vas_pain"] == "0-100 mm, higher is worse"
+    assert scales["oks_total"] == "0-48, higher is better"
+    assert list(scales) == [m.column for m in OUTCOME_MEASURES]
