@@ -43,7 +43,7 @@ from outcomes import questionnaire
 from outcomes.measures import SCORE_COLUMNS
 from outcomes.models import FollowUp, FollowUpStatus, Submission, SubmissionSource, Timepoint
 from outcomes.schedule import windows
-from outcomes.services import _score_columns
+from outcomes.services import score_columns
 from registry.choices import InjectionStatus, Product
 from registry.models import Injection, Patient, TreatmentPlan
 from registry.protocols import validate_governance, validate_protocol
@@ -274,7 +274,7 @@ def answer_pool(rng: random.Random) -> list[list[AnswerVector]]:
         for _ in range(VARIANTS):
             answers, versions = questionnaire.parse(follow_up, _prom_form(rng, health))
             scores = questionnaire.score_all(answers, versions)
-            columns = _score_columns(scores)
+            columns = score_columns(scores)
             measures = submission_measures(Submission(**columns))
             body = json.dumps(answers, sort_keys=True)[1:-1]
             vectors.append(AnswerVector(body, versions, scores, columns, measures))

@@ -252,7 +252,7 @@ class NotOpen(Exception):
     pass
 
 
-def _score_columns(scores: dict[str, Any]) -> dict[str, Any]:
+def score_columns(scores: dict[str, Any]) -> dict[str, Any]:
     """The Submission's score columns (one per measure) and whether its OKS total was imputed."""
     return {
         **submission_columns(scores),
@@ -299,7 +299,7 @@ def questionnaire_submit(
                 answers=answers,
                 instrument_versions=versions,
                 scores=scores,
-                **_score_columns(scores),
+                **score_columns(scores),
             )
             _set_status(locked, FollowUpStatus.COMPLETED, reason=f"Completed ({source})")
             locked.save(update_fields=["status", "status_changed_at"])
@@ -335,7 +335,7 @@ def submission_amend(*, submission: Submission, by, data: dict[str, Any], reason
         scores_before=previous.scores_after if previous else submission.scores,
         scores_after=scores,
     )
-    for field, value in _score_columns(scores).items():
+    for field, value in score_columns(scores).items():
         setattr(submission, field, value)
     submission.amended = True
     submission._change_reason = f"Amended: {reason}"

@@ -10,7 +10,7 @@ from django.db.models import Avg
 from bench import synth
 from outcomes import questionnaire
 from outcomes.models import FollowUp, FollowUpStatus, Submission
-from outcomes.services import _score_columns
+from outcomes.services import score_columns
 from registry import plausibility
 from registry.choices import Product
 from registry.models import Clinic, Injection, TreatmentPlan
@@ -141,7 +141,7 @@ def test_scores_come_from_the_real_scoring_and_flags_from_the_rules(registry):
     assert submissions
     for submission in submissions:
         scores = questionnaire.score_all(submission.answers, submission.instrument_versions)
-        assert _score_columns(scores) == {k: getattr(submission, k) for k in _score_columns(scores)}
+        assert score_columns(scores) == {k: getattr(submission, k) for k in score_columns(scores)}
         baseline = baseline_submission_for(submission)
         expected = {
             f.rule
