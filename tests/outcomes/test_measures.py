@@ -59,3 +59,23 @@ def test_trajectory_reads_vas_the_way_the_reference_states_it(clinic, clinician,
     assert scales["vas_pain"] == "0-100 mm, higher is worse"
     assert scales["oks_total"] == "0-48, higher is better"
     assert list(scales) == [m.column for m in OUTCOME_MEASURES]
+
+
+def test_the_models_do_not_import_the_analysis():
+    """PlanOutcome took its columns from outcomes.analysis.expressions, which imports the models: a circle. The
+    columns now come from the measures table, which imports nothing of the project."""
+    import ast
+    from pathlib import Path
+
+    import outcomes.measures
+    import outcomes.models
+
+    def imported(path: Path) -> set[str]:
+        tree = ast.parse(path.read_text())
+        names = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+        return names | {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+
+    for path in Path(outcomes.models.__file__).parent.glob("*.py"):
+        assert not [m for m in imported(path) if m.startswith("outcomes.analysis")], path.name
+    project = ("registry", "outcomes", "safety", "notifications", "audit")
+    assert not [m for m in imported(Path(outcomes.measures.__file__)) if m.split(".")[0] in project]
