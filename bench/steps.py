@@ -32,6 +32,7 @@ from django.utils import timezone  # noqa: E402
 from bench import export_bench  # noqa: E402
 from bench.views import CREATE_TABLE  # noqa: E402
 from demo import synth  # noqa: E402
+from outcomes.measures import OUTCOME_MEASURES  # noqa: E402
 from outcomes.models import FollowUp, FollowUpStatus, QuestionnaireLink, Timepoint  # noqa: E402
 from outcomes.models.questionnaire import LinkChannel, hash_token  # noqa: E402
 from registry.models import Clinic, Patient, TreatmentPlan  # noqa: E402
@@ -144,7 +145,7 @@ def check_submit(out: Path) -> dict:
 
 # --- dashboard -------------------------------------------------------------------------------------------------
 
-MEASURES = ("koos_pain", "koos_symptoms", "koos_adl", "koos_sport_rec", "koos_qol", "oks_total", "vas_pain")
+MEASURES = tuple(m.column for m in OUTCOME_MEASURES)  # the dashboard's measures
 
 
 def dashboard_sql() -> str:

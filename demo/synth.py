@@ -39,6 +39,7 @@ from django.utils import timezone
 from notifications.models import MessageStatus, OutboundMessage
 from notifications.services.schedule import message_plan, next_sending_time
 from outcomes import questionnaire
+from outcomes.measures import SCORE_COLUMNS
 from outcomes.models import FollowUp, FollowUpStatus, Submission, SubmissionSource, Timepoint
 from outcomes.schedule import windows
 from outcomes.services import score_columns
@@ -547,15 +548,8 @@ class Generator:
                 "answers",
                 "instrument_versions",
                 "scores",
-                "koos_pain",
-                "koos_symptoms",
-                "koos_adl",
-                "koos_sport_rec",
-                "koos_qol",
-                "oks_total",
+                *SCORE_COLUMNS,
                 "oks_imputed",
-                "vas_pain",
-                "patient_global",
                 "amended",
             ],
             copier,
@@ -835,15 +829,8 @@ class Generator:
                 JsonText("{" + body + "}"),
                 JsonText(json.dumps(versions, sort_keys=True)),
                 JsonText(json.dumps(vector.scores, sort_keys=True)),
-                cols["koos_pain"],
-                cols["koos_symptoms"],
-                cols["koos_adl"],
-                cols["koos_sport_rec"],
-                cols["koos_qol"],
-                cols["oks_total"],
+                *(cols[column] for column in SCORE_COLUMNS),
                 cols["oks_imputed"],
-                cols["vas_pain"],
-                cols["patient_global"],
                 False,
             )
             evaluated = min(changed + dt.timedelta(seconds=rng.randint(2, 90)), self.now)

@@ -1,6 +1,6 @@
 """Measures derived from scores at two timepoints: change, meaningful change, deterioration and the
 OMERACT-OARSI responder. Pure functions; scores come from ``outcomes.scoring`` keyed by measure name
-("koos.pain", "oks.total", "vas.pain", "pga.global", see ``outcomes.scoring.measures``).
+("koos.pain", "oks.total", "vas.pain", "pga.global", see ``outcomes.measures``).
 """
 
 from __future__ import annotations

@@ -7,21 +7,10 @@ from dataclasses import dataclass
 from django.db.models import QuerySet
 
 from outcomes import derived
+from outcomes.measures import MEASURES, SCORE_COLUMNS, row_scores, submission_scores
 from outcomes.models import Amendment, FollowUp, FollowUpStatus, Submission, Timepoint
 from outcomes.thresholds import get_thresholds
 from registry.scoping import plans_for
-
-# Measure name (outcomes.scoring.measures) -> Submission column holding its current value (amendments applied).
-MEASURE_COLUMNS = {
-    "koos.pain": "koos_pain",
-    "koos.symptoms": "koos_symptoms",
-    "koos.adl": "koos_adl",
-    "koos.sport_rec": "koos_sport_rec",
-    "koos.qol": "koos_qol",
-    "oks.total": "oks_total",
-    "vas.pain": "vas_pain",
-    "pga.global": "patient_global",
-}
 
 
 def follow_ups_for(user, *, write: bool = False) -> QuerySet[FollowUp]:
@@ -47,7 +36,7 @@ def submission_of(follow_up: FollowUp) -> Submission | None:
 
 def current_scores(submission: Submission) -> dict[str, float | None]:
     """Scores keyed by measure name, as they stand now (a clinician amendment replaces the original values)."""
-    return {measure: getattr(submission, column) for measure, column in MEASURE_COLUMNS.items()}
+    return submission_scores(submission)
 
 
 @dataclass(frozen=True)
@@ -69,9 +58,9 @@ def derived_measures(
     thresholds = get_thresholds()
     change = derived.change_from_baseline(baseline, follow_up)
     mcid = {
-        measure: derived.reaches_mcid(measure, baseline.get(measure), follow_up.get(measure), thresholds)
-        for measure in MEASURE_COLUMNS
-        if f"mcid.{measure}" in thresholds
+        m.name: derived.reaches_mcid(m.name, baseline.get(m.name), follow_up.get(m.name), thresholds)
+        for m in MEASURES
+        if m.mcid_key in thresholds
     }
     responder = derived.omeract_oarsi_from_scores(baseline, follow_up)
     return Derived(change, mcid, responder.responder, responder.criterion, responder.reason, baseline_late)
@@ -92,13 +81,13 @@ def derived_for(follow_ups: Iterable[FollowUp]) -> dict[int, Derived]:
         return {}
     rows = Submission.objects.filter(
         follow_up__plan_id__in={fu.plan_id for fu in wanted}, timepoint=Timepoint.BASELINE
-    ).values("follow_up__plan_id", "late", *MEASURE_COLUMNS.values())
+    ).values("follow_up__plan_id", "late", *SCORE_COLUMNS)
     baselines = {row["follow_up__plan_id"]: row for row in rows}
     result = {}
     for fu in wanted:
         row = baselines.get(fu.plan_id)
         if row is None:
             continue  # no baseline: nothing to compare against
-        baseline = {measure: row[column] for measure, column in MEASURE_COLUMNS.items()}
+        baseline = row_scores(row)
         result[fu.pk] = derived_measures(baseline, current_scores(fu.submission), baseline_late=row["late"])
     return result

@@ -13,6 +13,7 @@ from django.dispatch import Signal
 from django.utils import timezone
 
 from outcomes import questionnaire, schedule, signals
+from outcomes.measures import submission_columns
 from outcomes.models import (
     Amendment,
     FollowUp,
@@ -256,17 +257,10 @@ class NotOpen(Exception):
 
 
 def score_columns(scores: dict[str, Any]) -> dict[str, Any]:
-    koos, oks = scores.get("KOOS", {}), scores.get("OKS", {})
+    """The Submission's score columns (one per measure) and whether its OKS total was imputed."""
     return {
-        "koos_pain": koos.get("pain"),
-        "koos_symptoms": koos.get("symptoms"),
-        "koos_adl": koos.get("adl"),
-        "koos_sport_rec": koos.get("sport_rec"),
-        "koos_qol": koos.get("qol"),
-        "oks_total": oks.get("total"),
+        **submission_columns(scores),
         "oks_imputed": bool(scores.get("OKS_detail", {}).get("imputed")),
-        "vas_pain": scores.get("VAS", {}).get("pain"),
-        "patient_global": scores.get("PGA", {}).get("global"),
     }
 
 

@@ -1,8 +1,9 @@
 """Clinically meaningful change and deterioration thresholds, each with the source it comes from.
 
 Keys are ``<kind>.<measure>``: kind is ``mcid`` (change for an individual), ``mcid_group`` (difference
-between groups) or ``deterioration``; measure names follow ``outcomes.scoring.measures`` ("koos.pain",
-"oks.total", "vas.pain"). Values are positive magnitudes; ``direction`` says which way the change must go.
+between groups) or ``deterioration``; measure names follow ``outcomes.measures`` ("koos.pain", "oks.total",
+"vas.pain"), whose table holds the defaults. Values are positive magnitudes; ``direction`` says which way the
+change must go.
 A clinic overrides values through the Django setting ``OUTCOME_THRESHOLDS`` without code changes.
 """
 
@@ -12,10 +13,11 @@ import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Any
+
+from outcomes.measures import MEASURES, ChangeDirection
 
 SETTING = "OUTCOME_THRESHOLDS"
-ChangeDirection = Literal["increase", "decrease"]
 
 
 @dataclass(frozen=True)
@@ -25,30 +27,20 @@ class Threshold:
     source: str
 
 
-_KOOS_MCID_SOURCE = (
-    "Project default (reference 4): KOOS rule-of-thumb minimal important change 8-10 points, widely cited from "
-    "Roos & Lohmander 2003 (primary text not checked); study values differ by subscale (e.g. PubMed 41367621)."
-)
-_DETERIORATION_SOURCE = "Project rule (reference, 'Rules this project adopts'): {} against baseline."
+def _defaults() -> dict[str, Threshold]:
+    """One threshold per default in the measures table, in the measure's direction: a meaningful change is an
+    improvement, a deterioration the opposite way."""
+    defaults: dict[str, Threshold] = {}
+    for kind in ("mcid", "mcid_group", "deterioration"):
+        for m in MEASURES:
+            default = getattr(m, kind)
+            if default is not None:
+                direction = m.worsening if kind == "deterioration" else m.improvement
+                defaults[f"{kind}.{m.name}"] = Threshold(default.value, direction, default.source)
+    return defaults
 
-DEFAULTS: dict[str, Threshold] = {
-    **{
-        f"mcid.koos.{sub}": Threshold(10.0, "increase", _KOOS_MCID_SOURCE)
-        for sub in ("pain", "symptoms", "adl", "sport_rec", "qol")
-    },
-    "mcid.oks.total": Threshold(
-        7.0, "increase", "Beard et al. 2015, J Clin Epidemiol 68:73 (reference 4): individual MIC ~7 (ROC)."
-    ),
-    "mcid_group.oks.total": Threshold(
-        5.0, "increase", "Beard et al. 2015, J Clin Epidemiol 68:73 (reference 4): between-group MID ~5."
-    ),
-    "mcid.vas.pain": Threshold(
-        20.0, "decrease", "Tubach et al. 2005 (reference 4): knee OA MCII -19.9 mm on a 0-100 pain VAS, as 20 mm."
-    ),
-    "deterioration.vas.pain": Threshold(20.0, "increase", _DETERIORATION_SOURCE.format("VAS pain +20 mm")),
-    "deterioration.koos.pain": Threshold(10.0, "decrease", _DETERIORATION_SOURCE.format("KOOS Pain -10")),
-    "deterioration.oks.total": Threshold(5.0, "decrease", _DETERIORATION_SOURCE.format("OKS total -5")),
-}
+
+DEFAULTS: dict[str, Threshold] = _defaults()
 
 
 def _configured_setting(name: str) -> Any:

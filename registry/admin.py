@@ -74,18 +74,7 @@ class ReasonForm(forms.ModelForm):
 class PatientAdminForm(ReasonForm):
     class Meta:
         model = Patient
-        fields = [
-            "clinic",
-            "full_name",
-            "email",
-            "phone",
-            "year_of_birth",
-            "sex",
-            "consent_on",
-            "consent_version",
-            "consent_registry",
-            "consent_email_contact",
-        ]
+        fields = ["clinic", *services.PATIENT_FIELDS]
 
 
 @admin.register(Patient)
@@ -132,25 +121,7 @@ class InjectionAdminForm(ReasonForm):
     class Meta:
         model = Injection
         # protocol and governance are in the form so the model's clean() (registry.protocols) reports on them here.
-        fields = [
-            "status",
-            "injected_on",
-            "clinician",
-            "guidance",
-            "volume_ml",
-            "rehabilitation",
-            "rehabilitation_notes",
-            "kl_grade",
-            "bmi",
-            "alignment",
-            "alignment_degrees",
-            "activity_level",
-            "previous_treatments",
-            "pathology",
-            "pathology_notes",
-            "protocol",
-            "governance",
-        ]
+        fields = [name for name in services.INJECTION_FIELDS if name not in services.INJECTION_FIXED_FIELDS]
 
     confirm_unusual_values = forms.BooleanField(
         label="The unusual protocol values are correct",

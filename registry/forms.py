@@ -8,6 +8,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 
+from registry import services
 from registry.choices import WRITING_ROLES, Pathology, PreviousTreatment, WithdrawalDecision
 from registry.models import Clinic, Injection, Patient
 from registry.protocols import PROTOCOL_FORMS, GovernanceForm
@@ -39,17 +40,7 @@ def unbound_copy(form_class: type[forms.Form], data, *, prefix: str) -> forms.Fo
     return form_class(prefix=prefix, initial={name: typed[name].data for name in typed.fields})
 
 
-PATIENT_FIELDS = [
-    "full_name",
-    "email",
-    "phone",
-    "year_of_birth",
-    "sex",
-    "consent_on",
-    "consent_version",
-    "consent_registry",
-    "consent_email_contact",
-]
+PATIENT_FIELDS = list(services.PATIENT_FIELDS)
 
 
 class PatientForm(
@@ -106,23 +97,10 @@ class WithdrawConsentForm(forms.Form):
     )
 
 
-INJECTION_FIELDS = [
-    "knee",
-    "status",
-    "injected_on",
-    "clinician",
-    "product",
-    "guidance",
-    "volume_ml",
-    "rehabilitation",
-    "rehabilitation_notes",
-    "kl_grade",
-    "bmi",
-    "alignment",
-    "alignment_degrees",
-    "activity_level",
-    "pathology_notes",
-]
+# The service's injection fields less those this form builds itself: the two choice lists (multiple-choice
+# fields below) and the protocol and governance records (their own fieldsets, registry.protocols).
+_BUILT_HERE = ("previous_treatments", "pathology", "protocol", "governance")
+INJECTION_FIELDS = [name for name in services.INJECTION_FIELDS if name not in _BUILT_HERE]
 
 
 class InjectionForm(
@@ -161,8 +139,8 @@ class InjectionForm(
         label="This is injection number", min_value=1, max_value=10, initial=1, help_text="1 opens a new plan."
     )
 
-    # Fields the service takes as the injection's data; the plan numbers are separate arguments.
-    service_fields = [*INJECTION_FIELDS, "previous_treatments", "pathology"]
+    # Fields the service takes as the injection's data (protocol and governance come from their own forms).
+    service_fields = [name for name in services.INJECTION_FIELDS if name not in ("protocol", "governance")]
 
     def __init__(self, *args, clinic: Clinic, user, **kwargs):
         super().__init__(*args, **kwargs)

@@ -2,7 +2,7 @@
 an audit row (django-simple-history, with the reason) and announces what happened to the apps above.
 """
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from datetime import date
 from typing import Any
 
@@ -16,7 +16,9 @@ from registry.models import Clinic, Injection, Patient, TreatmentPlan
 from registry.models.patient import new_registry_number
 from registry.protocols import validate_governance, validate_protocol
 
-PATIENT_FIELDS = {
+# What a service takes as a patient's data, in the order pages show it. The forms, the API's serializer and the
+# admin derive their field lists from this tuple, so a new field is added here once.
+PATIENT_FIELDS: tuple[str, ...] = (
     "full_name",
     "email",
     "phone",
@@ -26,8 +28,10 @@ PATIENT_FIELDS = {
     "consent_version",
     "consent_registry",
     "consent_email_contact",
-}
-INJECTION_FIELDS = {
+)
+# What a service takes as an injection's data, in the order pages show it (forms, serializer and admin derive
+# from it). The plan numbers are separate arguments.
+INJECTION_FIELDS: tuple[str, ...] = (
     "knee",
     "status",
     "injected_on",
@@ -47,7 +51,7 @@ INJECTION_FIELDS = {
     "pathology_notes",
     "protocol",
     "governance",
-}
+)
 # Fields that define what was injected into which knee: fixed once recorded (record a new injection instead).
 INJECTION_FIXED_FIELDS = {"knee", "product"}
 
@@ -78,8 +82,8 @@ def _confirmed(injection: Injection, acknowledged: Collection[str], *, reason: s
     return f"{reason} (unusual values confirmed: {values})"
 
 
-def _reject_unknown(data: dict, allowed: set[str]) -> None:
-    unknown = sorted(set(data) - allowed)
+def _reject_unknown(data: dict, allowed: Iterable[str]) -> None:
+    unknown = sorted(set(data) - set(allowed))
     if unknown:
         raise ValidationError(dict.fromkeys(unknown, "Unknown field."))
 

@@ -52,7 +52,7 @@ class ScoreRule:
     """Fires when `measure` worsened against the plan's baseline by at least the threshold (inclusive)."""
 
     rule: str
-    measure: str  # as in outcomes.scoring.measures: "vas.pain", "koos.pain", "oks.total"
+    measure: str  # as in outcomes.measures: "vas.pain", "koos.pain", "oks.total"
     threshold: Threshold
     urgent: bool = False
     enabled: bool = True

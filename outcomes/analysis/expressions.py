@@ -9,40 +9,15 @@ the pure functions agree on random scores.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from django.db.models import Case, Count, F, FloatField, IntegerField, Q, Sum, Value, When
 from django.db.models.expressions import CombinedExpression, Expression
 from django.db.models.lookups import GreaterThan, GreaterThanOrEqual, IsNull, LessThanOrEqual
 
 from outcomes.derived import EPS, OARSI_HIGH, OARSI_MODERATE
+from outcomes.measures import SCORE_COLUMNS
 from outcomes.models import Timepoint
+from outcomes.models.plan_outcome import SHORT
 from outcomes.thresholds import Threshold
-
-
-@dataclass(frozen=True)
-class Measure:
-    key: str  # the Submission score column
-    label: str
-    measure: str  # name in outcomes.thresholds / outcomes.derived
-    scale: str  # how to read it
-    maximum: float = 100  # the score runs 0..maximum, so a change runs -maximum..+maximum
-
-    @property
-    def threshold_key(self) -> str:
-        return f"mcid.{self.measure}"
-
-
-MEASURES: tuple[Measure, ...] = (
-    Measure("koos_pain", "KOOS Pain", "koos.pain", "0-100, higher is better"),
-    Measure("koos_symptoms", "KOOS Symptoms", "koos.symptoms", "0-100, higher is better"),
-    Measure("koos_adl", "KOOS ADL", "koos.adl", "0-100, higher is better"),
-    Measure("koos_sport_rec", "KOOS Sport/Rec", "koos.sport_rec", "0-100, higher is better"),
-    Measure("koos_qol", "KOOS QOL", "koos.qol", "0-100, higher is better"),
-    Measure("oks_total", "Oxford Knee Score", "oks.total", "0-48, higher is better", maximum=48),
-    Measure("vas_pain", "VAS pain", "vas.pain", "0-100 mm, lower is better"),
-)
-MEASURE_BY_KEY = {m.key: m for m in MEASURES}
 
 TIMEPOINTS: tuple[str, ...] = tuple(Timepoint.values)  # baseline, 1m, 6m
 FOLLOW_UP_TIMEPOINTS: tuple[str, ...] = tuple(t for t in TIMEPOINTS if t != Timepoint.BASELINE)
@@ -51,10 +26,6 @@ FOLLOW_UP_TIMEPOINTS: tuple[str, ...] = tuple(t for t in TIMEPOINTS if t != Time
 def follow_up_alias(timepoint: str) -> str:
     """Name of the plan's filtered join to its follow-up at ``timepoint``."""
     return f"fu_{timepoint}"
-
-
-SHORT = {"baseline": "b", "1m": "m1", "6m": "m6"}
-SCORE_COLUMNS = (*(m.key for m in MEASURES), "patient_global")
 
 
 def row_aliases() -> dict[str, F]:
@@ -186,10 +157,7 @@ def sums(prefix: str, expression: Expression, condition: Q | None = None) -> dic
 
 __all__ = [
     "FOLLOW_UP_TIMEPOINTS",
-    "MEASURES",
-    "MEASURE_BY_KEY",
     "TIMEPOINTS",
-    "Measure",
     "change",
     "follow_up_alias",
     "oarsi_responder",

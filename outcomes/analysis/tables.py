@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from outcomes.analysis import disclosure
-from outcomes.analysis.expressions import MEASURES
+from outcomes.measures import OUTCOME_MEASURES
 
 HIDDEN = "_hidden"  # a row's columns withheld by the protected summary
 
@@ -411,12 +411,14 @@ def to_csv(table: Table, summary: Mapping[str, Any]) -> str:
 def chart_data(summary: Mapping[str, Any]) -> dict[str, Any]:
     """What static/js/dashboard.js draws; the tables beside each chart hold the same numbers."""
     change = {
-        "measures": [{"key": m.key, "label": m.label, "max_change": m.maximum} for m in MEASURES],
+        "measures": [{"key": m.column, "label": m.label, "max_change": m.maximum} for m in OUTCOME_MEASURES],
         "timepoints": [tp["label"] for tp in summary["timepoints"]],
         "groups": [
             {
                 "label": group["label"],
-                "series": {m.key: [_change_point(tp, m.key) for tp in group["timepoints"]] for m in MEASURES},
+                "series": {
+                    m.column: [_change_point(tp, m.column) for tp in group["timepoints"]] for m in OUTCOME_MEASURES
+                },
             }
             for group in summary["groups"]
         ],

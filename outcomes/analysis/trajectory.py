@@ -12,7 +12,7 @@ from typing import Any
 from django.db.models import Prefetch
 from django.utils import timezone
 
-from outcomes.analysis.expressions import MEASURES
+from outcomes.measures import OUTCOME_MEASURES
 from outcomes.models import Submission, Timepoint
 from registry.choices import Knee, Product
 from registry.models import Injection, Patient, TreatmentPlan
@@ -75,8 +75,8 @@ def patient_trajectory(patient: Patient) -> dict[str, Any]:
                 "date": timezone.localdate(s.submitted_at).isoformat(),
                 "timepoint": TIMEPOINT_LABELS.get(s.timepoint, s.timepoint),
                 "plan": _short_product(s.follow_up.plan.product),
-                "scores": {m.key: getattr(s, m.key) for m in MEASURES},
-                "values": [getattr(s, m.key) for m in MEASURES],
+                "scores": {m.column: getattr(s, m.column) for m in OUTCOME_MEASURES},
+                "values": [getattr(s, m.column) for m in OUTCOME_MEASURES],
             }
             for s in submissions
             if s.follow_up.plan.knee == code
@@ -91,7 +91,7 @@ def patient_trajectory(patient: Patient) -> dict[str, Any]:
             }
         )
     return {
-        "measures": [{"key": m.key, "label": m.label, "scale": m.scale} for m in MEASURES],
+        "measures": [{"key": m.column, "label": m.label, "scale": m.reading} for m in OUTCOME_MEASURES],
         "knees": knees,
         "flags_available": _read_flags is not None,
     }

@@ -1,5 +1,5 @@
 """Output shape of the outcomes API. Scores are the current values (a clinician amendment replaces the original),
-keyed by measure name ("koos.pain", "oks.total", "vas.pain", "pga.global") as in outcomes.scoring.measures."""
+keyed by measure name ("koos.pain", "oks.total", "vas.pain", "pga.global") as in outcomes.measures."""
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers

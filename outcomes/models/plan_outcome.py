@@ -10,7 +10,10 @@ Celery task every minute and before any summary is computed, so the dashboard ne
 
 from django.db import models
 
-from outcomes.analysis.expressions import SCORE_COLUMNS, SHORT
+from outcomes.measures import SCORE_COLUMNS
+
+# Prefix of each timepoint's columns (baseline, 1m, 6m): "b_koos_pain", "m1_status"...
+SHORT = {"baseline": "b", "1m": "m1", "6m": "m6"}
 
 
 class PlanOutcome(models.Model):

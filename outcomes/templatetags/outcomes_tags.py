@@ -5,22 +5,15 @@ import re
 from django import template
 
 from outcomes import selectors, services
+from outcomes.measures import MEASURES
 from outcomes.models import FollowUpStatus, Timepoint
 from outcomes.views import follow_up_enterable
 from registry.scoping import clinics_for
 
 register = template.Library()
 
-MEASURE_LABELS = {
-    "koos.pain": "KOOS Pain",
-    "koos.symptoms": "KOOS Symptoms",
-    "koos.adl": "KOOS ADL",
-    "koos.sport_rec": "KOOS Sport/Rec",
-    "koos.qol": "KOOS QOL",
-    "oks.total": "OKS",
-    "vas.pain": "VAS pain",
-    "pga.global": "Patient global",
-}
+# Short labels: the patient page lists every score of a follow-up on one line.
+MEASURE_LABELS = {m.name: m.short_label for m in MEASURES}
 STATUS_BADGES = {
     FollowUpStatus.COMPLETED: "badge-ok",
     FollowUpStatus.OPEN: "badge-warn",

@@ -6,7 +6,7 @@ from django_countries.serializers import CountryFieldMixin
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from registry import plausibility
+from registry import plausibility, services
 from registry.api.mixins import MAX_ID, RejectUnknownFieldsMixin, RequiredEvenWhenPartialMixin
 from registry.choices import WRITING_ROLES, Pathology, PreviousTreatment, WithdrawalDecision
 from registry.models import Clinic, Injection, Membership, Patient
@@ -128,15 +128,7 @@ _PATIENT_FIELDS = [
     "id",
     "registry_number",
     "clinic",
-    "full_name",
-    "email",
-    "phone",
-    "year_of_birth",
-    "sex",
-    "consent_on",
-    "consent_version",
-    "consent_registry",
-    "consent_email_contact",
+    *services.PATIENT_FIELDS,
     "consent_withdrawn_at",
     "withdrawal_decision",
     "email_opted_out_at",
@@ -232,25 +224,7 @@ class InjectionSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer)
         fields = [
             "id",
             "patient",
-            "knee",
-            "injected_on",
-            "status",
-            "product",
-            "kl_grade",
-            "guidance",
-            "volume_ml",
-            "rehabilitation",
-            "rehabilitation_notes",
-            "bmi",
-            "alignment",
-            "alignment_degrees",
-            "activity_level",
-            "previous_treatments",
-            "pathology",
-            "pathology_notes",
-            "clinician",
-            "protocol",
-            "governance",
+            *services.INJECTION_FIELDS,
             "plan",
             "planned_injections",
             "number_in_plan",

@@ -2,6 +2,8 @@
 
 from django.db import models
 
+from outcomes.measures import MEASURES
+
 
 class FlagRule(models.TextChoices):
     SAFETY_INFECTION_SIGNS = "safety_infection_signs", "Signs of infection (red or hot knee, or fever)"
@@ -45,4 +47,5 @@ SAFETY_ITEM_LABELS = {
     "harvest_site_problem": "problem at the harvest site",
     "other": "wrote",
 }
-MEASURE_LABELS = {"vas.pain": "VAS pain", "koos.pain": "KOOS Pain", "oks.total": "OKS"}
+# Short names of the measures, for flag summaries ("VAS pain 30 → 52").
+MEASURE_LABELS = {m.name: m.short_label for m in MEASURES}

@@ -7,6 +7,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from outcomes.derived import change, is_deterioration
 from outcomes.instruments import get_instrument
+from outcomes.measures import MEASURES
 from outcomes.models import Submission
 from outcomes.thresholds import get_thresholds
 from registry.scoping import clinics_for
@@ -60,17 +61,6 @@ def submissions_pending_evaluation(limit: int = 500, *, submitted_before=None) -
 
 # --- the flag page's evidence -----------------------------------------------------------------------------------
 
-MEASURES = (
-    ("vas.pain", "VAS pain (0-100 mm, higher is worse)"),
-    ("koos.pain", "KOOS Pain (0-100, higher is better)"),
-    ("koos.symptoms", "KOOS Symptoms"),
-    ("koos.adl", "KOOS ADL (function in daily living)"),
-    ("koos.sport_rec", "KOOS Sport/Rec"),
-    ("koos.qol", "KOOS QOL"),
-    ("oks.total", "Oxford Knee Score (0-48, higher is better)"),
-    ("pga.global", "Patient global (0-100, higher is worse)"),
-)
-
 
 @dataclass(frozen=True)
 class ScoreRow:
@@ -111,11 +101,11 @@ def flag_evidence(flag: Flag) -> Evidence:
     now, before = submission_measures(submission), submission_measures(baseline) if baseline else {}
     thresholds = get_thresholds()
     scores = []
-    for measure, label in MEASURES:
-        threshold = thresholds.get(f"deterioration.{measure}")
-        b, f = before.get(measure), now.get(measure)
-        worse = bool(threshold and is_deterioration(measure, b, f, thresholds))
-        scores.append(ScoreRow(label, b, f, change(b, f), threshold, worse))
+    for m in MEASURES:  # each labelled with its scale, so the reader sees which way is worse
+        threshold = thresholds.get(m.deterioration_key)
+        b, f = before.get(m.name), now.get(m.name)
+        worse = bool(threshold and is_deterioration(m.name, b, f, thresholds))
+        scores.append(ScoreRow(m.described, b, f, change(b, f), threshold, worse))
 
     fired = {code for other in submission.flags.all() for code in other.values.get("fired", [])}
     safety_answers = []

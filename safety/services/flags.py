@@ -8,6 +8,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from outcomes.measures import submission_scores
 from outcomes.models import Submission, Timepoint
 from safety import rules, signals
 from safety.choices import FlagStatus
@@ -20,16 +21,7 @@ MAX_ERROR_LENGTH = 2000
 
 def submission_measures(submission: Submission) -> dict[str, float | None]:
     """Current scores keyed by measure name: the denormalised columns, which carry any clinician amendment."""
-    return {
-        "koos.pain": submission.koos_pain,
-        "koos.symptoms": submission.koos_symptoms,
-        "koos.adl": submission.koos_adl,
-        "koos.sport_rec": submission.koos_sport_rec,
-        "koos.qol": submission.koos_qol,
-        "oks.total": submission.oks_total,
-        "vas.pain": submission.vas_pain,
-        "pga.global": submission.patient_global,
-    }
+    return submission_scores(submission)
 
 
 def baseline_submission_for(submission: Submission) -> Submission | None:

@@ -6,7 +6,8 @@ import pytest
 
 from outcomes import derived
 from outcomes.analysis.cohort import cohort, outcome_rows
-from outcomes.analysis.expressions import MEASURES, change, oarsi_responder, reaches_mcid
+from outcomes.analysis.expressions import change, oarsi_responder, reaches_mcid
+from outcomes.measures import OUTCOME_MEASURES as MEASURES
 from outcomes.thresholds import get_thresholds
 from tests.outcomes.analysis_data import bulk_pairs
 
@@ -63,8 +64,8 @@ def test_sql_rules_equal_outcomes_derived(seed, clinic, clinician):
     thresholds = get_thresholds()
     annotations = {"responder": oarsi_responder("1m")}
     for m in MEASURES:
-        annotations[f"change_{m.key}"] = change("1m", m.key)
-        annotations[f"mcid_{m.key}"] = reaches_mcid("1m", m.key, thresholds[m.threshold_key])
+        annotations[f"change_{m.column}"] = change("1m", m.column)
+        annotations[f"mcid_{m.column}"] = reaches_mcid("1m", m.column, thresholds[m.mcid_key])
     rows = {
         r["pk"]: r
         for r in outcome_rows(cohort(clinician).values("pk")).annotate(**annotations).values("pk", *annotations)
@@ -78,14 +79,14 @@ def test_sql_rules_equal_outcomes_derived(seed, clinic, clinician):
         assert row["responder"] == (None if expected is None else int(expected)), (baseline, follow)
         decided += expected is not None
         for m in MEASURES:
-            b = (baseline or {}).get(m.key)
-            f = (follow or {}).get(m.key)
+            b = (baseline or {}).get(m.column)
+            f = (follow or {}).get(m.column)
             want_change = derived.change(b, f)
-            got_change = row[f"change_{m.key}"]
+            got_change = row[f"change_{m.column}"]
             assert got_change == (pytest.approx(want_change) if want_change is not None else None)
-            want_mcid = derived.reaches_mcid(m.measure, b, f, thresholds)
+            want_mcid = derived.reaches_mcid(m.name, b, f, thresholds)
             # The SQL condition is false where the pure rule says "cannot tell" (None): neither is counted.
-            assert bool(row[f"mcid_{m.key}"]) == bool(want_mcid), (m.key, b, f)
+            assert bool(row[f"mcid_{m.column}"]) == bool(want_mcid), (m.column, b, f)
     assert decided > 100  # the random rows did exercise the rule, not only its missing-data branch
 
 
@@ -100,8 +101,8 @@ def test_the_rules_read_the_same_from_the_per_plan_summary(clinic, clinician):
     thresholds = get_thresholds()
     annotations = {"responder": oarsi_responder("1m")}
     for m in MEASURES:
-        annotations[f"change_{m.key}"] = change("1m", m.key)
-        annotations[f"mcid_{m.key}"] = reaches_mcid("1m", m.key, thresholds[m.threshold_key])
+        annotations[f"change_{m.column}"] = change("1m", m.column)
+        annotations[f"mcid_{m.column}"] = reaches_mcid("1m", m.column, thresholds[m.mcid_key])
     plans = cohort(clinician).values("pk")
     live = {r.pop("pk"): r for r in outcome_rows(plans).annotate(**annotations).values("pk", *annotations)}
     rows = plan_outcomes.summary_rows(plans).annotate(**annotations).values("plan_id", *annotations)

@@ -107,7 +107,7 @@ def test_deterioration_flags():
     baseline = {"vas.pain": 30.0, "koos.pain": 60.0, "oks.total": 30.0, "koos.adl": 80.0}
     follow_up = {"vas.pain": 55.0, "koos.pain": 55.0, "oks.total": 20.0, "koos.adl": 10.0}
     # KOOS ADL has no deterioration rule; KOOS Pain fell only 5.
-    assert deterioration_flags(baseline, follow_up) == ["vas.pain", "oks.total"]
+    assert deterioration_flags(baseline, follow_up) == ["oks.total", "vas.pain"]  # in the order of outcomes.measures
     assert deterioration_flags(baseline, {}) == []
 
 

@@ -1,0 +1,262 @@
+"""One builder per section of the outcomes summary, each from the cells of outcomes.analysis.aggregates.
+
+Means, SDs and CIs come from the cells' sums (outcomes.analysis.stats); the overall figures, the per-group and
+per-KL-grade rows are sums of a few cells, and the loss-to-follow-up tables sums of the status cells.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from django.contrib.auth import get_user_model
+
+from outcomes.analysis.aggregates import COMPLETED, LOST, STATUS_KEYS, add, short
+from outcomes.analysis.expressions import FOLLOW_UP_TIMEPOINTS, TIMEPOINTS, responder_counts
+from outcomes.analysis.stats import mean_ci, share
+from outcomes.measures import OUTCOME_MEASURES
+from outcomes.models import Timepoint
+from outcomes.thresholds import get_thresholds
+from registry.choices import Product
+
+TIMEPOINT_LABELS = dict(Timepoint.choices)
+STAGED_LABELS = {"single": "Single injection", "staged": "Staged plan"}
+
+Cells = list[Mapping[str, Any]]
+
+DEFINITIONS = {
+    "unit": "A plan: one knee's course of treatment (one injection, or a staged series), counted from its first "
+    "injection. Only given injections, and patients who consent to analysis.",
+    "completion": "Completed / (completed + missed + open past its due date). Follow-ups not yet due, cancelled "
+    "ones, and baselines not collected because the injection was recorded after the baseline could still be "
+    'answered (counted apart as "not collected", never as missed) are not in the denominator.',
+    "change": "Follow-up score minus the same plan's baseline score; only plans scored at both.",
+    "ci": "95 % confidence interval of the mean: mean +/- t(0.975, n-1) x SD / sqrt(n).",
+    "mcid": "Share of plans whose change reaches the minimal clinically important difference in the direction of "
+    "improvement (a rise for KOOS and OKS, a fall for VAS pain), of the plans with a change.",
+    "responder": "OMERACT-OARSI 2004 responders (pain from KOOS Pain, or VAS when KOOS Pain is missing; function "
+    "from KOOS ADL; patient global), of the plans the rule can decide.",
+    "lost": "Lost: the follow-up was missed, or is open past its due date.",
+}
+
+
+# --- thresholds --------------------------------------------------------------------------------------------------
+
+
+def thresholds() -> list[dict[str, Any]]:
+    """The MCID of each measure in force, with its source."""
+    table = get_thresholds()
+    return [
+        {
+            "measure": m.column,
+            "label": m.label,
+            "value": table[m.mcid_key].value,
+            "direction": table[m.mcid_key].direction,
+            "source": table[m.mcid_key].source,
+        }
+        for m in OUTCOME_MEASURES
+    ]
+
+
+# --- completion --------------------------------------------------------------------------------------------------
+
+
+def completion(status_cells: Cells, tp: str) -> dict[str, Any]:
+    """Follow-up counts and the completion rate at one timepoint, over the given status cells."""
+    s = add([c for c in status_cells if c["tp"] == tp], STATUS_KEYS)
+    due = s["completed"] + s["missed"] + s["overdue"]
+    return {
+        "timepoint": tp,
+        "label": TIMEPOINT_LABELS[tp],
+        "plans": int(s["plans"]),
+        "completed": int(s["completed"]),
+        "missed": int(s["missed"]),
+        "open_overdue": int(s["overdue"]),
+        "not_yet_due": int(s["pending"]),
+        "cancelled": int(s["cancelled"]),
+        "not_collected": int(s["not_collected"]),
+        "due": int(due),
+        "completion": share(s["completed"], due).as_dict(),
+    }
+
+
+def completion_by_timepoint(status_cells: Cells) -> list[dict[str, Any]]:
+    return [completion(status_cells, tp) for tp in TIMEPOINTS]
+
+
+# --- outcomes: scores, changes, MCID and responders ----------------------------------------------------------------
+
+
+def _mean(s: Mapping[str, float], prefix: str) -> dict[str, Any]:
+    return mean_ci(s[f"{prefix}_n"], s[f"{prefix}_s"], s[f"{prefix}_ss"]).as_dict()
+
+
+def outcomes(s: Mapping[str, float]) -> dict[str, Any]:
+    """Scores, changes, MCID and responders per timepoint, from one set of sums."""
+    table = get_thresholds()
+    timepoints = []
+    for tp in TIMEPOINTS:
+        t = short(tp)
+        entry: dict[str, Any] = {"timepoint": tp, "label": TIMEPOINT_LABELS[tp], "measures": []}
+        for m in OUTCOME_MEASURES:
+            row: dict[str, Any] = {"measure": m.column, "label": m.label, "score": _mean(s, f"{t}_score_{m.column}")}
+            if tp in FOLLOW_UP_TIMEPOINTS:
+                row["change"] = _mean(s, f"{t}_chg_{m.column}")
+                row["mcid"] = {
+                    **share(s[f"{t}_mcid_{m.column}"], s[f"{t}_chg_{m.column}_n"]).as_dict(),
+                    "threshold": table[m.mcid_key].value,
+                    "direction": table[m.mcid_key].direction,
+                }
+            else:
+                row["change"] = None
+                row["mcid"] = None
+            entry["measures"].append(row)
+        entry["responders"] = share(*responder_counts(s[f"{t}_resp"])).as_dict() if tp != "baseline" else None
+        timepoints.append(entry)
+    return {"timepoints": timepoints}
+
+
+# --- groups (compare by) ---------------------------------------------------------------------------------------
+
+
+def _sort_key(key) -> tuple:
+    return (key is None, str(key) if not isinstance(key, int) else f"{key:09d}")
+
+
+def group_labeller(compare_by: str, clinics: Mapping[int, str], clinicians: Mapping[int, str]) -> Callable:
+    """The label of a compare-by group's key ("KL 3", "Staged plan", a clinic's name...)."""
+    products = dict(Product.choices)
+
+    def label(key) -> str:
+        if key is None or key == "":
+            return "Not recorded"
+        if compare_by == "product":
+            return str(products.get(key, key))
+        if compare_by == "kl_grade":
+            return f"KL {key}"
+        if compare_by == "staged":
+            return STAGED_LABELS.get(key, key)
+        if compare_by == "clinic":
+            return clinics.get(key, f"Clinic {key}")
+        if compare_by == "clinician":
+            return clinicians.get(key, f"Clinician {key}")
+        return str(key)
+
+    return label
+
+
+def groups(cells: Cells, keys: Iterable[str], label: Callable[[Any], str]) -> list[dict[str, Any]]:
+    """The outcomes of each compare-by group, in the order of their keys."""
+    by_group: dict[Any, list] = defaultdict(list)
+    for cell in cells:
+        by_group[cell["grp"]].append(cell)
+    rows = []
+    for key in sorted(by_group, key=_sort_key):
+        s = add(by_group[key], keys)
+        rows.append({"key": str(key), "label": label(key), "plans": int(s["plans"]), **outcomes(s)})
+    return rows
+
+
+# --- responders by KL grade ------------------------------------------------------------------------------------
+
+
+def responders_by_kl(cells: Cells, keys: Iterable[str]) -> list[dict[str, Any]]:
+    """OMERACT-OARSI responders and the KOOS Pain MCID per KL grade (plans without a grade left out)."""
+    by_kl: dict[Any, list] = defaultdict(list)
+    for cell in cells:
+        by_kl[cell["kl"]].append(cell)
+    rows = []
+    for grade in sorted(k for k in by_kl if k is not None):
+        s = add(by_kl[grade], keys)
+        rows.append(
+            {
+                "kl_grade": grade,
+                "label": f"KL {grade}",
+                "plans": int(s["plans"]),
+                "timepoints": [
+                    {
+                        "timepoint": tp,
+                        "label": TIMEPOINT_LABELS[tp],
+                        "responders": share(*responder_counts(s[f"{short(tp)}_resp"])).as_dict(),
+                        "mcid_koos_pain": share(
+                            s[f"{short(tp)}_mcid_koos_pain"], s[f"{short(tp)}_chg_koos_pain_n"]
+                        ).as_dict(),
+                    }
+                    for tp in FOLLOW_UP_TIMEPOINTS
+                ],
+            }
+        )
+    return rows
+
+
+# --- loss to follow-up -------------------------------------------------------------------------------------------
+
+
+def clinician_names(ids: Iterable[int]) -> dict[int, str]:
+    ids = {i for i in ids if i is not None}
+    if not ids:
+        return {}
+    users = get_user_model().objects.filter(pk__in=ids).only("pk", "first_name", "last_name", "username")
+    return {u.pk: (u.get_full_name() or u.get_username()) for u in users}
+
+
+def _baseline_by_completion(cells: Cells, keys: Iterable[str]) -> list[dict[str, Any]]:
+    """Baseline scores of the plans that completed each follow-up and of those lost to it."""
+    rows = []
+    for tp in FOLLOW_UP_TIMEPOINTS:
+        fate = f"fate_{short(tp)}"
+        completed = add([c for c in cells if c[fate] == COMPLETED], keys)
+        lost = add([c for c in cells if c[fate] == LOST], keys)
+        for m in OUTCOME_MEASURES:
+            rows.append(
+                {
+                    "timepoint": tp,
+                    "timepoint_label": TIMEPOINT_LABELS[tp],
+                    "measure": m.column,
+                    "label": m.label,
+                    "completed": _mean(completed, f"b_score_{m.column}"),
+                    "lost": _mean(lost, f"b_score_{m.column}"),
+                }
+            )
+    return rows
+
+
+def loss_to_follow_up(
+    status_cells: Cells,
+    cells: Cells,
+    keys: Iterable[str],
+    clinics: Mapping[int, str],
+    clinicians: Mapping[int, str],
+) -> dict[str, Any]:
+    """Completion by clinic, clinician and product, and the baseline scores of those who answered and were lost."""
+    products = dict(Product.choices)
+    dimensions = {
+        "clinic": ("clinic_key", lambda k: clinics.get(k, f"Clinic {k}")),
+        "clinician": ("clinician_key", lambda k: clinicians.get(k, f"Clinician {k}")),
+        "product": ("prod", lambda k: str(products.get(k, k))),
+    }
+    loss: dict[str, Any] = {}
+    for name, (column, label) in dimensions.items():
+        split: dict[Any, list] = defaultdict(list)
+        for cell in status_cells:
+            split[cell[column]].append(cell)
+        loss[f"by_{name}"] = [
+            {"key": str(key), "label": label(key), "timepoints": completion_by_timepoint(split[key])}
+            for key in sorted(split, key=lambda k: label(k).lower())
+        ]
+    loss["baseline_by_completion"] = _baseline_by_completion(cells, keys)
+    return loss
+
+
+__all__ = [
+    "DEFINITIONS",
+    "clinician_names",
+    "completion_by_timepoint",
+    "group_labeller",
+    "groups",
+    "loss_to_follow_up",
+    "outcomes",
+    "responders_by_kl",
+    "thresholds",
+]
