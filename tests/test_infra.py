@@ -156,11 +156,6 @@ MAY_IMPORT = {
 }
 # Being removed by the other two helpers of issue 14 (i14-measures: the measures table; i14-safety: safety's own
 # tasks). test_no_import_cycle_between_modules fails once one is gone: then delete it here.
-KNOWN_CYCLES = [
-    ["outcomes.analysis.expressions", "outcomes.models", "outcomes.models.plan_outcome"],
-]
-
-
 def test_imports_point_down_the_layers_only():
     found = violations(ROOT, MAY_IMPORT)
     assert not found, "imports must point down (tests/test_infra.py MAY_IMPORT):\n" + "\n".join(found)
@@ -176,10 +171,7 @@ def test_the_import_rule_covers_every_app():
 
 def test_no_import_cycle_between_modules():
     cycles = module_cycles(ROOT, MAY_IMPORT)
-    new = [c for c in cycles if c not in KNOWN_CYCLES]
-    assert not new, f"import cycles between modules: {new}"
-    gone = [c for c in KNOWN_CYCLES if c not in cycles]
-    assert not gone, f"these cycles are gone: delete them from KNOWN_CYCLES: {gone}"
+    assert not cycles, f"import cycles between modules: {cycles}"
 
 
 def test_settings_import_no_app_code():
