@@ -179,7 +179,7 @@ else:
     EMAIL_BACKEND = "notifications.mailbox.LocalMailboxBackend"
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Knee Outcomes Registry <registry@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
-EMAIL_TIMEOUT = 20
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=20)  # seconds per SMTP step; the claim lease is 3x at least
 # The demo's mailbox page (/dev/mailbox/): administrators only, and never in production unless asked for.
 SHOW_DEV_MAILBOX = env.bool("SHOW_DEV_MAILBOX", default=not PRODUCTION)
 

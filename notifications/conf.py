@@ -7,7 +7,7 @@ NOTIFICATIONS_DIGEST_HOUR                8: the clinic's daily digest goes from 
 NOTIFICATIONS_BATCH_SIZE                 200: messages per send task
 NOTIFICATIONS_CLAIM_LEASE_SECONDS        120: a claimed batch is its worker's for this long; the worker renews it
                                          while it runs, so only a dead worker's or lost task's claim runs out,
-                                         and the next sweep takes those rows again. At least 60 seconds and three
+                                         and the next sweep takes those rows again. At least 15 seconds and three
                                          times EMAIL_TIMEOUT (one hand-over to the mail server must fit in it).
 NOTIFICATIONS_MAX_ATTEMPTS               8: temporary errors are retried this many times, then the row fails
 NOTIFICATIONS_BACKOFF_BASE_SECONDS       60: wait after the first temporary error, doubling after each one...
@@ -85,7 +85,7 @@ def get() -> NotificationSettings:
     # One hand-over to the mail server (connect, then each SMTP step, each up to EMAIL_TIMEOUT) must fit inside
     # a lease, or a sweep could take a row back while its worker is still talking to the mail server.
     email_timeout = getattr(settings, "EMAIL_TIMEOUT", None) or 0
-    lease_floor = max(60, 3 * int(email_timeout))
+    lease_floor = max(15, 3 * int(email_timeout))
     backoff_base = _int("NOTIFICATIONS_BACKOFF_BASE_SECONDS", 60, minimum=1)
     return NotificationSettings(
         sending_start=start,

@@ -67,7 +67,7 @@ def api_as(api):
     return login
 
 
-pytest_plugins = ["tests.service_checks"]
+pytest_plugins = ["tests.service_checks", "tests.faults.report"]
 
 
 def pytest_configure(config):

@@ -628,12 +628,24 @@ def _send_and_record(
         )
     email.connection = backend
     try:
+        # One SMTP session for the batch (closed when it ends): the session's closing QUIT no longer falls between
+        # the server's acceptance and the "sent" record, which made a crash there, and so a duplicate, likelier;
+        # and a relay's TLS and AUTH happen once per batch, not once per email.
+        backend.open()
         email.send()
     except Exception as exc:  # noqa: BLE001 - every failure is recorded on the rows; one bad email never stops a batch
+        _close_quietly(backend)  # the next email of the batch opens a new session rather than reuse a broken one
         return _failed(rows, token, classify(exc), now, list(links.values()), unsubscribe_id)
     result = _record_sent(rows, now=now, to=to, links=links, message_id=message_id)
     result.resent = len(resent)
     return result
+
+
+def _close_quietly(backend) -> None:
+    try:
+        backend.close()
+    except Exception:  # closing a broken session must not hide why it broke
+        logger.debug("Closing the mail connection failed", exc_info=True)
 
 
 def _record_sent(
