@@ -37,7 +37,7 @@ def test_the_collector_sees_a_violation(watched, live_server):
         "() => { const s = document.createElement('script'); s.textContent = 'window.x = 1'; "
         "document.body.appendChild(s); }"
     )
-    watched.wait_for_function("window.__csp.length > 0")
+    watched.wait_for_function("() => window.__csp.length > 0")
     assert violations(watched)[0]["directive"].startswith("script-src")
 
 

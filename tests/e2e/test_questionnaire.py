@@ -112,7 +112,7 @@ def test_patient_completes_the_questionnaire_on_a_phone(phone_page, live_server,
     assert submission.answers["SAFETY"]["swelling"] == {"value": True}
     assert submission.answers["SAFETY"]["other"] == {"value": "A little stiff in the mornings."}
     # The thanks page's own script clears the drafts once it has run (the heading shows before it does).
-    page.wait_for_function("Object.keys(localStorage).filter(k => k.startsWith('q-draft-')).length === 0")
+    page.wait_for_function("() => Object.keys(localStorage).filter(k => k.startsWith('q-draft-')).length === 0")
 
     # The same link again: the already-submitted page, nothing changed.
     again = page.goto(url)

@@ -242,6 +242,7 @@ def worker_environment(*, database_url: str, broker_url: str, smtp_url: str, var
         "EMAIL_URL": smtp_url,
         "SITE_URL": "https://registry.example",
         "ALLOWED_HOSTS": "registry.example",
+        "FHIR_SYSTEM_URI": "https://registry.example.org/fhir",
     }
     environment = compose_environment("worker", local)
     assert environment["DJANGO_ENV"] == "production"
