@@ -154,8 +154,8 @@ MAY_IMPORT = {
     "accounts": {"registry", "audit"},
     "demo": {"registry", "outcomes", "safety", "notifications", "audit", "accounts"},
 }
-# Being removed by the other two helpers of issue 14 (i14-measures: the measures table; i14-safety: safety's own
-# tasks). test_no_import_cycle_between_modules fails once one is gone: then delete it here.
+
+
 def test_imports_point_down_the_layers_only():
     found = violations(ROOT, MAY_IMPORT)
     assert not found, "imports must point down (tests/test_infra.py MAY_IMPORT):\n" + "\n".join(found)

@@ -22,7 +22,6 @@ from safety.selectors.adverse_events import (
 )
 from safety.selectors.flags import (
     INBOX_ORDER,
-    MEASURES,
     AnswerRow,
     Evidence,
     ScoreRow,
@@ -38,7 +37,6 @@ __all__ = [
     "EXPORT_ROLES",
     "INBOX_ORDER",
     "LIST_ORDER",
-    "MEASURES",
     "TRAIL_SKIP",
     "AnswerRow",
     "Change",
