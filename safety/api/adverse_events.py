@@ -26,30 +26,15 @@ from safety.choices import (
     OPEN_OUTCOMES,
     RELATEDNESS_HELP,
     RESOLVED_OUTCOMES,
-    SERIOUSNESS_FIELDS,
     Causality,
     EventCategory,
     EventStatus,
 )
 from safety.models import AdverseEvent, Flag
 from safety.selectors import flags_for
+from safety.services import EVENT_FIELDS
 
-EDITABLE = [
-    "source",
-    "onset_on",
-    "category",
-    "description",
-    "severity",
-    *SERIOUSNESS_FIELDS,
-    "causality",
-    "relatedness",
-    "expectedness",
-    "action_taken",
-    "outcome",
-    "outcome_on",
-    "meddra_code",
-    "meddra_version",
-]
+EDITABLE = list(EVENT_FIELDS)  # the service owns the tuple
 
 
 # Needed only with some values of other fields: the schema says when (model rules in AdverseEvent.clean()).

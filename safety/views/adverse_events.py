@@ -13,7 +13,6 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from registry.forms import service_errors_onto
 from registry.scoping import clinics_for, get_for_user_or_404, patients_for
 from safety import selectors, services
-from safety.choices import SERIOUSNESS_FIELDS
 from safety.exports import pdf_export
 from safety.exports.service import export_log_record
 from safety.forms import AdverseEventCorrectForm, AdverseEventForm, EventListFilterForm
@@ -135,23 +134,7 @@ def event_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _initial(event: AdverseEvent) -> dict:
-    fields = [
-        "source",
-        "onset_on",
-        "category",
-        "description",
-        "severity",
-        *SERIOUSNESS_FIELDS,
-        "causality",
-        "relatedness",
-        "expectedness",
-        "action_taken",
-        "outcome",
-        "outcome_on",
-        "meddra_code",
-        "meddra_version",
-    ]
-    initial = {name: getattr(event, name) for name in fields}
+    initial = {name: getattr(event, name) for name in services.EVENT_FIELDS}
     initial["injections"] = list(event.injections.values_list("pk", flat=True))
     initial["version"] = event.version
     return initial
