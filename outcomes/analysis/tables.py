@@ -88,6 +88,11 @@ def _mean_cols(prefix: str = "") -> list[tuple[str, str]]:
     ]
 
 
+def _ci_cols(prefix: str, what: str) -> list[tuple[str, str]]:
+    """The Wilson 95% interval beside a percentage (outcomes.analysis.stats.share)."""
+    return [(f"{prefix}ci_low", f"{what} 95% CI low (Wilson)"), (f"{prefix}ci_high", f"{what} 95% CI high (Wilson)")]
+
+
 def _withheld(source: Mapping[str, Any] | None, prefix: str = "", names: Mapping[str, str] | None = None) -> set[str]:
     """The columns of ``source``'s withheld fields (its ``suppressed`` list, only in a protected summary)."""
     names = names or {}
@@ -105,7 +110,13 @@ def _mean_values(mean: Mapping[str, Any] | None, prefix: str = "") -> dict[str, 
 
 def _share_values(s: Mapping[str, Any] | None, prefix: str) -> dict[str, Any]:
     s = s or {}
-    return {f"{prefix}n": s.get("n"), f"{prefix}N": s.get("N"), f"{prefix}pct": s.get("pct")}
+    return {
+        f"{prefix}n": s.get("n"),
+        f"{prefix}N": s.get("N"),
+        f"{prefix}pct": s.get("pct"),
+        f"{prefix}ci_low": s.get("ci_low"),
+        f"{prefix}ci_high": s.get("ci_high"),
+    }
 
 
 def _completion_table(slug: str, title: str, rows: Iterable[Mapping[str, Any]], label: str | None) -> Table:
@@ -125,6 +136,7 @@ def _completion_table(slug: str, title: str, rows: Iterable[Mapping[str, Any]], 
             ("cancelled", "Cancelled"),
             ("not_collected", "Not collected"),
             ("pct", "Completion %"),
+            *_ci_cols("", "Completion %"),
         ],
         keys=keys,
         note="Completion = completed / (completed + missed + open past due). Not collected: a baseline that could "
@@ -143,6 +155,8 @@ def _completion_table(slug: str, title: str, rows: Iterable[Mapping[str, Any]], 
                         "cancelled": tp["cancelled"],
                         "not_collected": tp["not_collected"],
                         "pct": tp["completion"]["pct"],
+                        "ci_low": tp["completion"].get("ci_low"),
+                        "ci_high": tp["completion"].get("ci_high"),
                     },
                     _withheld(tp),
                     _withheld(tp["completion"], names={"n": "completed", "N": "due"}),
@@ -180,6 +194,7 @@ def _change_table(summary: Mapping[str, Any]) -> Table:
             ("mcid_n", "Reached MCID (n)"),
             ("mcid_N", "Of (N)"),
             ("mcid_pct", "Reached MCID %"),
+            *_ci_cols("mcid_", "Reached MCID %"),
         ],
         ["timepoint", "measure"],
         note="Change = follow-up minus the same plan's baseline. MCID counted in the direction of improvement "
@@ -210,7 +225,13 @@ def _responders_table(summary: Mapping[str, Any]) -> Table:
     table = Table(
         "responders",
         "OMERACT-OARSI responders",
-        [("timepoint", "Timepoint"), ("n", "Responders (n)"), ("N", "Of (N)"), ("pct", "Responders %")],
+        [
+            ("timepoint", "Timepoint"),
+            ("n", "Responders (n)"),
+            ("N", "Of (N)"),
+            ("pct", "Responders %"),
+            *_ci_cols("", "Responders %"),
+        ],
         ["timepoint"],
     )
     for tp in summary["timepoints"]:
@@ -260,9 +281,11 @@ def _responders_by_kl_table(summary: Mapping[str, Any]) -> Table:
             ("resp_n", "Responders (n)"),
             ("resp_N", "Of (N)"),
             ("resp_pct", "Responders %"),
+            *_ci_cols("resp_", "Responders %"),
             ("mcid_n", "KOOS Pain MCID (n)"),
             ("mcid_N", "Of (N)"),
             ("mcid_pct", "KOOS Pain MCID %"),
+            *_ci_cols("mcid_", "KOOS Pain MCID %"),
         ],
         ["kl_grade", "timepoint"],
     )

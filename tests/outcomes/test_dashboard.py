@@ -101,7 +101,8 @@ def test_a_clinician_of_another_clinic_sees_none_of_it(client, clinic, clinician
     assert clinic.name not in page
     rows = csv_body(client, "completion")[1:]
     assert [r[0] for r in rows] == ["Baseline", "1 month", "6 months"]
-    assert all(set(r[1:-2]) == {"0"} and r[-1] == "" for r in rows)  # no plans at all: zeros describe nobody
+    # No plans at all: zeros describe nobody; no percentage (nor its interval) of nothing.
+    assert all(set(r[1:-4]) == {"0"} and r[-4:] == ["", "", "", ""] for r in rows)
 
 
 def test_queries_do_not_grow_with_patients(client, clinic, clinician, django_assert_max_num_queries):
