@@ -363,6 +363,8 @@ def _adverse_events_table(summary: Mapping[str, Any]) -> Table:
             ("events", "Events"),
             ("injections", "Injections"),
             ("per_100", "Per 100 injections"),
+            ("ci_low", "Per 100 injections 95% CI low (exact)"),
+            ("ci_high", "Per 100 injections 95% CI high (exact)"),
         ],
         ["product", "seriousness"],
         note=ae["note"],

@@ -135,6 +135,10 @@ class AdverseEventRowSerializer(serializers.Serializer):
     events = serializers.IntegerField(allow_null=True)
     injections = serializers.IntegerField(allow_null=True)
     per_100 = serializers.FloatField(allow_null=True)
+    ci_low = serializers.FloatField(
+        allow_null=True, help_text="Exact (Clopper-Pearson) 95% interval of per_100; null with per_100."
+    )
+    ci_high = serializers.FloatField(allow_null=True)
     suppressed = _suppressed()
 
 

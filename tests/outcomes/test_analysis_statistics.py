@@ -14,7 +14,7 @@ import math
 import pytest
 from django.core.cache import cache
 
-from outcomes.analysis.stats import mean_ci, t_975, wilson
+from outcomes.analysis.stats import clopper_pearson, mean_ci, t_975, wilson
 from outcomes.analysis.summary import outcomes_summary
 from tests.outcomes.analysis_data import make_plan
 
@@ -236,9 +236,18 @@ def test_loss_to_follow_up_by_clinic_clinician_and_product(five_plans, clinician
     assert six["completion"] == of(1, 3, pytest.approx(100 / 3))
 
 
-def test_adverse_events_are_empty_until_recorded(five_plans, clinician):
+def test_products_without_adverse_events_show_zero_with_an_exact_upper_limit(five_plans, clinician):
+    from registry.models import Injection
+
+    given = Injection.objects.filter(status="given").count()
     ae = outcomes_summary(clinician, {}, today=TODAY)["adverse_events"]
-    assert ae["rows"] == []
+    assert [(r["product"], r["seriousness"], r["events"], r["injections"]) for r in ae["rows"]] == [
+        ("bmac", "Non-serious", 0, given),
+        ("bmac", "Serious", 0, given),
+    ]
+    for row in ae["rows"]:
+        assert (row["per_100"], row["ci_low"]) == (0.0, 0.0)
+        assert row["ci_high"] == pytest.approx(100 * (1 - 0.025 ** (1 / given)))
 
 
 def test_adverse_events_per_100_injections_by_product_and_seriousness(five_plans, clinician):
@@ -257,3 +266,6 @@ def test_adverse_events_per_100_injections_by_product_and_seriousness(five_plans
     assert rows[("bmac", "Serious")]["events"] == 1
     assert rows[("bmac", "Serious")]["injections"] == given
     assert rows[("bmac", "Serious")]["per_100"] == pytest.approx(100 / given)
+    # 1 of n: the exact lower limit solves (1 - p)^n = 0.975; the upper one is the bisection's, checked elsewhere.
+    assert rows[("bmac", "Serious")]["ci_low"] == pytest.approx(100 * (1 - 0.975 ** (1 / given)))
+    assert rows[("bmac", "Serious")]["ci_high"] == pytest.approx(100 * clopper_pearson(1, given)[1])

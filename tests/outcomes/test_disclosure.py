@@ -186,6 +186,7 @@ def test_an_interval_is_withheld_whenever_its_count_is(client, lead_of_both):
 
     walk(data)
     assert withheld, "the cohort should have some withheld proportions"
+    assert any("per_100" in node for node in withheld), "the one adverse event is withheld, with its interval"
     for node in withheld:
         assert node["ci_low"] is None, node
         assert node["ci_high"] is None, node
