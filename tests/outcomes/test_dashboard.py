@@ -76,7 +76,8 @@ def test_dashboard_shows_numbers_with_their_counts(client, clinic, clinician):
     assert "chart.umd.js" in page
     assert "Download CSV" in page
     assert 'id="dashboard-data"' in page
-    assert "1 month completed (6 of 6)" in page
+    # With its Wilson interval: 6 of 6 is 100%, 95% CI 6 / (6 + 1.96^2) = 61% to 100%.
+    assert "1 month completed (6 of 6; 95% CI 61–100%)" in page
 
 
 def test_small_groups_are_marked_on_the_page(client, clinic, clinician):
