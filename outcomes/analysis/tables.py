@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from outcomes.analysis import disclosure
+from outcomes.analysis.stats import share
 from outcomes.measures import OUTCOME_MEASURES
 
 HIDDEN = "_hidden"  # a row's columns withheld by the protected summary
@@ -310,16 +311,24 @@ def _funnel_table(summary: Mapping[str, Any]) -> Table:
     table = Table(
         "funnel",
         "Completion funnel",
-        [("stage", "Stage"), ("count", "Plans"), ("pct", "% of plans in the cohort")],
+        [
+            ("stage", "Stage"),
+            ("count", "Plans"),
+            ("pct", "% of plans in the cohort"),
+            *_ci_cols("", "% of plans in the cohort"),
+        ],
         ["stage"],
     )
     total = summary["plans"]
 
     def add(stage: str, count: int | None) -> None:
-        # A share of plans goes with its two counts (withheld ones are None in a protected summary).
-        pct = (100.0 * count / total) if total and count is not None else None
-        hidden = {"count", "pct"} if count is None else {"pct"} if total is None else set()
-        table.rows.append(_row({"stage": stage, "count": count, "pct": pct}, hidden))
+        # A share of plans goes with its two counts (withheld ones are None in a protected summary), and so does
+        # its interval.
+        values = share(count, total).as_dict() if total and count is not None else {}
+        shown = {k: values.get(k) for k in ("pct", "ci_low", "ci_high")}
+        share_cols = {"pct", "ci_low", "ci_high"}
+        hidden = {"count"} | share_cols if count is None else share_cols if total is None else set()
+        table.rows.append(_row({"stage": stage, "count": count, **shown}, hidden))
 
     add("Plans in the cohort", total)
     for tp in summary["completion"]:

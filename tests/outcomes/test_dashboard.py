@@ -59,6 +59,18 @@ def test_urls_are_named():
     assert reverse("outcomes:patient-trajectory", args=["KR-0000-0000"]) == "/patients/KR-0000-0000/trajectory/"
 
 
+def test_the_funnel_gives_each_share_of_plans_with_its_wilson_interval(client, clinic, clinician):
+    some_plans(clinic, clinician, 12)
+    client.force_login(clinician)
+    rows = csv_body(client, "funnel")
+    header = rows[0]
+    cohort = dict(zip(header, rows[1], strict=True))
+    assert (cohort["Plans"], cohort["% of plans in the cohort"]) == ("12", "100.0")
+    # 12 of 12: low 12 / (12 + 1.96^2) = 75.75%, high 100%.
+    assert cohort["% of plans in the cohort 95% CI low (Wilson)"] == f"{100 * 12 / (12 + 1.959963984540054**2):.3f}"
+    assert cohort["% of plans in the cohort 95% CI high (Wilson)"] == "100.0"
+
+
 def test_login_required(client):
     response = client.get(URL)
     assert response.status_code == 302

@@ -194,7 +194,7 @@ def test_an_interval_is_withheld_whenever_its_count_is(client, lead_of_both):
     assert any(node["ci_low"] is not None for node in shown)
 
     blank_cis = 0
-    for slug in ("completion", "change", "responders", "responders_by_kl", "adverse_events"):
+    for slug in ("completion", "change", "responders", "responders_by_kl", "adverse_events", "funnel"):
         response = client.get(reverse("outcomes:dashboard-csv", args=[slug]))
         for row in parse_csv(response.content.decode("utf-8-sig")):
             for column in [c for c in row if " 95% CI " in c]:
