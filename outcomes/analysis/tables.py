@@ -36,17 +36,39 @@ class Table:
     csv_url: str = ""
     withheld: Table | None = None  # on the page: the same table as a download shows it
 
+    def intervals(self) -> dict[str, tuple[str, str]]:
+        """A rate's column -> its interval's two columns (a percentage's Wilson, a rate's exact interval): files
+        keep them apart; the page prints them in the rate's cell, so the tables still fit beside their charts."""
+        keys = {key for key, _ in self.columns}
+        out = {}
+        for key in keys:
+            if key.endswith("ci_low"):
+                prefix = key[: -len("ci_low")]
+                rate = f"{prefix}pct" if f"{prefix}pct" in keys else "per_100" if not prefix else ""
+                if rate in keys and f"{prefix}ci_high" in keys:
+                    out[rate] = (key, f"{prefix}ci_high")
+        return out
+
+    def page_columns(self) -> list[tuple[str, str]]:
+        """The columns as the page shows them: each interval inside its rate's column."""
+        intervals = self.intervals()
+        folded = {k for pair in intervals.values() for k in pair}
+        return [(key, f"{heading} (95% CI)" if key in intervals else heading) for key, heading in self.columns
+                if key not in folded]  # fmt: skip
+
     def display_rows(self) -> list[dict[str, Any]]:
         """Rows as text for the page: numbers rounded for reading, nothing hidden, and each number that a download
         withholds marked (``withheld``: the same table from the protected summary, row for row)."""
-        key_index = {i for i, (key, _) in enumerate(self.columns) if key in self.keys}
+        columns = self.page_columns()
+        intervals = self.intervals()
+        key_index = {i for i, (key, _) in enumerate(columns) if key in self.keys}
         protected = self.withheld.rows if self.withheld is not None else [{} for _ in self.rows]
         out = []
         for row, twin in zip(self.rows, protected, strict=True):
             hidden = twin.get(HIDDEN, set())
             out.append(
                 {
-                    "cells": [{"text": _show(row.get(key), key), "withheld": key in hidden} for key, _ in self.columns],
+                    "cells": [_cell(row, key, intervals.get(key, ()), hidden) for key, _ in columns],
                     "withheld": bool(hidden),
                     "key_index": key_index,
                     "measure": row.get("measure_key", ""),
@@ -63,6 +85,15 @@ class Table:
             cells = [None if key in hidden else row.get(key) for key, _ in self.columns]
             out.append([*[_csv(v) for v in cells], "yes" if hidden else ""])
         return out
+
+
+def _cell(row: Mapping[str, Any], key: str, interval: tuple[str, ...], hidden: set[str]) -> dict[str, Any]:
+    limits = [row.get(k) for k in interval]
+    return {
+        "text": _show(row.get(key), key),
+        "interval": f"({limits[0]:.1f}–{limits[1]:.1f})" if limits and None not in limits else "",
+        "withheld": bool({key, *interval} & hidden),
+    }
 
 
 def _show(value: Any, key: str) -> str:

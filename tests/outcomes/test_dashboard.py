@@ -90,6 +90,15 @@ def test_dashboard_shows_numbers_with_their_counts(client, clinic, clinician):
     assert 'id="dashboard-data"' in page
     # With its Wilson interval: 6 of 6 is 100%, 95% CI 6 / (6 + 1.96^2) = 61% to 100%.
     assert "1 month completed (6 of 6; 95% CI 61–100%)" in page
+    # In the tables each rate carries its interval in its own cell (the files give them columns of their own).
+    table = next(t for sec in response.context["sections"] for t in sec["tables"] if t.slug == "completion")
+    headings = [heading for _, heading in table.page_columns()]
+    assert "Completion % (95% CI)" in headings
+    assert not any("CI low" in h for h in headings)
+    month = next(r for r in table.display_rows() if r["cells"][0]["text"] == "1 month")
+    rate = month["cells"][headings.index("Completion % (95% CI)")]
+    assert (rate["text"], rate["interval"]) == ("100.0%", "(61.0–100.0)")
+    assert '<span class="interval">(61.0–100.0)</span>' in page
 
 
 def test_small_groups_are_marked_on_the_page(client, clinic, clinician):
