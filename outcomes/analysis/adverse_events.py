@@ -1,4 +1,4 @@
-"""Adverse events per 100 injections, by product and seriousness, for the dashboard.
+"""Adverse events per 100 injections, by product and seriousness, with exact 95% intervals, for the dashboard.
 
 Events are safety's data, and safety sits above outcomes (imports point down), so outcomes never names safety's
 models: safety hands its selector in at start-up (``provide``, called from safety/apps.py). Each event counts
@@ -14,6 +14,7 @@ from typing import Any
 
 from django.db.models import Count, QuerySet
 
+from outcomes.analysis.stats import clopper_pearson
 from registry.choices import InjectionStatus, Product
 from registry.models import Injection
 
@@ -30,21 +31,43 @@ def provide(count_events: EventCounter | None) -> None:
 
 
 def per_100_injections(plan_ids) -> dict[str, Any]:
-    """``plan_ids``: the cohort's plan ids (a queryset of ids, or raw SQL)."""
+    """``plan_ids``: the cohort's plan ids (a queryset of ids, or raw SQL).
+
+    Every product given appears with both seriousnesses, with no events too: "0 of 212, upper 95% 1.7%" is what a
+    safety reader needs to know about a product. Each rate carries its exact (Clopper-Pearson) 95% interval per
+    100 injections: events of injections, as a binomial proportion (exact when an injection has at most one
+    event of a seriousness, the usual case)."""
     if _count_events is None:
         return {"available": False, "note": "Adverse events are not recorded in this registry yet.", "rows": []}
     injections = Injection.objects.filter(plan_id__in=plan_ids, status=InjectionStatus.GIVEN)
     given = dict(injections.values_list("product").annotate(n=Count("pk")).order_by())
     products = dict(Product.choices)
+    counted = {(product, bool(serious)): n for product, serious, n in _count_events(injections)}
+    for product in given:
+        for serious in (False, True):
+            counted.setdefault((product, serious), 0)
     rows = [
-        {
-            "product": product,
-            "label": str(products.get(product, product)),
-            "seriousness": "Serious" if serious else "Non-serious",
-            "events": n,
-            "injections": given.get(product, 0),
-            "per_100": (100.0 * n / given[product]) if given.get(product) else None,
-        }
-        for product, serious, n in sorted(_count_events(injections), key=lambda r: (str(r[0]), str(r[1])))
+        _row(product, str(products.get(product, product)), serious, n, given.get(product, 0))
+        for (product, serious), n in sorted(counted.items(), key=lambda r: (str(r[0][0]), str(r[0][1])))
     ]
-    return {"available": True, "note": "Events per 100 given injections.", "rows": rows}
+    return {
+        "available": True,
+        "note": "Events per 100 given injections, with exact (Clopper-Pearson) 95% intervals; products given "
+        "without events are shown with 0.",
+        "rows": rows,
+    }
+
+
+def _row(product: str, label: str, serious: bool, events: int, injections: int) -> dict[str, Any]:
+    # Several events under one injection can make events outnumber injections: no binomial interval then.
+    interval = clopper_pearson(events, injections) if injections and events <= injections else None
+    return {
+        "product": product,
+        "label": label,
+        "seriousness": "Serious" if serious else "Non-serious",
+        "events": events,
+        "injections": injections,
+        "per_100": (100.0 * events / injections) if injections else None,
+        "ci_low": 100.0 * interval[0] if interval else None,
+        "ci_high": 100.0 * interval[1] if interval else None,
+    }

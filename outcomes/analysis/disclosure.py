@@ -467,13 +467,14 @@ def _apply(summary: dict, r: Release) -> None:
             holders[key][name] = None
     for holder in _holders(summary):
         hidden = withheld.get(id(holder), set())
-        # A percentage goes with its numerator and denominator.
+        # A percentage goes with its numerator and denominator, and so does its interval: the limits of a Wilson
+        # or exact interval, with the percentage or alone, give the counts back.
         if "pct" in holder and {"n", "N"} & hidden:
-            holder["pct"] = None
-            hidden.add("pct")
+            hidden.update(f for f in ("pct", "ci_low", "ci_high") if f in holder)
         if "per_100" in holder and {"events", "injections"} & hidden:
-            holder["per_100"] = None
-            hidden.add("per_100")
+            hidden.update(f for f in ("per_100", "ci_low", "ci_high") if f in holder)
+        for name in hidden:
+            holder[name] = None
         holder["suppressed"] = sorted(hidden)
 
 

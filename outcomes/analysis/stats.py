@@ -89,21 +89,101 @@ def mean_ci(n: int | None, total: float | None, total_squares: float | None) -> 
     return Mean(n, mean, sd, mean - half, mean + half)
 
 
+def wilson(n: int, total: int) -> tuple[float, float] | None:
+    """Wilson score 95 % interval of the proportion n / total, as fractions (Newcombe 1998, method 3: no
+    continuity correction). Stays inside 0-1 and is sound at 0 and at total, unlike the Wald interval."""
+    if total <= 0:
+        return None
+    if not 0 <= n <= total:
+        raise ValueError("n must lie between 0 and the denominator")
+    z2 = Z_975**2
+    p = n / total
+    centre = p + z2 / (2 * total)
+    half = Z_975 * math.sqrt(p * (1 - p) / total + z2 / (4 * total**2))
+    denominator = 1 + z2 / total
+    # At 0 and at total one limit is exactly 0 or 1; rounding would leave it a hair inside.
+    low = 0.0 if n == 0 else (centre - half) / denominator
+    high = 1.0 if n == total else (centre + half) / denominator
+    return low, high
+
+
+def _binomial_cdf(x: int, total: int, p: float) -> float:
+    """P(X <= x) for X ~ Binomial(total, p), summed term by term in logs (x is a count of events: small)."""
+    if x < 0:
+        return 0.0
+    if x >= total or p <= 0.0:
+        return 1.0
+    if p >= 1.0:
+        return 0.0
+    log_p, log_q = math.log(p), math.log1p(-p)
+    log_n = math.lgamma(total + 1)
+    return min(
+        sum(
+            math.exp(log_n - math.lgamma(k + 1) - math.lgamma(total - k + 1) + k * log_p + (total - k) * log_q)
+            for k in range(x + 1)
+        ),
+        1.0,
+    )
+
+
+def _solve_decreasing(f, target: float) -> float:
+    """The p in 0-1 where the decreasing function f(p) crosses target, by bisection (to far below 1e-12)."""
+    low, high = 0.0, 1.0
+    for _ in range(100):
+        mid = (low + high) / 2
+        if f(mid) > target:
+            low = mid
+        else:
+            high = mid
+    return (low + high) / 2
+
+
+def clopper_pearson(events: int, total: int) -> tuple[float, float] | None:
+    """Exact (Clopper-Pearson) 95 % interval of events / total, as fractions. Each limit is the p at which the
+    binomial tail beyond what was seen holds 2.5 % (the same as the beta quantiles Beta(0.025; x, n - x + 1) and
+    Beta(0.975; x + 1, n - x)), found by bisection on the binomial CDF; 0 and total events take the closed forms:
+    0 of n has upper limit 1 - 0.025^(1/n) (0 of 212: 1.72 %)."""
+    if total <= 0:
+        return None
+    if not 0 <= events <= total:
+        raise ValueError("events must lie between 0 and the denominator")
+    tail = (1 - 0.95) / 2
+    if events == 0:
+        low = 0.0
+    elif events == total:
+        low = tail ** (1 / total)
+    else:  # P(X >= events) = 2.5 %: P(X <= events - 1) = 97.5 %
+        low = _solve_decreasing(lambda p: _binomial_cdf(events - 1, total, p), 1 - tail)
+    if events == total:
+        high = 1.0
+    elif events == 0:
+        high = 1 - tail ** (1 / total)
+    else:  # P(X <= events) = 2.5 %
+        high = _solve_decreasing(lambda p: _binomial_cdf(events, total, p), tail)
+    return low, high
+
+
 @dataclass(frozen=True)
 class Share:
-    """A proportion that always carries its counts: n of N."""
+    """A proportion that always carries its counts: n of N, with its Wilson 95 % interval in percent."""
 
     n: int
     N: int  # the denominator, by its conventional name
     pct: float | None  # None when N is 0
+    ci_low: float | None = None  # Wilson 95 %, in percent like pct; None when N is 0
+    ci_high: float | None = None
 
     def as_dict(self) -> dict:
         return asdict(self)
 
 
 def share(n: int | None, total: int | None) -> Share:
+    """n of N with its percentage and Wilson interval: the one way every proportion on the dashboard is made."""
     n, total = int(n or 0), int(total or 0)
-    return Share(n, total, (100.0 * n / total) if total else None)
+    if not total:
+        return Share(n, total, None)
+    low, high = wilson(n, total)
+    return Share(n, total, 100.0 * n / total, 100.0 * low, 100.0 * high)
 
 
-__all__ = ["T_975", "Z_975", "Mean", "Share", "mean_ci", "share", "t_975"]
+__all__ = ["T_975", "Z_975", "Mean", "Share", "clopper_pearson", "mean_ci", "share", "t_975", "wilson"]

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from outcomes.analysis import disclosure
+from outcomes.analysis.stats import share
 from outcomes.measures import OUTCOME_MEASURES
 
 HIDDEN = "_hidden"  # a row's columns withheld by the protected summary
@@ -35,17 +36,39 @@ class Table:
     csv_url: str = ""
     withheld: Table | None = None  # on the page: the same table as a download shows it
 
+    def intervals(self) -> dict[str, tuple[str, str]]:
+        """A rate's column -> its interval's two columns (a percentage's Wilson, a rate's exact interval): files
+        keep them apart; the page prints them in the rate's cell, so the tables still fit beside their charts."""
+        keys = {key for key, _ in self.columns}
+        out = {}
+        for key in keys:
+            if key.endswith("ci_low"):
+                prefix = key[: -len("ci_low")]
+                rate = f"{prefix}pct" if f"{prefix}pct" in keys else "per_100" if not prefix else ""
+                if rate in keys and f"{prefix}ci_high" in keys:
+                    out[rate] = (key, f"{prefix}ci_high")
+        return out
+
+    def page_columns(self) -> list[tuple[str, str]]:
+        """The columns as the page shows them: each interval inside its rate's column."""
+        intervals = self.intervals()
+        folded = {k for pair in intervals.values() for k in pair}
+        return [(key, f"{heading} (95% CI)" if key in intervals else heading) for key, heading in self.columns
+                if key not in folded]  # fmt: skip
+
     def display_rows(self) -> list[dict[str, Any]]:
         """Rows as text for the page: numbers rounded for reading, nothing hidden, and each number that a download
         withholds marked (``withheld``: the same table from the protected summary, row for row)."""
-        key_index = {i for i, (key, _) in enumerate(self.columns) if key in self.keys}
+        columns = self.page_columns()
+        intervals = self.intervals()
+        key_index = {i for i, (key, _) in enumerate(columns) if key in self.keys}
         protected = self.withheld.rows if self.withheld is not None else [{} for _ in self.rows]
         out = []
         for row, twin in zip(self.rows, protected, strict=True):
             hidden = twin.get(HIDDEN, set())
             out.append(
                 {
-                    "cells": [{"text": _show(row.get(key), key), "withheld": key in hidden} for key, _ in self.columns],
+                    "cells": [_cell(row, key, intervals.get(key, ()), hidden) for key, _ in columns],
                     "withheld": bool(hidden),
                     "key_index": key_index,
                     "measure": row.get("measure_key", ""),
@@ -62,6 +85,15 @@ class Table:
             cells = [None if key in hidden else row.get(key) for key, _ in self.columns]
             out.append([*[_csv(v) for v in cells], "yes" if hidden else ""])
         return out
+
+
+def _cell(row: Mapping[str, Any], key: str, interval: tuple[str, ...], hidden: set[str]) -> dict[str, Any]:
+    limits = [row.get(k) for k in interval]
+    return {
+        "text": _show(row.get(key), key),
+        "interval": f"({limits[0]:.1f}–{limits[1]:.1f})" if limits and None not in limits else "",
+        "withheld": bool({key, *interval} & hidden),
+    }
 
 
 def _show(value: Any, key: str) -> str:
@@ -88,6 +120,11 @@ def _mean_cols(prefix: str = "") -> list[tuple[str, str]]:
     ]
 
 
+def _ci_cols(prefix: str, what: str) -> list[tuple[str, str]]:
+    """The Wilson 95% interval beside a percentage (outcomes.analysis.stats.share)."""
+    return [(f"{prefix}ci_low", f"{what} 95% CI low (Wilson)"), (f"{prefix}ci_high", f"{what} 95% CI high (Wilson)")]
+
+
 def _withheld(source: Mapping[str, Any] | None, prefix: str = "", names: Mapping[str, str] | None = None) -> set[str]:
     """The columns of ``source``'s withheld fields (its ``suppressed`` list, only in a protected summary)."""
     names = names or {}
@@ -105,7 +142,13 @@ def _mean_values(mean: Mapping[str, Any] | None, prefix: str = "") -> dict[str, 
 
 def _share_values(s: Mapping[str, Any] | None, prefix: str) -> dict[str, Any]:
     s = s or {}
-    return {f"{prefix}n": s.get("n"), f"{prefix}N": s.get("N"), f"{prefix}pct": s.get("pct")}
+    return {
+        f"{prefix}n": s.get("n"),
+        f"{prefix}N": s.get("N"),
+        f"{prefix}pct": s.get("pct"),
+        f"{prefix}ci_low": s.get("ci_low"),
+        f"{prefix}ci_high": s.get("ci_high"),
+    }
 
 
 def _completion_table(slug: str, title: str, rows: Iterable[Mapping[str, Any]], label: str | None) -> Table:
@@ -125,6 +168,7 @@ def _completion_table(slug: str, title: str, rows: Iterable[Mapping[str, Any]], 
             ("cancelled", "Cancelled"),
             ("not_collected", "Not collected"),
             ("pct", "Completion %"),
+            *_ci_cols("", "Completion %"),
         ],
         keys=keys,
         note="Completion = completed / (completed + missed + open past due). Not collected: a baseline that could "
@@ -143,6 +187,8 @@ def _completion_table(slug: str, title: str, rows: Iterable[Mapping[str, Any]], 
                         "cancelled": tp["cancelled"],
                         "not_collected": tp["not_collected"],
                         "pct": tp["completion"]["pct"],
+                        "ci_low": tp["completion"].get("ci_low"),
+                        "ci_high": tp["completion"].get("ci_high"),
                     },
                     _withheld(tp),
                     _withheld(tp["completion"], names={"n": "completed", "N": "due"}),
@@ -180,6 +226,7 @@ def _change_table(summary: Mapping[str, Any]) -> Table:
             ("mcid_n", "Reached MCID (n)"),
             ("mcid_N", "Of (N)"),
             ("mcid_pct", "Reached MCID %"),
+            *_ci_cols("mcid_", "Reached MCID %"),
         ],
         ["timepoint", "measure"],
         note="Change = follow-up minus the same plan's baseline. MCID counted in the direction of improvement "
@@ -210,7 +257,13 @@ def _responders_table(summary: Mapping[str, Any]) -> Table:
     table = Table(
         "responders",
         "OMERACT-OARSI responders",
-        [("timepoint", "Timepoint"), ("n", "Responders (n)"), ("N", "Of (N)"), ("pct", "Responders %")],
+        [
+            ("timepoint", "Timepoint"),
+            ("n", "Responders (n)"),
+            ("N", "Of (N)"),
+            ("pct", "Responders %"),
+            *_ci_cols("", "Responders %"),
+        ],
         ["timepoint"],
     )
     for tp in summary["timepoints"]:
@@ -260,9 +313,11 @@ def _responders_by_kl_table(summary: Mapping[str, Any]) -> Table:
             ("resp_n", "Responders (n)"),
             ("resp_N", "Of (N)"),
             ("resp_pct", "Responders %"),
+            *_ci_cols("resp_", "Responders %"),
             ("mcid_n", "KOOS Pain MCID (n)"),
             ("mcid_N", "Of (N)"),
             ("mcid_pct", "KOOS Pain MCID %"),
+            *_ci_cols("mcid_", "KOOS Pain MCID %"),
         ],
         ["kl_grade", "timepoint"],
     )
@@ -287,16 +342,24 @@ def _funnel_table(summary: Mapping[str, Any]) -> Table:
     table = Table(
         "funnel",
         "Completion funnel",
-        [("stage", "Stage"), ("count", "Plans"), ("pct", "% of plans in the cohort")],
+        [
+            ("stage", "Stage"),
+            ("count", "Plans"),
+            ("pct", "% of plans in the cohort"),
+            *_ci_cols("", "% of plans in the cohort"),
+        ],
         ["stage"],
     )
     total = summary["plans"]
 
     def add(stage: str, count: int | None) -> None:
-        # A share of plans goes with its two counts (withheld ones are None in a protected summary).
-        pct = (100.0 * count / total) if total and count is not None else None
-        hidden = {"count", "pct"} if count is None else {"pct"} if total is None else set()
-        table.rows.append(_row({"stage": stage, "count": count, "pct": pct}, hidden))
+        # A share of plans goes with its two counts (withheld ones are None in a protected summary), and so does
+        # its interval.
+        values = share(count, total).as_dict() if total and count is not None else {}
+        shown = {k: values.get(k) for k in ("pct", "ci_low", "ci_high")}
+        share_cols = {"pct", "ci_low", "ci_high"}
+        hidden = {"count"} | share_cols if count is None else share_cols if total is None else set()
+        table.rows.append(_row({"stage": stage, "count": count, **shown}, hidden))
 
     add("Plans in the cohort", total)
     for tp in summary["completion"]:
@@ -340,6 +403,8 @@ def _adverse_events_table(summary: Mapping[str, Any]) -> Table:
             ("events", "Events"),
             ("injections", "Injections"),
             ("per_100", "Per 100 injections"),
+            ("ci_low", "Per 100 injections 95% CI low (exact)"),
+            ("ci_high", "Per 100 injections 95% CI high (exact)"),
         ],
         ["product", "seriousness"],
         note=ae["note"],

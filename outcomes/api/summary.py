@@ -42,6 +42,8 @@ class ShareSerializer(serializers.Serializer):
     n = serializers.IntegerField(allow_null=True)
     N = serializers.IntegerField(allow_null=True, help_text="Denominator.")
     pct = serializers.FloatField(allow_null=True, help_text="100 n / N; null when N is 0 or either is withheld.")
+    ci_low = serializers.FloatField(allow_null=True, help_text="Wilson 95% interval of pct, in percent; null with pct.")
+    ci_high = serializers.FloatField(allow_null=True)
     suppressed = _suppressed()
 
 
@@ -133,6 +135,10 @@ class AdverseEventRowSerializer(serializers.Serializer):
     events = serializers.IntegerField(allow_null=True)
     injections = serializers.IntegerField(allow_null=True)
     per_100 = serializers.FloatField(allow_null=True)
+    ci_low = serializers.FloatField(
+        allow_null=True, help_text="Exact (Clopper-Pearson) 95% interval of per_100; null with per_100."
+    )
+    ci_high = serializers.FloatField(allow_null=True)
     suppressed = _suppressed()
 
 

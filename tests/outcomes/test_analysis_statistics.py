@@ -14,7 +14,7 @@ import math
 import pytest
 from django.core.cache import cache
 
-from outcomes.analysis.stats import mean_ci, t_975
+from outcomes.analysis.stats import clopper_pearson, mean_ci, t_975, wilson
 from outcomes.analysis.summary import outcomes_summary
 from tests.outcomes.analysis_data import make_plan
 
@@ -86,6 +86,13 @@ def completion(summary, timepoint):
     return next(t for t in summary["completion"] if t["timepoint"] == timepoint)
 
 
+def of(n, total, pct):
+    """n of N as the summary gives it: its percentage and its Wilson interval (tests/outcomes/test_intervals.py)."""
+    low, high = wilson(n, total) if total else (None, None)
+    pct_low, pct_high = (None, None) if low is None else (pytest.approx(100 * low), pytest.approx(100 * high))
+    return {"n": n, "N": total, "pct": pct, "ci_low": pct_low, "ci_high": pct_high}
+
+
 def test_t_quantiles_match_published_values():
     assert t_975(1) == pytest.approx(12.7062, abs=1e-4)
     assert t_975(10) == pytest.approx(2.2281, abs=1e-4)
@@ -114,9 +121,9 @@ def test_completion_rates_and_denominators(five_plans, clinician):
     assert s["plans"] == 5
     baseline = completion(s, "baseline")
     assert (baseline["completed"], baseline["due"]) == (4, 5)
-    assert baseline["completion"] == {"n": 4, "N": 5, "pct": 80.0}
+    assert baseline["completion"] == of(4, 5, 80.0)
     one = completion(s, "1m")
-    assert one["completion"] == {"n": 4, "N": 5, "pct": 80.0}
+    assert one["completion"] == of(4, 5, 80.0)
     six = completion(s, "6m")
     assert (six["completed"], six["missed"], six["open_overdue"]) == (1, 1, 1)
     assert (six["not_yet_due"], six["cancelled"], six["plans"]) == (1, 1, 5)
@@ -167,6 +174,8 @@ def test_mcid_counts_in_the_direction_of_improvement(five_plans, clinician):
         "n": 2,
         "N": 3,
         "pct": pytest.approx(200 / 3),
+        "ci_low": pytest.approx(100 * wilson(2, 3)[0]),
+        "ci_high": pytest.approx(100 * wilson(2, 3)[1]),
         "threshold": 10.0,
         "direction": "increase",
     }
@@ -181,19 +190,19 @@ def test_omeract_oarsi_responders(five_plans, clinician):
     s = outcomes_summary(clinician, {}, today=TODAY)
     # 1 month: P1 meets criterion B (pain and global by >= 20 % and >= 10); P2 only pain (exactly 10 = 20 %);
     # P3 worse; P4 undecidable (no baseline).
-    assert timepoint_row(s, "1m")["responders"] == {"n": 1, "N": 3, "pct": pytest.approx(100 / 3)}
+    assert timepoint_row(s, "1m")["responders"] == of(1, 3, pytest.approx(100 / 3))
     # 6 months: P1's pain falls 60 -> 30 (exactly 50 % and >= 20): criterion A.
-    assert timepoint_row(s, "6m")["responders"] == {"n": 1, "N": 1, "pct": 100.0}
+    assert timepoint_row(s, "6m")["responders"] == of(1, 1, 100.0)
     assert timepoint_row(s, "baseline")["responders"] is None
 
 
 def test_responders_by_kl_grade(five_plans, clinician):
     s = outcomes_summary(clinician, {}, today=TODAY)
     by_kl = {g["kl_grade"]: {t["timepoint"]: t for t in g["timepoints"]} for g in s["responders_by_kl"]}
-    assert by_kl[2]["1m"]["responders"] == {"n": 1, "N": 2, "pct": 50.0}
-    assert by_kl[3]["1m"]["responders"] == {"n": 0, "N": 1, "pct": 0.0}
-    assert by_kl[3]["6m"]["responders"] == {"n": 0, "N": 0, "pct": None}
-    assert by_kl[2]["1m"]["mcid_koos_pain"] == {"n": 2, "N": 2, "pct": 100.0}
+    assert by_kl[2]["1m"]["responders"] == of(1, 2, 50.0)
+    assert by_kl[3]["1m"]["responders"] == of(0, 1, 0.0)
+    assert by_kl[3]["6m"]["responders"] == of(0, 0, None)
+    assert by_kl[2]["1m"]["mcid_koos_pain"] == of(2, 2, 100.0)
 
 
 def test_baseline_scores_of_completers_and_lost(five_plans, clinician):
@@ -224,12 +233,21 @@ def test_loss_to_follow_up_by_clinic_clinician_and_product(five_plans, clinician
     assert [r["label"] for r in loss["by_clinician"]] == [clinician.username]
     assert [r["key"] for r in loss["by_product"]] == ["bmac"]
     six = next(t for t in loss["by_clinician"][0]["timepoints"] if t["timepoint"] == "6m")
-    assert six["completion"] == {"n": 1, "N": 3, "pct": pytest.approx(100 / 3)}
+    assert six["completion"] == of(1, 3, pytest.approx(100 / 3))
 
 
-def test_adverse_events_are_empty_until_recorded(five_plans, clinician):
+def test_products_without_adverse_events_show_zero_with_an_exact_upper_limit(five_plans, clinician):
+    from registry.models import Injection
+
+    given = Injection.objects.filter(status="given").count()
     ae = outcomes_summary(clinician, {}, today=TODAY)["adverse_events"]
-    assert ae["rows"] == []
+    assert [(r["product"], r["seriousness"], r["events"], r["injections"]) for r in ae["rows"]] == [
+        ("bmac", "Non-serious", 0, given),
+        ("bmac", "Serious", 0, given),
+    ]
+    for row in ae["rows"]:
+        assert (row["per_100"], row["ci_low"]) == (0.0, 0.0)
+        assert row["ci_high"] == pytest.approx(100 * (1 - 0.025 ** (1 / given)))
 
 
 def test_adverse_events_per_100_injections_by_product_and_seriousness(five_plans, clinician):
@@ -248,3 +266,6 @@ def test_adverse_events_per_100_injections_by_product_and_seriousness(five_plans
     assert rows[("bmac", "Serious")]["events"] == 1
     assert rows[("bmac", "Serious")]["injections"] == given
     assert rows[("bmac", "Serious")]["per_100"] == pytest.approx(100 / given)
+    # 1 of n: the exact lower limit solves (1 - p)^n = 0.975; the upper one is the bisection's, checked elsewhere.
+    assert rows[("bmac", "Serious")]["ci_low"] == pytest.approx(100 * (1 - 0.975 ** (1 / given)))
+    assert rows[("bmac", "Serious")]["ci_high"] == pytest.approx(100 * clopper_pearson(1, given)[1])

@@ -46,11 +46,12 @@ def test_summary_has_the_dashboard_numbers(api_as, clinician, plans):
     assert pain["change"]["n"] == 12
     assert pain["change"]["mean"] == pytest.approx(20)
     assert pain["mcid"] == {
-        "n": 12, "N": 12, "pct": 100.0, "threshold": 10.0, "direction": "increase", "suppressed": []
+        "n": 12, "N": 12, "pct": 100.0, "ci_low": pytest.approx(100 * 12 / (12 + 1.959963984540054**2)),
+        "ci_high": 100.0, "threshold": 10.0, "direction": "increase", "suppressed": []
     }  # fmt: skip
     assert month["responders"]["N"] == 12
     assert {t["measure"] for t in data["thresholds"]} >= {"koos_pain", "oks_total", "vas_pain"}
-    assert data["adverse_events"]["rows"] == []
+    assert {r["events"] for r in data["adverse_events"]["rows"]} == {0}  # given, without events: shown as 0
     # The page and the API give the same numbers where the API shows them.
     page = outcomes_summary(clinician, {})
     assert pain["change"] == {**page["timepoints"][1]["measures"][0]["change"], "suppressed": []}

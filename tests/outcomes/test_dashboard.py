@@ -59,6 +59,18 @@ def test_urls_are_named():
     assert reverse("outcomes:patient-trajectory", args=["KR-0000-0000"]) == "/patients/KR-0000-0000/trajectory/"
 
 
+def test_the_funnel_gives_each_share_of_plans_with_its_wilson_interval(client, clinic, clinician):
+    some_plans(clinic, clinician, 12)
+    client.force_login(clinician)
+    rows = csv_body(client, "funnel")
+    header = rows[0]
+    cohort = dict(zip(header, rows[1], strict=True))
+    assert (cohort["Plans"], cohort["% of plans in the cohort"]) == ("12", "100.0")
+    # 12 of 12: low 12 / (12 + 1.96^2) = 75.75%, high 100%.
+    assert cohort["% of plans in the cohort 95% CI low (Wilson)"] == f"{100 * 12 / (12 + 1.959963984540054**2):.3f}"
+    assert cohort["% of plans in the cohort 95% CI high (Wilson)"] == "100.0"
+
+
 def test_login_required(client):
     response = client.get(URL)
     assert response.status_code == 302
@@ -76,7 +88,17 @@ def test_dashboard_shows_numbers_with_their_counts(client, clinic, clinician):
     assert "chart.umd.js" in page
     assert "Download CSV" in page
     assert 'id="dashboard-data"' in page
-    assert "1 month completed (6 of 6)" in page
+    # With its Wilson interval: 6 of 6 is 100%, 95% CI 6 / (6 + 1.96^2) = 61% to 100%.
+    assert "1 month completed (6 of 6; 95% CI 61–100%)" in page
+    # In the tables each rate carries its interval in its own cell (the files give them columns of their own).
+    table = next(t for sec in response.context["sections"] for t in sec["tables"] if t.slug == "completion")
+    headings = [heading for _, heading in table.page_columns()]
+    assert "Completion % (95% CI)" in headings
+    assert not any("CI low" in h for h in headings)
+    month = next(r for r in table.display_rows() if r["cells"][0]["text"] == "1 month")
+    rate = month["cells"][headings.index("Completion % (95% CI)")]
+    assert (rate["text"], rate["interval"]) == ("100.0%", "(61.0–100.0)")
+    assert '<span class="interval">(61.0–100.0)</span>' in page
 
 
 def test_small_groups_are_marked_on_the_page(client, clinic, clinician):
@@ -101,7 +123,8 @@ def test_a_clinician_of_another_clinic_sees_none_of_it(client, clinic, clinician
     assert clinic.name not in page
     rows = csv_body(client, "completion")[1:]
     assert [r[0] for r in rows] == ["Baseline", "1 month", "6 months"]
-    assert all(set(r[1:-2]) == {"0"} and r[-1] == "" for r in rows)  # no plans at all: zeros describe nobody
+    # No plans at all: zeros describe nobody; no percentage (nor its interval) of nothing.
+    assert all(set(r[1:-4]) == {"0"} and r[-4:] == ["", "", "", ""] for r in rows)
 
 
 def test_queries_do_not_grow_with_patients(client, clinic, clinician, django_assert_max_num_queries):

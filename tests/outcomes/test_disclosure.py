@@ -160,3 +160,46 @@ def test_every_role_reads_exact_numbers_on_the_page_and_protected_ones_in_downlo
         assert (group["plans"], group["suppressed"]) == (None, ["plans"])
         assert group["timepoints"][1]["measures"][0]["change"]["mean"] is None
     assert data["plans"] == 15  # the whole cohort is not small
+
+
+def test_an_interval_is_withheld_whenever_its_count_is(client, lead_of_both):
+    """A Wilson interval's limits give back n and N (and an exact one's give back events and injections): wherever
+    the API or a CSV file withholds a percentage's count, it withholds the interval too."""
+    from django.urls import reverse
+
+    from tests.outcomes.disclosure_support import parse_csv
+
+    client.force_login(lead_of_both)
+    data = client.get("/api/v1/outcomes/summary/").json()
+    withheld, shown = [], []
+
+    def walk(node):
+        if isinstance(node, dict):
+            if "ci_low" in node and ("pct" in node or "per_100" in node):
+                counts = {"n", "N", "events", "injections"} & set(node["suppressed"])
+                (withheld if counts else shown).append(node)
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(data)
+    assert withheld, "the cohort should have some withheld proportions"
+    assert any("per_100" in node for node in withheld), "the one adverse event is withheld, with its interval"
+    for node in withheld:
+        assert node["ci_low"] is None, node
+        assert node["ci_high"] is None, node
+        assert {"ci_low", "ci_high"} <= set(node["suppressed"])
+    assert any(node["ci_low"] is not None for node in shown)
+
+    blank_cis = 0
+    for slug in ("completion", "change", "responders", "responders_by_kl", "adverse_events", "funnel"):
+        response = client.get(reverse("outcomes:dashboard-csv", args=[slug]))
+        for row in parse_csv(response.content.decode("utf-8-sig")):
+            for column in [c for c in row if " 95% CI " in c]:
+                rate = column.split(" 95% CI ")[0]
+                if row[rate] == "":
+                    blank_cis += 1
+                    assert row[column] == "", (slug, column, row)
+    assert blank_cis
