@@ -1009,6 +1009,8 @@ def write_adverse_events(model, events: list[dict], rng: random.Random, today: d
             category = "injection_site_pain"
         hospital = rule == "safety_hospital_admission" or (event["urgent"] and rng.random() < 0.3)
         severity = 3 if hospital else rng.choice([1, 1, 2, 2, 3]) if event["urgent"] else rng.choice([1, 1, 2])
+        if category == "septic_arthritis":
+            severity = max(severity, 3)  # serious and CTCAE grade 3 or more (issue 15)
         outcome = rng.choice(["recovered", "recovered", "recovering", "recovered_with_sequelae", "not_recovered"])
         outcome_on = None
         if outcome in ("recovered", "recovered_with_sequelae"):
