@@ -99,6 +99,7 @@ SAFETY_YES = {
     "care_ed": 0.006,
     "hospital_admission": 0.003,
     "harvest_site_problem": 0.05,
+    "unable_to_bear_weight": 0.004,
 }
 SAFETY_TEXTS = ("Knee felt stiff for a week.", "Bruising where the needle went in.", "Slept badly for two nights.")
 WITHDRAWN_SHARE = 0.02
@@ -773,7 +774,7 @@ class Generator:
         rng, tz = self.rng, clinic.tzinfo
         withdrawn_on = withdrawn_at.astimezone(tz).date() if withdrawn_at else None
         baseline_health = _clip(BASELINE_HEALTH[kl] + rng.gauss(0, 0.12), 0.02, 0.98)
-        baseline_measures = None
+        baseline_measures = previous_measures = None
         for window in windows(injected_on=first_on, recorded_on=recorded_on):
             status, answered_on = self._status(window, withdrawn_on)
             created = min(_at(recorded_on, tz, 9, 30), self.latest)
@@ -836,11 +837,16 @@ class Generator:
             evaluated = min(changed + dt.timedelta(seconds=rng.randint(2, 90)), self.now)
             self.evaluations.add(submission_id, evaluated, evaluated, 1, "")
             if window.timepoint == Timepoint.BASELINE:
-                baseline_measures = vector.measures
+                baseline_measures = previous_measures = vector.measures
                 continue
             findings = safety_rules.evaluate(
-                {"SAFETY": safety or {}}, vector.measures, baseline_measures, rules=self.rules
+                {"SAFETY": safety or {}},
+                vector.measures,
+                baseline_measures,
+                rules=self.rules,
+                previous_scores=previous_measures,
             )
+            previous_measures = vector.measures
             for finding in findings:
                 self._flag(clinic, patient_id, follow_up_id, submission_id, finding, evaluated, clinician, product)
 
@@ -974,6 +980,8 @@ _CATEGORY_BY_RULE = {
     "safety_infection_signs": ["septic_arthritis", "pseudoseptic_reaction", "fever_systemic"],
     "safety_hospital_admission": ["septic_arthritis", "haemarthrosis", "allergic"],
     "safety_swelling": ["effusion", "post_injection_flare"],
+    "safety_unable_bear_weight": ["post_injection_flare", "effusion", "septic_arthritis"],
+    "swelling_with_pain_worse": ["post_injection_flare", "effusion", "pseudoseptic_reaction"],
     "safety_medical_care": ["post_injection_flare", "injection_site_pain", "effusion"],
     "safety_harvest_site": ["harvest_pain", "harvest_haematoma", "harvest_nerve"],
 }
@@ -1001,6 +1009,8 @@ def write_adverse_events(model, events: list[dict], rng: random.Random, today: d
             category = "injection_site_pain"
         hospital = rule == "safety_hospital_admission" or (event["urgent"] and rng.random() < 0.3)
         severity = 3 if hospital else rng.choice([1, 1, 2, 2, 3]) if event["urgent"] else rng.choice([1, 1, 2])
+        if category == "septic_arthritis":
+            severity = max(severity, 3)  # serious and CTCAE grade 3 or more (issue 15)
         outcome = rng.choice(["recovered", "recovered", "recovering", "recovered_with_sequelae", "not_recovered"])
         outcome_on = None
         if outcome in ("recovered", "recovered_with_sequelae"):

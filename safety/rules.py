@@ -58,7 +58,21 @@ class ScoreRule:
     enabled: bool = True
 
 
-Rule = AnswerRule | ScoreRule
+@dataclass(frozen=True)
+class SwellingPainRule:
+    """Fires when the patient answers yes to `item` and `measure` worsened by at least the threshold (inclusive)
+    against the same knee's previous score (not the baseline): a red flag from the combination, with or without
+    fever, which is often absent in older patients."""
+
+    rule: str
+    item: str
+    measure: str
+    threshold: Threshold
+    urgent: bool = True
+    enabled: bool = True
+
+
+Rule = AnswerRule | ScoreRule | SwellingPainRule
 
 
 @dataclass(frozen=True)
@@ -76,6 +90,7 @@ _ANSWER_RULES = (
     AnswerRule(FlagRule.SAFETY_INFECTION_SIGNS, ("redness_heat", "fever")),
     AnswerRule(FlagRule.SAFETY_HOSPITAL_ADMISSION, ("hospital_admission",)),
     AnswerRule(FlagRule.SAFETY_SWELLING, ("swelling",)),
+    AnswerRule(FlagRule.SAFETY_UNABLE_TO_BEAR_WEIGHT, ("unable_to_bear_weight",)),
     AnswerRule(FlagRule.SAFETY_MEDICAL_CARE, ("care_gp", "care_ed")),
     AnswerRule(FlagRule.SAFETY_HARVEST_SITE, ("harvest_site_problem",)),  # asked for BMAC only
     AnswerRule(FlagRule.SAFETY_OTHER_REPORT, ("other",), text=True),
@@ -92,6 +107,13 @@ _SCORE_MEASURES = {
     FlagRule.OKS_WORSE: "oks.total",
 }
 _OVERRIDE_KEYS = {"enabled", "urgent", "threshold", "source"}
+# Its own number, not the deterioration flag's: the deterioration threshold is an efficacy signal and may be
+# re-based; this one is a safety red flag.
+_SWELLING_PAIN_THRESHOLD = Threshold(
+    value=20.0,
+    direction="increase",
+    source="Red flag (issue 15): new swelling with VAS pain 20 mm or more worse than the knee's previous score.",
+)
 
 
 def default_rules() -> dict[str, Rule]:
@@ -104,6 +126,9 @@ def default_rules() -> dict[str, Rule]:
     }
     for rule, measure in _SCORE_MEASURES.items():
         rules[str(rule)] = ScoreRule(str(rule), measure, thresholds[f"deterioration.{measure}"])
+    rules[str(FlagRule.SWELLING_WITH_PAIN_WORSE)] = SwellingPainRule(
+        str(FlagRule.SWELLING_WITH_PAIN_WORSE), "swelling", "vas.pain", _SWELLING_PAIN_THRESHOLD
+    )
     return rules
 
 
@@ -125,7 +150,7 @@ def _apply_override(rule: Rule, override: Any) -> Rule:
         if key in override:
             changes[key] = _bool(name, key, override[key])
     if "threshold" in override or "source" in override:
-        if not isinstance(rule, ScoreRule):
+        if not isinstance(rule, ScoreRule | SwellingPainRule):
             raise RuleConfigError(f"{SETTING}[{name!r}]: only score rules have a threshold")
         if "threshold" not in override:
             raise RuleConfigError(f"{SETTING}[{name!r}]: a source needs the threshold it is the source of")
@@ -200,17 +225,48 @@ def _check_score(
     )
 
 
+def _check_swelling_pain(
+    rule: SwellingPainRule,
+    safety: Mapping[str, Any],
+    follow_up: Mapping[str, float | None],
+    previous: Mapping[str, float | None] | None,
+) -> Finding | None:
+    if safety.get(rule.item) is not True or previous is None:
+        return None
+    before, after = previous.get(rule.measure), follow_up.get(rule.measure)
+    if not is_deterioration(rule.measure, before, after, {f"deterioration.{rule.measure}": rule.threshold}):
+        return None
+    return Finding(
+        rule.rule,
+        rule.urgent,
+        {
+            "instrument": SAFETY_INSTRUMENT,
+            "answers": {rule.item: True},
+            "fired": [rule.item],
+            "measure": rule.measure,
+            "previous": before,
+            "follow_up": after,
+            "change": change(before, after),
+            "threshold": rule.threshold.value,
+            "direction": rule.threshold.direction,
+            "source": rule.threshold.source,
+        },
+    )
+
+
 def evaluate(
     answers: Mapping[str, Any],
     scores: Mapping[str, float | None],
     baseline_scores: Mapping[str, float | None] | None,
     rules: Mapping[str, Rule] | None = None,
+    previous_scores: Mapping[str, float | None] | None = None,
 ) -> list[Finding]:
     """Findings for one submission, in rule order.
 
     `answers`: the submission's stored answers; `scores` and `baseline_scores`: current scores keyed by measure
     ("vas.pain", ...). Without a baseline (None), or with a score missing at either timepoint, no score rule
-    fires. `rules` defaults to ``configured_rules()``.
+    fires. `previous_scores`: the same knee's most recent earlier scores, for the swelling-with-pain red flag
+    (None: it cannot fire). `rules` defaults to ``configured_rules()``.
     """
     rules = configured_rules() if rules is None else rules
     safety = _answer_values(answers)
@@ -220,6 +276,8 @@ def evaluate(
             continue
         if isinstance(rule, AnswerRule):
             finding = _check_answers(rule, safety)
+        elif isinstance(rule, SwellingPainRule):
+            finding = _check_swelling_pain(rule, safety, scores, previous_scores)
         else:
             finding = _check_score(rule, scores, baseline_scores)
         if finding is not None:
@@ -234,6 +292,7 @@ __all__ = [
     "Rule",
     "RuleConfigError",
     "ScoreRule",
+    "SwellingPainRule",
     "configured_rules",
     "default_rules",
     "evaluate",

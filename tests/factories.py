@@ -123,7 +123,16 @@ KOOS_ITEMS = [
     *(f"SP{i}" for i in range(1, 6)),
     *(f"Q{i}" for i in range(1, 5)),
 ]
-SAFETY_ITEMS = ["swelling", "redness_heat", "fever", "care_gp", "care_ed", "hospital_admission", "harvest_site_problem"]
+SAFETY_ITEMS = [
+    "swelling",
+    "redness_heat",
+    "fever",
+    "unable_to_bear_weight",
+    "care_gp",
+    "care_ed",
+    "hospital_admission",
+    "harvest_site_problem",
+]
 
 
 def questionnaire_data(follow_up=None, **overrides) -> dict[str, str]:

@@ -17,7 +17,7 @@ from registry.models import Clinic, Injection, TreatmentPlan
 from registry.protocols import validate_governance, validate_protocol
 from safety import rules
 from safety.models import Evaluation, Flag
-from safety.services import baseline_submission_for, submission_measures
+from safety.services import baseline_submission_for, previous_submission_for, submission_measures
 
 
 @pytest.fixture
@@ -143,10 +143,14 @@ def test_scores_come_from_the_real_scoring_and_flags_from_the_rules(registry):
         scores = questionnaire.score_all(submission.answers, submission.instrument_versions)
         assert score_columns(scores) == {k: getattr(submission, k) for k in score_columns(scores)}
         baseline = baseline_submission_for(submission)
+        previous = previous_submission_for(submission)
         expected = {
             f.rule
             for f in rules.evaluate(
-                submission.answers, submission_measures(submission), submission_measures(baseline) if baseline else None
+                submission.answers,
+                submission_measures(submission),
+                submission_measures(baseline) if baseline else None,
+                previous_scores=submission_measures(previous) if previous else None,
             )
         }
         assert set(submission.flags.values_list("rule", flat=True)) == expected

@@ -23,6 +23,12 @@ class EventCategory(models.TextChoices):
     PSEUDOSEPTIC_REACTION = "pseudoseptic_reaction", "Pseudoseptic reaction"
     HAEMARTHROSIS = "haemarthrosis", "Haemarthrosis"
     INJECTION_SITE_PAIN = "injection_site_pain", "Injection-site pain or bruising"
+    CELLULITIS = "cellulitis", "Cellulitis"
+    CRYSTAL_FLARE = "crystal_flare", "Crystal flare (gout or pseudogout)"
+    FAT_ATROPHY = "fat_atrophy", "Fat atrophy or skin depigmentation"
+    # Bone (codes fit the 24-character column; the label carries the full name)
+    OSTEOMYELITIS = "osteomyelitis", "Osteomyelitis after intraosseous delivery"
+    SUBCHONDRAL_BONE = "subchondral_bone", "Subchondral insufficiency fracture, osteonecrosis or rapid progression"
     # Harvest site (BMAC, ADSC)
     HARVEST_PAIN = "harvest_pain", "Harvest-site pain"
     HARVEST_HAEMATOMA = "harvest_haematoma", "Harvest-site haematoma"
@@ -33,6 +39,9 @@ class EventCategory(models.TextChoices):
     ALLERGIC = "allergic", "Allergic reaction"
     HYPERGLYCAEMIA = "hyperglycaemia", "Hyperglycaemia"
     FEVER_SYSTEMIC = "fever_systemic", "Fever / systemic illness"
+    DVT_PE = "dvt_pe", "Deep vein thrombosis or pulmonary embolism"
+    SEDATION_EVENT = "sedation_event", "Sedation event"
+    ALLOGENEIC_REACTION = "allogeneic_reaction", "Reaction to an allogeneic (donor) product"
     OTHER = "other", "Other (describe)"
 
 
@@ -44,6 +53,13 @@ CATEGORY_GROUPS: dict[str, tuple[str, ...]] = {
         EventCategory.PSEUDOSEPTIC_REACTION,
         EventCategory.HAEMARTHROSIS,
         EventCategory.INJECTION_SITE_PAIN,
+        EventCategory.CELLULITIS,
+        EventCategory.CRYSTAL_FLARE,
+        EventCategory.FAT_ATROPHY,
+    ),
+    "Bone": (
+        EventCategory.OSTEOMYELITIS,
+        EventCategory.SUBCHONDRAL_BONE,
     ),
     "Harvest site (bone marrow or fat)": (
         EventCategory.HARVEST_PAIN,
@@ -56,6 +72,9 @@ CATEGORY_GROUPS: dict[str, tuple[str, ...]] = {
         EventCategory.ALLERGIC,
         EventCategory.HYPERGLYCAEMIA,
         EventCategory.FEVER_SYSTEMIC,
+        EventCategory.DVT_PE,
+        EventCategory.SEDATION_EVENT,
+        EventCategory.ALLOGENEIC_REACTION,
         EventCategory.OTHER,
     ),
 }

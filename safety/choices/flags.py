@@ -9,6 +9,8 @@ class FlagRule(models.TextChoices):
     SAFETY_INFECTION_SIGNS = "safety_infection_signs", "Signs of infection (red or hot knee, or fever)"
     SAFETY_HOSPITAL_ADMISSION = "safety_hospital_admission", "Hospital admission"
     SAFETY_SWELLING = "safety_swelling", "New swelling of the knee"
+    SAFETY_UNABLE_TO_BEAR_WEIGHT = "safety_unable_bear_weight", "Unable to bear weight on the treated leg"
+    SWELLING_WITH_PAIN_WORSE = "swelling_with_pain_worse", "Swelling with VAS pain 20 mm or more worse"
     SAFETY_MEDICAL_CARE = "safety_medical_care", "Sought medical care (GP or emergency department)"
     SAFETY_HARVEST_SITE = "safety_harvest_site", "Problem at the bone-marrow harvest site"
     SAFETY_OTHER_REPORT = "safety_other_report", "Patient's own report (free text)"
@@ -41,6 +43,7 @@ SAFETY_ITEM_LABELS = {
     "swelling": "more swollen",
     "redness_heat": "red or hot knee",
     "fever": "fever or shivering",
+    "unable_to_bear_weight": "unable to bear weight",
     "care_gp": "saw a GP or doctor",
     "care_ed": "went to an emergency department",
     "hospital_admission": "admitted to hospital",

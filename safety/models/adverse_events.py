@@ -137,6 +137,12 @@ class AdverseEvent(models.Model):
                 errors.setdefault("outcome", []).append("A grade 5 event has the outcome 'fatal'.")
         if self.outcome == Outcome.FATAL and not self.serious_death:
             errors.setdefault("serious_death", []).append("A fatal outcome makes the event serious: tick 'death'.")
+        if self.category == EventCategory.SEPTIC_ARTHRITIS and not self.is_serious:
+            # Issue 15: septic arthritis is serious by definition (ICH E2A: at least medically important).
+            errors.setdefault("category", []).append(
+                "Septic arthritis is a serious event: tick the seriousness criterion that applies "
+                "(usually hospitalisation, otherwise 'other medically important event')."
+            )
         if self.onset_on and self.onset_on > timezone.localdate():
             errors.setdefault("onset_on", []).append("The onset date cannot be in the future.")
         if self.outcome in RESOLVED_OUTCOMES and not self.outcome_on:

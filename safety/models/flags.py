@@ -91,6 +91,12 @@ class Flag(models.Model):
             sign = "+" if values.get("direction") == "increase" else "-"
             change = values.get("change")
             shown = "—" if change is None else f"{'+' if change > 0 else ''}{_number(change)}"
+            if "previous" in values:  # a combination: the yes answer with the change since the knee's last score
+                said = ", ".join(SAFETY_ITEM_LABELS.get(code, code) for code in values.get("fired", []))
+                return (
+                    f"Yes: {said}; {label} {_number(values.get('previous'))} → {_number(values.get('follow_up'))} "
+                    f"since the previous questionnaire ({shown}; flagged from {sign}{_number(step)})"
+                )
             return (
                 f"{label} {_number(values.get('baseline'))} → {_number(values.get('follow_up'))} "
                 f"({shown}; flagged from {sign}{_number(step)})"

@@ -19,6 +19,7 @@ from safety.services.flags import (
     flag_review,
     flag_start_review,
     flags_evaluate,
+    previous_submission_for,
     submission_measures,
 )
 
@@ -38,5 +39,6 @@ __all__ = [
     "flag_review",
     "flag_start_review",
     "flags_evaluate",
+    "previous_submission_for",
     "submission_measures",
 ]

@@ -8,7 +8,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from outcomes.measures import submission_scores
+from outcomes.measures import MEASURES, submission_scores
 from outcomes.models import Submission, Timepoint
 from safety import rules, signals
 from safety.choices import FlagStatus
@@ -31,6 +31,24 @@ def baseline_submission_for(submission: Submission) -> Submission | None:
     return Submission.objects.filter(
         follow_up__plan_id=submission.follow_up.plan_id, follow_up__timepoint=Timepoint.BASELINE
     ).first()
+
+
+def previous_submission_for(submission: Submission, measure: str = "vas.pain") -> Submission | None:
+    """The same knee's most recent earlier questionnaire that scored `measure` (any plan for that knee, baseline
+    included): what a red flag compares against when it asks "worse than last time"."""
+    column = next(m.column for m in MEASURES if m.name == measure)
+    follow_up = submission.follow_up
+    return (
+        Submission.objects.filter(
+            follow_up__patient_id=follow_up.patient_id,
+            follow_up__plan__knee=follow_up.plan.knee,
+            submitted_at__lt=submission.submitted_at,
+            **{f"{column}__isnull": False},
+        )
+        .exclude(pk=submission.pk)
+        .order_by("-submitted_at", "-pk")
+        .first()
+    )
 
 
 def flag_raise(*, submission: Submission, rule: str, urgent: bool, values: dict) -> tuple[Flag, bool]:
@@ -72,22 +90,26 @@ def flags_evaluate(submission_id: int) -> list[Flag]:
     error is recorded on the Evaluation (the submission itself is never touched) and the exception is re-raised so
     the caller's task retries. Call it outside a transaction, so that the error record survives the rollback.
     """
-    submission = Submission.objects.select_related("follow_up").get(pk=submission_id)
+    submission = Submission.objects.select_related("follow_up__plan").get(pk=submission_id)
     try:
         with transaction.atomic():
             evaluation, _ = Evaluation.objects.get_or_create(submission=submission)
             # Two evaluations of one submission run one after the other (the second then finds the flags).
             evaluation = Evaluation.objects.select_for_update().get(pk=evaluation.pk)
             baseline = baseline_submission_for(submission)
+            previous = previous_submission_for(submission)
             findings = rules.evaluate(
                 submission.answers,
                 submission_measures(submission),
                 submission_measures(baseline) if baseline else None,
+                previous_scores=submission_measures(previous) if previous else None,
             )
             flags = []
             for finding in findings:
                 values = dict(finding.values)
-                if "measure" in values and baseline is not None:
+                if "previous" in values and previous is not None:
+                    values["previous_submission"] = previous.pk
+                elif "measure" in values and baseline is not None:
                     values["baseline_submission"] = baseline.pk
                 flag, _ = flag_raise(submission=submission, rule=finding.rule, urgent=finding.urgent, values=values)
                 flags.append(flag)

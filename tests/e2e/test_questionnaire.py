@@ -88,7 +88,15 @@ def test_patient_completes_the_questionnaire_on_a_phone(phone_page, live_server,
     _next(page, 5)
 
     # Safety check: a required question left out is pointed at before sending.
-    for code in ("redness_heat", "fever", "care_gp", "care_ed", "hospital_admission", "harvest_site_problem"):
+    for code in (
+        "redness_heat",
+        "fever",
+        "unable_to_bear_weight",
+        "care_gp",
+        "care_ed",
+        "hospital_admission",
+        "harvest_site_problem",
+    ):
         _choose(page, f"SAFETY.{code}", "no")
     page.get_by_role("button", name="Send my answers").click()
     expect(page.locator("#q-SAFETY-swelling-error-js")).to_have_text("Please answer this question.")

@@ -18,7 +18,16 @@ from outcomes.services import draft_save, link_create
 from tests.e2e.conftest import PHONE
 from tests.factories import make_injection, questionnaire_data
 
-SAFETY_ITEMS = ("swelling", "redness_heat", "fever", "care_gp", "care_ed", "hospital_admission", "harvest_site_problem")
+SAFETY_ITEMS = (
+    "swelling",
+    "redness_heat",
+    "fever",
+    "unable_to_bear_weight",
+    "care_gp",
+    "care_ed",
+    "hospital_admission",
+    "harvest_site_problem",
+)
 SCREENSHOT_DIR = os.environ.get("E2E_SCREENSHOT_DIR")  # set to keep phone screenshots for a visual check
 
 

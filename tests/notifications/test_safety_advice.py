@@ -160,3 +160,14 @@ def test_advice_that_could_not_be_delivered_in_time_is_not_sent_late(month, fail
     assert row.status == MessageStatus.CANCELLED
     assert "too late" in row.cancelled_reason
     assert not mail.outbox
+
+
+def test_unable_to_bear_weight_alone_brings_the_advice_email(month):
+    """Issue 15: inability to bear weight is urgent without fever, for the patient as for the clinic."""
+    submit(month, **{"SAFETY.unable_to_bear_weight": "yes"})
+    (row,) = advice_rows()
+    assert row.follow_up_id == month.pk
+    assert send_all(LATE_EVENING).sent == 1
+    (email,) = mail.outbox
+    assert "contact the clinic today" in email.body
+    assert "weight" not in email.body.lower()  # no clinical detail in an email

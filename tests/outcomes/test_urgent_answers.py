@@ -46,7 +46,12 @@ def phone(clinic):
 
 def test_the_safety_check_says_which_answers_are_urgent():
     safety = get_instrument("SAFETY")
-    assert {item.code for item in safety.items if item.urgent} == {"redness_heat", "fever", "hospital_admission"}
+    assert {item.code for item in safety.items if item.urgent} == {
+        "redness_heat",
+        "fever",
+        "unable_to_bear_weight",
+        "hospital_admission",
+    }
     # Worrying, but not "today": swelling alone, a GP visit, an A&E visit already made.
     assert not safety.item("swelling").urgent
     assert not safety.item("care_ed").urgent
@@ -67,7 +72,7 @@ def test_urgent_answers_are_the_yes_answers_to_urgent_items():
     assert urgent_answers({}, {}) == ()
 
 
-@pytest.mark.parametrize("item", ["redness_heat", "fever", "hospital_admission"])
+@pytest.mark.parametrize("item", ["redness_heat", "fever", "unable_to_bear_weight", "hospital_admission"])
 def test_an_urgent_answer_brings_the_advice_with_the_clinics_phone(client, month_token, month, phone, item):
     response = client.post(q_url(month_token), answers_for(month, **{f"SAFETY.{item}": "yes"}))
     assert response.status_code == 302

@@ -1,12 +1,14 @@
 """flags_evaluate over real submissions (registry.services.injection_record -> follow-ups;
 outcomes.services.questionnaire_submit -> answers and scores)."""
 
+import datetime as dt
+
 import pytest
 import time_machine
 from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
 
-from outcomes.models import Submission
+from outcomes.models import Submission, Timepoint
 from outcomes.services import submission_amend
 from safety import services, signals
 from safety.choices import FlagRule, FlagStatus
@@ -301,3 +303,39 @@ def test_pending_evaluation_is_one_anti_join_query(journey, django_assert_num_qu
 def test_improperly_configured_is_not_swallowed():
     # A guard for the check module: ImproperlyConfigured is not a ValueError, so it is not mistaken for bad rules.
     assert not issubclass(ImproperlyConfigured, ValueError)
+
+
+# --- red flags from combinations (issue 15) ----------------------------------------------------------------------
+
+
+def _six_months(j, **overrides):
+    follow_up = j.follow_up(Timepoint.SIX_MONTHS)
+    when = dt.datetime.combine(follow_up.opens_on, dt.time(10, 0), tzinfo=ONE_MONTH_AT.tzinfo)
+    return j.submit(Timepoint.SIX_MONTHS, when, **overrides)
+
+
+@pytest.mark.parametrize(("vas", "flagged"), [("50", True), ("49", False)])
+def test_swelling_with_pain_20_mm_worse_than_the_knees_previous_questionnaire_is_urgent(journey, vas, flagged):
+    j = journey()
+    j.baseline(**{"VAS.pain": "70"})
+    previous = j.one_month(**{"VAS.pain": "30"})
+    submission = _six_months(j, **{"VAS.pain": vas, "SAFETY.swelling": "yes"})  # no fever, no redness
+    flags = flags_evaluate(submission.pk)
+    expected = {FlagRule.SAFETY_SWELLING: False}
+    if flagged:
+        expected[FlagRule.SWELLING_WITH_PAIN_WORSE] = True  # better than baseline (70), worse than last time (30)
+    assert rules_of(flags) == expected
+    if flagged:
+        (flag,) = [f for f in flags if f.rule == FlagRule.SWELLING_WITH_PAIN_WORSE]
+        assert flag.values["previous_submission"] == previous.pk
+        assert flag.summary == (
+            "Yes: more swollen; VAS pain 30 → 50 since the previous questionnaire (+20; flagged from +20)"
+        )
+
+
+def test_unable_to_bear_weight_raises_an_urgent_flag_without_fever(journey):
+    j = journey()
+    j.baseline()
+    flags = flags_evaluate(j.one_month(**{"SAFETY.unable_to_bear_weight": "yes"}).pk)
+    assert rules_of(flags) == {FlagRule.SAFETY_UNABLE_TO_BEAR_WEIGHT: True}
+    assert flags[0].summary == "Yes: unable to bear weight"

@@ -167,3 +167,84 @@ def test_system_check_reports_a_malformed_setting():
     assert len(errors) == 1
     assert "vas_worse" in errors[0].msg
     assert not [m for m in checks.run_checks() if m.id == "safety.E001"]
+
+
+# --- red flags from combinations (issue 15): urgent without fever ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("swelling", "before", "after", "expected"),
+    [
+        (True, 30, 50, {FlagRule.SAFETY_SWELLING: False, FlagRule.SWELLING_WITH_PAIN_WORSE: True}),  # +20: fires
+        (True, 30, 49, {FlagRule.SAFETY_SWELLING: False}),  # +19: swelling alone, not urgent
+        (True, 30.0, 49.9, {FlagRule.SAFETY_SWELLING: False}),
+        (False, 30, 50, {}),  # pain alone is not this red flag (and the previous score is not the baseline)
+        (False, 30, 80, {}),
+    ],
+)
+def test_swelling_with_pain_20_mm_worse_than_the_previous_score_is_urgent_without_fever(
+    swelling, before, after, expected
+):
+    answers = safety(swelling=swelling)  # fever and redness "no"
+    findings = evaluate(answers, {"vas.pain": after}, None, configured_rules({}), previous_scores={"vas.pain": before})
+    assert fired(findings) == expected
+
+
+def test_swelling_with_pain_compares_with_the_previous_score_not_the_baseline():
+    answers = safety(swelling=True)
+    # Baseline 70, previous 30, now 50: better than baseline, 20 mm worse than last time.
+    findings = evaluate(answers, {"vas.pain": 50}, {"vas.pain": 70}, configured_rules({}), {"vas.pain": 30})
+    assert fired(findings) == {FlagRule.SAFETY_SWELLING: False, FlagRule.SWELLING_WITH_PAIN_WORSE: True}
+    # Previous 40 (+10), baseline 30 (+20): the efficacy signal fires, the red flag does not.
+    findings = evaluate(answers, {"vas.pain": 50}, {"vas.pain": 30}, configured_rules({}), {"vas.pain": 40})
+    assert fired(findings) == {FlagRule.SAFETY_SWELLING: False, FlagRule.VAS_WORSE: False}
+
+
+def test_swelling_with_pain_needs_both_scores():
+    answers = safety(swelling=True)
+    assert fired(evaluate(answers, {"vas.pain": 90}, None, configured_rules({}), None)) == {
+        FlagRule.SAFETY_SWELLING: False
+    }
+    assert fired(evaluate(answers, {"vas.pain": None}, None, configured_rules({}), {"vas.pain": 10})) == {
+        FlagRule.SAFETY_SWELLING: False
+    }
+
+
+def test_swelling_with_pain_values_name_the_answer_the_previous_score_and_the_source():
+    findings = evaluate(safety(swelling=True), {"vas.pain": 62.0}, None, configured_rules({}), {"vas.pain": 40.0})
+    (finding,) = [f for f in findings if f.rule == FlagRule.SWELLING_WITH_PAIN_WORSE]
+    assert finding.values == {
+        "instrument": "SAFETY",
+        "answers": {"swelling": True},
+        "fired": ["swelling"],
+        "measure": "vas.pain",
+        "previous": 40.0,
+        "follow_up": 62.0,
+        "change": 22.0,
+        "threshold": 20.0,
+        "direction": "increase",
+        "source": "Red flag (issue 15): new swelling with VAS pain 20 mm or more worse than the knee's previous score.",
+    }
+
+
+@pytest.mark.parametrize("fever", [False, True])
+def test_unable_to_bear_weight_is_urgent_with_or_without_fever(fever):
+    findings = evaluate(safety(unable_to_bear_weight=True, fever=fever), {}, None, configured_rules({}))
+    expected = {FlagRule.SAFETY_UNABLE_TO_BEAR_WEIGHT: True}
+    if fever:
+        expected[FlagRule.SAFETY_INFECTION_SIGNS] = True
+    assert fired(findings) == expected
+
+
+def test_the_swelling_with_pain_threshold_and_urgency_can_be_configured():
+    rules = configured_rules(
+        {"swelling_with_pain_worse": {"threshold": 30, "source": "Local protocol", "urgent": False}}
+    )
+    answers = safety(swelling=True)
+    assert FlagRule.SWELLING_WITH_PAIN_WORSE not in fired(
+        evaluate(answers, {"vas.pain": 59}, None, rules, {"vas.pain": 30})
+    )
+    assert (
+        fired(evaluate(answers, {"vas.pain": 60}, None, rules, {"vas.pain": 30}))[FlagRule.SWELLING_WITH_PAIN_WORSE]
+        is False
+    )
