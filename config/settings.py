@@ -271,6 +271,12 @@ if BASELINE_CLOSES_DAYS_AFTER_INJECTION < 0:
     raise ImproperlyConfigured(
         f"BASELINE_CLOSES_DAYS_AFTER_INJECTION must be 0 or more, not {BASELINE_CLOSES_DAYS_AFTER_INJECTION}"
     )
+# Short safety checks after the injection (issue 15): on by default; each window is (opens, due, closes) in days
+# after the injection, checked in outcomes/schedule.py. SAFETY_CHECK_REMINDER_DAYS: the one reminder, this many
+# days after the invitation (0: none), sent only while the window is still open.
+SAFETY_CHECKS_ENABLED = env.bool("SAFETY_CHECKS_ENABLED", default=True)
+SAFETY_CHECK_WINDOWS = env.json("SAFETY_CHECK_WINDOWS", default={"d3": [2, 2, 4], "d12": [10, 10, 15]})
+SAFETY_CHECK_REMINDER_DAYS = env.int("SAFETY_CHECK_REMINDER_DAYS", default=1)
 OUTCOMES_WORDING_FILE = env.str("OUTCOMES_WORDING_FILE", default="") or None
 OUTCOME_THRESHOLDS = env.json("OUTCOME_THRESHOLDS", default={})
 # Outcomes dashboard: no number in a CSV download or the summary API (they may leave the clinic) describes fewer

@@ -13,9 +13,14 @@ from outcomes.models import FollowUp, Timepoint
 from outcomes.scoring import koos4, score, score_detail
 
 PROMS = ("KOOS", "OKS", "VAS", "PGA")
+# The early safety checks ask the pain slider (so "swelling with pain 20 mm worse" can compare it with the knee's
+# previous score) and the short early safety questions: a 2-minute check, no outcome measures.
+SAFETY_CHECK = ("VAS", "SAFETY_EARLY")
 # No injection has happened at baseline, so there is nothing yet to ask about safety.
 INSTRUMENTS_BY_TIMEPOINT = {
     Timepoint.BASELINE: PROMS,
+    Timepoint.DAY_3: SAFETY_CHECK,
+    Timepoint.DAY_12: SAFETY_CHECK,
     Timepoint.ONE_MONTH: (*PROMS, "SAFETY"),
     Timepoint.SIX_MONTHS: (*PROMS, "SAFETY"),
 }
@@ -146,6 +151,16 @@ def urgent_answers(answers: dict, versions: dict[str, str]) -> tuple[str, ...]:
     return tuple(found)
 
 
+def emergency_answers(answers: dict, versions: dict[str, str]) -> tuple[str, ...]:
+    """The urgent answers whose item says to call emergency services now (chest pain, facial swelling)."""
+    found = []
+    for code, given in answers.items():
+        for item in get_instrument(code, versions.get(code)).items:
+            if item.emergency and (given.get(item.code) or {}).get("value") is True:
+                found.append(f"{code}.{item.code}")
+    return tuple(found)
+
+
 def draft_values(follow_up: FollowUp, data) -> dict[str, str]:
     """The subset of posted values worth keeping as a draft: known input names, short strings."""
     names = {
@@ -162,4 +177,4 @@ def draft_values(follow_up: FollowUp, data) -> dict[str, str]:
 
 
 def current_versions() -> dict[str, str]:
-    return {code: current_version(code) for code in (*PROMS, "SAFETY")}
+    return {code: current_version(code) for code in (*PROMS, "SAFETY", "SAFETY_EARLY")}

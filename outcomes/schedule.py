@@ -5,8 +5,9 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
-from outcomes.models.followup import Timepoint
+from outcomes.models.followup import SAFETY_CHECK_TIMEPOINTS, Timepoint
 
 # Months after the plan's first injection at which each follow-up is due.
 TIMEPOINT_MONTHS = {Timepoint.ONE_MONTH: 1, Timepoint.SIX_MONTHS: 6}
@@ -40,12 +41,53 @@ def baseline_window(*, injected_on: dt.date, recorded_on: dt.date) -> Window:
     return Window(Timepoint.BASELINE, min(recorded_on, injected_on), injected_on, closes_on)
 
 
-def windows(*, injected_on: dt.date, recorded_on: dt.date) -> list[Window]:
-    """The baseline (baseline_window), then later timepoints that open a few days before they are due and close
-    weeks after."""
+def safety_check_days() -> dict[str, tuple[int, int, int]]:
+    """SAFETY_CHECK_WINDOWS checked: {timepoint: (opens, due, closes)} in days after the injection, for the checks
+    in force (none when SAFETY_CHECKS_ENABLED is off; a check left out of the setting is not asked)."""
+    if not settings.SAFETY_CHECKS_ENABLED:
+        return {}
+    raw = settings.SAFETY_CHECK_WINDOWS
+    if not isinstance(raw, dict):
+        raise ImproperlyConfigured(f"SAFETY_CHECK_WINDOWS must map d3/d12 to [opens, due, closes], not {raw!r}")
+    days: dict[str, tuple[int, int, int]] = {}
+    for code, value in raw.items():
+        if code not in SAFETY_CHECK_TIMEPOINTS:
+            raise ImproperlyConfigured(f"SAFETY_CHECK_WINDOWS: unknown safety check {code!r} (known: d3, d12)")
+        if (
+            not isinstance(value, list | tuple)
+            or len(value) != 3
+            or any(not isinstance(d, int) or isinstance(d, bool) for d in value)
+            or not 0 <= value[0] <= value[1] <= value[2]
+        ):
+            raise ImproperlyConfigured(
+                f"SAFETY_CHECK_WINDOWS[{code!r}] must be [opens, due, closes] days, 0 <= opens <= due <= closes, "
+                f"not {value!r}"
+            )
+        days[code] = (value[0], value[1], value[2])
+    return days
+
+
+def safety_check_windows(
+    *, injected_on: dt.date, recorded_on: dt.date, days: dict[str, tuple[int, int, int]] | None = None
+) -> list[Window]:
+    """The short safety checks after an injection (SAFETY_CHECK_WINDOWS). One whose window closed before the
+    injection was recorded is not collectable: never asked, never counted as missed."""
+    result = []
+    for code, (opens, due, closes) in (safety_check_days() if days is None else days).items():
+        opens_on, due_on, closes_on = (injected_on + dt.timedelta(days=d) for d in (opens, due, closes))
+        result.append(Window(code, opens_on, due_on, closes_on, collectable=recorded_on <= closes_on))
+    return result
+
+
+def windows(*, injected_on: dt.date, recorded_on: dt.date, safety_checks: bool = True) -> list[Window]:
+    """The baseline (baseline_window), the short safety checks in force (safety_check_windows; `safety_checks`
+    False leaves them out), then later timepoints that open a few days before they are due and close weeks
+    after."""
     before = settings.FOLLOW_UP_OPENS_DAYS_BEFORE_DUE
     after = settings.FOLLOW_UP_CLOSES_DAYS_AFTER_DUE
     result = [baseline_window(injected_on=injected_on, recorded_on=recorded_on)]
+    if safety_checks:
+        result.extend(safety_check_windows(injected_on=injected_on, recorded_on=recorded_on))
     for timepoint, months in TIMEPOINT_MONTHS.items():
         due = add_months(injected_on, months)
         result.append(Window(timepoint, due - dt.timedelta(days=before), due, due + dt.timedelta(days=after)))

@@ -85,7 +85,7 @@ def follow_ups_reschedule(*, injection: Injection) -> list[FollowUp]:
     for follow_up in FollowUp.objects.select_for_update().filter(
         plan_id=injection.plan_id, status__in=[*ACTIVE_STATUSES, FollowUpStatus.MISSED, FollowUpStatus.NOT_COLLECTED]
     ):
-        window = windows[follow_up.timepoint]
+        window = windows.get(follow_up.timepoint) or _shifted(follow_up, injection.injected_on, today)
         if follow_up.timepoint == Timepoint.BASELINE and window.collectable:
             window = schedule.Window(
                 window.timepoint, min(follow_up.opens_on, window.due_on), window.due_on, window.closes_on
@@ -99,6 +99,16 @@ def follow_ups_reschedule(*, injection: Injection) -> list[FollowUp]:
     for follow_up in moved:
         signals.follow_up_rescheduled.send(sender=FollowUp, follow_up=follow_up)
     return moved
+
+
+def _shifted(follow_up: FollowUp, injected_on: dt.date, today: dt.date) -> schedule.Window:
+    """A safety check scheduled before SAFETY_CHECK_WINDOWS changed (or the checks were turned off) keeps its own
+    offsets from the injection."""
+    delta = injected_on - follow_up.injection_day
+    closes_on = follow_up.closes_on + delta
+    return schedule.Window(
+        follow_up.timepoint, follow_up.opens_on + delta, follow_up.due_on + delta, closes_on, today <= closes_on
+    )
 
 
 def follow_ups_cancel_for_patient(*, patient: Patient, reason: str) -> list[FollowUp]:

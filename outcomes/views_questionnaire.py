@@ -44,6 +44,8 @@ THANKS_MAX_AGE = 60 * 60  # seconds: a reload shortly after still names the clin
 
 TIMEPOINT_HEADINGS = {
     Timepoint.BASELINE: "Before your injection",  # answerable a few days after it too: see BASELINE_NOTE
+    Timepoint.DAY_3: "A short safety check, a few days after your injection",
+    Timepoint.DAY_12: "A short safety check, about two weeks after your injection",
     Timepoint.ONE_MONTH: "About one month after your injection",
     Timepoint.SIX_MONTHS: "About six months after your injection",
 }
@@ -210,6 +212,8 @@ def questionnaire(request: HttpRequest, resolved: ResolvedLink) -> HttpResponse:
     thanks = {"c": resolved.follow_up.clinic_id, "f": resolved.follow_up.pk, "t": link.channel == LinkChannel.CLINIC}
     if submission.urgent_answers():
         thanks["u"] = True  # the page tells the patient to get care today
+    if submission.emergency_answers():
+        thanks["e"] = True  # ...or to call emergency services now (chest pain, facial swelling)
     thanks = signing.dumps(thanks, salt=THANKS_SALT)
     return redirect(f"{reverse('outcomes:questionnaire-thanks')}?{urlencode({'s': thanks})}")
 
@@ -288,5 +292,6 @@ def questionnaire_thanks(request: HttpRequest) -> HttpResponse:
             "about": follow_up.patient_label if follow_up else "",
             "on_tablet": thanks.get("t") is True,
             "urgent": thanks.get("u") is True,
+            "emergency": thanks.get("e") is True,
         },
     )

@@ -29,6 +29,10 @@ from safety.choices import FlagRule
 
 SETTING = "SAFETY_FLAG_RULES"
 SAFETY_INSTRUMENT = "SAFETY"
+# The short checks at day 2-3 and day 10-14 (outcomes/instruments/safety-early-1.json): the same item codes where
+# they ask the same thing, so one rule covers both questionnaires.
+EARLY_SAFETY_INSTRUMENT = "SAFETY_EARLY"
+SAFETY_INSTRUMENTS = (SAFETY_INSTRUMENT, EARLY_SAFETY_INSTRUMENT)
 
 
 class RuleConfigError(ValueError):
@@ -45,6 +49,8 @@ class AnswerRule:
     urgent: bool = False  # by default: from the safety check's urgent items (default_rules)
     enabled: bool = True
     text: bool = False
+    # For a multiple-choice item: the option scores that fire it (blood sugar "Yes, higher than usual").
+    choices: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -83,7 +89,8 @@ class Finding:
 
 
 # A rule is urgent by default (clinicians emailed at once) when it covers an item the safety check marks urgent
-# (outcomes/instruments/safety-1.json: infection signs, hospital admission): the answers that tell the patient to
+# (outcomes/instruments/safety-1.json and safety-early-1.json: infection signs, hospital admission, clot and
+# allergy signs): the answers that tell the patient to
 # get care today are the ones that alert the clinic at once, from one definition. The rest wait for the inbox and
 # the daily digest. SAFETY_FLAG_RULES may still change a flag's urgency; the patient's advice does not follow it.
 _ANSWER_RULES = (
@@ -92,13 +99,23 @@ _ANSWER_RULES = (
     AnswerRule(FlagRule.SAFETY_SWELLING, ("swelling",)),
     AnswerRule(FlagRule.SAFETY_UNABLE_TO_BEAR_WEIGHT, ("unable_to_bear_weight",)),
     AnswerRule(FlagRule.SAFETY_MEDICAL_CARE, ("care_gp", "care_ed")),
-    AnswerRule(FlagRule.SAFETY_HARVEST_SITE, ("harvest_site_problem",)),  # asked for BMAC only
+    AnswerRule(FlagRule.SAFETY_HARVEST_SITE, ("harvest_site_problem",)),  # asked for products with a harvest
+    # Asked at the early checks only (issue 15): a clot (DVT/PE) and a severe allergic reaction are emergencies;
+    # discharge where the needle went in may be infection; the rest wait for the clinic's review.
+    AnswerRule(FlagRule.SAFETY_CLOT_SIGNS, ("calf_pain_swelling", "breathless_chest_pain")),
+    AnswerRule(FlagRule.SAFETY_ALLERGIC_REACTION, ("face_swelling",)),
+    AnswerRule(FlagRule.SAFETY_PUNCTURE_SITE, ("puncture_site",)),
+    AnswerRule(FlagRule.SAFETY_FEELING_UNWELL, ("unwell",)),
+    AnswerRule(FlagRule.SAFETY_RASH, ("rash_itching",)),
+    AnswerRule(FlagRule.SAFETY_NUMBNESS, ("numbness",)),
+    # Steroids raise blood glucose for days in people with diabetes; asked after a corticosteroid only.
+    AnswerRule(FlagRule.SAFETY_BLOOD_GLUCOSE, ("blood_glucose",), choices=(1,)),
     AnswerRule(FlagRule.SAFETY_OTHER_REPORT, ("other",), text=True),
 )
 
 
 def _urgent_items() -> set[str]:
-    return {item.code for item in get_instrument(SAFETY_INSTRUMENT).items if item.urgent}
+    return {item.code for code in SAFETY_INSTRUMENTS for item in get_instrument(code).items if item.urgent}
 
 
 _SCORE_MEASURES = {
@@ -184,21 +201,28 @@ def configured_rules(overrides: Mapping[str, Any] | None = None) -> dict[str, Ru
 # --- evaluation --------------------------------------------------------------------------------------------------
 
 
-def _answer_values(answers: Mapping[str, Any]) -> dict[str, Any]:
-    """{item: value} of the safety check, from a submission's {"SAFETY": {item: {"value": ...}}}."""
-    block = answers.get(SAFETY_INSTRUMENT) or {}
-    return {code: entry.get("value") for code, entry in block.items() if isinstance(entry, Mapping)}
+def _answer_values(answers: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """(instrument, {item: value}) of the safety questions, from a submission's {"SAFETY": {item: {"value": ...}}}
+    (or "SAFETY_EARLY" at an early check: a submission answers one of them)."""
+    instrument = next((code for code in SAFETY_INSTRUMENTS if answers.get(code)), SAFETY_INSTRUMENT)
+    block = answers.get(instrument) or {}
+    return instrument, {code: entry.get("value") for code, entry in block.items() if isinstance(entry, Mapping)}
 
 
-def _check_answers(rule: AnswerRule, safety: Mapping[str, Any]) -> Finding | None:
-    asked = {code: safety[code] for code in rule.items if code in safety}
+def _fires(rule: AnswerRule, value: Any) -> bool:
     if rule.text:
-        fired = [code for code, value in asked.items() if isinstance(value, str) and value.strip()]
-    else:
-        fired = [code for code, value in asked.items() if value is True]
+        return isinstance(value, str) and bool(value.strip())
+    if rule.choices:
+        return type(value) is int and value in rule.choices  # True == 1 in Python: a yes is not a choice
+    return value is True
+
+
+def _check_answers(rule: AnswerRule, safety: Mapping[str, Any], instrument: str) -> Finding | None:
+    asked = {code: safety[code] for code in rule.items if code in safety}
+    fired = [code for code, value in asked.items() if _fires(rule, value)]
     if not fired:
         return None
-    return Finding(rule.rule, rule.urgent, {"instrument": SAFETY_INSTRUMENT, "answers": asked, "fired": fired})
+    return Finding(rule.rule, rule.urgent, {"instrument": instrument, "answers": asked, "fired": fired})
 
 
 def _check_score(
@@ -230,6 +254,7 @@ def _check_swelling_pain(
     safety: Mapping[str, Any],
     follow_up: Mapping[str, float | None],
     previous: Mapping[str, float | None] | None,
+    instrument: str = SAFETY_INSTRUMENT,
 ) -> Finding | None:
     if safety.get(rule.item) is not True or previous is None:
         return None
@@ -240,7 +265,7 @@ def _check_swelling_pain(
         rule.rule,
         rule.urgent,
         {
-            "instrument": SAFETY_INSTRUMENT,
+            "instrument": instrument,
             "answers": {rule.item: True},
             "fired": [rule.item],
             "measure": rule.measure,
@@ -269,15 +294,15 @@ def evaluate(
     (None: it cannot fire). `rules` defaults to ``configured_rules()``.
     """
     rules = configured_rules() if rules is None else rules
-    safety = _answer_values(answers)
+    instrument, safety = _answer_values(answers)
     findings = []
     for rule in rules.values():
         if not rule.enabled:
             continue
         if isinstance(rule, AnswerRule):
-            finding = _check_answers(rule, safety)
+            finding = _check_answers(rule, safety, instrument)
         elif isinstance(rule, SwellingPainRule):
-            finding = _check_swelling_pain(rule, safety, scores, previous_scores)
+            finding = _check_swelling_pain(rule, safety, scores, previous_scores, instrument)
         else:
             finding = _check_score(rule, scores, baseline_scores)
         if finding is not None:

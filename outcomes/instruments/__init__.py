@@ -51,6 +51,9 @@ class Item:
     # A yes means the patient should get care today (the thanks page and an email say so, and the clinic's flag
     # is urgent): the one definition of an urgent answer, read by outcomes and safety alike.
     urgent: bool = False
+    # A yes means call emergency services now (chest pain, breathlessness, facial swelling): urgent, and the advice
+    # is 999 rather than the clinic.
+    emergency: bool = False
 
     @property
     def scores(self) -> tuple[int, ...]:
@@ -178,6 +181,9 @@ def _parse_item(raw: Mapping[str, Any], section: str, where: str) -> Item:
     urgent = raw.get("urgent", False)
     _require(isinstance(urgent, bool), at, "urgent must be true or false")
     _require(not urgent or kind == "yesno", at, "only yes/no items can be urgent (a yes is the urgent answer)")
+    emergency = raw.get("emergency", False)
+    _require(isinstance(emergency, bool), at, "emergency must be true or false")
+    _require(not emergency or urgent, at, "an emergency item must be urgent too")
     anchors = raw.get("anchors", [])
     _require(
         isinstance(anchors, list) and all(isinstance(a, str) for a in anchors), at, "anchors must be a list of strings"
@@ -194,6 +200,7 @@ def _parse_item(raw: Mapping[str, Any], section: str, where: str) -> Item:
         anchors=tuple(anchors),
         products=tuple(products),
         urgent=urgent,
+        emergency=emergency,
     )
 
 

@@ -7,8 +7,17 @@ from registry.models.injection import knee_product_day
 
 class Timepoint(models.TextChoices):
     BASELINE = "baseline", "Baseline"
+    DAY_3 = "d3", "Day 2-3 safety check"
+    DAY_12 = "d12", "Day 10-14 safety check"
     ONE_MONTH = "1m", "1 month"
     SIX_MONTHS = "6m", "6 months"
+
+
+# Short safety checks in the first two weeks, when flares, pseudoseptic reactions and septic arthritis present
+# (issue 15). They ask safety questions and a pain score only: never outcome timepoints (no MCID, responders or
+# trajectories), but followed up, chased within their window and counted for completion like the others.
+SAFETY_CHECK_TIMEPOINTS = (Timepoint.DAY_3, Timepoint.DAY_12)
+OUTCOME_TIMEPOINTS: tuple[str, ...] = tuple(t.value for t in Timepoint if t not in SAFETY_CHECK_TIMEPOINTS)
 
 
 class FollowUpStatus(models.TextChoices):
@@ -92,6 +101,10 @@ class FollowUp(models.Model):
         A patient treated in both knees gets a questionnaire per knee; this is how they tell them apart."""
         knee = self.plan.get_knee_display().lower()
         return f"your {knee} knee, injected on {dateformat.format(self.injection_day, 'j F Y')}"
+
+    @property
+    def is_safety_check(self) -> bool:
+        return self.timepoint in SAFETY_CHECK_TIMEPOINTS
 
     def window_contains(self, day) -> bool:
         return self.opens_on <= day <= self.closes_on

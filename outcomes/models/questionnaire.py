@@ -111,6 +111,12 @@ class Submission(models.Model):
 
         return urgent_answers(self.answers, self.instrument_versions)
 
+    def emergency_answers(self) -> tuple[str, ...]:
+        """The urgent answers that mean call emergency services now rather than the clinic."""
+        from outcomes.questionnaire import emergency_answers
+
+        return emergency_answers(self.answers, self.instrument_versions)
+
 
 class Amendment(models.Model):
     """A clinician's correction of a submission, kept beside the original, never an overwrite of it."""

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from outcomes.measures import MEASURES, submission_scores
 from outcomes.models import Submission, Timepoint
+from outcomes.models.followup import SAFETY_CHECK_TIMEPOINTS
 from safety import rules, signals
 from safety.choices import FlagStatus
 from safety.models import Evaluation, Flag
@@ -25,8 +26,10 @@ def submission_measures(submission: Submission) -> dict[str, float | None]:
 
 
 def baseline_submission_for(submission: Submission) -> Submission | None:
-    """The baseline questionnaire of the same treatment plan (None when it is itself the baseline or missing)."""
-    if submission.timepoint == Timepoint.BASELINE:
+    """The baseline questionnaire of the same treatment plan (None when it is itself the baseline or missing).
+    None for an early safety check too: the deterioration flags are efficacy signals, and pain in the days after
+    an injection is what the safety rules (swelling with pain worse than last time) are for."""
+    if submission.timepoint == Timepoint.BASELINE or submission.timepoint in SAFETY_CHECK_TIMEPOINTS:
         return None
     return Submission.objects.filter(
         follow_up__plan_id=submission.follow_up.plan_id, follow_up__timepoint=Timepoint.BASELINE
