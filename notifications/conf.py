@@ -14,6 +14,7 @@ NOTIFICATIONS_BACKOFF_BASE_SECONDS       60: wait after the first temporary erro
 NOTIFICATIONS_BACKOFF_MAX_SECONDS        14400: ...up to this
 NOTIFICATIONS_CLAIM_TIMEOUT_MINUTES      replaced by the lease; setting it stops start-up with a pointer to it
 NOTIFICATIONS_GATHER_MINUTES             15: a patient's emails of one kind due this close together go as one
+SAFETY_CHECK_REMINDER_DAYS               1: the short safety checks' one reminder, days after the invitation (0: none)
 """
 
 import datetime as dt
@@ -39,6 +40,7 @@ class NotificationSettings:
     backoff_base: dt.timedelta
     backoff_max: dt.timedelta
     gather: dt.timedelta
+    safety_check_reminder_days: int  # 0: no reminder for the short safety checks
 
 
 def _parse_hours(value: str) -> tuple[dt.time, dt.time | None]:
@@ -99,10 +101,11 @@ def get() -> NotificationSettings:
         backoff_base=dt.timedelta(seconds=backoff_base),
         backoff_max=dt.timedelta(seconds=_int("NOTIFICATIONS_BACKOFF_MAX_SECONDS", 14400, minimum=backoff_base)),
         gather=dt.timedelta(minutes=_int("NOTIFICATIONS_GATHER_MINUTES", 15, minimum=0, maximum=24 * 60)),
+        safety_check_reminder_days=_int("SAFETY_CHECK_REMINDER_DAYS", 1, minimum=0, maximum=14),
     )
 
 
 @receiver(setting_changed, dispatch_uid="notifications.conf.reload")
 def _reload(sender, setting: str, **kwargs) -> None:
-    if setting.startswith("NOTIFICATIONS_") or setting == "EMAIL_TIMEOUT":
+    if setting.startswith("NOTIFICATIONS_") or setting in ("EMAIL_TIMEOUT", "SAFETY_CHECK_REMINDER_DAYS"):
         get.cache_clear()

@@ -31,6 +31,11 @@ SUBJECTS = {
     MessageKind.MISSED_DIGEST: "{clinic}: daily registry summary",
     MessageKind.SAFETY_ADVICE: "Please contact {clinic} today",
 }
+# The day 2-3 and day 10-14 safety checks say what they are: short, and about safety, not another questionnaire.
+SAFETY_CHECK_SUBJECTS = {
+    MessageKind.INVITATION: "{clinic}: a 2-minute safety check about {about}",
+    MessageKind.REMINDER_1: "Reminder from {clinic}: your 2-minute safety check about {about}",
+}
 TEMPLATES = {
     MessageKind.INVITATION: "invitation",
     MessageKind.REMINDER_1: "reminder",
@@ -100,6 +105,8 @@ def build_questionnaires(
         )
         for m, token in zip(messages, questionnaire_tokens, strict=True)
     ]
+    # sending.py gives a safety check an email of its own, so the rows are all safety checks or none is.
+    safety_check = all(m.follow_up.is_safety_check for m in messages)
     context = {
         "message": first,
         "kind": first.kind,
@@ -107,6 +114,7 @@ def build_questionnaires(
         "contact_email": clinic.contact_email,
         "site_url": settings.SITE_URL,
         "questionnaires": questionnaires,
+        "safety_check": safety_check,
         # The single-questionnaire wording (and older templates) read these.
         "questionnaire_url": questionnaires[0].url,
         "closes_on": min(q.closes_on for q in questionnaires),
@@ -120,7 +128,7 @@ def build_questionnaires(
     }
     name = TEMPLATES[first.kind]
     email = EmailMultiAlternatives(
-        subject=SUBJECTS[first.kind].format(
+        subject=((safety_check and SAFETY_CHECK_SUBJECTS.get(first.kind)) or SUBJECTS[first.kind]).format(
             clinic=clinic.name,
             about=_about(messages),
             questionnaires="questionnaires" if len(messages) > 1 else "questionnaire",
@@ -152,7 +160,12 @@ def build(message: OutboundMessage, *, to: list[str]) -> EmailMultiAlternatives:
     if message.kind == MessageKind.SAFETY_ADVICE:
         # The answers themselves stay out of the email, as every clinical detail does (notifications.services.advice).
         answered_at = dt.datetime.fromisoformat(message.context["answered_at"]).astimezone(clinic.tzinfo)
-        context.update(phone=clinic.phone, phone_link=clinic.phone_link, answered_on=answered_at.date())
+        context.update(
+            phone=clinic.phone,
+            phone_link=clinic.phone_link,
+            answered_on=answered_at.date(),
+            emergency=message.context.get("emergency") is True,
+        )
         if message.follow_up_id:
             context["about"] = message.follow_up.patient_label
     if message.kind in URGENT_STAFF_KINDS:

@@ -41,7 +41,12 @@ def safety_advice_write(submission, *, now: dt.datetime | None = None) -> list[i
         follow_up_id=submission.follow_up_id,
         dedupe_key=f"safety-advice:{submission.pk}",
         scheduled_for=now,
-        context={"submission_id": submission.pk, "answered_at": submission.submitted_at.isoformat()},
+        context={
+            "submission_id": submission.pk,
+            "answered_at": submission.submitted_at.isoformat(),
+            # Chest pain, breathlessness, a swollen face: the email says 999 first (it still says no answer).
+            "emergency": bool(submission.emergency_answers()),
+        },
     )
     OutboundMessage.objects.bulk_create([row], ignore_conflicts=True)  # the dedupe key makes a repeat a no-op
     ids = list(

@@ -11,6 +11,7 @@ from django.utils import timezone
 from notifications import conf
 from notifications.models import PATIENT_KINDS, MessageKind, MessageStatus, OutboundMessage
 from outcomes.models import FollowUp, FollowUpStatus
+from outcomes.models.followup import SAFETY_CHECK_TIMEPOINTS
 
 CHUNK = 500  # ids per IN (...) clause: well under SQLite's variable limit, cheap for PostgreSQL
 REMINDER_SLOTS = (MessageKind.REMINDER_1, MessageKind.REMINDER_2)
@@ -47,11 +48,15 @@ def next_sending_time(*, tz: zoneinfo.ZoneInfo, not_before: dt.datetime, day: dt
     return dt.datetime.combine(tomorrow, settings.sending_start, tzinfo=tz).astimezone(dt.UTC)
 
 
-def planned_day(kind: str, *, opens_on: dt.date, closes_on: dt.date) -> dt.date | None:
-    """The clinic-local day a patient email of this kind belongs on, by the current settings."""
+def planned_day(kind: str, *, opens_on: dt.date, closes_on: dt.date, safety_check: bool = False) -> dt.date | None:
+    """The clinic-local day a patient email of this kind belongs on, by the current settings. A short safety check
+    (a window of a few days) gets its invitation and at most one reminder, SAFETY_CHECK_REMINDER_DAYS later."""
     settings = conf.get()
     if kind == MessageKind.INVITATION:
         return opens_on
+    if safety_check:
+        days = settings.safety_check_reminder_days
+        return opens_on + dt.timedelta(days=days) if kind == MessageKind.REMINDER_1 and days else None
     if kind == MessageKind.FINAL_REMINDER:
         days = settings.final_reminder_days_before_close
         return closes_on - dt.timedelta(days=days) if days else None
@@ -59,7 +64,9 @@ def planned_day(kind: str, *, opens_on: dt.date, closes_on: dt.date) -> dt.date 
     return opens_on + dt.timedelta(days=settings.reminder_days[slot]) if slot < len(settings.reminder_days) else None
 
 
-def message_plan(*, opens_on: dt.date, closes_on: dt.date, today: dt.date) -> list[tuple[str, dt.date]]:
+def message_plan(
+    *, opens_on: dt.date, closes_on: dt.date, today: dt.date, safety_check: bool = False
+) -> list[tuple[str, dt.date]]:
     """(kind, day) of every patient email still to come for a window, invitation first.
 
     The invitation goes as soon as the window is open, unless it closes today. Reminders only if still in the
@@ -72,9 +79,9 @@ def message_plan(*, opens_on: dt.date, closes_on: dt.date, today: dt.date) -> li
         return []
     invite_on = max(opens_on, today)
     plan = [(MessageKind.INVITATION, invite_on)]
-    final_on = planned_day(MessageKind.FINAL_REMINDER, opens_on=opens_on, closes_on=closes_on)
+    final_on = planned_day(MessageKind.FINAL_REMINDER, opens_on=opens_on, closes_on=closes_on, safety_check=safety_check)
     for kind in REMINDER_SLOTS:
-        day = planned_day(kind, opens_on=opens_on, closes_on=closes_on)
+        day = planned_day(kind, opens_on=opens_on, closes_on=closes_on, safety_check=safety_check)
         if day is None or day <= invite_on or day > closes_on or (final_on and day >= final_on):
             continue
         plan.append((kind, day))
@@ -92,13 +99,14 @@ class Scheduled:
 def _rows_for(follow_up_ids: list[int], now: dt.datetime) -> list[OutboundMessage]:
     rows = []
     follow_ups = FollowUp.objects.filter(id__in=follow_up_ids, status=FollowUpStatus.OPEN).values_list(
-        "id", "clinic_id", "patient_id", "opens_on", "closes_on", "clinic__time_zone"
+        "id", "clinic_id", "patient_id", "opens_on", "closes_on", "clinic__time_zone", "timepoint"
     )
     zones: dict[str, zoneinfo.ZoneInfo] = {}
-    for follow_up_id, clinic_id, patient_id, opens_on, closes_on, zone in follow_ups:
+    for follow_up_id, clinic_id, patient_id, opens_on, closes_on, zone, timepoint in follow_ups:
         tz = zones.setdefault(zone, zoneinfo.ZoneInfo(zone))
         today = now.astimezone(tz).date()
-        for kind, day in message_plan(opens_on=opens_on, closes_on=closes_on, today=today):
+        safety_check = timepoint in SAFETY_CHECK_TIMEPOINTS
+        for kind, day in message_plan(opens_on=opens_on, closes_on=closes_on, today=today, safety_check=safety_check):
             rows.append(
                 OutboundMessage(
                     kind=kind,
@@ -185,7 +193,14 @@ def messages_reschedule(*, follow_up: FollowUp, now: dt.datetime | None = None) 
         return
     tz = follow_up.clinic.tzinfo
     today = now.astimezone(tz).date()
-    plan = dict(message_plan(opens_on=follow_up.opens_on, closes_on=follow_up.closes_on, today=today))
+    plan = dict(
+        message_plan(
+            opens_on=follow_up.opens_on,
+            closes_on=follow_up.closes_on,
+            today=today,
+            safety_check=follow_up.is_safety_check,
+        )
+    )
     pending = OutboundMessage.objects.filter(
         follow_up=follow_up, status=MessageStatus.PENDING, kind__in=list(PATIENT_KINDS)
     )

@@ -354,7 +354,12 @@ def _one_email_each(messages: list[OutboundMessage]) -> list[list[OutboundMessag
     one email (a patient treated in both knees hears once, with a link per knee); every other row alone."""
     groups: dict[tuple, list[OutboundMessage]] = {}
     for message in messages:
-        key = (message.patient_id, message.kind) if message.is_for_patient else ("row", message.pk)
+        # A short safety check goes in its own email: its words ("2 minutes") are not the questionnaire's.
+        key = (
+            (message.patient_id, message.kind, message.follow_up.is_safety_check)
+            if message.is_for_patient
+            else ("row", message.pk)
+        )
         groups.setdefault(key, []).append(message)
     return list(groups.values())
 
@@ -423,7 +428,12 @@ def _check_patient_message(message: OutboundMessage, now: dt.datetime):
     today = now.astimezone(tz).date()
     if today > follow_up.closes_on:
         return "cancel", "Questionnaire window closed"
-    day = planned_day(message.kind, opens_on=follow_up.opens_on, closes_on=follow_up.closes_on)
+    day = planned_day(
+        message.kind,
+        opens_on=follow_up.opens_on,
+        closes_on=follow_up.closes_on,
+        safety_check=follow_up.is_safety_check,
+    )
     if day is not None and day > today:
         # The injection date moved since this was scheduled: the email moves with the window.
         return "reschedule", next_sending_time(tz=tz, not_before=now, day=day)
