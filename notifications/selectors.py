@@ -13,6 +13,7 @@ from notifications.models import (
     OutboundMessage,
 )
 from outcomes.models import FollowUp, FollowUpStatus
+from outcomes.models.followup import SAFETY_CHECK_TIMEPOINTS
 from registry.scoping import clinics_for
 
 
@@ -49,6 +50,9 @@ def chase_base(clinic_ids) -> QuerySet[FollowUp]:
         FollowUp.objects.filter(clinic__in=clinic_ids, status=FollowUpStatus.OPEN, patient__consent_withdrawn_at=None)
         .filter((~Exists(pending) & Exists(emailed)) | cannot_email)
         .filter(~Exists(closed))
+        # A safety check is worth a call only while its few days last: one the sweep has not yet marked missed is
+        # not chased after its window (a call about "day 3" on day 9 asks nothing useful).
+        .exclude(timepoint__in=SAFETY_CHECK_TIMEPOINTS, closes_on__lt=timezone.localdate())
     )
 
 

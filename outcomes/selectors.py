@@ -75,7 +75,11 @@ def derived_for(follow_ups: Iterable[FollowUp]) -> dict[int, Derived]:
     wanted = [
         fu
         for fu in follow_ups
-        if fu.timepoint != Timepoint.BASELINE and fu.status == FollowUpStatus.COMPLETED and submission_of(fu)
+        # Early safety checks are not outcome measurements: no change from baseline, no MCID, no responder.
+        if fu.timepoint != Timepoint.BASELINE
+        and not fu.is_safety_check
+        and fu.status == FollowUpStatus.COMPLETED
+        and submission_of(fu)
     ]
     if not wanted:
         return {}

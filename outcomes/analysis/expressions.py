@@ -16,10 +16,12 @@ from django.db.models.lookups import GreaterThan, GreaterThanOrEqual, IsNull, Le
 from outcomes.derived import EPS, OARSI_HIGH, OARSI_MODERATE
 from outcomes.measures import SCORE_COLUMNS
 from outcomes.models import Timepoint
+from outcomes.models.followup import OUTCOME_TIMEPOINTS
 from outcomes.models.plan_outcome import SHORT
 from outcomes.thresholds import Threshold
 
-TIMEPOINTS: tuple[str, ...] = tuple(Timepoint.values)  # baseline, 1m, 6m
+# Outcome timepoints only (baseline, 1m, 6m): the early safety checks are not outcome measurements.
+TIMEPOINTS: tuple[str, ...] = OUTCOME_TIMEPOINTS
 FOLLOW_UP_TIMEPOINTS: tuple[str, ...] = tuple(t for t in TIMEPOINTS if t != Timepoint.BASELINE)
 
 

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from outcomes.measures import OUTCOME_MEASURES
 from outcomes.models import Submission, Timepoint
+from outcomes.models.followup import OUTCOME_TIMEPOINTS
 from registry.choices import Knee, Product
 from registry.models import Injection, Patient, TreatmentPlan
 from registry.templatetags.registry_display import protocol_rows
@@ -49,7 +50,9 @@ def patient_trajectory(patient: Patient) -> dict[str, Any]:
         .prefetch_related(Prefetch("injections", queryset=Injection.objects.order_by("number_in_plan")))
     )
     submissions = list(
-        Submission.objects.filter(follow_up__patient=patient).select_related("follow_up__plan").order_by("submitted_at")
+        Submission.objects.filter(follow_up__patient=patient, timepoint__in=OUTCOME_TIMEPOINTS)
+        .select_related("follow_up__plan")
+        .order_by("submitted_at")
     )
     flags = _flags(patient)
     products = dict(Product.choices)
