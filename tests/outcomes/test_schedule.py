@@ -23,10 +23,13 @@ def windows(injection):
     }
 
 
-def test_recording_an_injection_schedules_three_follow_ups(recorded):
+def test_recording_an_injection_schedules_baseline_safety_checks_and_follow_ups(recorded):
     assert windows(recorded) == {
         # Baseline: open from recording (1 March) until 3 days after the injection (BASELINE_CLOSES_DAYS_...).
         Timepoint.BASELINE: (D(2026, 3, 1), D(2026, 3, 2), D(2026, 3, 5), FollowUpStatus.OPEN),
+        # Safety checks (SAFETY_CHECK_WINDOWS): days 2-4 and 10-15 after the injection of 2 March.
+        Timepoint.DAY_3: (D(2026, 3, 4), D(2026, 3, 4), D(2026, 3, 6), FollowUpStatus.SCHEDULED),
+        Timepoint.DAY_12: (D(2026, 3, 12), D(2026, 3, 12), D(2026, 3, 17), FollowUpStatus.SCHEDULED),
         # 1 and 6 months: open 3 days before due, close 21 days after.
         Timepoint.ONE_MONTH: (D(2026, 3, 30), D(2026, 4, 2), D(2026, 4, 23), FollowUpStatus.SCHEDULED),
         Timepoint.SIX_MONTHS: (D(2026, 8, 30), D(2026, 9, 2), D(2026, 9, 23), FollowUpStatus.SCHEDULED),
@@ -77,7 +80,8 @@ def test_staged_plan_has_one_schedule_from_its_first_injection(clock, patient, c
     with travel_to(D(2026, 3, 16)):
         second = make_injection(patient, clinician, planned_injections=3, number_in_plan=2, injected_on=D(2026, 3, 16))
     assert second.plan_id == first.plan_id
-    assert FollowUp.objects.filter(plan=first.plan).count() == 3
+    # Baseline, the two safety checks, 1 and 6 months: after the first injection only (per plan, not per stage).
+    assert FollowUp.objects.filter(plan=first.plan).count() == 5
     assert windows(first)[Timepoint.ONE_MONTH][1] == D(2026, 4, 2)  # from the first injection, not the second
 
 
