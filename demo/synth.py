@@ -39,11 +39,13 @@ from django.utils import timezone
 from notifications.models import MessageStatus, OutboundMessage
 from notifications.services.schedule import message_plan, next_sending_time
 from outcomes import questionnaire
+from outcomes.instruments import get_instrument
 from outcomes.measures import SCORE_COLUMNS
 from outcomes.models import FollowUp, FollowUpStatus, Submission, SubmissionSource, Timepoint
+from outcomes.models.followup import SAFETY_CHECK_TIMEPOINTS
 from outcomes.schedule import windows
 from outcomes.services import score_columns
-from registry.choices import InjectionStatus, Product
+from registry.choices import PRODUCTS_WITH_HARVEST, InjectionStatus, Product
 from registry.models import Injection, Patient, TreatmentPlan
 from registry.protocols import validate_governance, validate_protocol
 from safety import rules as safety_rules
@@ -89,7 +91,13 @@ HEALTH_NOISE = 0.08
 HEALTH_LEVELS = 41  # answer vectors are pooled by health level...
 VARIANTS = 8  # ...with this many distinct vectors per level
 
-COMPLETION = {Timepoint.BASELINE: 0.9, Timepoint.ONE_MONTH: 0.72, Timepoint.SIX_MONTHS: 0.6}
+COMPLETION = {
+    Timepoint.BASELINE: 0.9,
+    Timepoint.DAY_3: 0.75,
+    Timepoint.DAY_12: 0.65,
+    Timepoint.ONE_MONTH: 0.72,
+    Timepoint.SIX_MONTHS: 0.6,
+}
 # Safety items: chance of a yes at a follow-up (harvest site for BMAC only).
 SAFETY_YES = {
     "swelling": 0.05,
@@ -101,6 +109,24 @@ SAFETY_YES = {
     "harvest_site_problem": 0.05,
     "unable_to_bear_weight": 0.004,
 }
+# The early safety checks (day 2-3, day 10-14): chance of a yes (harvest site only for products with a harvest).
+EARLY_SAFETY_YES = {
+    "redness_heat": 0.01,
+    "swelling": 0.08,
+    "unable_to_bear_weight": 0.004,
+    "puncture_site": 0.008,
+    "harvest_site_problem": 0.06,
+    "fever": 0.005,
+    "unwell": 0.03,
+    "calf_pain_swelling": 0.003,
+    "breathless_chest_pain": 0.001,
+    "face_swelling": 0.001,
+    "rash_itching": 0.01,
+    "numbness": 0.01,
+    "hospital_admission": 0.002,
+}
+# After a steroid: "No", "Yes, higher than usual", "I don't have diabetes" (outcomes/instruments/safety-early-1.json).
+BLOOD_GLUCOSE_WEIGHTS = {0: 12, 1: 4, 2: 84}
 SAFETY_TEXTS = ("Knee felt stiff for a week.", "Bruising where the needle went in.", "Slept badly for two nights.")
 WITHDRAWN_SHARE = 0.02
 
@@ -110,9 +136,9 @@ _LAST = ("Adams", "Baker", "Chen", "Dubois", "Evans", "Fischer", "Gupta", "Hughe
 
 
 @functools.lru_cache(maxsize=65536)
-def _message_plan(opens_on: dt.date, closes_on: dt.date) -> tuple[tuple[str, dt.date], ...]:
+def _message_plan(opens_on: dt.date, closes_on: dt.date, safety_check: bool = False) -> tuple[tuple[str, dt.date], ...]:
     # Windows repeat (a few thousand distinct dates), and the schedule reads its settings on every call.
-    return tuple(message_plan(opens_on=opens_on, closes_on=closes_on, today=opens_on))
+    return tuple(message_plan(opens_on=opens_on, closes_on=closes_on, today=opens_on, safety_check=safety_check))
 
 
 @functools.lru_cache(maxsize=65536)
@@ -290,6 +316,30 @@ def safety_block(rng: random.Random, product: str) -> dict[str, dict[str, Any]]:
         block[code] = {"value": rng.random() < p}
     if rng.random() < 0.02:
         block["other"] = {"value": rng.choice(SAFETY_TEXTS)}
+    return block
+
+
+@functools.lru_cache(maxsize=128)
+def pain_vector(pain: int) -> AnswerVector:
+    """An early safety check's pain slider, parsed and scored by the real code once per value."""
+    answers = {"VAS": {"pain": {"value": pain}}}
+    versions = {"VAS": questionnaire.current_versions()["VAS"]}
+    scores = questionnaire.score_all(answers, versions)
+    columns = score_columns(scores)
+    measures = submission_measures(Submission(**columns))
+    return AnswerVector(json.dumps(answers, sort_keys=True)[1:-1], versions, scores, columns, measures)
+
+
+def early_safety_block(rng: random.Random, product: str) -> dict[str, dict[str, Any]]:
+    block: dict[str, dict[str, Any]] = {}
+    for code, p in EARLY_SAFETY_YES.items():
+        if code == "harvest_site_problem" and product not in PRODUCTS_WITH_HARVEST:
+            continue
+        block[code] = {"value": rng.random() < p}
+    if product == Product.CORTICOSTEROID:
+        labels = {o.score: o.label for o in get_instrument("SAFETY_EARLY").item("blood_glucose").options}
+        value = rng.choices(list(BLOOD_GLUCOSE_WEIGHTS), weights=list(BLOOD_GLUCOSE_WEIGHTS.values()))[0]
+        block["blood_glucose"] = {"value": value, "option": labels[value]}
     return block
 
 
@@ -774,7 +824,11 @@ class Generator:
         rng, tz = self.rng, clinic.tzinfo
         withdrawn_on = withdrawn_at.astimezone(tz).date() if withdrawn_at else None
         baseline_health = _clip(BASELINE_HEALTH[kl] + rng.gauss(0, 0.12), 0.02, 0.98)
-        baseline_measures = previous_measures = None
+        baseline_measures = None
+        # (answered at, measures) of each answered questionnaire: "the knee's previous score" is the latest one
+        # answered before, as safety.services.previous_submission_for finds it (a baseline may be answered after
+        # the day-3 check has opened).
+        answered: list[tuple[dt.datetime, dict]] = []
         for window in windows(injected_on=first_on, recorded_on=recorded_on):
             status, answered_on = self._status(window, withdrawn_on)
             created = min(_at(recorded_on, tz, 9, 30), self.latest)
@@ -805,15 +859,22 @@ class Generator:
             self._messages(clinic, patient_id, follow_up_id, window, status, answered_on)
             if status != FollowUpStatus.COMPLETED:
                 continue
-            health = self._health(window.timepoint, product, kl, baseline_health)
-            level = round(health * (HEALTH_LEVELS - 1))
-            vector = rng.choice(self.answers[level])
-            safety = safety_block(rng, product) if window.timepoint != Timepoint.BASELINE else None
+            early = window.timepoint in SAFETY_CHECK_TIMEPOINTS
+            if early:
+                # Pain near the baseline's, a flare now and then; the short safety questions, no outcome measures.
+                vector = pain_vector(round(_clip((1 - baseline_health) * 100 + rng.gauss(4, 10), 0, 100)))
+                safety_code, safety = "SAFETY_EARLY", early_safety_block(rng, product)
+            else:
+                health = self._health(window.timepoint, product, kl, baseline_health)
+                level = round(health * (HEALTH_LEVELS - 1))
+                vector = rng.choice(self.answers[level])
+                safety_code = "SAFETY"
+                safety = safety_block(rng, product) if window.timepoint != Timepoint.BASELINE else None
             versions = dict(vector.versions)
             body = vector.proms_json
             if safety is not None:
-                versions["SAFETY"] = questionnaire.current_versions()["SAFETY"]
-                body += ', "SAFETY": ' + json.dumps(safety)
+                versions[safety_code] = questionnaire.current_versions()[safety_code]
+                body += f', "{safety_code}": ' + json.dumps(safety)
             source = rng.choices(
                 [SubmissionSource.PATIENT_LINK, SubmissionSource.CLINIC_TABLET, SubmissionSource.STAFF_ENTERED],
                 weights=[85, 10, 5],
@@ -837,16 +898,19 @@ class Generator:
             evaluated = min(changed + dt.timedelta(seconds=rng.randint(2, 90)), self.now)
             self.evaluations.add(submission_id, evaluated, evaluated, 1, "")
             if window.timepoint == Timepoint.BASELINE:
-                baseline_measures = previous_measures = vector.measures
+                baseline_measures = vector.measures
+                answered.append((changed, vector.measures))
                 continue
             findings = safety_rules.evaluate(
-                {"SAFETY": safety or {}},
+                {safety_code: safety or {}},
                 vector.measures,
-                baseline_measures,
+                None if early else baseline_measures,  # as safety.services.flags: no efficacy flags at a check
                 rules=self.rules,
-                previous_scores=previous_measures,
+                previous_scores=max(
+                    ((at, m) for at, m in answered if at < changed), key=lambda pair: pair[0], default=(None, None)
+                )[1],
             )
-            previous_measures = vector.measures
+            answered.append((changed, vector.measures))
             for finding in findings:
                 self._flag(clinic, patient_id, follow_up_id, submission_id, finding, evaluated, clinician, product)
 
@@ -897,7 +961,7 @@ class Generator:
         if status in (FollowUpStatus.SCHEDULED, FollowUpStatus.CANCELLED):
             return
         now = self.now
-        plan = _message_plan(window.opens_on, window.closes_on)
+        plan = _message_plan(window.opens_on, window.closes_on, window.timepoint in SAFETY_CHECK_TIMEPOINTS)
         for kind, day in plan:
             if status == FollowUpStatus.COMPLETED and day > answered_on:
                 break
@@ -984,6 +1048,13 @@ _CATEGORY_BY_RULE = {
     "swelling_with_pain_worse": ["post_injection_flare", "effusion", "pseudoseptic_reaction"],
     "safety_medical_care": ["post_injection_flare", "injection_site_pain", "effusion"],
     "safety_harvest_site": ["harvest_pain", "harvest_haematoma", "harvest_nerve"],
+    "safety_clot_signs": ["dvt_pe"],
+    "safety_allergic_reaction": ["allergic"],
+    "safety_puncture_site": ["injection_site_pain", "cellulitis"],
+    "safety_feeling_unwell": ["fever_systemic", "post_injection_flare"],
+    "safety_rash": ["allergic"],
+    "safety_numbness": ["other"],
+    "safety_blood_glucose": ["hyperglycaemia"],
 }
 
 
@@ -1005,7 +1076,7 @@ def write_adverse_events(model, events: list[dict], rng: random.Random, today: d
         onset = max(event["onset_on"], given[-1][0])
         rule = event["finding"]
         category = rng.choice(_CATEGORY_BY_RULE.get(rule, ["post_injection_flare", "other"]))
-        if category.startswith("harvest") and event["product"] != Product.BMAC:
+        if category.startswith("harvest") and event["product"] not in PRODUCTS_WITH_HARVEST:
             category = "injection_site_pain"
         hospital = rule == "safety_hospital_admission" or (event["urgent"] and rng.random() < 0.3)
         severity = 3 if hospital else rng.choice([1, 1, 2, 2, 3]) if event["urgent"] else rng.choice([1, 1, 2])

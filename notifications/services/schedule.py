@@ -79,7 +79,9 @@ def message_plan(
         return []
     invite_on = max(opens_on, today)
     plan = [(MessageKind.INVITATION, invite_on)]
-    final_on = planned_day(MessageKind.FINAL_REMINDER, opens_on=opens_on, closes_on=closes_on, safety_check=safety_check)
+    final_on = planned_day(
+        MessageKind.FINAL_REMINDER, opens_on=opens_on, closes_on=closes_on, safety_check=safety_check
+    )
     for kind in REMINDER_SLOTS:
         day = planned_day(kind, opens_on=opens_on, closes_on=closes_on, safety_check=safety_check)
         if day is None or day <= invite_on or day > closes_on or (final_on and day >= final_on):

@@ -24,9 +24,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from demo import showcase, synth
+from outcomes.instruments import get_instrument
+from outcomes.models import FollowUp, SubmissionSource, Timepoint
+from outcomes.services import questionnaire_submit
 from registry.choices import InjectionStatus, Role
 from registry.models import Clinic, Injection
 from registry.services import injection_record, patient_enrol
+from safety.services import flags_evaluate
 
 CLINICS = ("Northgate Knee Clinic", "Riverside Sports Medicine")
 DEMO_PHONES = ("0113 496 0123", "020 7946 0456")
@@ -34,6 +38,9 @@ DEMO_INJECTIONS = 300  # synthetic injections next to the showcase patients when
 # Treated in both knees today: at first start her one email, listing both knees' baseline questionnaires, waits in
 # the dev mailbox (rundemo sends what is due before it starts).
 BOTH_KNEES_PATIENT = "Grace Adeyemi"
+# Injected two days ago; answered the day 2-3 safety check this morning with a swollen knee and pain 32 mm worse
+# than before the injection: an urgent flag on the attention page (issue 15's red-flag combination, no fever).
+EARLY_CHECK_PATIENT = "Oluwaseun Barrett"
 _PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 
 
@@ -402,8 +409,44 @@ class Command(BaseCommand):
                 injections += 1
             showcase.stamp_history(patient, recorded_on=recorded_on)
         injections += self._both_knees_today(rng, clinics[0], users["clinician"], showcase)
-        patients = len(plans) + 1
+        injections += self._early_check_answered(rng, clinics[0], users["clinician"])
+        patients = len(plans) + 2
         return f"{len(clinics)} clinics, {len(users)} logins, {patients} patients, {injections} injections"
+
+    def _early_check_answered(self, rng: random.Random, clinic: Clinic, clinician) -> int:
+        """EARLY_CHECK_PATIENT: baseline answered at the clinic, then the day 2-3 safety check from the email link,
+        through the services; the flags are evaluated at once (the worker may not be running yet)."""
+        today = timezone.localdate()
+        injected_on = today - dt.timedelta(days=2)
+        patient = patient_enrol(
+            clinic=clinic,
+            by=clinician,
+            data={
+                "full_name": EARLY_CHECK_PATIENT,
+                "email": "oluwaseun.barrett@example.org",
+                "phone": "07700 900098",
+                "year_of_birth": 1951,
+                "sex": "male",
+                "consent_on": injected_on,
+                "consent_version": "v1.0",
+            },
+        )
+        plan = {"clinic": 0, "product": "prp", "protocol": _prp(rng, "poor")}
+        data = _injection_data(rng, plan, injected_on=injected_on, clinician=clinician, knee="right")
+        data["status"] = InjectionStatus.GIVEN
+        injection_record(patient=patient, by=clinician, data=data)
+        follow_ups = {fu.timepoint: fu for fu in FollowUp.objects.filter(patient=patient)}
+        baseline = synth.prom_form(rng, 0.55) | {"VAS.pain": "38"}
+        questionnaire_submit(
+            follow_up=follow_ups[Timepoint.BASELINE], data=baseline, source=SubmissionSource.CLINIC_TABLET
+        )
+        check = follow_ups[Timepoint.DAY_3]
+        items = get_instrument("SAFETY_EARLY").items_for_product(check.plan.product)
+        answers = {f"SAFETY_EARLY.{item.code}": "no" for item in items if item.type == "yesno"}
+        answers |= {"SAFETY_EARLY.swelling": "yes", "VAS.pain": "70"}
+        submission = questionnaire_submit(follow_up=check, data=answers)
+        flags_evaluate(submission.pk)
+        return 1
 
     def _both_knees_today(self, rng: random.Random, clinic: Clinic, clinician, showcase) -> int:
         """A patient injected in both knees today, whose baseline invitations are due now (one email, two links)."""
