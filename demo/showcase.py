@@ -86,3 +86,12 @@ def send_now(patient: Patient) -> int:
     return OutboundMessage.objects.filter(patient=patient, status=MessageStatus.PENDING, kind="invitation").update(
         scheduled_for=timezone.now()
     )
+
+
+def cancelled_by_now(patient: Patient) -> int:
+    """Emails cancelled because the patient answered before they were due (the demo answers at seeding time, perhaps
+    before the sending hours): dated when cancelled, so no date in the demo lies ahead; returns how many."""
+    now = timezone.now()
+    return OutboundMessage.objects.filter(
+        patient=patient, status=MessageStatus.CANCELLED, scheduled_for__gt=now
+    ).update(scheduled_for=now)

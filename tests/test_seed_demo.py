@@ -47,9 +47,9 @@ def synthetic_snapshot() -> list[tuple]:
         *Submission.objects.order_by("follow_up__patient__registry_number", "follow_up__plan__knee", "timepoint")
         .filter(follow_up__patient__consent_version=synth.CONSENT_VERSION)
         .values_list("follow_up__patient__registry_number", "timepoint", "koos_pain", "vas_pain", "answers"),
-        *Flag.objects.order_by("patient__registry_number", "follow_up__timepoint", "rule").values_list(
-            "patient__registry_number", "follow_up__timepoint", "rule", "status"
-        ),
+        *Flag.objects.filter(patient__consent_version=synth.CONSENT_VERSION)
+        .order_by("patient__registry_number", "follow_up__timepoint", "rule")
+        .values_list("patient__registry_number", "follow_up__timepoint", "rule", "status"),
     ]
 
 

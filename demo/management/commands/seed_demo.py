@@ -437,15 +437,17 @@ class Command(BaseCommand):
         injection_record(patient=patient, by=clinician, data=data)
         follow_ups = {fu.timepoint: fu for fu in FollowUp.objects.filter(patient=patient)}
         baseline = synth.prom_form(rng, 0.55) | {"VAS.pain": "38"}
-        questionnaire_submit(
+        answered = questionnaire_submit(
             follow_up=follow_ups[Timepoint.BASELINE], data=baseline, source=SubmissionSource.CLINIC_TABLET
         )
+        flags_evaluate(answered.pk)
         check = follow_ups[Timepoint.DAY_3]
         items = get_instrument("SAFETY_EARLY").items_for_product(check.plan.product)
         answers = {f"SAFETY_EARLY.{item.code}": "no" for item in items if item.type == "yesno"}
         answers |= {"SAFETY_EARLY.swelling": "yes", "VAS.pain": "70"}
         submission = questionnaire_submit(follow_up=check, data=answers)
         flags_evaluate(submission.pk)
+        showcase.cancelled_by_now(patient)
         return 1
 
     def _both_knees_today(self, rng: random.Random, clinic: Clinic, clinician, showcase) -> int:
