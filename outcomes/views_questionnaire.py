@@ -166,6 +166,7 @@ def _questionnaire_page(request, resolved, *, values=None, errors=None, status=2
         "knee": follow_up.plan.get_knee_display().lower(),
         "about": follow_up.patient_label,
         "baseline_note": BASELINE_NOTE if follow_up.timepoint == Timepoint.BASELINE else "",
+        "minutes": 2 if follow_up.is_safety_check else 10,
         "sections": sections,
         "stray_errors": forms.stray_errors(sections, errors or {}),
         "errors": errors or {},

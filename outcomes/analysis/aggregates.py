@@ -34,7 +34,8 @@ from outcomes.analysis.expressions import (
     sums,
 )
 from outcomes.measures import OUTCOME_MEASURES
-from outcomes.models import FollowUpStatus
+from outcomes.models import FollowUp, FollowUpStatus
+from outcomes.models.followup import SAFETY_CHECK_TIMEPOINTS
 from outcomes.models.plan_outcome import SHORT
 from outcomes.thresholds import get_thresholds
 
@@ -267,6 +268,29 @@ def status_cells(plan_ids: RawSQL, today: dt.date) -> list[dict[str, Any]]:
     return _per_timepoint(cells)
 
 
+def safety_check_cells(plan_ids: RawSQL, today: dt.date) -> list[dict[str, Any]]:
+    """Query 3: the early safety checks' status counts (``STATUS_KEYS``), one cell per timepoint ``tp``. They are
+    not outcome timepoints, so the plans' summaries (PlanOutcome) leave them out; their follow-ups are counted here
+    directly, the same way (open past its due day counts as lost)."""
+    open_ = Q(status=FollowUpStatus.OPEN)
+    counts = {
+        "plans": Count("pk"),
+        "completed": Count("pk", filter=Q(status=FollowUpStatus.COMPLETED)),
+        "missed": Count("pk", filter=Q(status=FollowUpStatus.MISSED)),
+        "overdue": Count("pk", filter=open_ & Q(due_on__lt=today)),
+        "pending": Count("pk", filter=Q(status=FollowUpStatus.SCHEDULED) | (open_ & Q(due_on__gte=today))),
+        "cancelled": Count("pk", filter=Q(status=FollowUpStatus.CANCELLED)),
+        "not_collected": Count("pk", filter=Q(status=FollowUpStatus.NOT_COLLECTED)),
+    }
+    rows = (
+        FollowUp.objects.filter(plan_id__in=plan_ids, timepoint__in=SAFETY_CHECK_TIMEPOINTS)
+        .values("timepoint")
+        .annotate(**counts)
+        .order_by()
+    )
+    return [{"tp": row.pop("timepoint"), **row} for row in rows]
+
+
 __all__ = [
     "COMPLETED",
     "GROUP_EXPRESSIONS",
@@ -276,6 +300,7 @@ __all__ = [
     "add",
     "cohort_table",
     "outcome_cells",
+    "safety_check_cells",
     "short",
     "status_cells",
 ]

@@ -17,6 +17,7 @@ from outcomes.analysis.expressions import FOLLOW_UP_TIMEPOINTS, TIMEPOINTS, resp
 from outcomes.analysis.stats import mean_ci, share
 from outcomes.measures import OUTCOME_MEASURES
 from outcomes.models import Timepoint
+from outcomes.models.followup import SAFETY_CHECK_TIMEPOINTS
 from outcomes.thresholds import get_thresholds
 from registry.choices import Product
 
@@ -30,7 +31,8 @@ DEFINITIONS = {
     "injection. Only given injections, and patients who consent to analysis.",
     "completion": "Completed / (completed + missed + open past its due date). Follow-ups not yet due, cancelled "
     "ones, and baselines not collected because the injection was recorded after the baseline could still be "
-    'answered (counted apart as "not collected", never as missed) are not in the denominator.',
+    'answered (counted apart as "not collected", never as missed) are not in the denominator. The day 2-3 and '
+    "day 10-14 safety checks have rows of their own: they are not outcome timepoints and no score below uses them.",
     "change": "Follow-up score minus the same plan's baseline score; only plans scored at both.",
     "ci": "95 % confidence interval of the mean: mean +/- t(0.975, n-1) x SD / sqrt(n).",
     "mcid": "Share of plans whose change reaches the minimal clinically important difference in the direction of "
@@ -83,6 +85,11 @@ def completion(status_cells: Cells, tp: str) -> dict[str, Any]:
 
 def completion_by_timepoint(status_cells: Cells) -> list[dict[str, Any]]:
     return [completion(status_cells, tp) for tp in TIMEPOINTS]
+
+
+def safety_check_completion(safety_check_cells: Cells) -> list[dict[str, Any]]:
+    """The early safety checks' completion, as rows after the outcome timepoints' (each keeps its place)."""
+    return [completion(safety_check_cells, tp) for tp in SAFETY_CHECK_TIMEPOINTS]
 
 
 # --- outcomes: scores, changes, MCID and responders ----------------------------------------------------------------

@@ -36,6 +36,7 @@ def compute(
     with aggregates.cohort_table(filterset.qs) as plan_ids:
         cells, keys = aggregates.outcome_cells(compare_by, plan_ids, today)
         status_cells = aggregates.status_cells(plan_ids, today)
+        safety_check_cells = aggregates.safety_check_cells(plan_ids, today)
         adverse = adverse_events.per_100_injections(plan_ids)
     clinician_ids = {c["clinician_key"] for c in status_cells}
     if compare_by == "clinician":
@@ -50,7 +51,10 @@ def compute(
         "definitions": sections.DEFINITIONS,
         "thresholds": sections.thresholds(),
         "plans": int(overall["plans"]),
-        "completion": sections.completion_by_timepoint(status_cells),
+        "completion": [
+            *sections.completion_by_timepoint(status_cells),
+            *sections.safety_check_completion(safety_check_cells),
+        ],
         **sections.outcomes(overall),
         "groups": sections.groups(cells, keys, sections.group_labeller(compare_by, clinics, clinicians)),
         "responders_by_kl": sections.responders_by_kl(cells, keys),

@@ -78,6 +78,7 @@ def test_blood_sugar_offers_i_dont_have_diabetes():
 def test_the_page_says_it_is_a_short_safety_check_and_asks_no_outcome_measures(client, day_3):
     html = client.get(q_url(link_create(follow_up=day_3))).content.decode()
     assert "short safety check" in html.lower()
+    assert "It takes about 2 minutes." in html
     assert 'name="SAFETY_EARLY.calf_pain_swelling"' in html
     assert 'name="VAS.pain"' in html
     assert 'name="KOOS.' not in html
