@@ -65,7 +65,8 @@ def test_the_day_3_check_on_a_phone_with_an_emergency_answer(phone_page, live_se
     expect(emergency).to_be_visible()
     expect(emergency.get_by_role("link", name="999")).to_have_attribute("href", "tel:999")
     box = emergency.bounding_box()
-    assert box is not None and box["y"] + box["height"] <= PHONE["height"]  # on the first screen
+    assert box is not None
+    assert box["y"] + box["height"] <= PHONE["height"]  # on the first screen
     expect(page.get_by_role("region", name="Please contact the clinic today")).to_be_visible()
     _no_sideways_scroll(page)
 
