@@ -11,6 +11,7 @@ from outcomes.measures import MEASURES
 from outcomes.models import Submission
 from outcomes.thresholds import get_thresholds
 from registry.scoping import clinics_for
+from safety import rules
 from safety.choices import ACTIVE_STATUSES, FlagStatus
 from safety.models import MAX_EVALUATION_ATTEMPTS, Evaluation, Flag
 from safety.services import baseline_submission_for, submission_measures
@@ -109,13 +110,16 @@ def flag_evidence(flag: Flag) -> Evidence:
 
     fired = {code for other in submission.flags.all() for code in other.values.get("fired", [])}
     safety_answers = []
-    block = submission.answers.get("SAFETY") or {}
-    if block:
-        instrument = get_instrument("SAFETY", submission.instrument_versions.get("SAFETY"))
+    # The 1-month/6-month safety questions, or an early safety check's (rules.SAFETY_INSTRUMENTS).
+    code = next((c for c in rules.SAFETY_INSTRUMENTS if submission.answers.get(c)), None)
+    if code is not None:
+        block = submission.answers[code]
+        instrument = get_instrument(code, submission.instrument_versions.get(code))
         for item in instrument.items:
             if item.code in block:
-                value = block[item.code].get("value")
-                safety_answers.append(AnswerRow(item.text, _answer_text(value), item.code in fired))
+                entry = block[item.code]
+                text = entry.get("option") or _answer_text(entry.get("value"))  # a choice shows its label
+                safety_answers.append(AnswerRow(item.text, text, item.code in fired))
     return Evidence(baseline=baseline, scores=scores, safety_answers=safety_answers)
 
 

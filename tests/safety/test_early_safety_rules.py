@@ -11,6 +11,7 @@ from outcomes.models import FollowUp, Timepoint
 from outcomes.services import questionnaire_submit
 from safety.choices import FlagRule
 from safety.rules import configured_rules, evaluate
+from safety.selectors import flag_evidence
 from safety.services import flags_evaluate
 from tests.support.answers import answers_for
 from tests.support.clock import LONDON
@@ -136,3 +137,16 @@ def test_a_clot_answer_at_day_12_raises_an_urgent_flag(journey):
     check = submit(j.follow_up(Timepoint.DAY_12), **{"SAFETY_EARLY.breathless_chest_pain": "yes"})
     (flag,) = flags_evaluate(check.pk)
     assert (flag.rule, flag.urgent, flag.follow_up.timepoint) == (FlagRule.SAFETY_CLOT_SIGNS, True, Timepoint.DAY_12)
+
+
+@pytest.mark.django_db
+def test_the_flag_page_evidence_lists_the_early_answers_with_the_one_that_fired(journey):
+    j = journey()
+    check = submit(j.follow_up(Timepoint.DAY_3), **{"SAFETY_EARLY.face_swelling": "yes"})
+    (flag,) = flags_evaluate(check.pk)
+    rows = {row.text: (row.answer, row.fired) for row in flag_evidence(flag).safety_answers}
+    assert rows["Have you had swelling of your face, lips or tongue, or trouble breathing or swallowing?"] == (
+        "Yes",
+        True,
+    )
+    assert rows["Have you had a new rash, hives or itching?"] == ("No", False)
