@@ -89,7 +89,13 @@ HEALTH_NOISE = 0.08
 HEALTH_LEVELS = 41  # answer vectors are pooled by health level...
 VARIANTS = 8  # ...with this many distinct vectors per level
 
-COMPLETION = {Timepoint.BASELINE: 0.9, Timepoint.ONE_MONTH: 0.72, Timepoint.SIX_MONTHS: 0.6}
+COMPLETION = {
+    Timepoint.BASELINE: 0.9,
+    Timepoint.ONE_MONTH: 0.72,
+    Timepoint.SIX_MONTHS: 0.6,
+    Timepoint.TWELVE_MONTHS: 0.55,
+    Timepoint.TWENTY_FOUR_MONTHS: 0.5,
+}
 # Safety items: chance of a yes at a follow-up (harvest site for BMAC only).
 SAFETY_YES = {
     "swelling": 0.05,
@@ -775,7 +781,7 @@ class Generator:
         withdrawn_on = withdrawn_at.astimezone(tz).date() if withdrawn_at else None
         baseline_health = _clip(BASELINE_HEALTH[kl] + rng.gauss(0, 0.12), 0.02, 0.98)
         baseline_measures = previous_measures = None
-        for window in windows(injected_on=first_on, recorded_on=recorded_on):
+        for window in windows(injected_on=first_on, recorded_on=recorded_on, product=product):
             status, answered_on = self._status(window, withdrawn_on)
             created = min(_at(recorded_on, tz, 9, 30), self.latest)
             if status == FollowUpStatus.COMPLETED:

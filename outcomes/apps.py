@@ -6,4 +6,10 @@ class OutcomesConfig(AppConfig):
     verbose_name = "Outcomes"
 
     def ready(self) -> None:
+        from django.conf import settings
+
         from outcomes import receivers  # noqa: F401 - connects to the registry's domain signals
+        from outcomes.schedule import check_timepoints_by_product
+
+        # A malformed follow-up schedule stops the registry at start-up, not at the next injection.
+        check_timepoints_by_product(settings.FOLLOW_UP_TIMEPOINTS_BY_PRODUCT)

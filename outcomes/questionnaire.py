@@ -18,6 +18,8 @@ INSTRUMENTS_BY_TIMEPOINT = {
     Timepoint.BASELINE: PROMS,
     Timepoint.ONE_MONTH: (*PROMS, "SAFETY"),
     Timepoint.SIX_MONTHS: (*PROMS, "SAFETY"),
+    Timepoint.TWELVE_MONTHS: (*PROMS, "SAFETY"),
+    Timepoint.TWENTY_FOUR_MONTHS: (*PROMS, "SAFETY"),
 }
 MAX_TEXT = 2000
 YES, NO = "yes", "no"

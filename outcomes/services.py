@@ -55,7 +55,7 @@ def follow_ups_schedule(*, plan: TreatmentPlan, injection: Injection) -> list[Fo
     clinic = plan.patient.clinic
     today = clinic_today(clinic)
     created = []
-    for window in schedule.windows(injected_on=injection.injected_on, recorded_on=today):
+    for window in schedule.windows(injected_on=injection.injected_on, recorded_on=today, product=plan.product):
         follow_up = FollowUp(
             plan=plan,
             patient=plan.patient,
@@ -80,12 +80,17 @@ def follow_ups_reschedule(*, injection: Injection) -> list[FollowUp]:
         return []
     clinic = injection.patient.clinic
     today = clinic_today(clinic)
-    windows = {w.timepoint: w for w in schedule.windows(injected_on=injection.injected_on, recorded_on=today)}
+    windows = {
+        w.timepoint: w
+        for w in schedule.windows(injected_on=injection.injected_on, recorded_on=today, product=injection.plan.product)
+    }
     moved = []
     for follow_up in FollowUp.objects.select_for_update().filter(
         plan_id=injection.plan_id, status__in=[*ACTIVE_STATUSES, FollowUpStatus.MISSED, FollowUpStatus.NOT_COLLECTED]
     ):
-        window = windows[follow_up.timepoint]
+        window = windows.get(follow_up.timepoint)
+        if window is None:  # a timepoint the product no longer gets: its window still follows the injection
+            window = schedule.follow_up_window(timepoint=follow_up.timepoint, injected_on=injection.injected_on)
         if follow_up.timepoint == Timepoint.BASELINE and window.collectable:
             window = schedule.Window(
                 window.timepoint, min(follow_up.opens_on, window.due_on), window.due_on, window.closes_on

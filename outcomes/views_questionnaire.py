@@ -46,6 +46,8 @@ TIMEPOINT_HEADINGS = {
     Timepoint.BASELINE: "Before your injection",  # answerable a few days after it too: see BASELINE_NOTE
     Timepoint.ONE_MONTH: "About one month after your injection",
     Timepoint.SIX_MONTHS: "About six months after your injection",
+    Timepoint.TWELVE_MONTHS: "About a year after your injection",
+    Timepoint.TWENTY_FOUR_MONTHS: "About two years after your injection",
 }
 
 

@@ -19,7 +19,7 @@ from outcomes.models import Timepoint
 from outcomes.models.plan_outcome import SHORT
 from outcomes.thresholds import Threshold
 
-TIMEPOINTS: tuple[str, ...] = tuple(Timepoint.values)  # baseline, 1m, 6m
+TIMEPOINTS: tuple[str, ...] = tuple(Timepoint.values)  # baseline, 1m, 6m, 12m, 24m
 FOLLOW_UP_TIMEPOINTS: tuple[str, ...] = tuple(t for t in TIMEPOINTS if t != Timepoint.BASELINE)
 
 

@@ -9,6 +9,8 @@ class Timepoint(models.TextChoices):
     BASELINE = "baseline", "Baseline"
     ONE_MONTH = "1m", "1 month"
     SIX_MONTHS = "6m", "6 months"
+    TWELVE_MONTHS = "12m", "12 months"
+    TWENTY_FOUR_MONTHS = "24m", "24 months"
 
 
 class FollowUpStatus(models.TextChoices):
