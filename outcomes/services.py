@@ -13,6 +13,7 @@ from django.dispatch import Signal
 from django.utils import timezone
 
 from outcomes import questionnaire, schedule, signals
+from outcomes.further_treatments import further_treatments_from_submission
 from outcomes.measures import submission_columns
 from outcomes.models import (
     Amendment,
@@ -72,6 +73,51 @@ def follow_ups_schedule(*, plan: TreatmentPlan, injection: Injection) -> list[Fo
     for follow_up in created:
         follow_up.save()
     return created
+
+
+def follow_ups_add_later(*, dry_run: bool = False) -> list[FollowUp]:
+    """Give plans scheduled before their product had a timepoint (12 or 24 months, added in issue 15) the ones
+    their product now gets, when that window has not yet closed. Rows that exist are never touched (a completed,
+    missed or cancelled follow-up stays as it is), patients who withdrew get nothing, and a window that already
+    closed is not created as "missed": the patient was never asked. New rows are scheduled; the minute sweep opens
+    them and writes their invitations as for any other follow-up. Idempotent (unique plan and timepoint)."""
+    added = []
+    plans = (
+        TreatmentPlan.objects.filter(follow_ups__timepoint=Timepoint.BASELINE, patient__consent_withdrawn_at=None)
+        .select_related("patient__clinic")
+        .prefetch_related("follow_ups")
+        .distinct()
+    )
+    today_by_clinic: dict[int, dt.date] = {}
+    for plan in plans.iterator(chunk_size=500):
+        existing = {fu.timepoint: fu for fu in plan.follow_ups.all()}
+        injected_on = existing[Timepoint.BASELINE].injection_day
+        clinic = plan.patient.clinic
+        today = today_by_clinic.setdefault(clinic.pk, clinic_today(clinic))
+        for timepoint in schedule.timepoints_for(plan.product):
+            if timepoint in existing:
+                continue
+            window = schedule.follow_up_window(timepoint=timepoint, injected_on=injected_on)
+            if window.closes_on < today:
+                continue
+            follow_up = FollowUp(
+                plan=plan,
+                patient=plan.patient,
+                clinic=clinic,
+                timepoint=timepoint,
+                opens_on=window.opens_on,
+                due_on=window.due_on,
+                closes_on=window.closes_on,
+                injected_on=injected_on,
+                status=FollowUpStatus.SCHEDULED,
+            )
+            follow_up._change_reason = "Added: a later timepoint for this product"
+            added.append(follow_up)
+    if not dry_run:
+        with transaction.atomic():
+            for follow_up in added:
+                follow_up.save()
+    return added
 
 
 def follow_ups_reschedule(*, injection: Injection) -> list[FollowUp]:
@@ -281,6 +327,16 @@ def _announce_within(signal: Signal, **kwargs) -> None:
         logger.exception("A receiver of %s failed; the submission is stored all the same", kwargs["sender"].__name__)
 
 
+def _record_further_treatments(submission: Submission) -> None:
+    """The events the answers report, in the submission's transaction but in a savepoint: the answers are stored
+    whatever happens here (they hold the same facts, so a lost event can be derived from them again)."""
+    try:
+        with transaction.atomic():
+            further_treatments_from_submission(submission)
+    except Exception:
+        logger.exception("Further treatments of submission %s were not recorded; the answers are stored", submission.pk)
+
+
 def questionnaire_submit(
     *,
     follow_up: FollowUp,
@@ -322,6 +378,7 @@ def questionnaire_submit(
                 scores=scores,
                 **score_columns(scores),
             )
+            _record_further_treatments(submission)
             _set_status(locked, FollowUpStatus.COMPLETED, reason=f"Completed ({source})")
             locked.save(update_fields=["status", "status_changed_at"])
             QuestionnaireDraft.objects.filter(follow_up=locked).delete()

@@ -43,8 +43,8 @@ class PlanOutcome(models.Model):
         return f"Outcome summary of plan {self.plan_id}"
 
 
-# Per timepoint (b, m1, m6, m12, m24): every score column of its submission, and the follow-up's status, due date and id,
-# under the names outcomes.analysis.expressions.row_aliases gives them, so the same expressions read either.
+# Per timepoint (b, m1, m6, m12, m24): every score column of its submission, and the follow-up's status, due date
+# and id, under the names outcomes.analysis.expressions.row_aliases gives them, so the same expressions read either.
 for _t in SHORT.values():
     for _column in SCORE_COLUMNS:
         PlanOutcome.add_to_class(f"{_t}_{_column}", models.FloatField(null=True))
