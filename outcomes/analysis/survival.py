@@ -163,6 +163,18 @@ class GridRow:
     lower: float | None
     upper: float | None
 
+    @property
+    def survival_pct(self) -> str:
+        return _pct(self.survival)
+
+    @property
+    def lower_pct(self) -> str:
+        return _pct(self.lower)
+
+    @property
+    def upper_pct(self) -> str:
+        return _pct(self.upper)
+
 
 @dataclass
 class ProductCurve:
@@ -202,4 +214,56 @@ def by_product(plans, *, minimum: int, labels: dict[str, str]) -> list[ProductCu
     return [curve_for(code, label, grouped[code], minimum) for code, label in labels.items() if grouped.get(code)]
 
 
-__all__ = ["GRID_MONTHS", "Step", "arthroplasty_rows", "at_risk_at", "by_product", "kaplan_meier", "step_at"]
+CSV_COLUMNS = ("product", "plans", "months", "at_risk", "survival_pct", "ci_low_pct", "ci_high_pct", "suppressed")
+
+
+def _pct(value: float | None) -> str:
+    return "" if value is None else f"{100 * value:.1f}"
+
+
+def csv_rows(curves: Sequence[ProductCurve], minimum: int) -> list[list[str]]:
+    """The grid of every curve, one row per product and month; withheld figures left blank and marked."""
+    rows = []
+    for curve in curves:
+        if curve.withheld:
+            rows.append([curve.label, f"fewer than {minimum}", "", "", "", "", "", "yes"])
+            continue
+        for g in curve.grid:
+            hidden = g.at_risk is None
+            rows.append(
+                [
+                    curve.label,
+                    str(curve.plans),
+                    str(g.months),
+                    "" if hidden else str(g.at_risk),
+                    _pct(g.survival),
+                    _pct(g.lower),
+                    _pct(g.upper),
+                    "yes" if hidden else "",
+                ]
+            )
+    return rows
+
+
+def chart_data(curves: Sequence[ProductCurve]) -> dict:
+    """What static/js/dashboard.js draws: a step line per product shown, survival in % by month."""
+    return {
+        "curves": [
+            {"label": c.label, "points": [{"x": round(s.time, 2), "y": round(100 * s.survival, 2)} for s in c.steps]}
+            for c in curves
+            if not c.withheld
+        ]
+    }
+
+
+__all__ = [
+    "GRID_MONTHS",
+    "Step",
+    "arthroplasty_rows",
+    "at_risk_at",
+    "by_product",
+    "chart_data",
+    "csv_rows",
+    "kaplan_meier",
+    "step_at",
+]
