@@ -24,6 +24,7 @@ ACCESS_RULES: dict[str, tuple[str, str | None, str, str]] = {
     "outcomes:submission-detail": (AccessAction.VIEW, "outcomes.Submission", "pk", "pk"),
     "outcomes:patient-trajectory": (AccessAction.VIEW, "registry.Patient", "registry_number", "registry_number"),
     "outcomes:dashboard-csv": (AccessAction.EXPORT, None, "", ""),
+    "outcomes:knee-replacement-csv": (AccessAction.EXPORT, None, "", ""),
     "outcomes-api:follow-up-detail": (AccessAction.VIEW, "outcomes.FollowUp", "pk", "pk"),
     "safety:flag-detail": (AccessAction.VIEW, "safety.Flag", "pk", "pk"),
     "flag-detail": (AccessAction.VIEW, "safety.Flag", "pk", "pk"),

@@ -277,6 +277,22 @@ if BASELINE_CLOSES_DAYS_AFTER_INJECTION < 0:
 SAFETY_CHECKS_ENABLED = env.bool("SAFETY_CHECKS_ENABLED", default=True)
 SAFETY_CHECK_WINDOWS = env.json("SAFETY_CHECK_WINDOWS", default={"d3": [2, 2, 4], "d12": [10, 10, 15]})
 SAFETY_CHECK_REMINDER_DAYS = env.int("SAFETY_CHECK_REMINDER_DAYS", default=1)
+# Which follow-ups after baseline a plan gets, by product ("default" for every product not named). Cell and vesicle
+# products are followed to 24 months (issue 15: late harms and durability are their open questions), the rest to 12.
+# A JSON object in the environment replaces entries, e.g. {"prp": ["1m", "6m", "12m", "24m"]}; checked at start-up
+# (outcomes.schedule.check_timepoints_by_product).
+_timepoints_by_product = env.json("FOLLOW_UP_TIMEPOINTS_BY_PRODUCT", default={})
+if not isinstance(_timepoints_by_product, dict):
+    raise ImproperlyConfigured(
+        'FOLLOW_UP_TIMEPOINTS_BY_PRODUCT must be a JSON object such as {"prp": ["1m", "6m", "12m", "24m"]}, '
+        f"not {_timepoints_by_product!r}"
+    )
+FOLLOW_UP_TIMEPOINTS_BY_PRODUCT = {
+    "default": ["1m", "6m", "12m"],
+    "bmac": ["1m", "6m", "12m", "24m"],
+    "adsc": ["1m", "6m", "12m", "24m"],
+    "exosome": ["1m", "6m", "12m", "24m"],
+} | _timepoints_by_product
 OUTCOMES_WORDING_FILE = env.str("OUTCOMES_WORDING_FILE", default="") or None
 OUTCOME_THRESHOLDS = env.json("OUTCOME_THRESHOLDS", default={})
 # Outcomes dashboard: no number in a CSV download or the summary API (they may leave the clinic) describes fewer

@@ -42,9 +42,10 @@ def stamp_history(patient: Patient, *, recorded_on: dt.date, hour: int = 10) -> 
     closed = []
     for follow_up in FollowUp.objects.filter(patient=patient).select_related("plan"):
         first = follow_up.injection_day
-        window = {w.timepoint: w for w in schedule.windows(injected_on=first, recorded_on=recorded_on)}[
-            follow_up.timepoint
-        ]
+        window = {
+            w.timepoint: w
+            for w in schedule.windows(injected_on=first, recorded_on=recorded_on, product=follow_up.plan.product)
+        }[follow_up.timepoint]
         follow_up.opens_on, follow_up.due_on, follow_up.closes_on = window.opens_on, window.due_on, window.closes_on
         if not window.collectable:
             status, changed = FollowUpStatus.NOT_COLLECTED, recorded_at

@@ -41,9 +41,17 @@ from notifications.services.schedule import message_plan, next_sending_time
 from outcomes import questionnaire
 from outcomes.instruments import get_instrument
 from outcomes.measures import SCORE_COLUMNS
-from outcomes.models import FollowUp, FollowUpStatus, Submission, SubmissionSource, Timepoint
+from outcomes.models import (
+    FollowUp,
+    FollowUpStatus,
+    FurtherTreatment,
+    FurtherTreatmentKind,
+    Submission,
+    SubmissionSource,
+    Timepoint,
+)
 from outcomes.models.followup import SAFETY_CHECK_TIMEPOINTS
-from outcomes.schedule import windows
+from outcomes.schedule import add_months, windows
 from outcomes.services import score_columns
 from registry.choices import PRODUCTS_WITH_HARVEST, InjectionStatus, Product
 from registry.models import Injection, Patient, TreatmentPlan
@@ -97,7 +105,15 @@ COMPLETION = {
     Timepoint.DAY_12: 0.65,
     Timepoint.ONE_MONTH: 0.72,
     Timepoint.SIX_MONTHS: 0.6,
+    Timepoint.TWELVE_MONTHS: 0.55,
+    Timepoint.TWENTY_FOUR_MONTHS: 0.5,
 }
+# Further treatment (the FURTHER questions at every follow-up after baseline): the chance that a 12- or 24-month
+# answer reports a knee replacement since the last one, by KL grade (worse knees are replaced sooner), and how
+# often pain medicine and exercise are reported (option score: weight).
+REPLACEMENT_BY_KL = {0: 0.003, 1: 0.005, 2: 0.015, 3: 0.04, 4: 0.09}
+PAIN_MEDICINE = {0: 45, 1: 40, 2: 15}
+PHYSIOTHERAPY = {0: 50, 1: 35, 2: 15}
 # Safety items: chance of a yes at a follow-up (harvest site for BMAC only).
 SAFETY_YES = {
     "swelling": 0.05,
@@ -306,6 +322,26 @@ def answer_pool(rng: random.Random) -> list[list[AnswerVector]]:
             vectors.append(AnswerVector(body, versions, scores, columns, measures))
         pool.append(vectors)
     return pool
+
+
+def further_block(rng: random.Random, replacement_month: dt.date | None) -> dict[str, dict[str, Any]]:
+    """FURTHER answers as stored: no other injection; an operation only when a knee replacement is reported."""
+    instrument = get_instrument("FURTHER")
+
+    def choice(code: str, score: int) -> dict[str, Any]:
+        label = next(o.label for o in instrument.item(code).options if o.score == score)
+        return {"value": score, "option": label}
+
+    block: dict[str, dict[str, Any]] = {
+        "injection": {"value": False},
+        "surgery": {"value": replacement_month is not None},
+        "pain_medicine": choice("pain_medicine", _weighted(rng, PAIN_MEDICINE)),
+        "physiotherapy": choice("physiotherapy", _weighted(rng, PHYSIOTHERAPY)),
+    }
+    if replacement_month is not None:
+        block["surgery_kind"] = choice("surgery_kind", 4 if rng.random() < 0.8 else 3)  # total, else partial
+        block["surgery_month"] = {"value": replacement_month.strftime("%Y-%m")}
+    return block
 
 
 def safety_block(rng: random.Random, product: str) -> dict[str, dict[str, Any]]:
@@ -605,6 +641,24 @@ class Generator:
             ],
             copier,
         )
+        self.further_treatments = TableWriter(
+            FurtherTreatment,
+            [
+                "patient_id",
+                "plan_id",
+                "knee",
+                "kind",
+                "month",
+                "day",
+                "reported_by_patient",
+                "recorded_by_clinic",
+                "submission_id",
+                "recorded_by_id",
+                "recorded_on",
+                "created_at",
+            ],
+            copier,
+        )
         self.evaluations = TableWriter(
             Evaluation, ["submission_id", "evaluated_at", "last_attempt_at", "attempts", "error"], copier
         )
@@ -657,6 +711,7 @@ class Generator:
             self.injections,
             self.follow_ups,
             self.submissions,
+            self.further_treatments,
             self.evaluations,
             self.flags,
             self.messages,
@@ -780,7 +835,7 @@ class Generator:
                 created,
                 created,
             )
-        self._follow_ups(clinic, patient_id, plan_id, product, kl, clinician, first_on, recorded_on, withdrawn_at)
+        self._follow_ups(clinic, patient_id, plan_id, knee, product, kl, clinician, first_on, recorded_on, withdrawn_at)
         return planned
 
     # -- follow-ups, answers, flags, outbox ------------------------------------------------------------------
@@ -820,16 +875,19 @@ class Generator:
         gain = PRODUCT_GAIN[product][0 if timepoint == Timepoint.ONE_MONTH else 1] * KL_GAIN[kl]
         return _clip(baseline + gain + self.rng.gauss(0, HEALTH_NOISE), 0, 1)
 
-    def _follow_ups(self, clinic, patient_id, plan_id, product, kl, clinician, first_on, recorded_on, withdrawn_at):
+    def _follow_ups(
+        self, clinic, patient_id, plan_id, knee, product, kl, clinician, first_on, recorded_on, withdrawn_at
+    ):
         rng, tz = self.rng, clinic.tzinfo
         withdrawn_on = withdrawn_at.astimezone(tz).date() if withdrawn_at else None
         baseline_health = _clip(BASELINE_HEALTH[kl] + rng.gauss(0, 0.12), 0.02, 0.98)
         baseline_measures = None
+        replaced = False  # a knee replaced once is not replaced again
         # (answered at, measures) of each answered questionnaire: "the knee's previous score" is the latest one
         # answered before, as safety.services.previous_submission_for finds it (a baseline may be answered after
         # the day-3 check has opened).
         answered: list[tuple[dt.datetime, dict]] = []
-        for window in windows(injected_on=first_on, recorded_on=recorded_on):
+        for window in windows(injected_on=first_on, recorded_on=recorded_on, product=product):
             status, answered_on = self._status(window, withdrawn_on)
             created = min(_at(recorded_on, tz, 9, 30), self.latest)
             if status == FollowUpStatus.COMPLETED:
@@ -872,9 +930,20 @@ class Generator:
                 safety = safety_block(rng, product) if window.timepoint != Timepoint.BASELINE else None
             versions = dict(vector.versions)
             body = vector.proms_json
+            replacement_month = None
             if safety is not None:
                 versions[safety_code] = questionnaire.current_versions()[safety_code]
                 body += f', "{safety_code}": ' + json.dumps(safety)
+            if safety is not None and not early:
+                late = window.timepoint in (Timepoint.TWELVE_MONTHS, Timepoint.TWENTY_FOUR_MONTHS)
+                if late and not replaced and rng.random() < REPLACEMENT_BY_KL[kl]:
+                    months = (answered_on.year - first_on.year) * 12 + answered_on.month - first_on.month
+                    offset = rng.randint(max(1, months - 11), months)
+                    replacement_month = add_months(first_on.replace(day=1), offset)
+                    replaced = True
+                versions["FURTHER"] = questionnaire.current_versions()["FURTHER"]
+                further = further_block(rng, replacement_month)
+                body += ', "FURTHER": ' + json.dumps(further)
             source = rng.choices(
                 [SubmissionSource.PATIENT_LINK, SubmissionSource.CLINIC_TABLET, SubmissionSource.STAFF_ENTERED],
                 weights=[85, 10, 5],
@@ -895,6 +964,24 @@ class Generator:
                 cols["oks_imputed"],
                 False,
             )
+            if replacement_month is not None:
+                kind = further["surgery_kind"]["value"]
+                self.further_treatments.add(
+                    patient_id,
+                    plan_id,
+                    knee,
+                    FurtherTreatmentKind.TOTAL_KNEE_REPLACEMENT
+                    if kind == 4
+                    else FurtherTreatmentKind.PARTIAL_KNEE_REPLACEMENT,
+                    replacement_month,
+                    None,
+                    True,
+                    False,
+                    submission_id,
+                    None,
+                    None,
+                    changed,
+                )
             evaluated = min(changed + dt.timedelta(seconds=rng.randint(2, 90)), self.now)
             self.evaluations.add(submission_id, evaluated, evaluated, 1, "")
             if window.timepoint == Timepoint.BASELINE:

@@ -6,6 +6,7 @@ and amendments). This module only lays the items out for the template, with each
 messages ``parse`` raised for it.
 """
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,7 +15,7 @@ from django import forms
 
 from outcomes import questionnaire
 from outcomes.instruments import Instrument, Item
-from outcomes.models import FollowUp
+from outcomes.models import FollowUp, FurtherTreatmentKind
 
 
 @dataclass
@@ -170,3 +171,44 @@ class AmendReasonForm(forms.Form):
         max_length=2000,
         help_text="Required. Kept with the amendment, beside the patient's original answers.",
     )
+
+
+class FurtherTreatmentForm(forms.Form):
+    """A clinician records a further treatment of one of the patient's knees (e.g. from a surgeon's letter)."""
+
+    plan = forms.ModelChoiceField(
+        queryset=None, label="Knee and registry treatment", empty_label=None, help_text="The knee it was done on."
+    )
+    kind = forms.ChoiceField(choices=FurtherTreatmentKind.choices, label="Treatment")
+    month = forms.CharField(
+        label="Month",
+        required=False,
+        help_text="Year and month (e.g. 2026-09), if the exact day is not known.",
+        widget=forms.TextInput(attrs={"type": "month", "pattern": "[0-9]{4}-[0-9]{2}", "placeholder": "YYYY-MM"}),
+    )
+    day = forms.DateField(
+        label="Day", required=False, help_text="If known.", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    note = forms.CharField(
+        label="Note", required=False, max_length=500, help_text="Optional, e.g. where the information came from."
+    )
+
+    def __init__(self, *args, plans, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["plan"].queryset = plans
+        self.fields["plan"].label_from_instance = lambda plan: str(plan)
+
+    def clean_month(self):
+        value = self.cleaned_data["month"].strip()
+        if not value:
+            return None
+        match = questionnaire.MONTH.match(value)
+        if not match or not 1 <= int(match[2]) <= 12:
+            raise forms.ValidationError("Give the year and month, e.g. 2026-09.")
+        return dt.date(int(match[1]), int(match[2]), 1)
+
+    def clean(self):
+        cleaned = super().clean()
+        if not cleaned.get("month") and not cleaned.get("day") and "month" not in self.errors:
+            self.add_error("month", "Give the month (or the day) it happened.")
+        return cleaned

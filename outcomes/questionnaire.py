@@ -4,9 +4,12 @@ Form inputs are named `<INSTRUMENT>.<ITEM>` (e.g. `KOOS.P1`, `VAS.pain`) with th
 so the reversed KOOS items are resolved by the instrument definition, never here.
 """
 
+import datetime as dt
+import re
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from outcomes.instruments import Instrument, current_version, get_instrument
 from outcomes.models import FollowUp, Timepoint
@@ -16,20 +19,30 @@ PROMS = ("KOOS", "OKS", "VAS", "PGA")
 # The early safety checks ask the pain slider (so "swelling with pain 20 mm worse" can compare it with the knee's
 # previous score) and the short early safety questions: a 2-minute check, no outcome measures.
 SAFETY_CHECK = ("VAS", "SAFETY_EARLY")
-# No injection has happened at baseline, so there is nothing yet to ask about safety.
+# What happened to the knee since the last questionnaire (other injections, operations, pain medicine, exercise):
+# asked at every follow-up after baseline, so time to knee replacement has an event date (issue 15).
+FURTHER = "FURTHER"
+# No injection has happened at baseline, so there is nothing yet to ask about safety or further treatment.
 INSTRUMENTS_BY_TIMEPOINT = {
     Timepoint.BASELINE: PROMS,
     Timepoint.DAY_3: SAFETY_CHECK,
     Timepoint.DAY_12: SAFETY_CHECK,
-    Timepoint.ONE_MONTH: (*PROMS, "SAFETY"),
-    Timepoint.SIX_MONTHS: (*PROMS, "SAFETY"),
+    Timepoint.ONE_MONTH: (*PROMS, "SAFETY", FURTHER),
+    Timepoint.SIX_MONTHS: (*PROMS, "SAFETY", FURTHER),
+    Timepoint.TWELVE_MONTHS: (*PROMS, "SAFETY", FURTHER),
+    Timepoint.TWENTY_FOUR_MONTHS: (*PROMS, "SAFETY", FURTHER),
 }
+MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 MAX_TEXT = 2000
 YES, NO = "yes", "no"
 
 
 def instruments_for(follow_up: FollowUp, versions: dict[str, str] | None = None) -> list[Instrument]:
     codes = INSTRUMENTS_BY_TIMEPOINT[follow_up.timepoint]
+    if versions:
+        # A stored submission (an amendment, its page) keeps the instruments it was given in: one answered before
+        # the further-treatment questions existed is corrected without them.
+        codes = tuple(code for code in codes if code in versions)
     return [get_instrument(code, (versions or {}).get(code)) for code in codes]
 
 
@@ -54,6 +67,11 @@ def _parse_value(instrument: Instrument, item, raw: Any) -> tuple[Any, str | Non
         if len(str(raw).strip()) > MAX_TEXT:
             raise ValueError(f"Please keep this answer under {MAX_TEXT} characters.")
         return _clean_text(str(raw)), None
+    if item.type == "month":
+        match = MONTH.match(str(raw).strip())
+        if not match or not 1 <= int(match[2]) <= 12:
+            raise ValueError("Give the year and month, e.g. 2026-09.")
+        return match[0], None
     if item.type == "yesno":
         value = str(raw).strip().lower()
         if value not in (YES, NO):
@@ -103,12 +121,38 @@ def parse(follow_up: FollowUp, data, versions: dict[str, str] | None = None) -> 
             if label is not None:
                 entry["option"] = label
             answers[instrument.code][item.code] = entry
+    for instrument in instruments_for(follow_up, versions):
+        _check_conditional(follow_up, instrument, answers[instrument.code], errors, product)
     for name in data:
         if "." in name and name not in expected:
             errors[name] = ["This question is not part of this questionnaire."]
     if errors:
         raise ValidationError(errors)
     return answers, used_versions
+
+
+def _check_conditional(follow_up: FollowUp, instrument: Instrument, given: dict, errors: dict, product) -> None:
+    """Items asked "if yes": answered when their question is yes, empty when it is no (a contradiction the
+    patient can fix, never one we guess at). A month must lie between the plan's first injection and today."""
+    for item in instrument.items_for_product(product):
+        name = f"{instrument.code}.{item.code}"
+        if name in errors:
+            continue
+        if item.required_if and item.required_if in given:
+            answered = item.code in given
+            if given[item.required_if]["value"] and not answered:
+                errors[name] = ["Please answer this question (you answered yes above)."]
+            elif not given[item.required_if]["value"] and answered:
+                errors[name] = ["You answered no above: leave this empty, or change that answer to yes."]
+        if item.type == "month" and item.code in given:
+            year, month = (int(part) for part in given[item.code]["value"].split("-"))
+            day = dt.date(year, month, 1)
+            first_month = follow_up.injection_day.replace(day=1)
+            this_month = timezone.localdate(timezone=follow_up.clinic.tzinfo).replace(day=1)
+            if day > this_month:
+                errors[name] = ["This month is still to come: give the month it happened."]
+            elif day < first_month:
+                errors[name] = [f"Give a month since your injection ({first_month:%B %Y}) or later."]
 
 
 def item_values(answers: dict, instrument_code: str) -> dict[str, Any]:
@@ -177,4 +221,4 @@ def draft_values(follow_up: FollowUp, data) -> dict[str, str]:
 
 
 def current_versions() -> dict[str, str]:
-    return {code: current_version(code) for code in (*PROMS, "SAFETY", "SAFETY_EARLY")}
+    return {code: current_version(code) for code in (*PROMS, "SAFETY", "SAFETY_EARLY", FURTHER)}

@@ -8,9 +8,49 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 from outcomes.models.followup import SAFETY_CHECK_TIMEPOINTS, Timepoint
+from registry.choices import Product
 
 # Months after the plan's first injection at which each follow-up is due.
-TIMEPOINT_MONTHS = {Timepoint.ONE_MONTH: 1, Timepoint.SIX_MONTHS: 6}
+TIMEPOINT_MONTHS = {
+    Timepoint.ONE_MONTH: 1,
+    Timepoint.SIX_MONTHS: 6,
+    Timepoint.TWELVE_MONTHS: 12,
+    Timepoint.TWENTY_FOUR_MONTHS: 24,
+}
+DEFAULT_PRODUCT_KEY = "default"
+
+
+def check_timepoints_by_product(config) -> dict[str, tuple[str, ...]]:
+    """settings.FOLLOW_UP_TIMEPOINTS_BY_PRODUCT, checked: {product or "default": timepoint codes}. Raises
+    ImproperlyConfigured naming the bad entry (run at start-up by OutcomesConfig.ready, so a typo never starts a
+    registry that silently stops following a product)."""
+    known = [str(t) for t in TIMEPOINT_MONTHS]
+    if not isinstance(config, dict) or DEFAULT_PRODUCT_KEY not in config:
+        raise ImproperlyConfigured('FOLLOW_UP_TIMEPOINTS_BY_PRODUCT must be an object with a "default" entry')
+    checked = {}
+    for product, timepoints in config.items():
+        if product != DEFAULT_PRODUCT_KEY and product not in Product.values:
+            raise ImproperlyConfigured(
+                f"FOLLOW_UP_TIMEPOINTS_BY_PRODUCT: {product!r} is not a product ({', '.join(Product.values)})"
+            )
+        if (
+            not isinstance(timepoints, list | tuple)
+            or not timepoints
+            or any(t not in known for t in timepoints)
+            or len(set(timepoints)) != len(timepoints)
+        ):
+            raise ImproperlyConfigured(
+                f"FOLLOW_UP_TIMEPOINTS_BY_PRODUCT[{product!r}] must list distinct follow-ups from "
+                f"{', '.join(known)}, not {timepoints!r}"
+            )
+        checked[product] = tuple(sorted(timepoints, key=lambda t: TIMEPOINT_MONTHS[t]))
+    return checked
+
+
+def timepoints_for(product: str | None) -> tuple[str, ...]:
+    """The follow-ups after baseline that a plan of this product gets, in order."""
+    config = check_timepoints_by_product(settings.FOLLOW_UP_TIMEPOINTS_BY_PRODUCT)
+    return config.get(product or DEFAULT_PRODUCT_KEY, config[DEFAULT_PRODUCT_KEY])
 
 
 def add_months(day: dt.date, months: int) -> dt.date:
@@ -79,16 +119,23 @@ def safety_check_windows(
     return result
 
 
-def windows(*, injected_on: dt.date, recorded_on: dt.date, safety_checks: bool = True) -> list[Window]:
-    """The baseline (baseline_window), the short safety checks in force (safety_check_windows; `safety_checks`
-    False leaves them out), then later timepoints that open a few days before they are due and close weeks
-    after."""
+def follow_up_window(*, timepoint: str, injected_on: dt.date) -> Window:
+    """A timepoint after baseline: due its months after the first injection, opening a few days before and
+    closing weeks after (the same rule at 1, 6, 12 and 24 months)."""
+    due = add_months(injected_on, TIMEPOINT_MONTHS[timepoint])
     before = settings.FOLLOW_UP_OPENS_DAYS_BEFORE_DUE
     after = settings.FOLLOW_UP_CLOSES_DAYS_AFTER_DUE
+    return Window(timepoint, due - dt.timedelta(days=before), due, due + dt.timedelta(days=after))
+
+
+def windows(
+    *, injected_on: dt.date, recorded_on: dt.date, product: str | None = None, safety_checks: bool = True
+) -> list[Window]:
+    """The baseline (baseline_window), the short safety checks in force (safety_check_windows; `safety_checks`
+    False leaves them out), then the product's later timepoints (timepoints_for)."""
     result = [baseline_window(injected_on=injected_on, recorded_on=recorded_on)]
     if safety_checks:
         result.extend(safety_check_windows(injected_on=injected_on, recorded_on=recorded_on))
-    for timepoint, months in TIMEPOINT_MONTHS.items():
-        due = add_months(injected_on, months)
-        result.append(Window(timepoint, due - dt.timedelta(days=before), due, due + dt.timedelta(days=after)))
+    for timepoint in timepoints_for(product):
+        result.append(follow_up_window(timepoint=timepoint, injected_on=injected_on))
     return result

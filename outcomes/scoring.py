@@ -53,7 +53,7 @@ def _clean(inst: Instrument, item: Item, value: Answer) -> Answer:
         if not isinstance(value, bool):
             raise ValueError(f"{at}: answer {value!r} must be true or false")
         return value
-    if item.type == "text":
+    if item.type in ("text", "month"):
         if not isinstance(value, str):
             raise ValueError(f"{at}: answer {value!r} must be text")
         return value

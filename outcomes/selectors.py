@@ -8,7 +8,7 @@ from django.db.models import QuerySet
 
 from outcomes import derived
 from outcomes.measures import MEASURES, SCORE_COLUMNS, row_scores, submission_scores
-from outcomes.models import Amendment, FollowUp, FollowUpStatus, Submission, Timepoint
+from outcomes.models import Amendment, FollowUp, FollowUpStatus, FurtherTreatment, Submission, Timepoint
 from outcomes.thresholds import get_thresholds
 from registry.scoping import plans_for
 
@@ -16,6 +16,11 @@ from registry.scoping import plans_for
 def follow_ups_for(user, *, write: bool = False) -> QuerySet[FollowUp]:
     """Follow-ups of the treatment plans the user may see (or change, with write=True)."""
     return FollowUp.objects.filter(plan__in=plans_for(user, write=write).values("id"))
+
+
+def further_treatments_for(user, *, write: bool = False) -> QuerySet[FurtherTreatment]:
+    """Further treatments of the treatment plans the user may see (or change, with write=True)."""
+    return FurtherTreatment.objects.filter(plan__in=plans_for(user, write=write).values("id"))
 
 
 def submissions_for(user, *, write: bool = False) -> QuerySet[Submission]:

@@ -13,6 +13,7 @@ from django.dispatch import Signal
 from django.utils import timezone
 
 from outcomes import questionnaire, schedule, signals
+from outcomes.further_treatments import further_treatments_from_submission
 from outcomes.measures import submission_columns
 from outcomes.models import (
     Amendment,
@@ -24,7 +25,7 @@ from outcomes.models import (
     SubmissionSource,
     Timepoint,
 )
-from outcomes.models.followup import ACTIVE_STATUSES
+from outcomes.models.followup import ACTIVE_STATUSES, SAFETY_CHECK_TIMEPOINTS
 from outcomes.models.questionnaire import LinkChannel, hash_token
 from registry.models import Clinic, Injection, Patient, TreatmentPlan
 
@@ -55,7 +56,7 @@ def follow_ups_schedule(*, plan: TreatmentPlan, injection: Injection) -> list[Fo
     clinic = plan.patient.clinic
     today = clinic_today(clinic)
     created = []
-    for window in schedule.windows(injected_on=injection.injected_on, recorded_on=today):
+    for window in schedule.windows(injected_on=injection.injected_on, recorded_on=today, product=plan.product):
         follow_up = FollowUp(
             plan=plan,
             patient=plan.patient,
@@ -74,18 +75,70 @@ def follow_ups_schedule(*, plan: TreatmentPlan, injection: Injection) -> list[Fo
     return created
 
 
+def follow_ups_add_later(*, dry_run: bool = False) -> list[FollowUp]:
+    """Give plans scheduled before their product had a timepoint (12 or 24 months, added in issue 15) the ones
+    their product now gets, when that window has not yet closed. Rows that exist are never touched (a completed,
+    missed or cancelled follow-up stays as it is), patients who withdrew get nothing, and a window that already
+    closed is not created as "missed": the patient was never asked. New rows are scheduled; the minute sweep opens
+    them and writes their invitations as for any other follow-up. Idempotent (unique plan and timepoint)."""
+    added = []
+    plans = (
+        TreatmentPlan.objects.filter(follow_ups__timepoint=Timepoint.BASELINE, patient__consent_withdrawn_at=None)
+        .select_related("patient__clinic")
+        .prefetch_related("follow_ups")
+        .distinct()
+    )
+    today_by_clinic: dict[int, dt.date] = {}
+    for plan in plans.iterator(chunk_size=500):
+        existing = {fu.timepoint: fu for fu in plan.follow_ups.all()}
+        injected_on = existing[Timepoint.BASELINE].injection_day
+        clinic = plan.patient.clinic
+        today = today_by_clinic.setdefault(clinic.pk, clinic_today(clinic))
+        for timepoint in schedule.timepoints_for(plan.product):
+            if timepoint in existing:
+                continue
+            window = schedule.follow_up_window(timepoint=timepoint, injected_on=injected_on)
+            if window.closes_on < today:
+                continue
+            follow_up = FollowUp(
+                plan=plan,
+                patient=plan.patient,
+                clinic=clinic,
+                timepoint=timepoint,
+                opens_on=window.opens_on,
+                due_on=window.due_on,
+                closes_on=window.closes_on,
+                injected_on=injected_on,
+                status=FollowUpStatus.SCHEDULED,
+            )
+            follow_up._change_reason = "Added: a later timepoint for this product"
+            added.append(follow_up)
+    if not dry_run:
+        with transaction.atomic():
+            for follow_up in added:
+                follow_up.save()
+    return added
+
+
 def follow_ups_reschedule(*, injection: Injection) -> list[FollowUp]:
     """The plan's first injection moved: move every follow-up not yet answered or cancelled."""
     if injection.number_in_plan != 1:
         return []
     clinic = injection.patient.clinic
     today = clinic_today(clinic)
-    windows = {w.timepoint: w for w in schedule.windows(injected_on=injection.injected_on, recorded_on=today)}
+    windows = {
+        w.timepoint: w
+        for w in schedule.windows(injected_on=injection.injected_on, recorded_on=today, product=injection.plan.product)
+    }
     moved = []
     for follow_up in FollowUp.objects.select_for_update().filter(
         plan_id=injection.plan_id, status__in=[*ACTIVE_STATUSES, FollowUpStatus.MISSED, FollowUpStatus.NOT_COLLECTED]
     ):
-        window = windows.get(follow_up.timepoint) or _shifted(follow_up, injection.injected_on, today)
+        window = windows.get(follow_up.timepoint)
+        if window is None and follow_up.timepoint in SAFETY_CHECK_TIMEPOINTS:
+            window = _shifted(follow_up, injection.injected_on, today)
+        elif window is None:  # a timepoint the product no longer gets: its window still follows the injection
+            window = schedule.follow_up_window(timepoint=follow_up.timepoint, injected_on=injection.injected_on)
         if follow_up.timepoint == Timepoint.BASELINE and window.collectable:
             window = schedule.Window(
                 window.timepoint, min(follow_up.opens_on, window.due_on), window.due_on, window.closes_on
@@ -286,6 +339,16 @@ def _announce_within(signal: Signal, **kwargs) -> None:
         logger.exception("A receiver of %s failed; the submission is stored all the same", kwargs["sender"].__name__)
 
 
+def _record_further_treatments(submission: Submission) -> None:
+    """The events the answers report, in the submission's transaction but in a savepoint: the answers are stored
+    whatever happens here (they hold the same facts, so a lost event can be derived from them again)."""
+    try:
+        with transaction.atomic():
+            further_treatments_from_submission(submission)
+    except Exception:
+        logger.exception("Further treatments of submission %s were not recorded; the answers are stored", submission.pk)
+
+
 def questionnaire_submit(
     *,
     follow_up: FollowUp,
@@ -327,6 +390,7 @@ def questionnaire_submit(
                 scores=scores,
                 **score_columns(scores),
             )
+            _record_further_treatments(submission)
             _set_status(locked, FollowUpStatus.COMPLETED, reason=f"Completed ({source})")
             locked.save(update_fields=["status", "status_changed_at"])
             QuestionnaireDraft.objects.filter(follow_up=locked).delete()

@@ -15,9 +15,16 @@ urlpatterns = [
     path("follow-ups/<int:pk>/enter/", views.follow_up_enter, name="follow-up-enter"),
     path("submissions/<int:pk>/", views.submission_detail, name="submission-detail"),
     path("submissions/<int:pk>/amend/", views.submission_amend, name="submission-amend"),
+    path(
+        "patients/<str:registry_number>/further-treatment/",
+        views.further_treatment_new,
+        name="further-treatment-new",
+    ),
     # Outcomes dashboard and patient trajectories.
     path("dashboard/outcomes/", views_dashboard.dashboard, name="dashboard"),
     path("dashboard/outcomes/csv/<slug:table>/", views_dashboard.dashboard_csv, name="dashboard-csv"),
+    path("dashboard/knee-replacement/", views_dashboard.knee_replacement, name="knee-replacement"),
+    path("dashboard/knee-replacement/csv/", views_dashboard.knee_replacement_csv, name="knee-replacement-csv"),
     path(
         "patients/<str:registry_number>/trajectory/",
         views_dashboard.patient_trajectory_page,

@@ -12,9 +12,10 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from outcomes import forms, selectors, services
+from outcomes.further_treatments import further_treatment_record
 from outcomes.models import FollowUp, FollowUpStatus, Submission, SubmissionSource, Timepoint
 from outcomes.models.questionnaire import LinkChannel
-from registry.scoping import get_for_user_or_404
+from registry.scoping import get_for_user_or_404, patients_for, plans_for
 
 READ_ONLY = "Your role in this clinic can read records but not change them."
 
@@ -202,3 +203,37 @@ def submission_amend(request: HttpRequest, pk: int) -> HttpResponse:
     return _submission_page(
         request, submission, write=True, sections=sections, reason_form=reason_form, errors=errors, status=400
     )
+
+
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def further_treatment_new(request: HttpRequest, registry_number: str) -> HttpResponse:
+    """Record a further treatment of one of the patient's knees. The same knee, kind and month already reported
+    by the patient becomes one event with both sources (outcomes.further_treatments)."""
+    patient = get_for_user_or_404(patients_for(request.user).select_related("clinic"), registry_number=registry_number)
+    plans = plans_for(request.user, write=True).filter(patient=patient)
+    if not patients_for(request.user, write=True).filter(pk=patient.pk).exists():
+        raise PermissionDenied(READ_ONLY)
+    form = forms.FurtherTreatmentForm(request.POST or None, plans=plans)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                event = further_treatment_record(
+                    plan=data["plan"],
+                    kind=data["kind"],
+                    month=data["month"],
+                    day=data["day"],
+                    note=data["note"],
+                    by=request.user,
+                    on=services.clinic_today(patient.clinic),
+                )
+            except ValidationError as exc:
+                for field, messages_ in exc.message_dict.items():
+                    form.add_error(field if field in form.fields else None, messages_)
+            else:
+                messages.success(request, f"Recorded: {event}. Sources: {event.sources.lower()}.")
+                return redirect(reverse("registry:patient-detail", args=[patient.registry_number]) + "#further")
+        status = 400
+    return render(request, "outcomes/further_treatment_new.html", {"patient": patient, "form": form}, status=status)

@@ -3,6 +3,9 @@ outcomes.analysis, the visibility from registry.scoping."""
 
 from __future__ import annotations
 
+import csv
+import io
+
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -10,7 +13,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_safe
 
-from outcomes.analysis import disclosure, tables
+from outcomes.analysis import disclosure, survival, tables
+from outcomes.analysis.cohort import cohort
 from outcomes.analysis.filters import COMPARE_BY_CHOICES
 from outcomes.analysis.summary import (
     InvalidFilters,
@@ -21,6 +25,7 @@ from outcomes.analysis.summary import (
 )
 from outcomes.analysis.trajectory import patient_trajectory
 from registry import downloads
+from registry.choices import Product
 from registry.scoping import get_for_user_or_404, patients_for
 
 # Sections of the page, in order: (heading, table slugs shown in it, chart beside the first table or None).
@@ -104,3 +109,44 @@ def patient_trajectory_page(request: HttpRequest, registry_number: str) -> HttpR
         "outcomes/patient_trajectory.html",
         {"patient": patient, "trajectory": patient_trajectory(patient)},
     )
+
+
+def _knee_replacement_curves(user) -> list[survival.ProductCurve]:
+    return survival.by_product(cohort(user), minimum=disclosure.minimum(), labels=dict(Product.choices))
+
+
+@login_required
+@require_safe
+def knee_replacement(request: HttpRequest) -> HttpResponse:
+    """Time to knee replacement per product: Kaplan-Meier, with numbers at risk (outcomes.analysis.survival)."""
+    curves = _knee_replacement_curves(request.user)
+    return render(
+        request,
+        "outcomes/knee_replacement.html",
+        {
+            "curves": curves,
+            "chart": survival.chart_data(curves),
+            "grid_months": survival.GRID_MONTHS,
+            "min_group_size": disclosure.minimum(),
+            "as_of": timezone.localdate(),
+        },
+    )
+
+
+@login_required
+@require_GET  # not HEAD: it would build the table and log an export for no file
+def knee_replacement_csv(request: HttpRequest) -> HttpResponse:
+    minimum = disclosure.minimum()
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["# Time to knee replacement (partial or total) from the first injection: Kaplan-Meier by product"])
+    writer.writerow(
+        [f"# Products with fewer than {minimum} plans, and months with 1 to {minimum - 1} still at risk, are withheld."]
+    )
+    writer.writerow([f"# All your clinics' plans. As of {timezone.localdate().isoformat()}. 95% CI: log(-log)."])
+    writer.writerow(survival.CSV_COLUMNS)
+    writer.writerows(survival.csv_rows(_knee_replacement_curves(request.user), minimum))
+    text = (downloads.BOM if downloads.wants_bom(request.GET) else "") + buffer.getvalue()
+    response = HttpResponse(text, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="knee-replacement-{timezone.localdate().isoformat()}.csv"'
+    return response

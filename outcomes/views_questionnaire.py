@@ -48,6 +48,8 @@ TIMEPOINT_HEADINGS = {
     Timepoint.DAY_12: "A short safety check, about two weeks after your injection",
     Timepoint.ONE_MONTH: "About one month after your injection",
     Timepoint.SIX_MONTHS: "About six months after your injection",
+    Timepoint.TWELVE_MONTHS: "About a year after your injection",
+    Timepoint.TWENTY_FOUR_MONTHS: "About two years after your injection",
 }
 
 

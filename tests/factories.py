@@ -135,18 +135,29 @@ SAFETY_ITEMS = [
 ]
 
 
+# Further treatment since the last questionnaire: none (no injection, no operation, no pain medicine, no exercises).
+FURTHER_TREATMENT_NONE = {
+    "FURTHER.injection": "no",
+    "FURTHER.surgery": "no",
+    "FURTHER.pain_medicine": "0",
+    "FURTHER.physiotherapy": "0",
+}
+
+
 def questionnaire_data(follow_up=None, **overrides) -> dict[str, str]:
     """A whole questionnaire as the patient's form posts it ("KOOS.P1": "2", "VAS.pain": "30", "SAFETY.fever": "no").
 
     Defaults: every KOOS and OKS item "2" (KOOS subscales 50, OKS 24), VAS pain 30, PGA 20, every safety answer
-    "no". Override by input name, e.g. ``questionnaire_data(**{"VAS.pain": "50", "SAFETY.fever": "yes"})``; a value
-    of None leaves that input out. With a follow-up, only what it asks is kept (no safety check at baseline; the
-    harvest-site question only for BMAC).
+    "no", no further treatment (FURTHER_TREATMENT_NONE). Override by input name, e.g.
+    ``questionnaire_data(**{"VAS.pain": "50", "SAFETY.fever": "yes"})``; a value of None leaves that input out.
+    With a follow-up, only what it asks is kept (no safety check at baseline; the harvest-site question only for
+    BMAC).
     """
     data = {f"KOOS.{code}": "2" for code in KOOS_ITEMS}
     data.update({f"OKS.Q{i}": "2" for i in range(1, 13)})
     data.update({"VAS.pain": "30", "PGA.global": "20"})
     data.update({f"SAFETY.{code}": "no" for code in SAFETY_ITEMS})
+    data.update(FURTHER_TREATMENT_NONE)
     data.update(overrides)
     if follow_up is not None:
         from outcomes.questionnaire import instruments_for, product_of

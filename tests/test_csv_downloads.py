@@ -41,8 +41,13 @@ def audit_csv(client, **params):
     return client.get(reverse("audit:export"), params)
 
 
+def knee_replacement_csv(client, **params):
+    return client.get(reverse("outcomes:knee-replacement-csv"), params)
+
+
 DOWNLOADS = {
     "outcomes:dashboard-csv": (dashboard_csv, NAME),
+    "outcomes:knee-replacement-csv": (knee_replacement_csv, "Kaplan-Meier"),
     "safety:export-page": (adverse_events_csv, "Épanchement, genou gauche; 痛み"),
     "audit:export": (audit_csv, "Corrigé: sexe"),
 }

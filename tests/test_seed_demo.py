@@ -176,3 +176,26 @@ def test_kl_2_improves_more_than_kl_3_and_4(registry):
         Submission.objects.filter(timepoint="6m").aggregate(Avg("koos_pain"))["koos_pain__avg"]
         > (Submission.objects.filter(timepoint="baseline").aggregate(Avg("koos_pain"))["koos_pain__avg"])
     )
+
+
+def test_later_answers_report_further_treatment_and_a_few_knee_replacements(registry):
+    from outcomes.analysis.cohort import first_injection
+    from outcomes.analysis.survival import arthroplasty_rows
+    from outcomes.models import FurtherTreatment
+
+    later = Submission.objects.exclude(timepoint="baseline")
+    assert later.filter(timepoint="12m").exists()
+    assert all(s.answers["FURTHER"]["surgery"]["value"] in (True, False) for s in later[:300])
+    replaced = FurtherTreatment.objects.select_related("submission__follow_up")
+    assert replaced.count() >= 3
+    for event in replaced:
+        answer = event.submission.answers["FURTHER"]
+        assert answer["surgery"] == {"value": True}
+        assert answer["surgery_month"]["value"] == event.month.strftime("%Y-%m")
+        assert event.is_arthroplasty
+        assert event.submission.follow_up.timepoint in ("12m", "24m")
+        assert event.plan_id == event.submission.follow_up.plan_id
+        assert event.month >= event.plan.first_injection.injected_on.replace(day=1)
+    plans = TreatmentPlan.objects.filter(pk__in=registry.values("plan_id")).annotate(first=first_injection())
+    events = [row for row in arthroplasty_rows(plans) if row.arthroplasty]
+    assert len(events) == replaced.count()

@@ -20,7 +20,7 @@ from outcomes.models.followup import OUTCOME_TIMEPOINTS
 from outcomes.models.plan_outcome import SHORT
 from outcomes.thresholds import Threshold
 
-# Outcome timepoints only (baseline, 1m, 6m): the early safety checks are not outcome measurements.
+# Outcome timepoints only (baseline, 1m, 6m, 12m, 24m): the early safety checks are not outcome measurements.
 TIMEPOINTS: tuple[str, ...] = OUTCOME_TIMEPOINTS
 FOLLOW_UP_TIMEPOINTS: tuple[str, ...] = tuple(t for t in TIMEPOINTS if t != Timepoint.BASELINE)
 

@@ -23,9 +23,10 @@ from typing import Any, Literal
 DEFINITIONS_DIR = Path(__file__).resolve().parent
 WORDING_SETTING = "OUTCOMES_WORDING_FILE"
 
-ItemType = Literal["choice", "slider", "yesno", "text"]
+ItemType = Literal["choice", "slider", "yesno", "text", "month"]
 Direction = Literal["higher_better", "higher_worse", "none"]
-ITEM_TYPES: tuple[str, ...] = ("choice", "slider", "yesno", "text")
+# "month": a calendar month as "YYYY-MM" (when a treatment happened: patients recall months, not days).
+ITEM_TYPES: tuple[str, ...] = ("choice", "slider", "yesno", "text", "month")
 SCORING_METHODS: tuple[str, ...] = ("koos_subscale", "sum_prorated", "value", "sum_lookup", "none")
 DIRECTIONS: tuple[str, ...] = ("higher_better", "higher_worse", "none")
 
@@ -54,6 +55,9 @@ class Item:
     # A yes means call emergency services now (chest pain, breathlessness, facial swelling): urgent, and the advice
     # is 999 rather than the clinic.
     emergency: bool = False
+    # Code of a yes/no item of the same instrument: this item must be answered when that one is yes, and left
+    # empty when it is no ("If yes: which operation?").
+    required_if: str = ""
 
     @property
     def scores(self) -> tuple[int, ...]:
@@ -188,7 +192,11 @@ def _parse_item(raw: Mapping[str, Any], section: str, where: str) -> Item:
     _require(
         isinstance(anchors, list) and all(isinstance(a, str) for a in anchors), at, "anchors must be a list of strings"
     )
+    required_if = raw.get("required_if", "")
+    _require(isinstance(required_if, str), at, "required_if must be an item code")
+    _require(not (required_if and raw["required"]), at, "an item with required_if must have required false")
     return Item(
+        required_if=required_if,
         code=code,
         type=kind,
         text=raw["text"],
@@ -263,6 +271,14 @@ def _parse_definition(path: Path) -> Instrument:
         sections.append(Section(sec["code"], sec.get("title", ""), tuple(i.code for i in sec_items)))
     by_code = {i.code: i for i in items}
     _require(len(by_code) == len(items), where, "item codes must be distinct")
+    for i in items:
+        if i.required_if:
+            parent = by_code.get(i.required_if)
+            _require(
+                parent is not None and parent.type == "yesno" and parent.required,
+                where,
+                f"item {i.code!r}: required_if must name a required yes/no item, not {i.required_if!r}",
+            )
     _require(bool(items), where, "an instrument needs items")
     return Instrument(
         code=raw["code"],

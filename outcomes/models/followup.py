@@ -11,6 +11,8 @@ class Timepoint(models.TextChoices):
     DAY_12 = "d12", "Day 10-14 safety check"
     ONE_MONTH = "1m", "1 month"
     SIX_MONTHS = "6m", "6 months"
+    TWELVE_MONTHS = "12m", "12 months"
+    TWENTY_FOUR_MONTHS = "24m", "24 months"
 
 
 # Short safety checks in the first two weeks, when flares, pseudoseptic reactions and septic arthritis present

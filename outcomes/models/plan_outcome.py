@@ -12,8 +12,8 @@ from django.db import models
 
 from outcomes.measures import SCORE_COLUMNS
 
-# Prefix of each timepoint's columns (baseline, 1m, 6m): "b_koos_pain", "m1_status"...
-SHORT = {"baseline": "b", "1m": "m1", "6m": "m6"}
+# Prefix of each timepoint's columns (baseline, 1m, 6m, 12m, 24m): "b_koos_pain", "m1_status"...
+SHORT = {"baseline": "b", "1m": "m1", "6m": "m6", "12m": "m12", "24m": "m24"}
 
 
 class PlanOutcome(models.Model):
@@ -43,8 +43,8 @@ class PlanOutcome(models.Model):
         return f"Outcome summary of plan {self.plan_id}"
 
 
-# Per timepoint (b, m1, m6): every score column of its submission, and the follow-up's status, due date and id,
-# under the names outcomes.analysis.expressions.row_aliases gives them, so the same expressions read either.
+# Per timepoint (b, m1, m6, m12, m24): every score column of its submission, and the follow-up's status, due date
+# and id, under the names outcomes.analysis.expressions.row_aliases gives them, so the same expressions read either.
 for _t in SHORT.values():
     for _column in SCORE_COLUMNS:
         PlanOutcome.add_to_class(f"{_t}_{_column}", models.FloatField(null=True))

@@ -90,9 +90,13 @@ def patient_follow_ups(context, patient):
     for follow_up in follow_ups:
         entry = plans.setdefault(follow_up.plan_id, {"plan": follow_up.plan, "rows": []})
         entry["rows"].append(_row(follow_up, derived.get(follow_up.pk), today, may_write))
+    further = list(
+        selectors.further_treatments_for(user).filter(patient=patient).select_related("plan", "submission__follow_up")
+    )
     return {
         "patient": patient,
         "plans": list(plans.values()),
+        "further_treatments": further,
         "may_write": may_write,
         "csrf_token": context.get("csrf_token"),
     }

@@ -12,7 +12,9 @@ from safety.selectors import INBOX_ORDER, flags_for
 
 class FlagSerializer(serializers.ModelSerializer):
     patient_registry_number = serializers.CharField(source="patient.registry_number", read_only=True)
-    timepoint = serializers.CharField(source="follow_up.timepoint", read_only=True, help_text="baseline, 1m or 6m.")
+    timepoint = serializers.CharField(
+        source="follow_up.timepoint", read_only=True, help_text="baseline, 1m, 6m, 12m or 24m."
+    )
     rule_label = serializers.CharField(source="get_rule_display", read_only=True)
     age_days = serializers.IntegerField(read_only=True, help_text="Whole days since the flag was raised.")
     values = serializers.JSONField(

@@ -218,6 +218,33 @@
     });
   }
 
+  // --- Time to knee replacement: a step line per product (Kaplan-Meier), survival in % by month -------------
+  function survivalChart(canvas, data) {
+    new Chart(canvas, {
+      type: "line",
+      data: {
+        datasets: data.curves.map(function (curve, i) {
+          return {
+            label: curve.label, data: curve.points, stepped: "before", borderColor: colour(i), backgroundColor: colour(i),
+            borderDash: DASHES[i % DASHES.length], pointStyle: SHAPES[i % SHAPES.length], pointRadius: 2, fill: false
+          };
+        })
+      },
+      options: merge(BASE_OPTIONS, {
+        scales: {
+          x: { type: "linear", min: 0, title: { display: true, text: "Months since the first injection" } },
+          y: { min: 0, max: 100, title: { display: true, text: "% without a knee replacement" } }
+        },
+        plugins: {
+          legend: BASE_OPTIONS.plugins.legend,
+          tooltip: { callbacks: { label: function (ctx) {
+            return ctx.dataset.label + ": " + ctx.raw.y.toFixed(1) + "% at " + ctx.raw.x.toFixed(1) + " months";
+          } } }
+        }
+      })
+    });
+  }
+
   function init() {
     if (typeof Chart === "undefined") return; // the tables already say it all
     Chart.defaults.font.family = getComputedStyle(document.body).fontFamily;
@@ -231,7 +258,10 @@
       if (canvas.getAttribute("data-drawn")) continue; // the script may be included twice on a page
       canvas.setAttribute("data-drawn", "1");
       var kind = canvas.getAttribute("data-chart");
-      if (kind === "trajectory") {
+      if (kind === "survival") {
+        var curves = readJSON(canvas.getAttribute("data-source"));
+        if (curves) survivalChart(canvas, curves);
+      } else if (kind === "trajectory") {
         var source = canvas.getAttribute("data-source");
         var data = readJSON(source);
         knees[source] = knees[source] || 0;

@@ -122,7 +122,7 @@ def test_a_clinician_of_another_clinic_sees_none_of_it(client, clinic, clinician
     assert 'data-testid="plans-count">0<' in page
     assert clinic.name not in page
     rows = csv_body(client, "completion")[1:]
-    assert [r[0] for r in rows] == ["Baseline", "1 month", "6 months"]
+    assert [r[0] for r in rows] == ["Baseline", "1 month", "6 months", "12 months", "24 months"]
     # No plans at all: zeros describe nobody; no percentage (nor its interval) of nothing.
     assert all(set(r[1:-4]) == {"0"} and r[-4:] == ["", "", "", ""] for r in rows)
 
@@ -219,6 +219,8 @@ def answers(follow_up, pain="2"):
     for instrument in instruments_for(follow_up):
         for item in instrument.items_for_product(follow_up.plan.product):
             name = f"{instrument.code}.{item.code}"
+            if item.required_if or item.type == "month":
+                continue  # asked only after a yes
             if item.type == "yesno":
                 data[name] = "no"
             elif item.type == "slider":

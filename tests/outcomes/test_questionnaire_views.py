@@ -62,8 +62,16 @@ def test_follow_up_asks_the_safety_check_and_bmac_harvest_site(client, recorded)
     one_month = follow_up(recorded, Timepoint.ONE_MONTH)
     with travel_to(one_month.due_on):
         html = client.get(q_url(link_create(follow_up=one_month))).content.decode()
-    assert "Section 5 of 5" in html
-    for name in ("SAFETY.swelling", "SAFETY.fever", "SAFETY.care_ed", "SAFETY.harvest_site_problem", "SAFETY.other"):
+    assert "Section 6 of 6" in html  # KOOS, OKS, VAS, PGA, the safety check, further treatment
+    for name in (
+        "SAFETY.swelling",
+        "SAFETY.fever",
+        "SAFETY.care_ed",
+        "SAFETY.harvest_site_problem",
+        "SAFETY.other",
+        "FURTHER.surgery",
+        "FURTHER.surgery_month",
+    ):
         assert f'name="{name}"' in html, name
 
 

@@ -23,7 +23,8 @@ def windows(injection):
     }
 
 
-def test_recording_an_injection_schedules_baseline_safety_checks_and_follow_ups(recorded):
+def test_recording_a_bmac_injection_schedules_baseline_safety_checks_and_four_follow_ups(recorded):
+    assert recorded.plan.product == "bmac"  # a cell product: followed to 24 months (FOLLOW_UP_TIMEPOINTS_BY_PRODUCT)
     assert windows(recorded) == {
         # Baseline: open from recording (1 March) until 3 days after the injection (BASELINE_CLOSES_DAYS_...).
         Timepoint.BASELINE: (D(2026, 3, 1), D(2026, 3, 2), D(2026, 3, 5), FollowUpStatus.OPEN),
@@ -33,6 +34,9 @@ def test_recording_an_injection_schedules_baseline_safety_checks_and_follow_ups(
         # 1 and 6 months: open 3 days before due, close 21 days after.
         Timepoint.ONE_MONTH: (D(2026, 3, 30), D(2026, 4, 2), D(2026, 4, 23), FollowUpStatus.SCHEDULED),
         Timepoint.SIX_MONTHS: (D(2026, 8, 30), D(2026, 9, 2), D(2026, 9, 23), FollowUpStatus.SCHEDULED),
+        # 12 and 24 months: the same rule.
+        Timepoint.TWELVE_MONTHS: (D(2027, 2, 27), D(2027, 3, 2), D(2027, 3, 23), FollowUpStatus.SCHEDULED),
+        Timepoint.TWENTY_FOUR_MONTHS: (D(2028, 2, 28), D(2028, 3, 2), D(2028, 3, 23), FollowUpStatus.SCHEDULED),
     }
 
 
@@ -80,8 +84,8 @@ def test_staged_plan_has_one_schedule_from_its_first_injection(clock, patient, c
     with travel_to(D(2026, 3, 16)):
         second = make_injection(patient, clinician, planned_injections=3, number_in_plan=2, injected_on=D(2026, 3, 16))
     assert second.plan_id == first.plan_id
-    # Baseline, the two safety checks, 1 and 6 months: after the first injection only (per plan, not per stage).
-    assert FollowUp.objects.filter(plan=first.plan).count() == 5
+    # Baseline, the two safety checks, 1, 6, 12 and 24 months (BMAC): after the first injection only (per plan).
+    assert FollowUp.objects.filter(plan=first.plan).count() == 7
     assert windows(first)[Timepoint.ONE_MONTH][1] == D(2026, 4, 2)  # from the first injection, not the second
 
 

@@ -291,7 +291,7 @@ def test_integral_floats_accepted_as_integers():
 
 
 def test_unknown_instrument():
-    with pytest.raises(ValueError, match=r"unknown instrument 'WOMAC' \(known: KOOS, KOOS_JR, OKS"):
+    with pytest.raises(ValueError, match=r"unknown instrument 'WOMAC' \(known: FURTHER, KOOS, KOOS_JR, OKS"):
         score("WOMAC", {})
 
 

@@ -20,6 +20,8 @@ READ_ONLY = {
     "outcomes:submission-detail",
     "outcomes:dashboard",
     "outcomes:dashboard-csv",
+    "outcomes:knee-replacement",
+    "outcomes:knee-replacement-csv",
     "outcomes:patient-trajectory",
     "safety:flag-list",
     "safety:flag-detail",
@@ -109,6 +111,7 @@ def test_read_only_pages_refuse_post_and_forms_still_take_it(world):
 # reading uses something up.
 GET_ONLY = {
     "outcomes:dashboard-csv",
+    "outcomes:knee-replacement-csv",
     "safety:event-cioms",
     "safety:export-job-download",  # also deletes an expired file
     "audit:export",

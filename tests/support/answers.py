@@ -12,6 +12,8 @@ def answers_for(follow_up: FollowUp, **overrides) -> dict[str, str]:
     for instrument in questionnaire.instruments_for(follow_up):
         for item in instrument.items_for_product(questionnaire.product_of(follow_up)):
             name = f"{instrument.code}.{item.code}"
+            if item.required_if:
+                continue  # asked only after a yes, and every yes/no defaults to no
             if item.type == "choice":
                 data[name] = str(item.options[1].score)
             elif item.type == "slider":
