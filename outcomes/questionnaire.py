@@ -129,8 +129,6 @@ def parse(follow_up: FollowUp, data, versions: dict[str, str] | None = None) -> 
 def _check_conditional(follow_up: FollowUp, instrument: Instrument, given: dict, errors: dict, product) -> None:
     """Items asked "if yes": answered when their question is yes, empty when it is no (a contradiction the
     patient can fix, never one we guess at). A month must lie between the plan's first injection and today."""
-    first_month = follow_up.injection_day.replace(day=1)
-    this_month = timezone.localdate(timezone=follow_up.clinic.tzinfo).replace(day=1)
     for item in instrument.items_for_product(product):
         name = f"{instrument.code}.{item.code}"
         if name in errors:
@@ -144,6 +142,9 @@ def _check_conditional(follow_up: FollowUp, instrument: Instrument, given: dict,
         if item.type == "month" and item.code in given:
             year, month = (int(part) for part in given[item.code]["value"].split("-"))
             day = dt.date(year, month, 1)
+            # Read only when a month was given: a baseline (no month items) is parsed without a saved plan too.
+            first_month = follow_up.injection_day.replace(day=1)
+            this_month = timezone.localdate(timezone=follow_up.clinic.tzinfo).replace(day=1)
             if day > this_month:
                 errors[name] = ["This month is still to come: give the month it happened."]
             elif day < first_month:
