@@ -147,6 +147,7 @@ def _check_conditional(follow_up: FollowUp, instrument: Instrument, given: dict,
         if item.type == "month" and item.code in given:
             year, month = (int(part) for part in given[item.code]["value"].split("-"))
             day = dt.date(year, month, 1)
+            # Read only when a month was given: a baseline (no month items) is parsed without a saved plan too.
             first_month = follow_up.injection_day.replace(day=1)
             this_month = timezone.localdate(timezone=follow_up.clinic.tzinfo).replace(day=1)
             if day > this_month:

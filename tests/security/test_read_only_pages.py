@@ -47,6 +47,7 @@ TAKES_POST = {
     "registry:patient-withdraw",
     "registry:injection-new",
     "registry:injection-edit",
+    "outcomes:further-treatment-new",
     "outcomes:questionnaire",
     "outcomes:questionnaire-check",
     "outcomes:questionnaire-draft",
