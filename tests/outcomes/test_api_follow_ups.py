@@ -48,8 +48,8 @@ def test_lists_an_injections_follow_ups(api_as, clinician, recorded, patient):
         "responder": None,
         "responder_criterion": None,
     }
-    assert data[1]["opens_on"] == "2026-03-30"
-    assert data[1]["closes_on"] == "2026-04-23"
+    assert data[3]["opens_on"] == "2026-03-30"  # after baseline and the two safety checks
+    assert data[3]["closes_on"] == "2026-04-23"
 
 
 def test_completed_follow_ups_carry_scores_and_derived_measures(api_as, clinician, recorded, baseline):
@@ -64,7 +64,7 @@ def test_completed_follow_ups_carry_scores_and_derived_measures(api_as, clinicia
         later.update({k: "3" for k in later if k.startswith("OKS.")})
         later.update({"VAS.pain": "65", "PGA.global": "55"})
         questionnaire_submit(follow_up=one_month, data=later)
-        base, month, six, _, _ = rows(api_as(clinician).get(URL, {"injection": recorded.pk}))
+        base, _, _, month, six, _, _ = rows(api_as(clinician).get(URL, {"injection": recorded.pk}))
 
     assert base["status"] == "completed"
     assert base["scores"]["koos.pain"] == 50.0

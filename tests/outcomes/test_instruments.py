@@ -47,6 +47,7 @@ def test_all_instruments_load():
         ("VAS", "1"),
         ("PGA", "1"),
         ("SAFETY", "1"),
+        ("SAFETY_EARLY", "1"),
         ("FURTHER", "1"),
     }
     assert current_version("KOOS") == "2012"

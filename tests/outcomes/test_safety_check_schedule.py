@@ -57,6 +57,8 @@ def test_switched_off_schedules_none_and_keeps_the_rest(clock, settings, patient
         Timepoint.BASELINE,
         Timepoint.ONE_MONTH,
         Timepoint.SIX_MONTHS,
+        Timepoint.TWELVE_MONTHS,
+        Timepoint.TWENTY_FOUR_MONTHS,  # the factory's BMAC: followed to 24 months
     }
 
 

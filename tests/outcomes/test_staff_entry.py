@@ -240,8 +240,9 @@ def test_follow_ups_block_takes_a_fixed_number_of_queries(clinician, rf, clinic)
         few, _ = _tag_queries(one, clinician, rf)
         more, html = _tag_queries(many, clinician, rf)
     assert few == more <= 4
-    # Two BMAC plans to 24 months (5 follow-ups each), saline to 12 months (4): FOLLOW_UP_TIMEPOINTS_BY_PRODUCT.
-    assert html.count('<tr id="follow-up-') == 14
+    # Two BMAC plans to 24 months (5 follow-ups each), saline to 12 months (4): FOLLOW_UP_TIMEPOINTS_BY_PRODUCT;
+    # each plan also has two early safety checks.
+    assert html.count('<tr id="follow-up-') == 20
     assert html.count("OMERACT-OARSI responder:") == 3
 
 
