@@ -987,6 +987,19 @@ _CATEGORY_BY_RULE = {
 }
 
 
+# Events the procedure itself (the needle, the harvest) may well have caused.
+_PROCEDURE_CATEGORIES = {
+    "septic_arthritis",
+    "haemarthrosis",
+    "injection_site_pain",
+    "harvest_pain",
+    "harvest_haematoma",
+    "harvest_infection",
+    "harvest_nerve",
+    "vasovagal",
+}
+
+
 def write_adverse_events(model, events: list[dict], rng: random.Random, today: dt.date) -> int:
     """Bulk-create assessed adverse events: severity by finding, seriousness consistent with it (hospital
     admissions serious), causality and outcome, each linked to the patient's latest injection given by onset."""
@@ -1027,7 +1040,11 @@ def write_adverse_events(model, events: list[dict], rng: random.Random, today: d
             severity=severity,
             serious_hospitalisation=hospital,
             serious_other_medically_important=category == "septic_arthritis" and not hospital,
-            causality=rng.choice(["probable", "possible", "possible", "unlikely"]),
+            # The product's causality as drawn; the procedure's follows the kind of event (a needle or a harvest
+            # can cause these), so the draws, and the rest of the synthetic registry, stay as they were.
+            causality_product=rng.choice(["probable", "possible", "possible", "unlikely"]),
+            causality_procedure="possible" if category in _PROCEDURE_CATEGORIES else "unlikely",
+            aware_on=min(max(onset, timezone.localdate(event["recorded_at"])), today),
             relatedness="harvest" if category.startswith("harvest") else rng.choice(["injection", "unknown"]),
             expectedness="unexpected" if hospital else "expected",
             action_taken="admission" if hospital else rng.choice(["none", "conservative", "medication", "aspiration"]),

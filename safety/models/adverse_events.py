@@ -88,14 +88,13 @@ def _clock_days() -> models.Case:
 
 class AdverseEventQuerySet(models.QuerySet):
     def with_susar(self) -> "AdverseEventQuerySet":
-        """Annotate `susar_candidate` (the one SQL form of AdverseEvent.is_susar_candidate), the clock's
-        `susar_due_on` and `susar_reported` (an initial regulatory report is on file)."""
+        """Annotate `susar_candidate` (the one SQL form of AdverseEvent.is_susar_candidate) and the clock's last
+        day, `susar_due_on` (7 days from aware_on if fatal or life-threatening, else 15: ICH E2A)."""
         return self.annotate(
             susar_candidate=ExpressionWrapper(
                 _SERIOUS_UNEXPECTED_RELATED & _on_study_product(), output_field=models.BooleanField()
             ),
             susar_due_on=AddDays(F("aware_on"), _clock_days()),
-            susar_reported=Exists(RegulatoryReport.objects.filter(event_id=OuterRef("pk"), kind=ReportKind.INITIAL)),
         )
 
     def susar_candidates(self) -> "AdverseEventQuerySet":
@@ -103,7 +102,13 @@ class AdverseEventQuerySet(models.QuerySet):
 
     def susar_clocks_running(self) -> "AdverseEventQuerySet":
         """SUSAR candidates with no initial report yet, soonest due first: the attention page's list."""
-        return self.susar_candidates().with_susar().filter(susar_reported=False).order_by("susar_due_on", "id")
+        initial_report = RegulatoryReport.objects.filter(event_id=OuterRef("pk"), kind=ReportKind.INITIAL)
+        return (
+            self.susar_candidates()
+            .filter(~Exists(initial_report))
+            .annotate(susar_due_on=AddDays(F("aware_on"), _clock_days()))
+            .order_by("susar_due_on", "id")
+        )
 
 
 def _choice_check(field: str, values, name: str, *, blank: bool = False) -> models.CheckConstraint:
