@@ -50,3 +50,36 @@ def record_serious(by, injection, **overrides):
 
 
 PRP_PROTOCOL = {"leukocytes": "poor", "spins": 2, "activation": "none"}
+
+
+# --- SUSAR candidates (issue 15) ---------------------------------------------------------------------------------
+
+AWARE = dt.date(2026, 3, 6)  # day 0 of the reporting clocks in these tests
+
+
+def make_study_injection(patient, clinician, **overrides):
+    """An exosome injection given under a registered study (governance on file): a study product."""
+    from tests.factories import EXOSOME_PROTOCOL, GOVERNANCE, make_injection
+
+    return make_injection(
+        patient,
+        clinician,
+        product="exosome",
+        protocol=dict(EXOSOME_PROTOCOL),
+        governance=dict(GOVERNANCE),
+        **overrides,
+    )
+
+
+def susar(by, injection, **overrides):
+    """A SUSAR candidate after a study injection: serious (hospitalised), unexpected, possibly related to the
+    product, known on AWARE."""
+    data = {
+        **SERIOUS,
+        "category": "effusion",
+        "causality_product": "possible",
+        "causality_procedure": "unlikely",
+        "aware_on": AWARE,
+        **overrides,
+    }
+    return record(by, injection, **data)
