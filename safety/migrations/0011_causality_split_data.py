@@ -2,10 +2,10 @@
 
 Before the split one assessment covered "the injection", product and procedure together. Copying it to both
 keeps it (the stronger of two equal values is that value, so every analysis reads the same causality) and
-`assessed_jointly` says it was one judgement, not two: nothing lost, nothing invented (docs/decisions/
-0012-causality-split.md). The audit trail's earlier versions get the same copy, so the next correction does not
-show a made-up change from "—". The clock's day 0 (aware_on) is the day the event was recorded: the earliest
-date the registry can show the clinic knew.
+`assessed_jointly` says it was one judgement, not two: nothing lost, nothing invented
+(docs/decisions/0005-causality-split.md). The audit trail's earlier versions get the same copy, so the next correction does not
+show a made-up change from "—". The clock's day 0 (aware_on) is the day the event was recorded: the
+earliest day the registry can show the clinic knew.
 """
 
 from django.db import migrations, models
