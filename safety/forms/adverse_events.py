@@ -161,7 +161,10 @@ class ExportForm(forms.Form):
         choices=[("", "Serious and non-serious"), ("true", "Serious only"), ("false", "Non-serious only")],
     )
     causality = forms.MultipleChoiceField(
-        label="Causality", choices=Causality.choices, required=False, widget=forms.CheckboxSelectMultiple
+        label="Causality (the stronger of product and procedure)",
+        choices=Causality.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
     )
     format = forms.ChoiceField(choices=ExportFormat.choices, required=False, widget=forms.HiddenInput)
     # People open the CSV in Excel, which needs the byte-order mark; scripts may ask for plain UTF-8.
