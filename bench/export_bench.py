@@ -165,7 +165,7 @@ picked AS (
            CASE WHEN fatal THEN 5 WHEN serious THEN 3 + (g %% 2) ELSE 1 + (g %% 3 = 0)::int END,
            fatal, false, serious AND NOT fatal AND (g / 100) %% 3 <> 0, false, false,
            serious AND NOT fatal AND (g / 100) %% 3 = 0, serious,
-           -- causality is the stronger of the two: the product's, with the procedure "unlikely" (the weakest)
+           -- causality is the stronger of the two: the product one, with the procedure "unlikely" (the weakest)
            (%(causality)s::text[])[1 + (g / 5) %% cardinality(%(causality)s::text[])],
            (%(causality)s::text[])[1 + (g / 5) %% cardinality(%(causality)s::text[])],
            'unlikely', false, '', '', '', '',
