@@ -1064,7 +1064,29 @@ def write_adverse_events(model, events: list[dict], rng: random.Random, today: d
         [through(adverseevent_id=ae.pk, injection_id=injection) for ae, injection in zip(created, links, strict=True)],
         batch_size=1000,
     )
+    _report_susar_candidates(model, [ae.pk for ae in created], today)
     return len(created)
+
+
+def _report_susar_candidates(model, event_ids: list[int], today: dt.date) -> None:
+    """The synthetic clinics reported their SUSAR candidates (the model's own rule) to the study sponsor five days
+    after they knew, so the demo's clock list holds only the showcase's candidate."""
+    report = model.regulatory_reports.rel.related_model
+    candidates = model.objects.filter(pk__in=event_ids).susar_candidates()
+    report.objects.bulk_create(
+        [
+            report(
+                event_id=pk,
+                route="sponsor",
+                kind="initial",
+                submitted_on=min(aware_on + dt.timedelta(days=5), today),
+                reference=f"SYN-SAE-{pk}",
+                submitted_by_id=by,
+            )
+            for pk, aware_on, by in candidates.values_list("pk", "aware_on", "recorded_by_id")
+        ],
+        batch_size=1000,
+    )
 
 
 def generate(
