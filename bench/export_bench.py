@@ -153,9 +153,10 @@ picked AS (
     INSERT INTO safety_adverseevent (
         clinic_id, patient_id, index_injection_id, source, flag_id, onset_on, category, description, severity,
         serious_death, serious_life_threatening, serious_hospitalisation, serious_disability,
-        serious_congenital_anomaly, serious_other_medically_important, is_serious, causality, relatedness,
-        expectedness, action_taken, outcome, outcome_on, meddra_code, meddra_version, recorded_by_id, recorded_at,
-        assessed_by_id, assessed_at, version)
+        serious_congenital_anomaly, serious_other_medically_important, is_serious, causality, causality_product,
+        causality_procedure, assessed_jointly, dechallenge, dechallenge_abated, rechallenge, rechallenge_recurred,
+        aware_on, relatedness, expectedness, action_taken, outcome, outcome_on, meddra_code, meddra_version,
+        recorded_by_id, recorded_at, assessed_by_id, assessed_at, version)
     SELECT clinic_id, patient_id, id, CASE WHEN g %% 4 = 0 THEN 'patient_reported' ELSE 'clinician' END, NULL,
            onset, category,
            (%(openings)s::text[])[1 + g %% cardinality(%(openings)s::text[])]
@@ -164,7 +165,11 @@ picked AS (
            CASE WHEN fatal THEN 5 WHEN serious THEN 3 + (g %% 2) ELSE 1 + (g %% 3 = 0)::int END,
            fatal, false, serious AND NOT fatal AND (g / 100) %% 3 <> 0, false, false,
            serious AND NOT fatal AND (g / 100) %% 3 = 0, serious,
+           -- causality is the stronger of the two: the product one, with the procedure "unlikely" (the weakest)
            (%(causality)s::text[])[1 + (g / 5) %% cardinality(%(causality)s::text[])],
+           (%(causality)s::text[])[1 + (g / 5) %% cardinality(%(causality)s::text[])],
+           'unlikely', false, '', '', '', '',
+           LEAST(onset + (g %% 3)::int, CURRENT_DATE),
            CASE WHEN category LIKE 'harvest%%' THEN 'harvest' WHEN g %% 5 = 0 THEN 'unknown' ELSE 'injection' END,
            CASE WHEN serious OR g %% 9 = 0 THEN 'unexpected' ELSE 'expected' END,
            CASE WHEN serious THEN 'admission'

@@ -257,6 +257,8 @@ SPECTACULAR_SETTINGS = {
         "WithdrawalDecisionEnum": "registry.choices.WithdrawalDecision",
         "InjectionStatusEnum": "registry.choices.InjectionStatus",
         "AdverseEventSourceEnum": "safety.choices.EventSource",
+        "CausalityEnum": "safety.choices.Causality",
+        "YesNoUnknownEnum": "safety.choices.YesNoUnknown",
     },
 }
 

@@ -1145,6 +1145,19 @@ _CATEGORY_BY_RULE = {
 }
 
 
+# Events the procedure itself (the needle, the harvest) may well have caused.
+_PROCEDURE_CATEGORIES = {
+    "septic_arthritis",
+    "haemarthrosis",
+    "injection_site_pain",
+    "harvest_pain",
+    "harvest_haematoma",
+    "harvest_infection",
+    "harvest_nerve",
+    "vasovagal",
+}
+
+
 def write_adverse_events(model, events: list[dict], rng: random.Random, today: dt.date) -> int:
     """Bulk-create assessed adverse events: severity by finding, seriousness consistent with it (hospital
     admissions serious), causality and outcome, each linked to the patient's latest injection given by onset."""
@@ -1185,7 +1198,11 @@ def write_adverse_events(model, events: list[dict], rng: random.Random, today: d
             severity=severity,
             serious_hospitalisation=hospital,
             serious_other_medically_important=category == "septic_arthritis" and not hospital,
-            causality=rng.choice(["probable", "possible", "possible", "unlikely"]),
+            # The product's causality as drawn; the procedure's follows the kind of event (a needle or a harvest
+            # can cause these), so the draws, and the rest of the synthetic registry, stay as they were.
+            causality_product=rng.choice(["probable", "possible", "possible", "unlikely"]),
+            causality_procedure="possible" if category in _PROCEDURE_CATEGORIES else "unlikely",
+            aware_on=min(max(onset, timezone.localdate(event["recorded_at"])), today),
             relatedness="harvest" if category.startswith("harvest") else rng.choice(["injection", "unknown"]),
             expectedness="unexpected" if hospital else "expected",
             action_taken="admission" if hospital else rng.choice(["none", "conservative", "medication", "aspiration"]),
@@ -1205,7 +1222,29 @@ def write_adverse_events(model, events: list[dict], rng: random.Random, today: d
         [through(adverseevent_id=ae.pk, injection_id=injection) for ae, injection in zip(created, links, strict=True)],
         batch_size=1000,
     )
+    _report_susar_candidates(model, [ae.pk for ae in created], today)
     return len(created)
+
+
+def _report_susar_candidates(model, event_ids: list[int], today: dt.date) -> None:
+    """The synthetic clinics reported their SUSAR candidates (the model's own rule) to the study sponsor five days
+    after they knew, so the demo's clock list holds only the showcase's candidate."""
+    report = model.regulatory_reports.rel.related_model
+    candidates = model.objects.filter(pk__in=event_ids).susar_candidates()
+    report.objects.bulk_create(
+        [
+            report(
+                event_id=pk,
+                route="sponsor",
+                kind="initial",
+                submitted_on=min(aware_on + dt.timedelta(days=5), today),
+                reference=f"SYN-SAE-{pk}",
+                submitted_by_id=by,
+            )
+            for pk, aware_on, by in candidates.values_list("pk", "aware_on", "recorded_by_id")
+        ],
+        batch_size=1000,
+    )
 
 
 def generate(

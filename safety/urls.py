@@ -12,6 +12,7 @@ urlpatterns = [
     path("adverse-events/new/", adverse_events.event_new, name="event-new"),
     path("adverse-events/<int:pk>/", adverse_events.event_detail, name="event-detail"),
     path("adverse-events/<int:pk>/correct/", adverse_events.event_correct, name="event-correct"),
+    path("adverse-events/<int:pk>/reports/new/", adverse_events.event_report_new, name="event-report-new"),
     path("adverse-events/<int:pk>/cioms.pdf", adverse_events.event_cioms, name="event-cioms"),
     path("flags/<int:pk>/record-event/", adverse_events.flag_record_event, name="flag-record-event"),
     path("exports/adverse-events/", exports.export_page, name="export-page"),

@@ -14,7 +14,7 @@ from notifications.models import MessageStatus
 from notifications.selectors import messages_for, missed_for
 from registry.scoping import patients_for
 from safety.choices import ACTIVE_STATUSES
-from safety.selectors import events_for, flags_for
+from safety.selectors import events_for, flags_for, susar_clocks_for
 
 SHOWN = 20
 
@@ -36,6 +36,8 @@ def attention(request):
         .select_related("patient", "index_injection")
         .order_by("onset_on", "id")
     )
+    # Serious, unexpected, at least possibly related, after a study product, and not yet reported (ICH E2A clocks).
+    susar = susar_clocks_for(user)
     # A window whose last day was 7 or fewer days ago closed this week.
     missed = missed_for(user, closed_since=timezone.localdate() - dt.timedelta(days=7))
     failed = (
@@ -52,6 +54,7 @@ def attention(request):
     sections = [
         ("flags", "Safety flags to review", flags),
         ("events", "Serious adverse events awaiting assessment", events),
+        ("susar", "SUSAR candidates: expedited report due", susar),
         ("missed", "Follow-ups missed this week", missed),
         ("failed", "Emails rejected this week", failed),
         ("withdrew", "Patients who withdrew or stopped emails this week", withdrew),
@@ -62,4 +65,10 @@ def attention(request):
         ],
         "shown": SHOWN,
     }
+    today = timezone.localdate()
+    for section in context["sections"]:
+        if section["key"] == "susar":
+            for event in section["rows"]:
+                event.days_left = (event.susar_due_on - today).days  # 0 on the last day, negative once overdue
+                event.days_overdue = max(0, -event.days_left)
     return render(request, "notifications/attention.html", context)

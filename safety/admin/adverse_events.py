@@ -21,8 +21,26 @@ class _ReadOnly(ScopedAdmin):
 
 @admin.register(AdverseEvent)
 class AdverseEventAdmin(_ReadOnly):
-    list_display = ["id", "category", "is_serious", "severity", "causality", "outcome", "patient", "clinic", "onset_on"]
-    list_filter = ["is_serious", "category", "causality", "outcome", ("clinic", admin.RelatedOnlyFieldListFilter)]
+    list_display = [
+        "id",
+        "category",
+        "is_serious",
+        "severity",
+        "causality_product",
+        "causality_procedure",
+        "outcome",
+        "patient",
+        "clinic",
+        "onset_on",
+    ]
+    list_filter = [
+        "is_serious",
+        "category",
+        "causality",
+        "assessed_jointly",
+        "outcome",
+        ("clinic", admin.RelatedOnlyFieldListFilter),
+    ]
     search_fields = ["patient__registry_number"]
     list_select_related = ["patient", "clinic"]
     date_hierarchy = "onset_on"

@@ -148,6 +148,70 @@ CAUSALITY_FHIR_R4 = {
 }
 
 
+# "Stronger" for analyses (the derived `causality`): the more the assessment points to the injection. Conditional
+# and unassessable are not "unlikely": they leave the relation open, so they rank above it (docs/decisions).
+CAUSALITY_STRENGTH: tuple[str, ...] = (
+    Causality.CERTAIN,
+    Causality.PROBABLE,
+    Causality.POSSIBLE,
+    Causality.CONDITIONAL,
+    Causality.UNASSESSABLE,
+    Causality.UNLIKELY,
+)
+# "At least possibly related" (ICH E2A: a reasonable possibility of a causal relationship): what makes a serious
+# unexpected event a SUSAR candidate.
+AT_LEAST_POSSIBLE = (Causality.CERTAIN, Causality.PROBABLE, Causality.POSSIBLE)
+
+
+def stronger_causality(*assessments: str) -> str:
+    """The strongest of these WHO-UMC assessments (product, procedure): what analyses call "related"."""
+    given = [a for a in assessments if a]
+    return min(given, key=CAUSALITY_STRENGTH.index) if given else ""
+
+
+class Dechallenge(models.TextChoices):
+    """Was the next injection of a staged plan withheld or delayed after the event (CIOMS I box 20)?"""
+
+    YES = "yes", "Yes: the next injection was withheld or delayed"
+    NO = "no", "No: the plan went on as scheduled"
+    NOT_APPLICABLE = "not_applicable", "Not applicable"
+
+
+class Rechallenge(models.TextChoices):
+    """Was a later injection of the plan given after the event (CIOMS I box 21)?"""
+
+    YES = "yes", "Yes: a later injection was given"
+    NO = "no", "No"
+
+
+class YesNoUnknown(models.TextChoices):
+    YES = "yes", "Yes"
+    NO = "no", "No"
+    UNKNOWN = "unknown", "Unknown"
+
+
+class ReportRoute(models.TextChoices):
+    """Where an expedited report went."""
+
+    SPONSOR = "sponsor", "Study sponsor"
+    MHRA_YELLOW_CARD = "mhra_yellow_card", "MHRA Yellow Card"
+    FDA_MEDWATCH = "fda_medwatch", "FDA MedWatch"
+    DEVICE_VIGILANCE = "device_vigilance", "Device vigilance (processing kit)"
+    OTHER = "other", "Other (see notes)"
+
+
+class ReportKind(models.TextChoices):
+    INITIAL = "initial", "Initial report"
+    FOLLOW_UP = "follow_up", "Follow-up report"
+
+
+# ICH E2A (standards.md 6.5), calendar days from the day the clinic first knew (day 0): a fatal or life-threatening
+# SUSAR within 7 days, with a follow-up within 8 more (day 15); any other SUSAR within 15 days.
+SUSAR_FATAL_DAYS = 7
+SUSAR_FOLLOW_UP_DAYS = 15
+SUSAR_OTHER_DAYS = 15
+
+
 class Relatedness(models.TextChoices):
     """Which part of the procedure the event relates to (BMAC has two: the harvest and the injection)."""
 

@@ -20,7 +20,7 @@ from registry.models.patient import age_band
 from registry.protocols import PROTOCOL_FORMS
 from registry.templatetags.registry_display import display_value
 from safety import selectors
-from safety.choices import SERIOUSNESS_CRITERIA
+from safety.choices import SERIOUSNESS_CRITERIA, Dechallenge, Rechallenge, YesNoUnknown
 from safety.models import AdverseEvent
 
 UNKNOWN = "unknown"
@@ -172,8 +172,25 @@ def _country(clinic) -> str:
     return str(clinic.country.name) if clinic.country else UNKNOWN
 
 
+def abatement(event: AdverseEvent) -> str:
+    """CIOMS 20: for a staged plan, whether the next injection was withheld (the "drug stopped") and the reaction
+    abated; otherwise each injection is a single administration, with nothing to stop."""
+    if event.dechallenge == Dechallenge.YES:
+        abated = YesNoUnknown(event.dechallenge_abated).label if event.dechallenge_abated else "Unknown"
+        return f"{abated}: the next injection of the staged plan was withheld or delayed"
+    if event.dechallenge == Dechallenge.NO:
+        return "NA: the next injection of the staged plan was not withheld"
+    return "NA: each injection is a single administration, nothing to stop"
+
+
 def reintroduction(event: AdverseEvent, injections: list[Injection]) -> str:
-    """CIOMS 21: whether the patient was given an injection again after the reaction began."""
+    """CIOMS 21: whether the patient was given an injection again after the reaction began. What the clinician
+    recorded for a staged plan (rechallenge) comes first; otherwise it is read from the injections given since."""
+    if event.rechallenge == Rechallenge.YES:
+        recurred = YesNoUnknown(event.rechallenge_recurred).label if event.rechallenge_recurred else "Unknown"
+        return f"{recurred}: a later injection of the staged plan was given (recorded by the clinician)"
+    if event.rechallenge == Rechallenge.NO:
+        return "NA: no later injection of the staged plan was given (recorded by the clinician)"
     later = (
         Injection.objects.filter(patient_id=event.patient_id, status="given", injected_on__gt=event.onset_on)
         .order_by("injected_on")
@@ -220,6 +237,8 @@ def context(event: AdverseEvent) -> dict:
         if len(injections) == 1
         else f"{len(injections)} injections over {(last - first).days + 1} days",
         "reintroduction": reintroduction(event, injections),
+        "abatement": abatement(event),
+        "regulatory_reports": list(event.regulatory_reports.order_by("submitted_on", "id")),
         "concomitant": concomitant(injections),
         "history": history(index),
         "manufacturer": manufacturer(index, clinic),

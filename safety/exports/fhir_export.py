@@ -44,6 +44,31 @@ def _severity_code(grade: int) -> tuple[str, str]:
     return "severe", "Severe"
 
 
+def _causality(event: AdverseEvent) -> list[dict]:
+    """Two WHO-UMC assessments per suspect injection (issue 15): of the product, then of the procedure. R4's
+    causality is 0..*, with `productRelatedness` (a string) saying which each is about."""
+    joint = " (one assessment of product and procedure together, before 2026-12)" if event.assessed_jointly else ""
+    return [
+        {
+            "assessment": {
+                "coding": [
+                    {
+                        "system": CAUSALITY_ASSESS_SYSTEM,
+                        "code": CAUSALITY_FHIR_R4[code],
+                        "display": Causality(code).label,
+                    }
+                ]
+            },
+            "productRelatedness": f"{about}{joint}; related to {event.get_relatedness_display().lower()}",
+            "method": {"coding": [{"system": CAUSALITY_METHOD_SYSTEM, "code": "WHO", "display": "WHO-UMC"}]},
+        }
+        for about, code in (
+            ("The product injected", event.causality_product),
+            ("The procedure (needle, harvest, anaesthesia)", event.causality_procedure),
+        )
+    ]
+
+
 def adverse_event_resource(event: AdverseEvent) -> dict:
     serious_codes = [(code, label) for field, label, code in SERIOUSNESS_CRITERIA if getattr(event, field)]
     seriousness = (
@@ -101,23 +126,7 @@ def adverse_event_resource(event: AdverseEvent) -> dict:
                     "identifier": {"system": _system("injection"), "value": str(injection.pk)},
                     "display": f"{Product(injection.product).label} injection, {injection.injected_on.isoformat()}",
                 },
-                "causality": [
-                    {
-                        "assessment": {
-                            "coding": [
-                                {
-                                    "system": CAUSALITY_ASSESS_SYSTEM,
-                                    "code": CAUSALITY_FHIR_R4[event.causality],
-                                    "display": Causality(event.causality).label,
-                                }
-                            ]
-                        },
-                        "productRelatedness": event.get_relatedness_display(),
-                        "method": {
-                            "coding": [{"system": CAUSALITY_METHOD_SYSTEM, "code": "WHO", "display": "WHO-UMC"}]
-                        },
-                    }
-                ],
+                "causality": _causality(event),
             }
             for injection in injections
         ],

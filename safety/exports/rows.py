@@ -10,11 +10,13 @@ or token. Free-text protocol notes are left out (they may name people).
 """
 
 from collections.abc import Iterator
+from itertools import islice
 
 from django.db.models import QuerySet
 
 from registry.models.patient import age_band
 from safety.choices import OUTCOME_CODES, RESOLVED_OUTCOMES, SERIOUSNESS_FIELDS, EventStatus
+from safety.models import RegulatoryReport
 
 CHUNK_SIZE = 2000
 
@@ -63,6 +65,9 @@ VALUE_PATHS = (
     *SERIOUSNESS_FIELDS,
     "is_serious",
     "causality",
+    "causality_product",
+    "causality_procedure",
+    "assessed_jointly",
     "relatedness",
     "expectedness",
     "action_taken",
@@ -70,10 +75,17 @@ VALUE_PATHS = (
     "outcome_on",
     "meddra_code",
     "meddra_version",
+    "dechallenge",
+    "dechallenge_abated",
+    "rechallenge",
+    "rechallenge_recurred",
+    "aware_on",
     "recorded_at",
     "assessed_at",
     "version",
 )
+# Annotations of AdverseEventQuerySet.with_susar(), read after the paths (the COPY export reads them too).
+SUSAR_PATHS = ("susar_candidate", "susar_due_on")
 
 HEADER = [
     "event_id",
@@ -101,6 +113,9 @@ HEADER = [
     *(field.removeprefix("serious_") for field in SERIOUSNESS_FIELDS),
     "serious",
     "causality_who_umc",
+    "causality_product",
+    "causality_procedure",
+    "causality_assessed_jointly",
     "relatedness",
     "expectedness",
     "action_taken",
@@ -110,14 +125,36 @@ HEADER = [
     "status",
     "meddra_code",
     "meddra_version",
+    "dechallenge",
+    "dechallenge_abated",
+    "rechallenge",
+    "rechallenge_recurred",
+    "aware_on",
+    "susar_candidate",
+    "susar_report_due_on",
+    "regulatory_reports",
     "recorded_at",
     "assessed_at",
     "version",
 ]
 
 
-def _row(values: tuple) -> list:
-    v = dict(zip(VALUE_PATHS, values, strict=True))
+def report_line(submitted_on, kind: str, route: str, reference: str) -> str:
+    """One report in the `regulatory_reports` cell, e.g. "2026-12-03 initial mhra_yellow_card GB-123" (the COPY
+    export builds the same text in SQL); several are joined with "; ", oldest first."""
+    return f"{submitted_on.isoformat()} {kind} {route} {reference}"
+
+
+def _reports(event_ids: list[int]) -> dict[int, str]:
+    lines: dict[int, list[str]] = {}
+    reports = RegulatoryReport.objects.filter(event_id__in=event_ids).order_by("event_id", "submitted_on", "id")
+    for event_id, *fields in reports.values_list("event_id", "submitted_on", "kind", "route", "reference"):
+        lines.setdefault(event_id, []).append(report_line(*fields))
+    return {event_id: "; ".join(found) for event_id, found in lines.items()}
+
+
+def _row(values: tuple, reports: dict[int, str]) -> list:
+    v = dict(zip((*VALUE_PATHS, *SUSAR_PATHS), values, strict=True))
     protocol = v["index_injection__protocol"] or {}
     injected_on = v["index_injection__injected_on"]
     return [
@@ -146,6 +183,9 @@ def _row(values: tuple) -> list:
         *(v[field] for field in SERIOUSNESS_FIELDS),
         v["is_serious"],
         v["causality"],
+        v["causality_product"],
+        v["causality_procedure"],
+        v["assessed_jointly"],
         v["relatedness"],
         v["expectedness"],
         v["action_taken"],
@@ -155,6 +195,14 @@ def _row(values: tuple) -> list:
         EventStatus.RESOLVED if v["outcome"] in RESOLVED_OUTCOMES else EventStatus.OPEN,
         v["meddra_code"],
         v["meddra_version"],
+        v["dechallenge"],
+        v["dechallenge_abated"],
+        v["rechallenge"],
+        v["rechallenge_recurred"],
+        v["aware_on"],
+        v["susar_candidate"],
+        v["susar_due_on"] if v["susar_candidate"] else None,
+        reports.get(v["id"], ""),
         v["recorded_at"],
         v["assessed_at"],
         v["version"],
@@ -162,6 +210,9 @@ def _row(values: tuple) -> list:
 
 
 def detail_rows(events: QuerySet, *, chunk_size: int = CHUNK_SIZE) -> Iterator[list]:
-    """The rows, streamed from the database a chunk at a time."""
-    for values in events.values_list(*VALUE_PATHS).iterator(chunk_size=chunk_size):
-        yield _row(values)
+    """The rows, streamed from the database a chunk at a time (and each chunk's reports in one more query)."""
+    values = events.with_susar().values_list(*VALUE_PATHS, *SUSAR_PATHS).iterator(chunk_size=chunk_size)
+    while chunk := list(islice(values, chunk_size)):
+        reports = _reports([row[0] for row in chunk])
+        for row in chunk:
+            yield _row(row, reports)

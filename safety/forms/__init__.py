@@ -6,6 +6,7 @@ from safety.forms.adverse_events import (
     DateInput,
     EventListFilterForm,
     ExportForm,
+    RegulatoryReportForm,
 )
 from safety.forms.flags import (
     DismissForm,
@@ -18,4 +19,5 @@ __all__ = [
     "DismissForm",
     "EventListFilterForm",
     "ExportForm",
+    "RegulatoryReportForm",
 ]

@@ -10,16 +10,22 @@ from safety.choices import (
     SERIOUSNESS_CRITERIA,
     ActionTaken,
     Causality,
+    Dechallenge,
     EventSource,
     EventStatus,
     Expectedness,
     ExportFormat,
     Outcome,
+    Rechallenge,
     Relatedness,
+    ReportKind,
+    ReportRoute,
     Severity,
+    YesNoUnknown,
     allowed_relatedness,
     grouped_category_choices,
 )
+from safety.services import REPORT_FIELDS, STAGED_FIELDS
 
 
 class DateInput(forms.DateInput):
@@ -49,7 +55,10 @@ class AdverseEventForm(forms.Form):
     severity = forms.TypedChoiceField(
         label="Severity (CTCAE grade)", choices=[("", "—"), *Severity.choices], coerce=int
     )
-    causality = _select(Causality.choices, label="Causality (WHO-UMC)")
+    causality_product = _select(Causality.choices, label="Causality to the product (WHO-UMC)")
+    causality_product.help_text = "What was injected (the cells, platelets, hyaluronic acid, steroid...)."
+    causality_procedure = _select(Causality.choices, label="Causality to the procedure (WHO-UMC)")
+    causality_procedure.help_text = "The needle, the harvest, the anaesthetic or sedation: the procedure itself."
     relatedness = _select(Relatedness.choices, label="Related to")
     relatedness.help_text = RELATEDNESS_HELP
     expectedness = _select(Expectedness.choices, label="Expectedness")
@@ -58,6 +67,17 @@ class AdverseEventForm(forms.Form):
     outcome_on = forms.DateField(label="Outcome date", widget=DateInput, required=False)
     meddra_code = forms.CharField(label="MedDRA LLT code (optional)", max_length=8, required=False)
     meddra_version = forms.CharField(label="MedDRA version", max_length=8, required=False)
+    aware_on = forms.DateField(
+        label="Date the clinic first knew (optional)",
+        widget=DateInput,
+        required=False,
+        help_text="Day 0 of the expedited-reporting clocks; today when left empty.",
+    )
+    # Staged plans only (removed in __init__ otherwise): CIOMS I boxes 20-21.
+    dechallenge = _select(Dechallenge.choices, label="Next injection withheld or delayed?", required=False)
+    dechallenge_abated = _select(YesNoUnknown.choices, label="If withheld: did the event abate?", required=False)
+    rechallenge = _select(Rechallenge.choices, label="Later injection given?", required=False)
+    rechallenge_recurred = _select(YesNoUnknown.choices, label="If given: did the event recur?", required=False)
 
     def __init__(self, *args, injections, **kwargs):
         super().__init__(*args, **kwargs)
@@ -65,6 +85,11 @@ class AdverseEventForm(forms.Form):
         # Only what the patient's injections allow: no harvest to blame without a BMAC or ADSC injection. With one
         # among them, the service still checks the injections actually ticked.
         products = set(injections.values_list("product", flat=True))
+        # Dechallenge and rechallenge only where a later injection could be withheld or given.
+        self.staged = injections.filter(plan__planned_injections__gt=1).exists()
+        if not self.staged:
+            for name in STAGED_FIELDS:
+                del self.fields[name]
         self.fields["category"].choices = [("", "—"), *grouped_category_choices(products)]
         allowed = allowed_relatedness(products)
         self.fields["relatedness"].choices = [("", "—"), *((v, Relatedness(v).label) for v in allowed)]
@@ -80,8 +105,12 @@ class AdverseEventForm(forms.Form):
         return [self[field] for field, _, _ in SERIOUSNESS_CRITERIA]
 
     @property
+    def staged_fields(self):
+        return [self[name] for name in STAGED_FIELDS if name in self.fields]
+
+    @property
     def main_fields(self):
-        skip = {"injections", "reason", "version", *(f for f, _, _ in SERIOUSNESS_CRITERIA)}
+        skip = {"injections", "reason", "version", *STAGED_FIELDS, *(f for f, _, _ in SERIOUSNESS_CRITERIA)}
         return [self[name] for name in self.fields if name not in skip]
 
     def event_data(self) -> dict:
@@ -102,6 +131,25 @@ class AdverseEventCorrectForm(AdverseEventForm):
     version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
 
 
+class RegulatoryReportForm(forms.Form):
+    route = _select(ReportRoute.choices, label="Sent to")
+    kind = forms.ChoiceField(label="Report", choices=ReportKind.choices, initial=ReportKind.INITIAL)
+    submitted_on = forms.DateField(label="Date submitted", widget=DateInput)
+    reference = forms.CharField(
+        label="Reference", max_length=80, help_text="The reference the recipient gave (e.g. the Yellow Card number)."
+    )
+    notes = forms.CharField(
+        label="Notes (optional)",
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Required for 'other': say where the report went. Do not write the patient's name.",
+    )
+
+    def report_data(self) -> dict:
+        return {name: self.cleaned_data[name] for name in REPORT_FIELDS}
+
+
 class ExportForm(forms.Form):
     onset_from = forms.DateField(label="Onset from", widget=DateInput, required=False)
     onset_to = forms.DateField(label="Onset to", widget=DateInput, required=False)
@@ -113,7 +161,10 @@ class ExportForm(forms.Form):
         choices=[("", "Serious and non-serious"), ("true", "Serious only"), ("false", "Non-serious only")],
     )
     causality = forms.MultipleChoiceField(
-        label="Causality", choices=Causality.choices, required=False, widget=forms.CheckboxSelectMultiple
+        label="Causality (the stronger of product and procedure)",
+        choices=Causality.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
     )
     format = forms.ChoiceField(choices=ExportFormat.choices, required=False, widget=forms.HiddenInput)
     # People open the CSV in Excel, which needs the byte-order mark; scripts may ask for plain UTF-8.

@@ -3,6 +3,7 @@
 from safety.models.adverse_events import AdverseEvent
 from safety.models.exports import EXPORT_LINK_LIFETIME, ExportJob, ExportLog
 from safety.models.flags import MAX_EVALUATION_ATTEMPTS, SUMMARY_TEXT_LENGTH, Evaluation, Flag
+from safety.models.reports import RegulatoryReport
 
 __all__ = [
     "EXPORT_LINK_LIFETIME",
@@ -13,4 +14,5 @@ __all__ = [
     "ExportJob",
     "ExportLog",
     "Flag",
+    "RegulatoryReport",
 ]

@@ -6,6 +6,7 @@ from safety.selectors.adverse_events import (
     TRAIL_SKIP,
     Change,
     EventFilters,
+    SusarStatus,
     TrailEntry,
     can_export,
     event_trail,
@@ -19,6 +20,9 @@ from safety.selectors.adverse_events import (
     filter_events,
     injections_choosable,
     injections_given_by_product,
+    reports_for,
+    susar_clocks_for,
+    susar_status,
 )
 from safety.selectors.flags import (
     INBOX_ORDER,
@@ -43,6 +47,7 @@ __all__ = [
     "EventFilters",
     "Evidence",
     "ScoreRow",
+    "SusarStatus",
     "TrailEntry",
     "can_export",
     "evaluations_failed_for",
@@ -61,5 +66,8 @@ __all__ = [
     "flags_for_status_filter",
     "injections_choosable",
     "injections_given_by_product",
+    "reports_for",
     "submissions_pending_evaluation",
+    "susar_clocks_for",
+    "susar_status",
 ]

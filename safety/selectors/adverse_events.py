@@ -4,12 +4,13 @@ import datetime as dt
 from dataclasses import asdict, dataclass, field
 
 from django.db.models import Count, Exists, OuterRef, QuerySet
+from django.utils import timezone
 
 from registry.choices import InjectionStatus, Role
 from registry.models import Clinic, Injection
 from registry.scoping import clinics_for, injections_for, is_administrator
-from safety.choices import OPEN_OUTCOMES, RESOLVED_OUTCOMES, EventStatus
-from safety.models import AdverseEvent, ExportJob, ExportLog
+from safety.choices import OPEN_OUTCOMES, RESOLVED_OUTCOMES, EventStatus, ReportKind
+from safety.models import AdverseEvent, ExportJob, ExportLog, RegulatoryReport
 
 LIST_ORDER = ("-is_serious", "-onset_on", "-id")
 # Who may take exports: auditors and clinic leads (administrators everywhere).
@@ -19,6 +20,47 @@ EXPORT_ROLES = (Role.AUDITOR, Role.LEAD)
 def events_for(user, *, write: bool = False) -> QuerySet[AdverseEvent]:
     """Adverse events of the clinics the user may read (or, with write=True, correct)."""
     return AdverseEvent.objects.filter(clinic__in=clinics_for(user, write=write).values("id"))
+
+
+def susar_clocks_for(user) -> QuerySet[AdverseEvent]:
+    """SUSAR candidates of the user's clinics with no initial report yet, soonest due first (the attention page)."""
+    return events_for(user).susar_clocks_running().select_related("patient", "index_injection")
+
+
+@dataclass(frozen=True)
+class SusarStatus:
+    """An event's expedited-reporting position, for its page and the report form."""
+
+    candidate: bool
+    due_on: dt.date | None = None
+    days_left: int | None = None  # 0 on the last day, negative once overdue
+    follow_up_due_on: dt.date | None = None
+    initial_report: RegulatoryReport | None = None
+    follow_up_reported: bool = False
+
+    @property
+    def days_overdue(self) -> int:
+        return max(0, -(self.days_left or 0))
+
+
+def susar_status(event: AdverseEvent, today: dt.date | None = None) -> SusarStatus:
+    if not event.is_susar_candidate:
+        return SusarStatus(candidate=False)
+    reports = list(event.regulatory_reports.order_by("submitted_on", "id"))
+    initial = next((r for r in reports if r.kind == ReportKind.INITIAL), None)
+    return SusarStatus(
+        candidate=True,
+        due_on=event.susar_report_due_on,
+        days_left=event.susar_days_left(today or timezone.localdate()),
+        follow_up_due_on=event.susar_follow_up_due_on,
+        initial_report=initial,
+        follow_up_reported=any(r.kind == ReportKind.FOLLOW_UP for r in reports),
+    )
+
+
+def reports_for(user) -> QuerySet[RegulatoryReport]:
+    """Regulatory reports of events the user may read."""
+    return RegulatoryReport.objects.filter(event__clinic__in=clinics_for(user).values("id"))
 
 
 def export_clinics_for(user) -> QuerySet[Clinic]:

@@ -3,7 +3,11 @@ Import from here."""
 
 from safety.services.adverse_events import (
     ASSESSMENT_FIELDS,
+    CAUSALITY_FIELDS,
     EVENT_FIELDS,
+    SEPTIC_LOW_GRADE,
+    STAGED_FIELDS,
+    UnconfirmedEventWarnings,
     VersionConflict,
     adverse_event_correct,
     adverse_event_record,
@@ -22,11 +26,17 @@ from safety.services.flags import (
     previous_submission_for,
     submission_measures,
 )
+from safety.services.reports import REPORT_FIELDS, regulatory_report_record
 
 __all__ = [
     "ASSESSMENT_FIELDS",
+    "CAUSALITY_FIELDS",
     "EVENT_FIELDS",
     "MAX_ERROR_LENGTH",
+    "REPORT_FIELDS",
+    "SEPTIC_LOW_GRADE",
+    "STAGED_FIELDS",
+    "UnconfirmedEventWarnings",
     "VersionConflict",
     "adverse_event_correct",
     "adverse_event_record",
@@ -40,5 +50,6 @@ __all__ = [
     "flag_start_review",
     "flags_evaluate",
     "previous_submission_for",
+    "regulatory_report_record",
     "submission_measures",
 ]

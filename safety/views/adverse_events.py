@@ -1,6 +1,7 @@
 """Adverse-event pages: the list (serious first), recording (directly or from a flag), the event with its audit
-trail, correction with a reason, and the CIOMS I case report. Events are reached through safety.selectors
-(registry.scoping: outside the user's clinics, 404); writing needs a writing role there (auditors: 403)."""
+trail, its SUSAR clock and regulatory reports, correction with a reason, and the CIOMS I case report. Events are
+reached through safety.selectors (registry.scoping: outside the user's clinics, 404); writing needs a writing role
+there (auditors: 403)."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -15,7 +16,7 @@ from registry.scoping import clinics_for, get_for_user_or_404, patients_for
 from safety import selectors, services
 from safety.exports import pdf_export
 from safety.exports.service import export_log_record
-from safety.forms import AdverseEventCorrectForm, AdverseEventForm, EventListFilterForm
+from safety.forms import AdverseEventCorrectForm, AdverseEventForm, EventListFilterForm, RegulatoryReportForm
 from safety.models import AdverseEvent
 from safety.selectors import EventFilters, flags_for
 
@@ -56,6 +57,28 @@ def event_list(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _unusual(request, unconfirmed: services.UnconfirmedEventWarnings | None, form) -> list[dict]:
+    """Put each warning next to its field, and list them for the confirm checkboxes (as registry's injection
+    form does for unusual protocol values)."""
+    if unconfirmed is None:
+        return []
+    acknowledged = set(request.POST.getlist("acknowledged_warnings"))
+    items = []
+    for warning in unconfirmed.warnings:
+        field = form.fields.get(warning.field)
+        form.add_error(warning.field if field else None, warning.message)
+        items.append(
+            {
+                "code": warning.code,
+                "label": field.label if field else warning.field,
+                "value": form[warning.field].data if field else "",
+                "message": warning.message,
+                "acknowledged": warning.code in acknowledged,
+            }
+        )
+    return items
+
+
 def _record_page(request, *, patient, flag=None) -> HttpResponse:
     injections = selectors.injections_choosable(request.user, patient)
     initial = {"source": services.default_source(flag)}
@@ -65,14 +88,22 @@ def _record_page(request, *, patient, flag=None) -> HttpResponse:
         initial["onset_on"] = flag.submission.submitted_at.date() if flag.submission.submitted_at else None
     form = AdverseEventForm(request.POST or None, injections=injections, initial=initial)
     status = 200
+    unconfirmed = None
     if request.method == "POST":
         if form.is_valid():
+            acknowledged = request.POST.getlist("acknowledged_warnings")
             try:
                 data = {"patient": patient, **form.event_data()}
                 if flag is not None:
-                    event = services.flag_record_event(flag=flag, by=request.user, data=data)
+                    event = services.flag_record_event(
+                        flag=flag, by=request.user, data=data, acknowledged_warnings=acknowledged
+                    )
                 else:
-                    event = services.adverse_event_record(by=request.user, data=data)
+                    event = services.adverse_event_record(
+                        by=request.user, data=data, acknowledged_warnings=acknowledged
+                    )
+            except services.UnconfirmedEventWarnings as warnings:
+                unconfirmed = warnings
             except ValidationError as error:
                 service_errors_onto(error, form=form, others={})
             else:
@@ -86,7 +117,13 @@ def _record_page(request, *, patient, flag=None) -> HttpResponse:
     return render(
         request,
         "safety/events/event_form.html",
-        {"form": form, "patient": patient, "flag": flag, "title": "Record an adverse event"},
+        {
+            "form": form,
+            "patient": patient,
+            "flag": flag,
+            "title": "Record an adverse event",
+            "unusual": _unusual(request, unconfirmed, form),
+        },
         status=status,
     )
 
@@ -129,7 +166,34 @@ def event_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "injections": event.injections.select_related("plan").order_by("injected_on"),
             "trail": selectors.event_trail(event),
             "can_correct": selectors.events_for(request.user, write=True).filter(pk=event.pk).exists(),
+            "susar": selectors.susar_status(event),
+            "reports": event.regulatory_reports.select_related("submitted_by"),
         },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def event_report_new(request: HttpRequest, pk: int) -> HttpResponse:
+    """Record a report made to a sponsor or regulator (auditors read reports but cannot add them: 403)."""
+    event = _event(request, pk, write=True)
+    form = RegulatoryReportForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                report = services.regulatory_report_record(event=event, by=request.user, data=form.report_data())
+            except ValidationError as error:
+                service_errors_onto(error, form=form, others={})
+            else:
+                messages.success(request, f"Recorded: {report}, reference {report.reference}.")
+                return redirect("safety:event-detail", pk=event.pk)
+    return render(
+        request,
+        "safety/events/report_form.html",
+        {"form": form, "event": event, "susar": selectors.susar_status(event)},
+        status=status,
     )
 
 
@@ -147,6 +211,7 @@ def event_correct(request: HttpRequest, pk: int) -> HttpResponse:
     injections = selectors.injections_choosable(request.user, event.patient)
     form = AdverseEventCorrectForm(request.POST or None, injections=injections, initial=_initial(event))
     status = 200
+    unconfirmed = None
     if request.method == "POST":
         status = 400
         if form.is_valid():
@@ -158,10 +223,13 @@ def event_correct(request: HttpRequest, pk: int) -> HttpResponse:
                     data=data,
                     reason=form.cleaned_data["reason"],
                     expected_version=form.cleaned_data["version"],
+                    acknowledged_warnings=request.POST.getlist("acknowledged_warnings"),
                 )
             except services.VersionConflict as conflict:
                 form.add_error(None, str(conflict))
                 status = 409
+            except services.UnconfirmedEventWarnings as warnings:
+                unconfirmed = warnings
             except ValidationError as error:
                 service_errors_onto(error, form=form, others={})
             else:
@@ -170,7 +238,13 @@ def event_correct(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "safety/events/event_form.html",
-        {"form": form, "patient": event.patient, "event": event, "title": f"Correct adverse event #{event.pk}"},
+        {
+            "form": form,
+            "patient": event.patient,
+            "event": event,
+            "title": f"Correct adverse event #{event.pk}",
+            "unusual": _unusual(request, unconfirmed, form),
+        },
         status=status,
     )
 

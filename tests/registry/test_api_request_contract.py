@@ -80,7 +80,8 @@ def _event_body(injection) -> dict:
         "serious_disability": False,
         "serious_congenital_anomaly": False,
         "serious_other_medically_important": False,
-        "causality": "possible",
+        "causality_product": "possible",
+        "causality_procedure": "possible",
         "relatedness": "injection",
         "expectedness": "expected",
         "action_taken": "conservative",
@@ -88,6 +89,12 @@ def _event_body(injection) -> dict:
         "outcome_on": "2026-03-10",
         "meddra_code": "10014593",
         "meddra_version": "27.0",
+        "dechallenge": "",  # staged plans only: empty for this single injection
+        "dechallenge_abated": "",
+        "rechallenge": "",
+        "rechallenge_recurred": "",
+        "aware_on": "2026-03-06",
+        "acknowledged_warnings": [],
     }
 
 
@@ -144,6 +151,17 @@ def _event_correction(ctx):
     return f"/api/v1/adverse-events/{event.pk}/", body
 
 
+def _report(ctx):
+    event = record(ctx["clinician"], make_injection(PatientFactory(clinic=ctx["clinic"]), ctx["clinician"]))
+    return f"/api/v1/adverse-events/{event.pk}/reports/", {
+        "route": "sponsor",
+        "kind": "initial",
+        "submitted_on": "2026-03-09",
+        "reference": "SP-1",
+        "notes": "Emailed to the sponsor's safety desk.",
+    }
+
+
 def _score(ctx):
     return "/api/v1/instruments/KOOS/score/", {
         "answers": dict.fromkeys(KOOS_ITEMS, 2),
@@ -161,6 +179,7 @@ KNOWN_GOOD = {
     ("patch", "/api/v1/injections/{id}/"): _injection_correction,
     ("post", "/api/v1/adverse-events/"): _events,
     ("patch", "/api/v1/adverse-events/{id}/"): _event_correction,
+    ("post", "/api/v1/adverse-events/{id}/reports/"): _report,
     ("post", "/api/v1/instruments/{code}/score/"): _score,
 }
 # Optional in the schema, needed only in some cases: the description must say which.

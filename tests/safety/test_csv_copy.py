@@ -88,7 +88,18 @@ def varied(clinic, clinician, other_clinic):
         )
         causality = ["certain", "probable", "possible", "unlikely"][index % 4]
         onset = dt.date(2026, 3, 5 + index % 10)
-        events.append(_event(by, injection, index, outcome, causality=causality, onset_on=onset))
+        procedure = ["unlikely", "possible", "conditional", "certain"][index % 4]
+        events.append(
+            _event(
+                by,
+                injection,
+                index,
+                outcome,
+                causality_product=causality,
+                causality_procedure=procedure,
+                onset_on=onset,
+            )
+        )
     # Stored values beyond the forms: microseconds and another zone, no assessment, MedDRA, JSON edge numbers.
     AdverseEvent.objects.filter(pk=events[0].pk).update(
         recorded_at=dt.datetime(2026, 3, 6, 23, 59, 59, 999999, tzinfo=dt.timezone(dt.timedelta(hours=5))),

@@ -41,7 +41,17 @@ def test_is_serious_cannot_disagree_with_the_criteria(clinician, injection):
 
 def test_every_choice_is_checked_by_the_database(clinician, injection):
     event = record(clinician, injection)
-    for field in ("category", "causality", "outcome", "source", "relatedness", "expectedness", "action_taken"):
+    for field in (
+        "category",
+        "causality",
+        "causality_product",
+        "causality_procedure",
+        "outcome",
+        "source",
+        "relatedness",
+        "expectedness",
+        "action_taken",
+    ):
         with pytest.raises(IntegrityError), transaction.atomic():
             AdverseEvent.objects.filter(pk=event.pk).update(**{field: "nonsense"})
 

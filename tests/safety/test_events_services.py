@@ -23,7 +23,7 @@ def test_correction_keeps_every_version_with_reason_who_and_before_after(clinici
     corrected = services.adverse_event_correct(
         event=event,
         by=lead,
-        data={"severity": 3, "causality": "possible"},
+        data={"severity": 3, "causality_product": "possible", "causality_procedure": "possible"},
         reason="Reassessed at the 2-week review",
         expected_version=1,
     )
@@ -36,7 +36,8 @@ def test_correction_keeps_every_version_with_reason_who_and_before_after(clinici
     assert trail[-1].reason == "Reassessed at the 2-week review"
     changes = {c.field: (c.before, c.after) for c in trail[-1].changes}
     assert changes["severity"] == ("2", "3")
-    assert changes["causality"] == ("probable", "possible")
+    assert changes["causality_product"] == ("probable", "possible")
+    assert corrected.causality == "possible"  # the derived stronger of the two follows
     assert trail[0].kind == "recorded"
     assert trail[0].who == clinician.get_username()
 

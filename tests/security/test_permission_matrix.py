@@ -96,6 +96,7 @@ GET = {
     "safety:event-new": (302, 404, 404, 404, 404, 404),  # needs ?patient=...; without one there is nothing to open
     "safety:event-detail": (302, 200, 200, 200, 404, 200),
     "safety:event-correct": (302, 200, 200, 403, 404, 200),
+    "safety:event-report-new": (302, 200, 200, 403, 404, 200),
     "safety:event-cioms": (302, 200, 200, 200, 404, 200),
     "safety:flag-record-event": (302, 200, 200, 403, 404, 200),
     "safety:export-page": (302, 403, 200, 200, 403, 200),
@@ -110,6 +111,7 @@ GET = {
     "notifications:health": (200, 200, 200, 200, 200, 200),
     "adverse-event-list": (401, 200, 200, 200, 200, 200),
     "adverse-event-detail": (401, 200, 200, 200, 404, 200),
+    "adverse-event-reports": (401, 200, 200, 200, 404, 200),
 }
 
 # POST with an empty body, for routes that change something: who is refused before any validation.
@@ -177,6 +179,7 @@ POST = {
     "safety:event-new": (302, 404, 404, 404, 404, 404),
     "safety:event-detail": (302, 405, 405, 405, 405, 405),
     "safety:event-correct": (302, 400, 400, 403, 404, 400),
+    "safety:event-report-new": (302, 400, 400, 403, 404, 400),
     "safety:event-cioms": (302, 405, 405, 405, 405, 405),
     "safety:flag-record-event": (302, 400, 400, 403, 404, 400),
     "safety:export-page": (302, 403, 400, 400, 403, 400),
@@ -189,6 +192,7 @@ POST = {
     "notifications:health": (405, 405, 405, 405, 405, 405),
     "adverse-event-list": (401, 400, 400, 403, 400, 400),
     "adverse-event-detail": (401, 405, 405, 403, 405, 405),
+    "adverse-event-reports": (401, 400, 400, 403, 404, 400),  # an empty report: 400; auditors may not add one
 }
 
 

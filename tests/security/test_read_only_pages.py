@@ -60,6 +60,7 @@ TAKES_POST = {
     "safety:flag-record-event",
     "safety:event-new",
     "safety:event-correct",
+    "safety:event-report-new",
     "safety:export-page",
     "notifications:call-attempt",
     "notifications:ops-message-requeue",

@@ -30,7 +30,7 @@ from outcomes.services import questionnaire_submit
 from registry.choices import InjectionStatus, Role
 from registry.models import Clinic, Injection
 from registry.services import injection_record, patient_enrol
-from safety.services import flags_evaluate
+from safety.services import adverse_event_record, flags_evaluate, regulatory_report_record
 
 CLINICS = ("Northgate Knee Clinic", "Riverside Sports Medicine")
 DEMO_PHONES = ("0113 496 0123", "020 7946 0456")
@@ -410,6 +410,7 @@ class Command(BaseCommand):
             showcase.stamp_history(patient, recorded_on=recorded_on)
         injections += self._both_knees_today(rng, clinics[0], users["clinician"], showcase)
         injections += self._early_check_answered(rng, clinics[0], users["clinician"])
+        self._susar_candidates(users["clinician"])
         patients = len(plans) + 2
         return f"{len(clinics)} clinics, {len(users)} logins, {patients} patients, {injections} injections"
 
@@ -449,6 +450,61 @@ class Command(BaseCommand):
         flags_evaluate(submission.pk)
         showcase.cancelled_by_now(patient)
         return 1
+
+    def _susar_candidates(self, clinician) -> None:
+        """Two SUSAR candidates after the exosome study injection (issue 15): one whose 15-day clock has one day
+        left (on the attention page), and one already reported to the sponsor (on its event page)."""
+        today = timezone.localdate()
+        injection = Injection.objects.filter(product="exosome", status=InjectionStatus.GIVEN).order_by("pk").first()
+        if injection is None:
+            return
+        serious = {
+            "patient": injection.patient,
+            "injections": [injection],
+            "source": "clinician",
+            "severity": 3,
+            "serious_hospitalisation": True,
+            "causality_product": "possible",
+            "causality_procedure": "unlikely",
+            "relatedness": "injection",
+            "expectedness": "unexpected",
+            "action_taken": "admission",
+            "outcome": "recovering",
+        }
+        # Day 0 fourteen days ago: a 15-day clock with one day left (later if the injection is more recent).
+        aware = max(today - dt.timedelta(days=14), injection.injected_on + dt.timedelta(days=1))
+        adverse_event_record(
+            by=clinician,
+            data={
+                **serious,
+                "onset_on": min(injection.injected_on + dt.timedelta(days=1), aware),
+                "aware_on": aware,
+                "category": "allogeneic_reaction",
+                "description": "Fever, rash and a hot swollen knee the day after the study injection; admitted for "
+                "observation, cultures negative.",
+            },
+        )
+        aware = max(today - dt.timedelta(days=10), injection.injected_on + dt.timedelta(days=1))
+        reported = adverse_event_record(
+            by=clinician,
+            data={
+                **serious,
+                "onset_on": min(injection.injected_on + dt.timedelta(days=1), aware),
+                "aware_on": aware,
+                "category": "effusion",
+                "description": "Large tense effusion needing aspiration and an overnight stay; settling.",
+            },
+        )
+        regulatory_report_record(
+            event=reported,
+            by=clinician,
+            data={
+                "route": "sponsor",
+                "kind": "initial",
+                "submitted_on": min(aware + dt.timedelta(days=3), today),
+                "reference": "NKC-EXO-SAE-0007",
+            },
+        )
 
     def _both_knees_today(self, rng: random.Random, clinic: Clinic, clinician, showcase) -> int:
         """A patient injected in both knees today, whose baseline invitations are due now (one email, two links)."""
