@@ -11,6 +11,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_safe
 
 from outcomes.analysis import disclosure, tables
+from outcomes.analysis.adjusted import NOTICE as OBSERVATIONAL_NOTICE
+from outcomes.analysis.adjusted import adjusted_comparisons
 from outcomes.analysis.filters import COMPARE_BY_CHOICES
 from outcomes.analysis.summary import (
     InvalidFilters,
@@ -29,6 +31,7 @@ SECTIONS = [
     ("Scores", ["scores"], None),
     ("Change from baseline", ["change", "change_by_group"], "change"),
     ("Responders", ["responders", "responders_by_kl"], "responders"),
+    ("Patient acceptable symptom state", ["pass"], None),
     (
         "Loss to follow-up",
         ["completion_by_clinic", "completion_by_clinician", "completion_by_product", "baseline_by_completion"],
@@ -63,6 +66,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         for heading, slugs, chart in SECTIONS
     ]
     compare_by_label = dict(COMPARE_BY_CHOICES)[summary["compare_by"]]
+    # Products compared: the raw changes above, and here the estimate adjusted for who received each product.
+    adjusted = None
+    if summary["compare_by"] == "product":
+        adjusted = tables.adjusted_table(adjusted_comparisons(filterset.qs.values("pk")))
     return render(
         request,
         "outcomes/dashboard.html",
@@ -72,6 +79,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "sections": sections,
             "charts": tables.chart_data(summary),
             "compare_by_label": compare_by_label,
+            "adjusted": adjusted,
+            "observational_notice": OBSERVATIONAL_NOTICE,
             "filtered": filtered,
         },
     )
