@@ -12,10 +12,10 @@ from django.views.decorators.http import require_GET, require_safe
 
 from outcomes.analysis import disclosure, tables
 from outcomes.analysis.adjusted import NOTICE as OBSERVATIONAL_NOTICE
-from outcomes.analysis.adjusted import adjusted_comparisons
 from outcomes.analysis.filters import COMPARE_BY_CHOICES
 from outcomes.analysis.summary import (
     InvalidFilters,
+    adjusted_summary,
     filterset_for,
     protected_summary,
     released_summary,
@@ -69,7 +69,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     # Products compared: the raw changes above, and here the estimate adjusted for who received each product.
     adjusted = None
     if summary["compare_by"] == "product":
-        adjusted = tables.adjusted_table(adjusted_comparisons(filterset.qs.values("pk")))
+        adjusted = tables.adjusted_table(adjusted_summary(request.user, filterset, summary))
     return render(
         request,
         "outcomes/dashboard.html",

@@ -333,14 +333,14 @@ def _due(r: Release, t: str, g: tuple, count: int, size: int) -> tuple:
 
 
 def _all_due(r: Release, key: tuple, share: dict | None, due: tuple) -> None:
-    """A missing-as-non-responder share: its n is the complete-case share's (the same cell), its N the plans due;
-    those due and not in n are implied."""
+    """A missing-as-non-responder share: its n is the complete-case share's (the same cell), its N the plans due
+    (the completion tables' cell), so it prints nothing new: it is withheld wherever either is. Like the completion
+    and responder tables it sits beside, no relation ties the plans due to the responders (the design predates
+    this share; README "What leaves the clinic")."""
     if share is None:
         return
     r.cells[due].places.append((share, ("N",)))
-    n = r.cell(key, share["n"], [(share, ("n",))])
-    rest = r.cell((*key[:-2], "not of due", *key[-2:]), share["N"] - share["n"], published=False)
-    r.relate(due, [n, rest])
+    r.cell(key, share["n"], [(share, ("n",))])
 
 
 def _outcomes(r: Release, timepoints: list[dict], dim: str, group: str, size: int) -> dict[tuple, tuple]:

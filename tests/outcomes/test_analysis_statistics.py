@@ -343,8 +343,8 @@ def test_new_shares_are_suppressed_with_their_counts(five_plans, clinician):
     vas = measure(protected, "1m", "vas_pain")
     # 2 knees in PASS: withheld in both shares, with the percentage and interval that would give it back.
     for share in (vas["pass"], vas["pass_all_due"]):
-        assert share["n"] is None and share["pct"] is None and share["ci_low"] is None and share["ci_high"] is None
+        assert [share[k] for k in ("n", "pct", "ci_low", "ci_high")] == [None] * 4
         assert "n" in share["suppressed"]
     assert vas["pass_all_due"]["N"] in (5, None)
     same = measure(protected, "1m", "koos_pain")["same_knees"]
-    assert same["n"] is None and same["mean"] is None  # one knee
+    assert (same["n"], same["mean"]) == (None, None)  # one knee
