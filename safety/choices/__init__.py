@@ -33,10 +33,14 @@ from safety.choices.exports import (
 from safety.choices.flags import (
     ACTIVE_STATUSES,
     MEASURE_LABELS,
+    SAFETY_FLAG_RULES,
     SAFETY_ITEM_LABELS,
     TRANSITIONS,
+    WORSENING_SIGNAL_RULES,
+    FlagKind,
     FlagRule,
     FlagStatus,
+    flag_kind,
 )
 
 __all__ = [
@@ -50,10 +54,12 @@ __all__ = [
     "OUTCOME_CODES",
     "RELATEDNESS_HELP",
     "RESOLVED_OUTCOMES",
+    "SAFETY_FLAG_RULES",
     "SAFETY_ITEM_LABELS",
     "SERIOUSNESS_CRITERIA",
     "SERIOUSNESS_FIELDS",
     "TRANSITIONS",
+    "WORSENING_SIGNAL_RULES",
     "ActionTaken",
     "Causality",
     "EventCategory",
@@ -62,6 +68,7 @@ __all__ = [
     "Expectedness",
     "ExportFormat",
     "ExportStatus",
+    "FlagKind",
     "FlagRule",
     "FlagStatus",
     "Outcome",
@@ -70,6 +77,7 @@ __all__ = [
     "Severity",
     "allowed_categories",
     "allowed_relatedness",
+    "flag_kind",
     "grouped_category_choices",
     "has_harvest",
 ]
