@@ -178,20 +178,28 @@ def _worse_up(koos_value: Value) -> Value:
     return None if koos_value is None else 100.0 - koos_value
 
 
-def omeract_inputs(baseline: Mapping[str, Value], follow_up: Mapping[str, Value]) -> OmeractInputs:
+def omeract_inputs(
+    baseline: Mapping[str, Value], follow_up: Mapping[str, Value], *, pain: str | None = None
+) -> OmeractInputs:
     """OMERACT-OARSI inputs from our measures (reference, project rules): pain = 100 - KOOS Pain, or the
     pain VAS when KOOS Pain is missing; function = 100 - KOOS ADL; global = PGA where collected.
-    One pain source is used at both timepoints, since mixing KOOS and VAS would fake a change."""
-    if baseline.get("koos.pain") is not None and follow_up.get("koos.pain") is not None:
-        pain = (_worse_up(baseline["koos.pain"]), _worse_up(follow_up["koos.pain"]), "koos")
-    elif baseline.get("vas.pain") is not None and follow_up.get("vas.pain") is not None:
-        pain = (baseline["vas.pain"], follow_up["vas.pain"], "vas")
+    One pain source is used at both timepoints, since mixing KOOS and VAS would fake a change. ``pain``
+    ("koos.pain" or "vas.pain") fixes the source, as an analysis over many knees must (one instrument per
+    analysis): a knee without it at both timepoints then has no pain input."""
+    if pain not in (None, "koos.pain", "vas.pain"):
+        raise ValueError(f"pain must be 'koos.pain' or 'vas.pain', not {pain!r}")
+    koos = baseline.get("koos.pain") is not None and follow_up.get("koos.pain") is not None
+    vas = baseline.get("vas.pain") is not None and follow_up.get("vas.pain") is not None
+    if koos and pain in (None, "koos.pain"):
+        used = (_worse_up(baseline["koos.pain"]), _worse_up(follow_up["koos.pain"]), "koos")
+    elif vas and pain in (None, "vas.pain"):
+        used = (baseline["vas.pain"], follow_up["vas.pain"], "vas")
     else:
-        pain = (None, None, None)
+        used = (None, None, None)
     return OmeractInputs(
-        pain_baseline=pain[0],
-        pain_follow=pain[1],
-        pain_source=pain[2],
+        pain_baseline=used[0],
+        pain_follow=used[1],
+        pain_source=used[2],
         function_baseline=_worse_up(baseline.get("koos.adl")),
         function_follow=_worse_up(follow_up.get("koos.adl")),
         global_baseline=baseline.get("pga.global"),
@@ -199,9 +207,11 @@ def omeract_inputs(baseline: Mapping[str, Value], follow_up: Mapping[str, Value]
     )
 
 
-def omeract_oarsi_from_scores(baseline: Mapping[str, Value], follow_up: Mapping[str, Value]) -> ResponderResult:
-    """OMERACT-OARSI responder from measure-keyed scores at baseline and follow-up."""
-    i = omeract_inputs(baseline, follow_up)
+def omeract_oarsi_from_scores(
+    baseline: Mapping[str, Value], follow_up: Mapping[str, Value], *, pain: str | None = None
+) -> ResponderResult:
+    """OMERACT-OARSI responder from measure-keyed scores at baseline and follow-up (``pain``: omeract_inputs)."""
+    i = omeract_inputs(baseline, follow_up, pain=pain)
     result = omeract_oarsi_responder(
         i.pain_baseline, i.pain_follow, i.function_baseline, i.function_follow, i.global_baseline, i.global_follow
     )

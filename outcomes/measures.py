@@ -24,14 +24,34 @@ class Default:
 
     value: float
     source: str
+    # Measured in knee-replacement patients, not in the injected OA knees this registry follows: the page says so.
+    arthroplasty: bool = False
 
 
-_KOOS_MCID = Default(
-    10.0,
-    "Project default (reference 4): KOOS rule-of-thumb minimal important change 8-10 points, widely cited from "
-    "Roos & Lohmander 2003 (primary text not checked); study values differ by subscale (e.g. PubMed 41367621).",
+# Subscale-specific minimal important change for improvement (reference 4): mild-moderate knee OA, non-surgical
+# RCT, predictive modelling at 4 months. The nearest population in the reference to injected OA knees.
+_KOOS_MIC_SOURCE = (
+    "PubMed 41367621 (2025), reference 4: KOOS {} MIC {} points in mild-moderate knee OA (non-surgical RCT, "
+    "predictive modelling, 4 months)."
 )
-_DETERIORATION_SOURCE = "Project rule (reference, 'Rules this project adopts'): {} against baseline."
+# Patient acceptable symptom state (reference 4): the score at or beyond which patients call their state acceptable.
+_KOOS_PASS_SOURCE = (
+    "advances.massgeneral.org/ortho/journal.aspx?id=1568, reference 4: KOOS {} PASS {} one year after total knee "
+    "arthroplasty."
+)
+# The deterioration signals are efficacy signals ("worsening beyond measurement error"), not safety findings. The
+# reference holds no smallest detectable change for KOOS or the VAS, so each keeps the project rule's size and
+# states the meaningful-change figure it rests on; OKS -5 lies beyond its MDC90 (~4).
+_DETERIORATION_SOURCES = {
+    "koos.pain": "Project rule (reference, 'Rules this project adopts'): KOOS Pain -10 against baseline, the "
+    "KOOS rule-of-thumb minimal important change of 8-10 points (reference 4, Roos & Lohmander 2003, primary text "
+    "not checked). The reference gives no smallest detectable change for KOOS.",
+    "oks.total": "Project rule (reference, 'Rules this project adopts'): OKS -5 against baseline, the between-group "
+    "MID ~5 of Beard et al. 2015 (reference 4), beyond the OKS MDC90 of ~4 (same source).",
+    "vas.pain": "Project rule (reference, 'Rules this project adopts'): VAS pain +20 mm against baseline, the size "
+    "of the knee OA MCII of 19.9 mm (Tubach et al. 2005, reference 4). The reference gives no smallest detectable "
+    "change for the VAS.",
+}
 
 
 @dataclass(frozen=True)
@@ -47,7 +67,10 @@ class Measure:
     unit: str = ""  # " mm" for the VAS
     mcid: Default | None = None  # minimal important change for an individual
     mcid_group: Default | None = None  # minimal important difference between groups, where it differs
-    deterioration: Default | None = None  # worsening against baseline that raises a safety flag
+    # Patient acceptable symptom state: a score level (not a change), reached at or beyond it in the direction of
+    # improvement (KOOS, OKS at or above; VAS at or below).
+    pass_: Default | None = None
+    deterioration: Default | None = None  # worsening against baseline that raises a worsening signal (efficacy)
 
     @property
     def improvement(self) -> ChangeDirection:
@@ -73,22 +96,35 @@ class Measure:
         return f"mcid.{self.name}"
 
     @property
+    def pass_key(self) -> str:
+        return f"pass.{self.name}"
+
+    @property
     def deterioration_key(self) -> str:
         return f"deterioration.{self.name}"
 
 
-def _koos(scale: str, label: str) -> Measure:
+def _koos(scale: str, label: str, mic: float, pass_: float | None) -> Measure:
     return Measure(
-        f"koos.{scale}", f"koos_{scale}", "KOOS", scale, f"KOOS {label}", f"KOOS {label}", True, mcid=_KOOS_MCID
+        f"koos.{scale}",
+        f"koos_{scale}",
+        "KOOS",
+        scale,
+        f"KOOS {label}",
+        f"KOOS {label}",
+        True,
+        mcid=Default(mic, _KOOS_MIC_SOURCE.format(label, f"{mic:g}")),
+        # The reference has no KOOS Sport/Rec PASS.
+        pass_=None if pass_ is None else Default(pass_, _KOOS_PASS_SOURCE.format(label, f"{pass_:g}"), True),
     )
 
 
 MEASURES: tuple[Measure, ...] = (
-    replace(_koos("pain", "Pain"), deterioration=Default(10.0, _DETERIORATION_SOURCE.format("KOOS Pain -10"))),
-    _koos("symptoms", "Symptoms"),
-    _koos("adl", "ADL"),
-    _koos("sport_rec", "Sport/Rec"),
-    _koos("qol", "QOL"),
+    replace(_koos("pain", "Pain", 11.3, 84.5), deterioration=Default(10.0, _DETERIORATION_SOURCES["koos.pain"])),
+    _koos("symptoms", "Symptoms", 12.1, 80.5),
+    _koos("adl", "ADL", 10.2, 83.0),
+    _koos("sport_rec", "Sport/Rec", 15.5, None),
+    _koos("qol", "QOL", 13.2, 66.0),
     Measure(
         "oks.total",
         "oks_total",
@@ -100,7 +136,10 @@ MEASURES: tuple[Measure, ...] = (
         maximum=48,
         mcid=Default(7.0, "Beard et al. 2015, J Clin Epidemiol 68:73 (reference 4): individual MIC ~7 (ROC)."),
         mcid_group=Default(5.0, "Beard et al. 2015, J Clin Epidemiol 68:73 (reference 4): between-group MID ~5."),
-        deterioration=Default(5.0, _DETERIORATION_SOURCE.format("OKS total -5")),
+        pass_=Default(
+            37.0, "Bone Joint Res 2014;3:7 (reference 4): OKS PASS 37 three years after total knee arthroplasty.", True
+        ),
+        deterioration=Default(5.0, _DETERIORATION_SOURCES["oks.total"]),
     ),
     Measure(
         "vas.pain",
@@ -112,7 +151,12 @@ MEASURES: tuple[Measure, ...] = (
         higher_is_better=False,
         unit=" mm",
         mcid=Default(20.0, "Tubach et al. 2005 (reference 4): knee OA MCII -19.9 mm on a 0-100 pain VAS, as 20 mm."),
-        deterioration=Default(20.0, _DETERIORATION_SOURCE.format("VAS pain +20 mm")),
+        pass_=Default(
+            32.3,
+            "Tubach et al. 2005, Ann Rheum Dis 64:34 (reference 4): knee OA PASS 32.3 mm or less on "
+            "a 0-100 pain VAS (NSAID-treated OA, 4 weeks).",
+        ),
+        deterioration=Default(20.0, _DETERIORATION_SOURCES["vas.pain"]),
     ),
     # An OMERACT-OARSI domain (reference 5) with no meaningful-change threshold of its own.
     Measure("pga.global", "patient_global", "PGA", "global", "Patient global", "Patient global", False),

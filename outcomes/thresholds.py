@@ -1,9 +1,10 @@
 """Clinically meaningful change and deterioration thresholds, each with the source it comes from.
 
 Keys are ``<kind>.<measure>``: kind is ``mcid`` (change for an individual), ``mcid_group`` (difference
-between groups) or ``deterioration``; measure names follow ``outcomes.measures`` ("koos.pain", "oks.total",
-"vas.pain"), whose table holds the defaults. Values are positive magnitudes; ``direction`` says which way the
-change must go.
+between groups), ``pass`` (patient acceptable symptom state: a score level, reached at or beyond it in the
+direction of improvement) or ``deterioration`` (a worsening signal: efficacy, not safety); measure names follow
+``outcomes.measures`` ("koos.pain", "oks.total", "vas.pain"), whose table holds the defaults. Values are positive
+magnitudes; ``direction`` says which way the change must go (for PASS, which side of the level is acceptable).
 A clinic overrides values through the Django setting ``OUTCOME_THRESHOLDS`` without code changes.
 """
 
@@ -25,18 +26,24 @@ class Threshold:
     value: float  # magnitude of the change, always > 0
     direction: ChangeDirection  # the direction of change that counts
     source: str
+    # The default comes from knee-replacement cohorts (the page's footnote says so); an override clears it.
+    arthroplasty: bool = False
+
+
+# Measures.py names the PASS default ``pass_`` (``pass`` is a keyword); the threshold key says ``pass``.
+_KINDS = {"mcid": "mcid", "mcid_group": "mcid_group", "pass": "pass_", "deterioration": "deterioration"}
 
 
 def _defaults() -> dict[str, Threshold]:
     """One threshold per default in the measures table, in the measure's direction: a meaningful change is an
     improvement, a deterioration the opposite way."""
     defaults: dict[str, Threshold] = {}
-    for kind in ("mcid", "mcid_group", "deterioration"):
+    for kind, attribute in _KINDS.items():
         for m in MEASURES:
-            default = getattr(m, kind)
+            default = getattr(m, attribute)
             if default is not None:
                 direction = m.worsening if kind == "deterioration" else m.improvement
-                defaults[f"{kind}.{m.name}"] = Threshold(default.value, direction, default.source)
+                defaults[f"{kind}.{m.name}"] = Threshold(default.value, direction, default.source, default.arthroplasty)
     return defaults
 
 
@@ -83,7 +90,7 @@ def merge_thresholds(
             value = _number(key, override["value"])
         else:
             value, source = _number(key, override), f"settings.{SETTING}"
-        merged[key] = replace(defaults[key], value=value, source=source)
+        merged[key] = replace(defaults[key], value=value, source=source, arthroplasty=False)
     return merged
 
 

@@ -14,10 +14,12 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_safe
 
 from outcomes.analysis import disclosure, survival, tables
+from outcomes.analysis.adjusted import NOTICE as OBSERVATIONAL_NOTICE
 from outcomes.analysis.cohort import cohort
 from outcomes.analysis.filters import COMPARE_BY_CHOICES
 from outcomes.analysis.summary import (
     InvalidFilters,
+    adjusted_summary,
     filterset_for,
     protected_summary,
     released_summary,
@@ -34,6 +36,7 @@ SECTIONS = [
     ("Scores", ["scores"], None),
     ("Change from baseline", ["change", "change_by_group"], "change"),
     ("Responders", ["responders", "responders_by_kl"], "responders"),
+    ("Patient acceptable symptom state", ["pass"], None),
     (
         "Loss to follow-up",
         ["completion_by_clinic", "completion_by_clinician", "completion_by_product", "baseline_by_completion"],
@@ -68,6 +71,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         for heading, slugs, chart in SECTIONS
     ]
     compare_by_label = dict(COMPARE_BY_CHOICES)[summary["compare_by"]]
+    # Products compared: the raw changes above, and here the estimate adjusted for who received each product.
+    adjusted = None
+    if summary["compare_by"] == "product":
+        adjusted = tables.adjusted_table(adjusted_summary(request.user, filterset, summary))
     return render(
         request,
         "outcomes/dashboard.html",
@@ -77,6 +84,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "sections": sections,
             "charts": tables.chart_data(summary),
             "compare_by_label": compare_by_label,
+            "adjusted": adjusted,
+            "observational_notice": OBSERVATIONAL_NOTICE,
             "filtered": filtered,
         },
     )

@@ -36,6 +36,7 @@ def trajectory_flags(patient: Patient) -> list[dict[str, Any]]:
             "label": flag.get_rule_display(),
             "status": flag.get_status_display(),
             "urgent": flag.urgent,
+            "worsening": flag.is_worsening_signal,
         }
         for flag in flags
     ]

@@ -101,7 +101,8 @@ def followups_sweep(now: dt.datetime | None = None, *, dispatch: Dispatch | None
 
 
 def _non_urgent_flag_counts(since: dt.datetime) -> dict[int, int]:
-    rows = Flag.objects.filter(urgent=False, raised_at__gte=since).values("clinic_id").annotate(n=Count("id"))
+    # Safety flags only: worsening signals (efficacy) are not "safety flags waiting for review".
+    rows = Flag.objects.safety().filter(urgent=False, raised_at__gte=since).values("clinic_id").annotate(n=Count("id"))
     return {row["clinic_id"]: row["n"] for row in rows}
 
 

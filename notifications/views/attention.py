@@ -24,12 +24,10 @@ SHOWN = 20
 def attention(request):
     user = request.user
     week_ago = timezone.now() - dt.timedelta(days=7)
-    flags = (
-        flags_for(user)
-        .filter(status__in=ACTIVE_STATUSES)
-        .select_related("patient", "follow_up__plan")
-        .order_by("-urgent", "raised_at", "id")
-    )
+    active = flags_for(user).filter(status__in=ACTIVE_STATUSES).select_related("patient", "follow_up__plan")
+    flags = active.safety().order_by("-urgent", "raised_at", "id")
+    # Scores worse than baseline: an efficacy signal for the clinician, listed apart, never as a safety flag.
+    worsening = active.worsening_signals().order_by("-urgent", "raised_at", "id")
     events = (
         events_for(user)
         .filter(is_serious=True, assessed_at__isnull=True)
@@ -53,6 +51,7 @@ def attention(request):
     )
     sections = [
         ("flags", "Safety flags to review", flags),
+        ("worsening", "Worsening signals to review (scores worse than baseline: efficacy, not safety)", worsening),
         ("events", "Serious adverse events awaiting assessment", events),
         ("susar", "SUSAR candidates: expedited report due", susar),
         ("missed", "Follow-ups missed this week", missed),

@@ -27,8 +27,11 @@ from outcomes.analysis.cohort import age_band_expression
 from outcomes.analysis.expressions import (
     FOLLOW_UP_TIMEPOINTS,
     TIMEPOINTS,
+    answered_throughout,
     change,
+    is_due,
     reaches_mcid,
+    reaches_pass,
     responder_tally,
     score,
     sums,
@@ -78,6 +81,11 @@ def _status_aggregates(today: dt.date) -> dict[str, Any]:
     }
 
 
+# The pain instrument of the responder analysis: OMERACT-OARSI's function domain is KOOS ADL, so KOOS Pain keeps
+# the whole rule on one instrument; a knee without KOOS Pain at both timepoints is undecided, never scored by VAS.
+RESPONDER_PAIN = "koos.pain"
+
+
 def _outcome_aggregates(today: dt.date) -> dict[str, Any]:
     thresholds = get_thresholds()
     aggregates: dict[str, Any] = {"plans": Count("pk")}
@@ -87,11 +95,18 @@ def _outcome_aggregates(today: dt.date) -> dict[str, Any]:
             aggregates |= sums(f"{t}_score_{m.column}", score(tp, m.column))
     for tp in FOLLOW_UP_TIMEPOINTS:
         t = short(tp)
+        # Knees due at this timepoint: the denominator of every missing-as-non-responder share.
+        aggregates[f"{t}_due"] = Count("pk", filter=is_due(tp, today))
         for m in OUTCOME_MEASURES:
             aggregates |= sums(f"{t}_chg_{m.column}", change(tp, m.column))
+            # The same change over the knees scored at every timepoint (the trajectory of one set of patients).
+            aggregates |= sums(f"{t}_same_{m.column}", change(tp, m.column), answered_throughout(m.column))
             reached = Q(reaches_mcid(tp, m.column, thresholds[m.mcid_key]))
             aggregates[f"{t}_mcid_{m.column}"] = Count("pk", filter=reached)
-        aggregates[f"{t}_resp"] = responder_tally(tp)
+            if m.pass_key in thresholds:
+                in_pass = Q(reaches_pass(tp, m.column, thresholds[m.pass_key]))
+                aggregates[f"{t}_pass_{m.column}"] = Count("pk", filter=in_pass)
+        aggregates[f"{t}_resp"] = responder_tally(tp, pain=RESPONDER_PAIN)
     return aggregates
 
 
@@ -296,6 +311,7 @@ __all__ = [
     "GROUP_EXPRESSIONS",
     "LOST",
     "OTHER",
+    "RESPONDER_PAIN",
     "STATUS_KEYS",
     "add",
     "cohort_table",

@@ -326,21 +326,60 @@ def _share(r: Release, key: tuple, share: dict, total: tuple, size: int) -> tupl
     return n
 
 
+def _due(r: Release, t: str, g: tuple, count: int, size: int) -> tuple:
+    """Plans due at a follow-up: the completion table's cell of the same name, and the denominator of every
+    missing-as-non-responder share."""
+    return r.cell(("due", t, *g), count, size=size)
+
+
+def _all_due(r: Release, key: tuple, share: dict | None, due: tuple) -> None:
+    """A missing-as-non-responder share: its n is the complete-case share's (the same cell), its N the plans due
+    (the completion tables' cell), so it prints nothing new: it is withheld wherever either is. Like the completion
+    and responder tables it sits beside, no relation ties the plans due to the responders (the design predates
+    this share; README "What leaves the clinic")."""
+    if share is None:
+        return
+    r.cells[due].places.append((share, ("N",)))
+    r.cell(key, share["n"], [(share, ("n",))])
+
+
 def _outcomes(r: Release, timepoints: list[dict], dim: str, group: str, size: int) -> dict[tuple, tuple]:
-    """Scores, changes with their MCID, responders: every cell of one group (or of the whole cohort)."""
+    """Scores, changes with their MCID, PASS, responders, the missing-as-non-responder shares and the same-knees
+    changes: every cell of one group (or of the whole cohort)."""
     g = (dim, group)
     ids: dict[tuple, tuple] = {}
     for tp in timepoints:
         t = tp["timepoint"]
+        due = _due(r, t, g, tp["due"], size) if "due" in tp else None
+        if due is not None:
+            ids[("due", t)] = due
         for m in tp["measures"]:
-            ids[("score", t, m["measure"])] = _mean(r, ("score", t, m["measure"], *g), m["score"], size)
+            score = _mean(r, ("score", t, m["measure"], *g), m["score"], size)
+            ids[("score", t, m["measure"])] = score
             if m["change"] is not None:
                 change = _mean(r, ("change", t, m["measure"], *g), m["change"], size)
                 r.cells[change].places.append((m["mcid"], ("N",)))  # MCID's N is the change's n
                 ids[("change", t, m["measure"])] = change
-                ids[("mcid", t, m["measure"])] = _share(r, ("mcid", t, m["measure"], *g), m["mcid"], change, size)
+                mcid_key = ("mcid", t, m["measure"], *g)
+                ids[("mcid", t, m["measure"])] = _share(r, mcid_key, m["mcid"], change, size)
+                _all_due(r, mcid_key, m.get("mcid_all_due"), due)
+                if m.get("same_knees") is not None:
+                    # A subset of the change's plans: the rest (sums included) could be worked out, so it is a part.
+                    same = _mean(r, ("same knees", t, m["measure"], *g), m["same_knees"], size)
+                    rest = r.cell(
+                        ("not same knees", t, m["measure"], *g), m["change"]["n"] - m["same_knees"]["n"],
+                        published=False, size=size,
+                    )  # fmt: skip
+                    r.relate(change, [same, rest])
+                    ids[("same knees", t, m["measure"])] = same
+            if m.get("pass") is not None:
+                r.cells[score].places.append((m["pass"], ("N",)))  # PASS's N is the follow-up score's n
+                pass_key = ("pass", t, m["measure"], *g)
+                ids[("pass", t, m["measure"])] = _share(r, pass_key, m["pass"], score, size)
+                _all_due(r, pass_key, m.get("pass_all_due"), due)
         if tp["responders"] is not None:
             ids.update(_responders(r, tp["responders"], t, g, size))
+            _all_due(r, ("responders", t, *g), tp.get("responders_all_due"), due)
     return ids
 
 
@@ -390,11 +429,14 @@ def _base(r: Release, summary: dict) -> dict[tuple, tuple]:
         ids = {("plans",): r.cell(("plans", *g), grade["plans"], [(grade, ("plans",))], size=size)}
         for tp in grade["timepoints"]:
             t = tp["timepoint"]
+            due = ids[("due", t)] = _due(r, t, g, tp["due"], size)
             ids.update(_responders(r, tp["responders"], t, g, size))
+            _all_due(r, ("responders", t, *g), tp["responders_all_due"], due)
             pain = tp["mcid_koos_pain"]
             change = r.cell(("change", t, "koos_pain", *g), pain["N"], [(pain, ("N",))], size=size)
             ids[("change", t, "koos_pain")] = change
             ids[("mcid", t, "koos_pain")] = _share(r, ("mcid", t, "koos_pain", *g), pain, change, size)
+            _all_due(r, ("mcid", t, "koos_pain", *g), tp["mcid_koos_pain_all_due"], due)
         grades.append(ids)
     _columns(r, overall, grades, "kl_grade")
     # Baseline scores of those who completed each follow-up and of those lost to it (the rest are implied).
@@ -489,9 +531,9 @@ def _holders(summary: dict) -> list[dict]:
     def outcomes(timepoints):
         for tp in timepoints:
             for m in tp["measures"]:
-                out.extend(x for x in (m["score"], m["change"], m["mcid"]) if x is not None)
-            if tp["responders"] is not None:
-                out.append(tp["responders"])
+                shown = ("score", "change", "same_knees", "mcid", "mcid_all_due", "pass", "pass_all_due")
+                out.extend(m[x] for x in shown if m.get(x) is not None)
+            out.extend(tp[x] for x in ("responders", "responders_all_due") if tp.get(x) is not None)
 
     completion(summary["completion"])
     outcomes(summary["timepoints"])
@@ -501,7 +543,7 @@ def _holders(summary: dict) -> list[dict]:
     for grade in summary["responders_by_kl"]:
         out.append(grade)
         for tp in grade["timepoints"]:
-            out.extend([tp["responders"], tp["mcid_koos_pain"]])
+            out.extend([tp["responders"], tp["responders_all_due"], tp["mcid_koos_pain"], tp["mcid_koos_pain_all_due"]])
     for dim in ("clinic", "clinician", "product"):
         for group in summary["loss_to_follow_up"][f"by_{dim}"]:
             completion(group["timepoints"])

@@ -9,13 +9,16 @@ the pure functions agree on random scores.
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import Literal
+
 from django.db.models import Case, Count, F, FloatField, IntegerField, Q, Sum, Value, When
 from django.db.models.expressions import CombinedExpression, Expression
 from django.db.models.lookups import GreaterThan, GreaterThanOrEqual, IsNull, LessThanOrEqual
 
 from outcomes.derived import EPS, OARSI_HIGH, OARSI_MODERATE
 from outcomes.measures import SCORE_COLUMNS
-from outcomes.models import Timepoint
+from outcomes.models import FollowUpStatus, Timepoint
 from outcomes.models.followup import OUTCOME_TIMEPOINTS
 from outcomes.models.plan_outcome import SHORT
 from outcomes.thresholds import Threshold
@@ -60,6 +63,30 @@ def reaches_mcid(timepoint: str, column: str, threshold: Threshold) -> Expressio
     return LessThanOrEqual(delta, Value(-(threshold.value - EPS)))
 
 
+def reaches_pass(timepoint: str, column: str, threshold: Threshold) -> Expression:
+    """The score at ``timepoint`` is in the patient acceptable symptom state: at or above the threshold for KOOS
+    and OKS, at or below it for VAS pain (inclusive, within EPS). False when the score is missing."""
+    value = score(timepoint, column)
+    if threshold.direction == "increase":
+        return GreaterThanOrEqual(value, Value(threshold.value - EPS))
+    return LessThanOrEqual(value, Value(threshold.value + EPS))
+
+
+def is_due(timepoint: str, today: dt.date) -> Q:
+    """The follow-up counts in the completion denominator: completed, missed, or open past its due date. The
+    knees a missing-as-non-responder share divides by."""
+    t = SHORT[timepoint]
+    return Q(**{f"{t}_status__in": [FollowUpStatus.COMPLETED, FollowUpStatus.MISSED]}) | Q(
+        **{f"{t}_status": FollowUpStatus.OPEN, f"{t}_due__lt": today}
+    )
+
+
+def answered_throughout(column: str, timepoints: tuple[str, ...] = TIMEPOINTS) -> Q:
+    """The knee has a score for ``column`` at every one of ``timepoints``: the same knees at every point of a
+    trajectory, so a change in the mean is a change in patients, not in who answered."""
+    return Q(*(Q(IsNull(score(tp, column), False)) for tp in timepoints))
+
+
 # --- OMERACT-OARSI ------------------------------------------------------------------------------------------
 
 _HUNDRED = Value(100.0)
@@ -94,26 +121,34 @@ def _flag(condition: Q) -> Case:
     return Case(When(condition, then=Value(1)), default=Value(0), output_field=IntegerField())
 
 
-def oarsi_responder(timepoint: str) -> Case:
-    """derived.omeract_oarsi_from_scores as 1 (responder), 0 (not) or NULL (cannot be decided).
+PainInstrument = Literal["koos.pain", "vas.pain"]
+PAIN_INSTRUMENTS: tuple[str, ...] = ("koos.pain", "vas.pain")
 
-    Inputs as derived.omeract_inputs: pain = 100 - KOOS Pain, or the VAS when KOOS Pain is not scored at both
-    timepoints; function = 100 - KOOS ADL; global = patient global. The pain source is chosen inside each
-    condition (KOOS pair, else VAS pair) so every condition reads plain columns.
+
+def oarsi_responder(timepoint: str, *, pain: PainInstrument) -> Case:
+    """derived.omeract_oarsi_from_scores(..., pain=pain) as 1 (responder), 0 (not) or NULL (cannot be decided).
+
+    Inputs as derived.omeract_inputs: pain = 100 - KOOS Pain or the VAS, whichever ``pain`` names and only that
+    one (an analysis never mixes the two: a knee without that instrument at both timepoints is undecided);
+    function = 100 - KOOS ADL; global = patient global.
     """
+    if pain not in PAIN_INSTRUMENTS:
+        raise ValueError(f"pain must be one of {PAIN_INSTRUMENTS}, not {pain!r}")
     b, f = Timepoint.BASELINE, timepoint
-    koos_pair = _both(score(b, "koos_pain"), score(f, "koos_pain"))
-    vas_pair = _both(score(b, "vas_pain"), score(f, "vas_pain"))
+    if pain == "koos.pain":
+        pain_pair = _both(score(b, "koos_pain"), score(f, "koos_pain"))
+        pain_b, pain_f = _worse_up(b, "koos_pain"), _worse_up(f, "koos_pain")
+    else:
+        pain_pair = _both(score(b, "vas_pain"), score(f, "vas_pain"))
+        pain_b, pain_f = score(b, "vas_pain"), score(f, "vas_pain")
 
     def pain_improved(rule) -> Q:
-        by_koos = koos_pair & _improved(_worse_up(b, "koos_pain"), _worse_up(f, "koos_pain"), rule)
-        by_vas = ~koos_pair & vas_pair & _improved(score(b, "vas_pain"), score(f, "vas_pain"), rule)
-        return by_koos | by_vas
+        return _improved(pain_b, pain_f, rule)
 
     def function_improved(rule) -> Q:
         return _improved(_worse_up(b, "koos_adl"), _worse_up(f, "koos_adl"), rule)
 
-    core = (koos_pair | vas_pair) & _both(score(b, "koos_adl"), score(f, "koos_adl"))
+    core = pain_pair & _both(score(b, "koos_adl"), score(f, "koos_adl"))
     global_b, global_f = score(b, "patient_global"), score(f, "patient_global")
     no_global = _is_null(global_b) & _is_null(global_f)
     global_known = _both(global_b, global_f)
@@ -135,8 +170,8 @@ def oarsi_responder(timepoint: str) -> Case:
 RESPONDER_WEIGHT = 2**32
 
 
-def responder_tally(timepoint: str) -> Sum:
-    return Sum(oarsi_responder(timepoint) * Value(RESPONDER_WEIGHT) + Value(1))
+def responder_tally(timepoint: str, *, pain: PainInstrument) -> Sum:
+    return Sum(oarsi_responder(timepoint, pain=pain) * Value(RESPONDER_WEIGHT) + Value(1))
 
 
 def responder_counts(tally: int | None) -> tuple[int, int]:
@@ -159,11 +194,16 @@ def sums(prefix: str, expression: Expression, condition: Q | None = None) -> dic
 
 __all__ = [
     "FOLLOW_UP_TIMEPOINTS",
+    "PAIN_INSTRUMENTS",
     "TIMEPOINTS",
+    "PainInstrument",
+    "answered_throughout",
     "change",
     "follow_up_alias",
+    "is_due",
     "oarsi_responder",
     "reaches_mcid",
+    "reaches_pass",
     "score",
     "sums",
 ]

@@ -37,8 +37,16 @@ DEFINITIONS = {
     "ci": "95 % confidence interval of the mean: mean +/- t(0.975, n-1) x SD / sqrt(n).",
     "mcid": "Share of plans whose change reaches the minimal clinically important difference in the direction of "
     "improvement (a rise for KOOS and OKS, a fall for VAS pain), of the plans with a change.",
-    "responder": "OMERACT-OARSI 2004 responders (pain from KOOS Pain, or VAS when KOOS Pain is missing; function "
-    "from KOOS ADL; patient global), of the plans the rule can decide.",
+    "responder": "OMERACT-OARSI 2004 responders (pain from KOOS Pain only, never the VAS, so one pain instrument "
+    "per analysis; function from KOOS ADL; patient global), of the plans the rule can decide.",
+    "all_due": "Missing as non-responder (sensitivity): the same count divided by every plan due at that timepoint "
+    "(completed, missed, or open past its due date); a plan without an answer, or without the scores the rule needs, "
+    "counts as not reaching it. The complete-case share beside it divides by the plans with an answer.",
+    "pass": "Patient acceptable symptom state (PASS): share of plans whose score at the follow-up is at or above the "
+    "PASS threshold (KOOS, OKS) or at or below it (VAS pain), of the plans scored at that follow-up.",
+    "same_knees": "Same knees: only plans scored at baseline and at every follow-up shown, so each point of the line "
+    "describes the same patients (n stated). All available: every plan scored at that follow-up and at baseline, "
+    "which are different patients at each timepoint.",
     "lost": "Lost: the follow-up was missed, or is open past its due date.",
 }
 
@@ -46,8 +54,16 @@ DEFINITIONS = {
 # --- thresholds --------------------------------------------------------------------------------------------------
 
 
+def _threshold(table, key: str) -> dict[str, Any] | None:
+    t = table.get(key)
+    if t is None:
+        return None
+    return {"value": t.value, "direction": t.direction, "source": t.source, "arthroplasty": t.arthroplasty}
+
+
 def thresholds() -> list[dict[str, Any]]:
-    """The MCID of each measure in force, with its source."""
+    """The MCID and PASS of each measure in force, with their sources (``pass`` None where the reference has
+    none; ``arthroplasty``: measured in knee-replacement cohorts)."""
     table = get_thresholds()
     return [
         {
@@ -56,6 +72,7 @@ def thresholds() -> list[dict[str, Any]]:
             "value": table[m.mcid_key].value,
             "direction": table[m.mcid_key].direction,
             "source": table[m.mcid_key].source,
+            "pass": _threshold(table, m.pass_key),
         }
         for m in OUTCOME_MEASURES
     ]
@@ -108,18 +125,34 @@ def outcomes(s: Mapping[str, float]) -> dict[str, Any]:
         entry: dict[str, Any] = {"timepoint": tp, "label": TIMEPOINT_LABELS[tp], "measures": []}
         for m in OUTCOME_MEASURES:
             row: dict[str, Any] = {"measure": m.column, "label": m.label, "score": _mean(s, f"{t}_score_{m.column}")}
+            row |= {"change": None, "same_knees": None, "mcid": None, "mcid_all_due": None}
+            row |= {"pass": None, "pass_all_due": None}
             if tp in FOLLOW_UP_TIMEPOINTS:
+                due = s[f"{t}_due"]
                 row["change"] = _mean(s, f"{t}_chg_{m.column}")
+                row["same_knees"] = _mean(s, f"{t}_same_{m.column}")
+                reached = s[f"{t}_mcid_{m.column}"]
                 row["mcid"] = {
-                    **share(s[f"{t}_mcid_{m.column}"], s[f"{t}_chg_{m.column}_n"]).as_dict(),
+                    **share(reached, s[f"{t}_chg_{m.column}_n"]).as_dict(),
                     "threshold": table[m.mcid_key].value,
                     "direction": table[m.mcid_key].direction,
                 }
-            else:
-                row["change"] = None
-                row["mcid"] = None
+                row["mcid_all_due"] = share(reached, due).as_dict()
+                if m.pass_key in table:
+                    in_pass = s[f"{t}_pass_{m.column}"]
+                    row["pass"] = {
+                        **share(in_pass, s[f"{t}_score_{m.column}_n"]).as_dict(),
+                        "threshold": table[m.pass_key].value,
+                        "direction": table[m.pass_key].direction,
+                    }
+                    row["pass_all_due"] = share(in_pass, due).as_dict()
             entry["measures"].append(row)
-        entry["responders"] = share(*responder_counts(s[f"{t}_resp"])).as_dict() if tp != "baseline" else None
+        entry["responders"] = entry["responders_all_due"] = None
+        if tp in FOLLOW_UP_TIMEPOINTS:
+            entry["due"] = int(s[f"{t}_due"])
+            responders, decided = responder_counts(s[f"{t}_resp"])
+            entry["responders"] = share(responders, decided).as_dict()
+            entry["responders_all_due"] = share(responders, s[f"{t}_due"]).as_dict()
         timepoints.append(entry)
     return {"timepoints": timepoints}
 
@@ -168,6 +201,20 @@ def groups(cells: Cells, keys: Iterable[str], label: Callable[[Any], str]) -> li
 # --- responders by KL grade ------------------------------------------------------------------------------------
 
 
+def _kl_timepoint(s: Mapping[str, float], tp: str) -> dict[str, Any]:
+    t = short(tp)
+    responders, decided = responder_counts(s[f"{t}_resp"])
+    return {
+        "timepoint": tp,
+        "label": TIMEPOINT_LABELS[tp],
+        "due": int(s[f"{t}_due"]),
+        "responders": share(responders, decided).as_dict(),
+        "responders_all_due": share(responders, s[f"{t}_due"]).as_dict(),
+        "mcid_koos_pain": share(s[f"{t}_mcid_koos_pain"], s[f"{t}_chg_koos_pain_n"]).as_dict(),
+        "mcid_koos_pain_all_due": share(s[f"{t}_mcid_koos_pain"], s[f"{t}_due"]).as_dict(),
+    }
+
+
 def responders_by_kl(cells: Cells, keys: Iterable[str]) -> list[dict[str, Any]]:
     """OMERACT-OARSI responders and the KOOS Pain MCID per KL grade (plans without a grade left out)."""
     by_kl: dict[Any, list] = defaultdict(list)
@@ -181,17 +228,7 @@ def responders_by_kl(cells: Cells, keys: Iterable[str]) -> list[dict[str, Any]]:
                 "kl_grade": grade,
                 "label": f"KL {grade}",
                 "plans": int(s["plans"]),
-                "timepoints": [
-                    {
-                        "timepoint": tp,
-                        "label": TIMEPOINT_LABELS[tp],
-                        "responders": share(*responder_counts(s[f"{short(tp)}_resp"])).as_dict(),
-                        "mcid_koos_pain": share(
-                            s[f"{short(tp)}_mcid_koos_pain"], s[f"{short(tp)}_chg_koos_pain_n"]
-                        ).as_dict(),
-                    }
-                    for tp in FOLLOW_UP_TIMEPOINTS
-                ],
+                "timepoints": [_kl_timepoint(s, tp) for tp in FOLLOW_UP_TIMEPOINTS],
             }
         )
     return rows

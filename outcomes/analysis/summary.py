@@ -105,6 +105,21 @@ def protected_summary(
     return result
 
 
+def adjusted_summary(user, filterset: OutcomeFilter, summary: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The adjusted comparison of products (outcomes.analysis.adjusted) over the same cohort as ``summary``, cached
+    beside it and recomputed whenever it is. For the page only (exact channel)."""
+    from outcomes.analysis import adjusted
+    from outcomes.analysis import cache as summary_cache
+
+    key = summary_cache.protected_key_for(user, filterset.form.cleaned_data, summary["generated_at"]) + ":adjusted"
+    cached = summary_cache.load(key)
+    if cached is not None:
+        return cached["comparisons"]
+    comparisons = adjusted.adjusted_comparisons(filterset.qs.values("pk"))
+    summary_cache.store(key, {"comparisons": comparisons})
+    return comparisons
+
+
 def outcomes_summary(user, params: Mapping[str, Any], *, today: dt.date | None = None) -> dict[str, Any]:
     """The summary of the user's cohort narrowed by ``params`` (OutcomeFilter's GET parameters), exact: what the
     dashboard page shows its staff. Raises InvalidFilters."""

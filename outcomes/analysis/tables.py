@@ -17,6 +17,10 @@ from typing import Any
 from outcomes.analysis import disclosure
 from outcomes.analysis.stats import share
 from outcomes.measures import OUTCOME_MEASURES
+from outcomes.models import Timepoint
+from registry.choices import Product
+
+TIMEPOINT_LABELS = dict(Timepoint.choices)
 
 HIDDEN = "_hidden"  # a row's columns withheld by the protected summary
 
@@ -72,6 +76,7 @@ class Table:
                     "withheld": bool(hidden),
                     "key_index": key_index,
                     "measure": row.get("measure_key", ""),
+                    "knees": row.get("knees_key", ""),
                 }
             )
         return out
@@ -123,6 +128,23 @@ def _mean_cols(prefix: str = "") -> list[tuple[str, str]]:
 def _ci_cols(prefix: str, what: str) -> list[tuple[str, str]]:
     """The Wilson 95% interval beside a percentage (outcomes.analysis.stats.share)."""
     return [(f"{prefix}ci_low", f"{what} 95% CI low (Wilson)"), (f"{prefix}ci_high", f"{what} 95% CI high (Wilson)")]
+
+
+_ALL_DUE_NOTE = (
+    "Missing as non-responder: the same count divided by every plan due at that timepoint (completed, missed or "
+    "open past due), counting each without an answer as not reaching it."
+)
+KNEES = {"same": "Same knees at every timepoint", "all": "All available (different patients at each timepoint)"}
+
+
+def _all_due_cols(prefix: str, what: str) -> list[tuple[str, str]]:
+    """The missing-as-non-responder share beside a complete-case one: n of the plans due, with its interval."""
+    heading = f"{what}, missing as non-responder %"
+    return [
+        (f"{prefix}N", "Due (N)"),
+        (f"{prefix}pct", heading),
+        *_ci_cols(prefix, heading),
+    ]
 
 
 def _withheld(source: Mapping[str, Any] | None, prefix: str = "", names: Mapping[str, str] | None = None) -> set[str]:
@@ -227,10 +249,11 @@ def _change_table(summary: Mapping[str, Any]) -> Table:
             ("mcid_N", "Of (N)"),
             ("mcid_pct", "Reached MCID %"),
             *_ci_cols("mcid_", "Reached MCID %"),
+            *_all_due_cols("mcid_due_", "Reached MCID"),
         ],
         ["timepoint", "measure"],
-        note="Change = follow-up minus the same plan's baseline. MCID counted in the direction of improvement "
-        "(VAS pain: a fall).",
+        note="Change = follow-up minus the same plan's baseline. MCID per measure and subscale (thresholds and "
+        "sources below), counted in the direction of improvement (VAS pain: a fall). " + _ALL_DUE_NOTE,
     )
     for tp in summary["timepoints"]:
         for m in tp["measures"]:
@@ -245,9 +268,11 @@ def _change_table(summary: Mapping[str, Any]) -> Table:
                         **_mean_values(m["change"]),
                         "mcid_threshold": threshold,
                         **_share_values(m["mcid"], "mcid_"),
+                        **_share_values(m["mcid_all_due"], "mcid_due_"),
                     },
                     _withheld(m["change"]),
                     _withheld(m["mcid"], "mcid_"),
+                    _withheld(m["mcid_all_due"], "mcid_due_"),
                 )
             )
     return table
@@ -263,14 +288,68 @@ def _responders_table(summary: Mapping[str, Any]) -> Table:
             ("N", "Of (N)"),
             ("pct", "Responders %"),
             *_ci_cols("", "Responders %"),
+            *_all_due_cols("due_", "Responders"),
         ],
         ["timepoint"],
+        note="Pain instrument: KOOS Pain only. " + _ALL_DUE_NOTE,
     )
     for tp in summary["timepoints"]:
         if tp["responders"] is not None:
             table.rows.append(
-                _row({"timepoint": tp["label"], **_share_values(tp["responders"], "")}, _withheld(tp["responders"]))
+                _row(
+                    {
+                        "timepoint": tp["label"],
+                        **_share_values(tp["responders"], ""),
+                        **_share_values(tp["responders_all_due"], "due_"),
+                    },
+                    _withheld(tp["responders"]),
+                    _withheld(tp["responders_all_due"], "due_"),
+                )
             )
+    return table
+
+
+def _pass_table(summary: Mapping[str, Any]) -> Table:
+    """PASS per timepoint and measure, for all plans and for each compare-by group (products, by default)."""
+    table = Table(
+        "pass",
+        "Patient acceptable symptom state (PASS)",
+        [
+            ("group", "Group"),
+            ("timepoint", "Timepoint"),
+            ("measure", "Measure"),
+            ("pass_threshold", "PASS"),
+            ("pass_n", "In PASS (n)"),
+            ("pass_N", "Scored (N)"),
+            ("pass_pct", "In PASS %"),
+            *_ci_cols("pass_", "In PASS %"),
+            *_all_due_cols("pass_due_", "In PASS"),
+        ],
+        ["group", "timepoint", "measure"],
+        note="PASS: the score at the follow-up at or above the threshold (KOOS, OKS), at or below it (VAS pain). "
+        + _ALL_DUE_NOTE,
+    )
+    for group in [{"label": "All plans", "timepoints": summary["timepoints"]}, *summary["groups"]]:
+        for tp in group["timepoints"]:
+            for m in tp["measures"]:
+                if m["pass"] is None:
+                    continue
+                sign = "≥" if m["pass"]["direction"] == "increase" else "≤"
+                table.rows.append(
+                    _row(
+                        {
+                            "group": group["label"],
+                            "timepoint": tp["label"],
+                            "measure": m["label"],
+                            "pass_threshold": f"{sign}{m['pass']['threshold']:g}",
+                            **_share_values(m["pass"], "pass_"),
+                            **_share_values(m["pass_all_due"], "pass_due_"),
+                        },
+                        _withheld(group) if "key" in group else set(),
+                        _withheld(m["pass"], "pass_"),
+                        _withheld(m["pass_all_due"], "pass_due_"),
+                    )
+                )
     return table
 
 
@@ -278,28 +357,40 @@ def _change_by_group_table(summary: Mapping[str, Any]) -> Table:
     table = Table(
         "change_by_group",
         "Change from baseline by group",
-        [("group", "Group"), ("plans", "Plans"), ("timepoint", "Timepoint"), ("measure", "Measure"), *_mean_cols()],
-        ["group", "timepoint", "measure"],
+        [
+            ("group", "Group"),
+            ("plans", "Plans"),
+            ("knees", "Knees"),
+            ("timepoint", "Timepoint"),
+            ("measure", "Measure"),
+            *_mean_cols(),
+        ],
+        ["group", "knees", "timepoint", "measure"],
+        note=f"{KNEES['same']}: scored at baseline and at every follow-up, so every timepoint describes the same "
+        f"patients. {KNEES['all']}: every plan scored at that follow-up and at baseline.",
     )
     for group in summary["groups"]:
-        for tp in group["timepoints"]:
-            for m in tp["measures"]:
-                if m["change"] is None:
-                    continue
-                table.rows.append(
-                    _row(
-                        {
-                            "group": group["label"],
-                            "plans": group["plans"],
-                            "timepoint": tp["label"],
-                            "measure": m["label"],
-                            "measure_key": m["measure"],
-                            **_mean_values(m["change"]),
-                        },
-                        _withheld(group),
-                        _withheld(m["change"]),
+        for knees, field_name in (("same", "same_knees"), ("all", "change")):
+            for tp in group["timepoints"]:
+                for m in tp["measures"]:
+                    if m["change"] is None:
+                        continue
+                    table.rows.append(
+                        _row(
+                            {
+                                "group": group["label"],
+                                "plans": group["plans"],
+                                "knees": KNEES[knees],
+                                "knees_key": knees,
+                                "timepoint": tp["label"],
+                                "measure": m["label"],
+                                "measure_key": m["measure"],
+                                **_mean_values(m[field_name]),
+                            },
+                            _withheld(group),
+                            _withheld(m[field_name]),
+                        )
                     )
-                )
     return table
 
 
@@ -318,8 +409,11 @@ def _responders_by_kl_table(summary: Mapping[str, Any]) -> Table:
             ("mcid_N", "Of (N)"),
             ("mcid_pct", "KOOS Pain MCID %"),
             *_ci_cols("mcid_", "KOOS Pain MCID %"),
+            *_all_due_cols("resp_due_", "Responders"),
+            *_all_due_cols("mcid_due_", "KOOS Pain MCID"),
         ],
         ["kl_grade", "timepoint"],
+        note="Pain instrument: KOOS Pain only. " + _ALL_DUE_NOTE,
     )
     for grade in summary["responders_by_kl"]:
         for tp in grade["timepoints"]:
@@ -330,9 +424,13 @@ def _responders_by_kl_table(summary: Mapping[str, Any]) -> Table:
                         "timepoint": tp["label"],
                         **_share_values(tp["responders"], "resp_"),
                         **_share_values(tp["mcid_koos_pain"], "mcid_"),
+                        **_share_values(tp["responders_all_due"], "resp_due_"),
+                        **_share_values(tp["mcid_koos_pain_all_due"], "mcid_due_"),
                     },
                     _withheld(tp["responders"], "resp_"),
                     _withheld(tp["mcid_koos_pain"], "mcid_"),
+                    _withheld(tp["responders_all_due"], "resp_due_"),
+                    _withheld(tp["mcid_koos_pain_all_due"], "mcid_due_"),
                 )
             )
     return table
@@ -421,6 +519,7 @@ BUILDERS: dict[str, Callable[[Mapping[str, Any]], Table]] = {
     "responders": _responders_table,
     "change_by_group": _change_by_group_table,
     "responders_by_kl": _responders_by_kl_table,
+    "pass": _pass_table,
     "funnel": _funnel_table,
     "completion_by_clinic": lambda s: _completion_table(
         "completion_by_clinic", "Completion by clinic", s["loss_to_follow_up"]["by_clinic"], "Clinic"
@@ -437,6 +536,57 @@ BUILDERS: dict[str, Callable[[Mapping[str, Any]], Table]] = {
     "baseline_by_completion": _baseline_by_completion_table,
     "adverse_events": _adverse_events_table,
 }
+
+
+def adjusted_table(comparisons: Iterable[Mapping[str, Any]]) -> Table:
+    """The adjusted comparison of products (outcomes.analysis.adjusted) beside each product's raw mean change. Shown
+    on the page only: its numbers are model estimates over the page's filtered cohort."""
+    table = Table(
+        "adjusted",
+        "Products compared: raw mean change and adjusted difference (ANCOVA)",
+        [
+            ("timepoint", "Timepoint"),
+            ("measure", "Measure"),
+            ("product", "Product"),
+            ("n", "Knees in model (n)"),
+            ("raw", "Raw mean change"),
+            ("difference", "Adjusted difference from reference (95% CI)"),
+            ("dropped", "Dropped: missing covariate"),
+        ],
+        ["timepoint", "measure", "product"],
+        note="Adjusted: follow-up score regressed on baseline score, KL grade, age, BMI and sex with product "
+        "indicators (ordinary least squares); the difference is from the reference product, the one with the most "
+        "knees. Complete cases only.",
+    )
+    labels = dict(TIMEPOINT_LABELS)
+    for c in comparisons:
+        head = {"timepoint": labels.get(c["timepoint"], c["timepoint"]), "measure": c["label"]}
+        if not c["products"]:
+            dropped = c["dropped_missing_covariate"]
+            table.rows.append(_row({**head, "product": "–", "difference": c["reason"], "dropped": dropped}))
+        for p in c["products"]:
+            raw = p["raw_change"]
+            if p["reference"]:
+                difference = "reference"
+            else:
+                difference = f"{p['difference']:+.1f} ({p['ci_low']:.1f} to {p['ci_high']:.1f})"
+            table.rows.append(
+                _row(
+                    {
+                        **head,
+                        "product": p["label"],
+                        "n": p["n"],
+                        "raw": None if raw["mean"] is None else f"{raw['mean']:+.1f}",
+                        "difference": difference,
+                        "dropped": c["dropped_missing_covariate"],
+                    }
+                )
+            )
+        if c["too_few"]:
+            products = dict(Product.choices)
+            few = ", ".join(str(products.get(p, p)) for p in c["too_few"])
+            table.rows.append(_row({**head, "product": few, "difference": "Too few knees to compare"}))
+    return table
 
 
 def build(summary: Mapping[str, Any], *, withheld: Mapping[str, Any] | None = None) -> dict[str, Table]:
@@ -484,9 +634,13 @@ def chart_data(summary: Mapping[str, Any]) -> dict[str, Any]:
                 "series": {
                     m.column: [_change_point(tp, m.column) for tp in group["timepoints"]] for m in OUTCOME_MEASURES
                 },
+                # The same knees at every timepoint: the default line (dashboard.js), so a change in the mean is not
+                # a change in who answered.
+                "same": {m.column: _same_series(group["timepoints"], m.column) for m in OUTCOME_MEASURES},
             }
             for group in summary["groups"]
         ],
+        "knees": [{"key": key, "label": label} for key, label in KNEES.items()],
     }
     follow_ups = [tp for tp in summary["timepoints"] if tp["responders"] is not None]
     responders = {
@@ -511,9 +665,19 @@ def chart_data(summary: Mapping[str, Any]) -> dict[str, Any]:
     return {"change": change, "responders": responders, "funnel": funnel}
 
 
-def _change_point(tp: Mapping[str, Any], measure: str) -> dict[str, Any]:
+def _change_point(tp: Mapping[str, Any], measure: str, *, same: bool = False) -> dict[str, Any]:
     m = next(x for x in tp["measures"] if x["measure"] == measure)
     if m["change"] is None:  # baseline: the reference every line starts from
         return {"mean": 0.0 if m["score"]["n"] else None, "low": None, "high": None, "n": m["score"]["n"]}
-    c = m["change"]
+    c = m["same_knees"] if same else m["change"]
     return {"mean": c["mean"], "low": c["ci_low"], "high": c["ci_high"], "n": c["n"]}
+
+
+def _same_series(timepoints: list[Mapping[str, Any]], measure: str) -> list[dict[str, Any]]:
+    """The change of the knees scored at every timepoint; its baseline point has their n (the same at every point)."""
+    points = [_change_point(tp, measure, same=True) for tp in timepoints]
+    n = next((p["n"] for tp, p in zip(timepoints, points, strict=True) if tp["timepoint"] != "baseline"), 0)
+    for tp, point in zip(timepoints, points, strict=True):
+        if tp["timepoint"] == "baseline":
+            point.update(mean=0.0 if n else None, n=n)
+    return points

@@ -22,7 +22,7 @@ from registry.templatetags.registry_display import protocol_rows
 TIMEPOINT_LABELS = dict(Timepoint.choices)
 
 
-# (patient) -> [{date, knee, label, status, urgent}], oldest first.
+# (patient) -> [{date, knee, label, status, urgent, worsening}], oldest first.
 FlagReader = Callable[[Patient], list[dict[str, Any]]]
 
 _read_flags: FlagReader | None = None
@@ -91,6 +91,9 @@ def patient_trajectory(patient: Patient) -> dict[str, Any]:
                 "points": points,
                 "injections": injections,
                 "flags": [f for f in flags if f["knee"] == code],
+                # Counts of each kind (safety's trajectory_flags marks worsening signals: efficacy, not harm).
+                "safety_flags": sum(1 for f in flags if f["knee"] == code and not f.get("worsening")),
+                "worsening_signals": sum(1 for f in flags if f["knee"] == code and f.get("worsening")),
             }
         )
     return {

@@ -58,13 +58,34 @@ class MeasureResultSerializer(serializers.Serializer):
     score = MeanSerializer()
     change = MeanSerializer(allow_null=True, help_text="Follow-up minus the same plan's baseline; null at baseline.")
     mcid = McidSerializer(allow_null=True)
+    mcid_all_due = ShareSerializer(
+        allow_null=True, help_text="Missing as non-responder: MCID reached, of every plan due at the timepoint."
+    )
+    same_knees = MeanSerializer(
+        allow_null=True, help_text="Change over the plans scored at baseline and at every follow-up (same patients)."
+    )
+    pass_all_due = ShareSerializer(allow_null=True, help_text="Missing as non-responder: PASS, of every plan due.")
+
+
+# "pass" is a Python keyword, so it cannot be a class attribute: declared after the class (output and schema alike).
+MeasureResultSerializer._declared_fields["pass"] = McidSerializer(
+    allow_null=True,
+    help_text="Patient acceptable symptom state at the follow-up, of the plans scored; null where the reference has "
+    "no PASS.",
+)
 
 
 class TimepointResultSerializer(serializers.Serializer):
     timepoint = serializers.CharField()
     label = serializers.CharField()
     measures = MeasureResultSerializer(many=True)
-    responders = ShareSerializer(allow_null=True, help_text="OMERACT-OARSI responders; null at baseline.")
+    responders = ShareSerializer(
+        allow_null=True, help_text="OMERACT-OARSI responders (pain: KOOS Pain only); null at baseline."
+    )
+    responders_all_due = ShareSerializer(
+        allow_null=True, help_text="Missing as non-responder: responders, of every plan due; null at baseline."
+    )
+    due = serializers.IntegerField(allow_null=True, required=False, help_text="Plans due; absent at baseline.")
 
 
 class CompletionSerializer(serializers.Serializer):
@@ -94,8 +115,11 @@ class GroupSerializer(serializers.Serializer):
 class KLTimepointSerializer(serializers.Serializer):
     timepoint = serializers.CharField()
     label = serializers.CharField()
+    due = serializers.IntegerField(allow_null=True)
     responders = ShareSerializer()
+    responders_all_due = ShareSerializer()
     mcid_koos_pain = ShareSerializer()
+    mcid_koos_pain_all_due = ShareSerializer()
 
 
 class KLGradeSerializer(serializers.Serializer):
@@ -148,12 +172,22 @@ class AdverseEventsSerializer(serializers.Serializer):
     rows = AdverseEventRowSerializer(many=True)
 
 
+class PassThresholdSerializer(serializers.Serializer):
+    value = serializers.FloatField()
+    direction = serializers.ChoiceField(choices=["increase", "decrease"], help_text="increase: at or above.")
+    source = serializers.CharField()
+    arthroplasty = serializers.BooleanField(help_text="Measured in knee-replacement cohorts.")
+
+
 class ThresholdSerializer(serializers.Serializer):
     measure = serializers.CharField()
     label = serializers.CharField()
     value = serializers.FloatField()
     direction = serializers.ChoiceField(choices=["increase", "decrease"])
     source = serializers.CharField()
+
+
+ThresholdSerializer._declared_fields["pass"] = PassThresholdSerializer(allow_null=True)  # "pass": see above
 
 
 class OutcomesSummarySerializer(serializers.Serializer):

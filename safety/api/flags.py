@@ -5,7 +5,7 @@ from rest_framework import serializers, viewsets
 
 from registry.api.filters import BooleanFilter, IntegerFilter, IsoDateTimeFilter, RegistryFilterSet
 from registry.api.mixins import ID_IN_URL
-from safety.choices import FlagRule, FlagStatus
+from safety.choices import FlagKind, FlagRule, FlagStatus
 from safety.models import Flag
 from safety.selectors import INBOX_ORDER, flags_for
 
@@ -16,6 +16,11 @@ class FlagSerializer(serializers.ModelSerializer):
         source="follow_up.timepoint", read_only=True, help_text="baseline, 1m, 6m, 12m or 24m."
     )
     rule_label = serializers.CharField(source="get_rule_display", read_only=True)
+    kind = serializers.ChoiceField(
+        choices=FlagKind.choices,
+        read_only=True,
+        help_text="safety: a possible harm; worsening: scores worse than baseline (an efficacy signal, not safety).",
+    )
     age_days = serializers.IntegerField(read_only=True, help_text="Whole days since the flag was raised.")
     values = serializers.JSONField(
         read_only=True, help_text="What fired: the answers, or baseline and follow-up scores with the threshold."
@@ -32,6 +37,7 @@ class FlagSerializer(serializers.ModelSerializer):
             "timepoint",
             "rule",
             "rule_label",
+            "kind",
             "urgent",
             "values",
             "status",
@@ -51,12 +57,28 @@ class FlagFilter(RegistryFilterSet):
     status = filters.MultipleChoiceFilter(choices=FlagStatus.choices, help_text="Repeat for several statuses.")
     urgent = BooleanFilter(help_text="true: urgent flags only; false: the others.")
     rule = filters.MultipleChoiceFilter(choices=FlagRule.choices, help_text="Repeat for several rules.")
+    kind = filters.ChoiceFilter(
+        choices=FlagKind.choices, method="filter_kind", help_text="safety flags or worsening signals only."
+    )
     raised_after = IsoDateTimeFilter(field_name="raised_at", lookup_expr="gte", help_text="On or after.")
     raised_before = IsoDateTimeFilter(field_name="raised_at", lookup_expr="lt", help_text="Before.")
 
     class Meta:
         model = Flag
-        fields = ["clinic", "patient", "registry_number", "status", "urgent", "rule", "raised_after", "raised_before"]
+        fields = [
+            "clinic",
+            "patient",
+            "registry_number",
+            "status",
+            "urgent",
+            "rule",
+            "kind",
+            "raised_after",
+            "raised_before",
+        ]
+
+    def filter_kind(self, queryset, name, value):
+        return queryset.of_kind(value)
 
 
 class FlagViewSet(viewsets.ReadOnlyModelViewSet):

@@ -44,10 +44,14 @@ from safety.choices.exports import (
 from safety.choices.flags import (
     ACTIVE_STATUSES,
     MEASURE_LABELS,
+    SAFETY_FLAG_RULES,
     SAFETY_ITEM_LABELS,
     TRANSITIONS,
+    WORSENING_SIGNAL_RULES,
+    FlagKind,
     FlagRule,
     FlagStatus,
+    flag_kind,
 )
 
 __all__ = [
@@ -63,6 +67,7 @@ __all__ = [
     "OUTCOME_CODES",
     "RELATEDNESS_HELP",
     "RESOLVED_OUTCOMES",
+    "SAFETY_FLAG_RULES",
     "SAFETY_ITEM_LABELS",
     "SERIOUSNESS_CRITERIA",
     "SERIOUSNESS_FIELDS",
@@ -70,6 +75,7 @@ __all__ = [
     "SUSAR_FOLLOW_UP_DAYS",
     "SUSAR_OTHER_DAYS",
     "TRANSITIONS",
+    "WORSENING_SIGNAL_RULES",
     "ActionTaken",
     "Causality",
     "Dechallenge",
@@ -79,6 +85,7 @@ __all__ = [
     "Expectedness",
     "ExportFormat",
     "ExportStatus",
+    "FlagKind",
     "FlagRule",
     "FlagStatus",
     "Outcome",
@@ -91,6 +98,7 @@ __all__ = [
     "YesNoUnknown",
     "allowed_categories",
     "allowed_relatedness",
+    "flag_kind",
     "grouped_category_choices",
     "has_harvest",
     "stronger_causality",

@@ -27,6 +27,23 @@ class FlagRule(models.TextChoices):
     OKS_WORSE = "oks_worse", "Oxford Knee Score worse than baseline"
 
 
+class FlagKind(models.TextChoices):
+    SAFETY = "safety", "Safety flag"
+    WORSENING = "worsening", "Worsening signal"
+
+
+# Scores worse than baseline beyond measurement error (VAS +20 mm, KOOS Pain -10, OKS -5; sources in
+# outcomes.measures): an efficacy signal, that the treatment is not working, not a sign of harm. Kept apart from
+# safety flags everywhere flags are listed or counted (issue 15). Derived from the rule code, so no stored flag
+# changes: the urgent combinations (swelling with pain 20 mm worse, unable to bear weight) stay safety flags.
+WORSENING_SIGNAL_RULES = frozenset({FlagRule.VAS_WORSE, FlagRule.KOOS_PAIN_WORSE, FlagRule.OKS_WORSE})
+SAFETY_FLAG_RULES = frozenset(FlagRule.values) - WORSENING_SIGNAL_RULES
+
+
+def flag_kind(rule: str) -> str:
+    return FlagKind.WORSENING if rule in WORSENING_SIGNAL_RULES else FlagKind.SAFETY
+
+
 class FlagStatus(models.TextChoices):
     OPEN = "open", "Open"
     IN_REVIEW = "in_review", "In review"

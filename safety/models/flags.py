@@ -5,7 +5,17 @@ from django.db import models
 from django.utils import timezone
 
 from registry.history import HistoricalRecords
-from safety.choices import ACTIVE_STATUSES, MEASURE_LABELS, SAFETY_ITEM_LABELS, TRANSITIONS, FlagRule, FlagStatus
+from safety.choices import (
+    ACTIVE_STATUSES,
+    MEASURE_LABELS,
+    SAFETY_ITEM_LABELS,
+    TRANSITIONS,
+    WORSENING_SIGNAL_RULES,
+    FlagKind,
+    FlagRule,
+    FlagStatus,
+    flag_kind,
+)
 
 SUMMARY_TEXT_LENGTH = 120
 
@@ -16,6 +26,19 @@ def _number(value) -> str:
 
 # A failing evaluation is retried (by the task, then by the sweep) this many times before it waits for a person.
 MAX_EVALUATION_ATTEMPTS = 10
+
+
+class FlagQuerySet(models.QuerySet):
+    """Safety flags and worsening signals share a table; every list and count takes one kind (issue 15)."""
+
+    def safety(self):
+        return self.exclude(rule__in=WORSENING_SIGNAL_RULES)
+
+    def worsening_signals(self):
+        return self.filter(rule__in=WORSENING_SIGNAL_RULES)
+
+    def of_kind(self, kind: str):
+        return self.worsening_signals() if kind == FlagKind.WORSENING else self.safety()
 
 
 class Flag(models.Model):
@@ -43,6 +66,8 @@ class Flag(models.Model):
     raised_at = models.DateTimeField(default=timezone.now)
     history = HistoricalRecords()
 
+    objects = FlagQuerySet.as_manager()
+
     class Meta:
         ordering = ["-urgent", "raised_at", "id"]
         constraints = [
@@ -67,6 +92,18 @@ class Flag(models.Model):
 
     def __str__(self) -> str:
         return f"Flag #{self.pk}: {self.get_rule_display()}"
+
+    @property
+    def kind(self) -> str:
+        """A safety flag, or a worsening signal (scores worse than baseline: efficacy, not harm)."""
+        return flag_kind(self.rule)
+
+    @property
+    def is_worsening_signal(self) -> bool:
+        return self.kind == FlagKind.WORSENING
+
+    def get_kind_display(self) -> str:
+        return FlagKind(self.kind).label
 
     def can_transition_to(self, status: str) -> bool:
         return status in TRANSITIONS.get(self.status, ())

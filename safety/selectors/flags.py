@@ -12,7 +12,7 @@ from outcomes.models import Submission
 from outcomes.thresholds import get_thresholds
 from registry.scoping import clinics_for
 from safety import rules
-from safety.choices import ACTIVE_STATUSES, FlagStatus
+from safety.choices import ACTIVE_STATUSES, FlagKind, FlagStatus
 from safety.models import MAX_EVALUATION_ATTEMPTS, Evaluation, Flag
 from safety.services import baseline_submission_for, submission_measures
 
@@ -24,9 +24,12 @@ def flags_for(user, *, write: bool = False) -> QuerySet[Flag]:
     return Flag.objects.filter(clinic__in=clinics_for(user, write=write).values("id"))
 
 
-def flag_inbox(user, *, status: str | None = None, urgent: bool | None = None) -> QuerySet[Flag]:
-    """The inbox: by default flags still waiting for a decision; urgent first, then the oldest."""
-    flags = flags_for(user).select_related("patient", "follow_up__plan", "clinic")
+def flag_inbox(
+    user, *, status: str | None = None, urgent: bool | None = None, kind: str = FlagKind.SAFETY
+) -> QuerySet[Flag]:
+    """The inbox of one kind (safety flags by default, or worsening signals): by default those still waiting for
+    a decision; urgent first, then the oldest."""
+    flags = flags_for(user).of_kind(kind).select_related("patient", "follow_up__plan", "clinic")
     if status is None or status == "active":
         flags = flags.filter(status__in=ACTIVE_STATUSES)
     elif status != "all":

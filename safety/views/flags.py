@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST, require_safe
 from registry.forms import service_errors_onto
 from registry.scoping import clinics_for, get_for_user_or_404
 from safety import selectors, services
-from safety.choices import FlagStatus
+from safety.choices import FlagKind, FlagStatus
 from safety.forms import DismissForm
 from safety.models import Flag
 
@@ -40,9 +40,12 @@ def flag_list(request: HttpRequest) -> HttpResponse:
     if status not in STATUS_FILTERS:
         status = "active"
     urgent = {"true": True, "false": False}.get(request.GET.get("urgent", ""))
-    flags = selectors.flag_inbox(request.user, status=status, urgent=urgent)
+    kind = request.GET.get("kind", FlagKind.SAFETY)
+    if kind not in FlagKind.values:
+        kind = FlagKind.SAFETY
+    flags = selectors.flag_inbox(request.user, status=status, urgent=urgent, kind=kind)
     page = Paginator(flags, PAGE_SIZE).get_page(request.GET.get("page"))
-    filters = {k: v for k, v in (("status", status), ("urgent", request.GET.get("urgent", ""))) if v}
+    filters = {k: v for k, v in (("kind", kind), ("status", status), ("urgent", request.GET.get("urgent", ""))) if v}
     return render(
         request,
         "safety/flag_list.html",
@@ -51,6 +54,8 @@ def flag_list(request: HttpRequest) -> HttpResponse:
             "status": status,
             "urgent": request.GET.get("urgent", ""),
             "status_choices": selectors.flags_for_status_filter(),
+            "kind": kind,
+            "kind_choices": FlagKind.choices,
             "filter_query": urlencode(filters),
             "failed_evaluations": list(selectors.evaluations_failed_for(request.user)[:20]),
             "has_clinics": clinics_for(request.user).exists(),

@@ -65,7 +65,16 @@
 
   function changeChart(canvas, data) {
     var select = document.querySelector("[data-measure-select]");
+    var kneesSelect = document.querySelector("[data-knees-select]");
     var table = document.querySelector("[data-measure-table]");
+    var labels = {};
+    data.measures.forEach(function (m) { labels[m.key] = m.label; });
+
+    // Same knees at every timepoint by default; "all available" describes different patients at each point.
+    function knees() { return kneesSelect ? kneesSelect.value : "same"; }
+    function axisTitle(measure) {
+      return "Change from baseline: " + labels[measure] + (knees() === "same" ? " (same knees)" : " (different patients at each timepoint)");
+    }
     var limits = {};
     data.measures.forEach(function (m) { limits[m.key] = m.max_change; });
 
@@ -73,7 +82,7 @@
       var sets = [];
       var limit = limits[measure];
       data.groups.forEach(function (group, i) {
-        var series = group.series[measure];
+        var series = (knees() === "same" ? group.same : group.series)[measure];
         sets.push({
           label: group.label + " (upper 95% CI)", band: true, data: series.map(function (p) { return clamp(p.high, limit); }),
           borderWidth: 0, pointRadius: 0, fill: false, spanGaps: true
@@ -94,7 +103,9 @@
     function filterTable(measure) {
       if (!table) return;
       var rows = table.querySelectorAll("tbody tr[data-measure]");
-      for (var i = 0; i < rows.length; i++) rows[i].hidden = rows[i].getAttribute("data-measure") !== measure;
+      for (var i = 0; i < rows.length; i++) {
+        rows[i].hidden = rows[i].getAttribute("data-measure") !== measure || rows[i].getAttribute("data-knees") !== knees();
+      }
     }
 
     var measure = select ? select.value : data.measures[0].key;
@@ -104,7 +115,7 @@
       type: "line",
       data: { labels: data.timepoints, datasets: initial },
       options: merge(BASE_OPTIONS, {
-        scales: { y: { min: axis.min, max: axis.max, title: { display: true, text: "Change from baseline" } } },
+        scales: { y: { min: axis.min, max: axis.max, title: { display: true, text: axisTitle(measure) } } },
         plugins: {
           legend: { position: "bottom", labels: { usePointStyle: true, filter: function (item, chartData) {
             return !chartData.datasets[item.datasetIndex].band;
@@ -118,17 +129,19 @@
         }
       })
     });
-    if (select) {
-      filterTable(select.value);
-      select.addEventListener("change", function () {
-        chart.data.datasets = datasets(select.value);
-        var next = changeAxis(chart.data.datasets, limits[select.value]);
-        chart.options.scales.y.min = next.min;
-        chart.options.scales.y.max = next.max;
-        chart.update();
-        filterTable(select.value);
-      });
+    function redraw() {
+      var current = select ? select.value : measure;
+      chart.data.datasets = datasets(current);
+      var next = changeAxis(chart.data.datasets, limits[current]);
+      chart.options.scales.y.min = next.min;
+      chart.options.scales.y.max = next.max;
+      chart.options.scales.y.title.text = axisTitle(current);
+      chart.update();
+      filterTable(current);
     }
+    filterTable(measure);
+    if (select) select.addEventListener("change", redraw);
+    if (kneesSelect) kneesSelect.addEventListener("change", redraw);
   }
 
   // --- Responder rates per KL grade ------------------------------------------------------------------------

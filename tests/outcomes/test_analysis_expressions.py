@@ -62,7 +62,8 @@ def test_sql_rules_equal_outcomes_derived(seed, clinic, clinician):
     ]
     ids = bulk_pairs(clinic, clinician, pairs)
     thresholds = get_thresholds()
-    annotations = {"responder": oarsi_responder("1m")}
+    # One pain instrument per analysis: each responder count reads KOOS Pain only, or the VAS only.
+    annotations = {f"responder_{p}": oarsi_responder("1m", pain=p) for p in ("koos.pain", "vas.pain")}
     for m in MEASURES:
         annotations[f"change_{m.column}"] = change("1m", m.column)
         annotations[f"mcid_{m.column}"] = reaches_mcid("1m", m.column, thresholds[m.mcid_key])
@@ -75,9 +76,12 @@ def test_sql_rules_equal_outcomes_derived(seed, clinic, clinician):
     decided = 0
     for plan_id, (baseline, follow) in zip(ids, pairs, strict=True):
         row = rows[plan_id]
-        expected = derived.omeract_oarsi_from_scores(as_measures(baseline), as_measures(follow)).responder
-        assert row["responder"] == (None if expected is None else int(expected)), (baseline, follow)
-        decided += expected is not None
+        for pain in ("koos.pain", "vas.pain"):
+            result = derived.omeract_oarsi_from_scores(as_measures(baseline), as_measures(follow), pain=pain)
+            expected = result.responder
+            assert row[f"responder_{pain}"] == (None if expected is None else int(expected)), (pain, baseline, follow)
+            assert result.pain_source in (None, pain.split(".")[0])  # never the other instrument
+            decided += expected is not None
         for m in MEASURES:
             b = (baseline or {}).get(m.column)
             f = (follow or {}).get(m.column)
@@ -99,7 +103,7 @@ def test_the_rules_read_the_same_from_the_per_plan_summary(clinic, clinician):
     bulk_pairs(clinic, clinician, [(random_scores(rng), random_scores(rng)) for _ in range(200)])
     plan_outcomes.refresh()
     thresholds = get_thresholds()
-    annotations = {"responder": oarsi_responder("1m")}
+    annotations = {"responder": oarsi_responder("1m", pain="koos.pain")}
     for m in MEASURES:
         annotations[f"change_{m.column}"] = change("1m", m.column)
         annotations[f"mcid_{m.column}"] = reaches_mcid("1m", m.column, thresholds[m.mcid_key])
@@ -109,3 +113,19 @@ def test_the_rules_read_the_same_from_the_per_plan_summary(clinic, clinician):
     stored = {r.pop("plan_id"): r for r in rows}
     assert len(live) == 200
     assert stored == live
+
+
+def test_the_responder_rule_needs_one_named_pain_instrument():
+    with pytest.raises(TypeError):
+        oarsi_responder("1m")  # type: ignore[call-arg]
+    with pytest.raises(ValueError, match="pain must be"):
+        oarsi_responder("1m", pain="koos")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="pain must be"):
+        derived.omeract_inputs({}, {}, pain="oks.total")
+
+
+def test_a_knee_with_vas_only_is_undecided_for_the_koos_pain_analysis():
+    baseline, follow = {"vas.pain": 70.0, "koos.adl": 40.0}, {"vas.pain": 20.0, "koos.adl": 80.0}
+    assert derived.omeract_oarsi_from_scores(baseline, follow).responder is True  # one patient: VAS stands in
+    assert derived.omeract_oarsi_from_scores(baseline, follow, pain="koos.pain").responder is None
+    assert derived.omeract_oarsi_from_scores(baseline, follow, pain="vas.pain").pain_source == "vas"

@@ -14,6 +14,7 @@ import math
 import pytest
 from django.core.cache import cache
 
+from outcomes.analysis import disclosure, tables
 from outcomes.analysis.stats import clopper_pearson, mean_ci, t_975, wilson
 from outcomes.analysis.summary import outcomes_summary
 from tests.outcomes.analysis_data import make_plan
@@ -169,16 +170,18 @@ def test_change_from_baseline_pairs_each_plan_with_its_own_baseline(five_plans, 
 
 def test_mcid_counts_in_the_direction_of_improvement(five_plans, clinician):
     s = outcomes_summary(clinician, {}, today=TODAY)
-    # KOOS Pain up by >= 10: P1 (+20) and P2 (exactly +10); P3 fell 12, which is not an improvement.
+    # KOOS Pain up by >= 11.3 (its own MIC): P1 (+20); P2's +10 falls short; P3 fell 12, not an improvement.
     assert measure(s, "1m", "koos_pain")["mcid"] | {} == {
-        "n": 2,
+        "n": 1,
         "N": 3,
-        "pct": pytest.approx(200 / 3),
-        "ci_low": pytest.approx(100 * wilson(2, 3)[0]),
-        "ci_high": pytest.approx(100 * wilson(2, 3)[1]),
-        "threshold": 10.0,
+        "pct": pytest.approx(100 / 3),
+        "ci_low": pytest.approx(100 * wilson(1, 3)[0]),
+        "ci_high": pytest.approx(100 * wilson(1, 3)[1]),
+        "threshold": 11.3,
         "direction": "increase",
     }
+    # KOOS ADL's MIC is 10.2: P1 +5, P2 +2, P3 0: none.
+    assert (measure(s, "1m", "koos_adl")["mcid"]["n"], measure(s, "1m", "koos_adl")["mcid"]["threshold"]) == (0, 10.2)
     # VAS down by >= 20: P1 (-30) and P2 (exactly -20); P3 rose 25, a worsening, not counted.
     vas = measure(s, "1m", "vas_pain")["mcid"]
     assert (vas["n"], vas["N"], vas["direction"]) == (2, 3, "decrease")
@@ -202,7 +205,7 @@ def test_responders_by_kl_grade(five_plans, clinician):
     assert by_kl[2]["1m"]["responders"] == of(1, 2, 50.0)
     assert by_kl[3]["1m"]["responders"] == of(0, 1, 0.0)
     assert by_kl[3]["6m"]["responders"] == of(0, 0, None)
-    assert by_kl[2]["1m"]["mcid_koos_pain"] == of(2, 2, 100.0)
+    assert by_kl[2]["1m"]["mcid_koos_pain"] == of(1, 2, 50.0)  # P1 +20 reaches 11.3, P2 +10 does not
 
 
 def test_baseline_scores_of_completers_and_lost(five_plans, clinician):
@@ -269,3 +272,79 @@ def test_adverse_events_per_100_injections_by_product_and_seriousness(five_plans
     # 1 of n: the exact lower limit solves (1 - p)^n = 0.975; the upper one is the bisection's, checked elsewhere.
     assert rows[("bmac", "Serious")]["ci_low"] == pytest.approx(100 * (1 - 0.975 ** (1 / given)))
     assert rows[("bmac", "Serious")]["ci_high"] == pytest.approx(100 * clopper_pearson(1, given)[1])
+
+
+# --- PASS, missing as non-responder, the same knees (issue 15) --------------------------------------------------
+# Due at 1 month: P1-P4 completed, P5 missed = 5; at 6 months: P1 completed, P2 missed, P3 open past due = 3.
+
+
+def test_pass_shares_against_hand_counts(five_plans, clinician):
+    s = outcomes_summary(clinician, {}, today=TODAY)
+    # VAS pain at or below 32.3 mm at 1 month: P2 (30) and P4 (20), of the 4 scored; P1's 40 is not.
+    vas = measure(s, "1m", "vas_pain")
+    assert vas["pass"] | {} == {**of(2, 4, 50.0), "threshold": 32.3, "direction": "decrease"}
+    assert vas["pass_all_due"] == of(2, 5, 40.0)  # the same 2 of the 5 due
+    # OKS at or above 37 at 1 month: P4 (40) only; at 6 months P1's 36 is one short.
+    assert measure(s, "1m", "oks_total")["pass"]["n"] == 1
+    assert measure(s, "6m", "oks_total")["pass"] | {} == {**of(0, 1, 0.0), "threshold": 37.0, "direction": "increase"}
+    assert measure(s, "6m", "vas_pain")["pass_all_due"] == of(1, 3, pytest.approx(100 / 3))
+    # The reference has no KOOS Sport/Rec PASS: none is made up.
+    assert measure(s, "1m", "koos_sport_rec")["pass"] is None
+    assert measure(s, "baseline", "vas_pain")["pass"] is None
+
+
+def test_pass_boundary_is_inclusive(clinic, clinician):
+    # Exactly at the threshold counts (KOOS Pain 84.5 at or above; VAS 32.3 at or below); a hair beyond does not.
+    for pain, vas in ((84.5, 32.3), (84.4, 32.4)):
+        make_plan(
+            clinic,
+            clinician,
+            kl_grade=2,
+            scores={"baseline": scores(40, 50, 70, 20, 60), "1m": scores(pain, 50, vas, 20, 50)},
+        )
+    s = outcomes_summary(clinician, {}, today=TODAY)
+    assert measure(s, "1m", "koos_pain")["pass"]["n"] == 1
+    assert measure(s, "1m", "vas_pain")["pass"]["n"] == 1
+
+
+def test_missing_as_non_responder_beside_every_complete_case_share(five_plans, clinician):
+    s = outcomes_summary(clinician, {}, today=TODAY)
+    one, six = timepoint_row(s, "1m"), timepoint_row(s, "6m")
+    assert (one["due"], six["due"]) == (5, 3)
+    assert one["responders_all_due"] == of(1, 5, 20.0)  # complete case: 1 of 3
+    assert six["responders_all_due"] == of(1, 3, pytest.approx(100 / 3))  # complete case: 1 of 1
+    assert measure(s, "1m", "koos_pain")["mcid_all_due"] == of(1, 5, 20.0)
+    assert measure(s, "1m", "vas_pain")["mcid_all_due"] == of(2, 5, 40.0)
+    by_kl = {g["kl_grade"]: {t["timepoint"]: t for t in g["timepoints"]} for g in s["responders_by_kl"]}
+    assert by_kl[3]["1m"]["responders_all_due"] == of(0, 3, 0.0)  # P3, P4 answered, P5 missed
+    assert by_kl[2]["1m"]["mcid_koos_pain_all_due"] == of(1, 2, 50.0)
+    # The page states which is which.
+    assert "non-responder" in s["definitions"]["all_due"]
+
+
+def test_same_knees_at_every_timepoint(five_plans, clinician):
+    s = outcomes_summary(clinician, {}, today=TODAY)
+    # Only P1 has KOOS Pain at baseline, 1 and 6 months: the same-knees line is P1's, +20 then +30.
+    one, six = measure(s, "1m", "koos_pain"), measure(s, "6m", "koos_pain")
+    assert (one["same_knees"]["n"], one["same_knees"]["mean"]) == (1, pytest.approx(20))
+    assert (six["same_knees"]["n"], six["same_knees"]["mean"]) == (1, pytest.approx(30))
+    assert (one["change"]["n"], one["change"]["mean"]) == (3, pytest.approx(6))  # all available: other patients
+    chart = tables.chart_data(s)["change"]
+    group = chart["groups"][0]
+    assert [p["n"] for p in group["same"]["koos_pain"]] == [1, 1, 1]  # n stated at every point, baseline too
+    assert [p["mean"] for p in group["same"]["koos_pain"]] == [0.0, pytest.approx(20), pytest.approx(30)]
+    assert [p["n"] for p in group["series"]["koos_pain"]] == [4, 3, 1]
+    assert [k["label"] for k in chart["knees"]][1] == "All available (different patients at each timepoint)"
+
+
+def test_new_shares_are_suppressed_with_their_counts(five_plans, clinician):
+    exact = outcomes_summary(clinician, {}, today=TODAY)
+    protected = disclosure.protect(exact, k=3)
+    vas = measure(protected, "1m", "vas_pain")
+    # 2 knees in PASS: withheld in both shares, with the percentage and interval that would give it back.
+    for share in (vas["pass"], vas["pass_all_due"]):
+        assert [share[k] for k in ("n", "pct", "ci_low", "ci_high")] == [None] * 4
+        assert "n" in share["suppressed"]
+    assert vas["pass_all_due"]["N"] in (5, None)
+    same = measure(protected, "1m", "koos_pain")["same_knees"]
+    assert (same["n"], same["mean"]) == (None, None)  # one knee

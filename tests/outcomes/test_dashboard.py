@@ -303,3 +303,22 @@ def test_trajectory_include_for_the_patient_page(clinic, clinician, patient):
     )
     assert 'id="trajectory-data"' in html
     assert "Score trajectory" in html
+
+
+def test_the_page_states_instruments_knees_pass_sources_and_the_observational_notice(client, clinic, clinician):
+    some_plans(clinic, clinician, 3)
+    client.force_login(clinician)
+    html = client.get(URL).content.decode()  # compare by product, the default
+    assert "Observational data, not a comparison of treatments" in html
+    assert "Products compared" in html
+    assert "Pain instrument in this section: KOOS Pain." in html
+    assert "data-knees-select" in html
+    assert "All available (different patients at each timepoint)" in html
+    assert "Patient acceptable symptom state (PASS)" in html
+    assert "missing as non-responder" in html
+    # Each PASS from knee-replacement cohorts is starred, and the footnote says what the star means.
+    assert "at or above 84.5*" in html
+    assert "at or below 32.3." in html
+    assert "knee-replacement (arthroplasty) cohorts" in html
+    html = client.get(URL, {"compare_by": "kl_grade"}).content.decode()
+    assert "Observational data" not in html  # no products compared

@@ -40,10 +40,17 @@ def test_change_is_follow_up_minus_baseline_in_own_direction():
 @pytest.mark.parametrize(
     ("measure", "baseline", "follow_up", "expected"),
     [
-        ("koos.pain", 50.0, 60.0, True),  # +10 = MCID, inclusive
-        ("koos.pain", 50.0, 59.9, False),
+        ("koos.pain", 50.0, 61.3, True),  # +11.3 = the KOOS Pain MIC (PubMed 41367621), inclusive
+        ("koos.pain", 50.0, 61.2, False),
         ("koos.pain", 60.0, 40.0, False),  # worse
-        ("koos.adl", 30.0, 55.0, True),
+        ("koos.adl", 30.0, 40.2, True),  # ADL's own MIC, 10.2
+        ("koos.adl", 30.0, 40.1, False),
+        ("koos.symptoms", 30.0, 42.1, True),  # 12.1
+        ("koos.symptoms", 30.0, 42.0, False),
+        ("koos.sport_rec", 30.0, 45.5, True),  # 15.5
+        ("koos.sport_rec", 30.0, 45.4, False),
+        ("koos.qol", 30.0, 43.2, True),  # 13.2
+        ("koos.qol", 30.0, 43.1, False),
         ("oks.total", 20.0, 27.0, True),  # individual MCID 7
         ("oks.total", 20.0, 26.0, False),
         ("vas.pain", 70.0, 50.0, True),  # -20 mm: improvement is a decrease
@@ -63,10 +70,10 @@ def test_oks_between_group_mcid_is_kept_separately():
 
 
 def test_mcid_from_real_scores_despite_float_rounding():
-    # 9 pain items summing 20: 100 - 500/9 = 44.44..., not exact in binary; a gain of 10 on paper counts.
+    # 9 pain items summing 20: 100 - 500/9 = 44.44..., not exact in binary; a gain of 11.3 on paper counts.
     baseline = 100 - 25 * 20 / 9
-    assert reaches_mcid("koos.pain", baseline, baseline + 10.0) is True
-    assert reaches_mcid("koos.pain", 0.1 + 0.2, 10.3) is True  # 10.3 - 0.30000000000000004 < 10 in floats
+    assert reaches_mcid("koos.pain", baseline, baseline + 11.3) is True
+    assert reaches_mcid("koos.pain", 0.1 + 0.2, 11.6) is True  # 11.6 - 0.30000000000000004 < 11.3 in floats
 
 
 def test_unknown_measure():
@@ -116,13 +123,14 @@ def test_deterioration_flags():
 
 def test_defaults_carry_value_direction_and_source():
     t = get_thresholds()
-    assert (t["mcid.koos.pain"].value, t["mcid.koos.pain"].direction) == (10.0, "increase")
+    assert (t["mcid.koos.pain"].value, t["mcid.koos.pain"].direction) == (11.3, "increase")
     assert (t["mcid.oks.total"].value, t["mcid_group.oks.total"].value) == (7.0, 5.0)
     assert (t["mcid.vas.pain"].value, t["mcid.vas.pain"].direction) == (20.0, "decrease")
     assert (t["deterioration.vas.pain"].value, t["deterioration.vas.pain"].direction) == (20.0, "increase")
     assert (t["deterioration.koos.pain"].value, t["deterioration.koos.pain"].direction) == (10.0, "decrease")
     assert (t["deterioration.oks.total"].value, t["deterioration.oks.total"].direction) == (5.0, "decrease")
-    assert "Roos" in t["mcid.koos.qol"].source
+    assert "41367621" in t["mcid.koos.qol"].source
+    assert "Roos" in t["deterioration.koos.pain"].source  # the worsening signal states what it rests on
     assert "Beard" in t["mcid.oks.total"].source
     assert all(th.source for th in t.values())
 

@@ -76,6 +76,7 @@ def test_fields(api_as, clinician, flags):
         "timepoint": "1m",
         "rule": "vas_worse",
         "rule_label": "VAS pain worse than baseline",
+        "kind": "worsening",
         "urgent": False,
         "values": flag.values,
         "status": "open",

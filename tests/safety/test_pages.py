@@ -61,7 +61,7 @@ def test_inbox_shows_urgent_first_then_oldest_with_age_and_patient_link(
     with time_machine.travel(dt.datetime(2026, 4, 4, 12, tzinfo=dt.UTC), tick=False):
         response = client_as(clinician).get(INBOX)
     assert response.status_code == 200
-    assert rows(response) == [newer_admission.pk, older_swelling.pk, vas.pk]
+    assert rows(response) == [newer_admission.pk, older_swelling.pk]
     html = response.content.decode()
     registry_number = newer_admission.patient.registry_number
     assert f'href="/patients/{registry_number}/"' in html
@@ -69,7 +69,11 @@ def test_inbox_shows_urgent_first_then_oldest_with_age_and_patient_link(
     assert "1 day<" in html
     assert "Hospital admission" in html
     assert "Urgent" in html
-    assert "VAS pain 30 → 55 (+25; flagged from +20)" in html
+    # Scores worse than baseline are worsening signals (efficacy), in their own list.
+    with time_machine.travel(dt.datetime(2026, 4, 4, 12, tzinfo=dt.UTC), tick=False):
+        response = client_as(clinician).get(INBOX, {"kind": "worsening"})
+    assert rows(response) == [vas.pk]
+    assert "VAS pain 30 → 55 (+25; flagged from +20)" in response.content.decode()
 
 
 def test_inbox_hides_decided_flags_unless_asked(client_as, clinician, older_swelling, newer_admission):
@@ -81,7 +85,8 @@ def test_inbox_hides_decided_flags_unless_asked(client_as, clinician, older_swel
     assert newer_admission.pk not in rows(client.get(INBOX))
     assert older_swelling.pk in rows(client.get(INBOX))
     assert rows(client.get(INBOX, {"status": "dismissed"})) == [newer_admission.pk]
-    assert len(rows(client.get(INBOX, {"status": "all"}))) == 3
+    assert len(rows(client.get(INBOX, {"status": "all"}))) == 2  # the VAS worsening signal is listed apart
+    assert len(rows(client.get(INBOX, {"status": "all", "kind": "worsening"}))) == 1
     assert rows(client.get(INBOX, {"status": "all", "urgent": "true"})) == [newer_admission.pk]
 
 

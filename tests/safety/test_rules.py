@@ -4,6 +4,7 @@ import pytest
 from django.core import checks
 from django.test import override_settings
 
+from outcomes.thresholds import DEFAULTS
 from safety.choices import FlagRule
 from safety.rules import RuleConfigError, configured_rules, evaluate
 
@@ -73,8 +74,9 @@ def test_score_values_record_both_scores_the_threshold_and_its_source():
         "change": 25.0,
         "threshold": 20.0,
         "direction": "increase",
-        "source": "Project rule (reference, 'Rules this project adopts'): VAS pain +20 mm against baseline.",
+        "source": DEFAULTS["deterioration.vas.pain"].source,
     }
+    assert "Tubach" in finding.values["source"]
 
 
 @pytest.mark.parametrize(
