@@ -22,7 +22,7 @@ def rows(response):
 
 def test_lists_an_injections_follow_ups(api_as, clinician, recorded, patient):
     data = rows(api_as(clinician).get(URL, {"injection": recorded.pk}))
-    assert [r["timepoint"] for r in data] == ["baseline", "1m", "6m"]
+    assert [r["timepoint"] for r in data] == ["baseline", "d3", "d12", "1m", "6m"]
     base = data[0]
     assert base == {
         "id": base["id"],
@@ -48,8 +48,9 @@ def test_lists_an_injections_follow_ups(api_as, clinician, recorded, patient):
         "responder": None,
         "responder_criterion": None,
     }
-    assert data[1]["opens_on"] == "2026-03-30"
-    assert data[1]["closes_on"] == "2026-04-23"
+    assert (data[1]["opens_on"], data[1]["closes_on"]) == ("2026-03-04", "2026-03-06")  # day 2-3 safety check
+    assert data[3]["opens_on"] == "2026-03-30"
+    assert data[3]["closes_on"] == "2026-04-23"
 
 
 def test_completed_follow_ups_carry_scores_and_derived_measures(api_as, clinician, recorded, baseline):
@@ -64,7 +65,7 @@ def test_completed_follow_ups_carry_scores_and_derived_measures(api_as, clinicia
         later.update({k: "3" for k in later if k.startswith("OKS.")})
         later.update({"VAS.pain": "65", "PGA.global": "55"})
         questionnaire_submit(follow_up=one_month, data=later)
-        base, month, six = rows(api_as(clinician).get(URL, {"injection": recorded.pk}))
+        base, _day_3, _day_12, month, six = rows(api_as(clinician).get(URL, {"injection": recorded.pk}))
 
     assert base["status"] == "completed"
     assert base["scores"]["koos.pain"] == 50.0
@@ -105,15 +106,15 @@ def test_any_injection_of_a_staged_plan_finds_the_plans_follow_ups(api_as, clini
         )
         data = rows(api_as(clinician).get(URL, {"injection": second.pk}))
     assert {r["plan"] for r in data} == {first.plan_id}
-    assert len(data) == 3
+    assert len(data) == 5  # baseline, the two safety checks, 1 and 6 months
 
 
 def test_filters(api_as, clinician, recorded, patient, clinic):
     client = api_as(clinician)
     assert [r["timepoint"] for r in rows(client.get(URL, {"timepoint": "6m"}))] == ["6m"]
     assert [r["timepoint"] for r in rows(client.get(URL, {"status": "open"}))] == ["baseline"]
-    assert len(rows(client.get(URL, {"patient": patient.pk}))) == 3
-    assert len(rows(client.get(URL, {"clinic": clinic.pk}))) == 3
+    assert len(rows(client.get(URL, {"patient": patient.pk}))) == 5
+    assert len(rows(client.get(URL, {"clinic": clinic.pk}))) == 5
     assert rows(client.get(URL, {"patient": patient.pk + 1000})) == []
     assert client.get(URL, {"timepoint": "2y"}).status_code == 400
     assert client.get(URL, {"injection": "abc"}).status_code == 400
@@ -129,7 +130,7 @@ def test_outsider_sees_nothing(api_as, outsider, recorded):
 
 def test_auditor_reads_and_cannot_write(api_as, auditor, recorded):
     client = api_as(auditor)
-    assert len(rows(client.get(URL, {"injection": recorded.pk}))) == 3
+    assert len(rows(client.get(URL, {"injection": recorded.pk}))) == 5
     assert client.post(URL, {}).status_code in (403, 405)
 
 

@@ -40,7 +40,15 @@ def write_json(tmp_path, data, name="wording.json"):
 
 def test_all_instruments_load():
     codes = {(i.code, i.version) for i in all_instruments()}
-    assert codes == {("KOOS", "2012"), ("KOOS_JR", "1"), ("OKS", "2018"), ("VAS", "1"), ("PGA", "1"), ("SAFETY", "1")}
+    assert codes == {
+        ("KOOS", "2012"),
+        ("KOOS_JR", "1"),
+        ("OKS", "2018"),
+        ("VAS", "1"),
+        ("PGA", "1"),
+        ("SAFETY", "1"),
+        ("SAFETY_EARLY", "1"),
+    }
     assert current_version("KOOS") == "2012"
     assert current_version("OKS") == "2018"
 
