@@ -122,7 +122,13 @@ def test_a_clinician_of_another_clinic_sees_none_of_it(client, clinic, clinician
     assert 'data-testid="plans-count">0<' in page
     assert clinic.name not in page
     rows = csv_body(client, "completion")[1:]
-    assert [r[0] for r in rows] == ["Baseline", "1 month", "6 months"]
+    assert [r[0] for r in rows] == [
+        "Baseline",
+        "1 month",
+        "6 months",
+        "Day 2-3 safety check",
+        "Day 10-14 safety check",
+    ]
     # No plans at all: zeros describe nobody; no percentage (nor its interval) of nothing.
     assert all(set(r[1:-4]) == {"0"} and r[-4:] == ["", "", "", ""] for r in rows)
 
