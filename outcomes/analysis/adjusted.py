@@ -25,7 +25,7 @@ import numpy as np
 
 from outcomes.analysis import disclosure
 from outcomes.analysis.cohort import first_injection
-from outcomes.analysis.expressions import FOLLOW_UP_TIMEPOINTS
+from outcomes.analysis.expressions import FOLLOW_UP_TIMEPOINTS, TIMEPOINTS
 from outcomes.analysis.stats import mean_ci, t_975
 from outcomes.measures import OUTCOME_MEASURES
 from outcomes.models import Timepoint
@@ -148,7 +148,7 @@ def ancova(knees: Iterable[Knee], *, minimum: int, timepoint: str = "", measure:
 
 def _knee_rows(plan_ids) -> list[tuple]:
     """One row per knee (plan) of the cohort: product, covariates, then every outcome score at every timepoint."""
-    scores = [f"outcome_summary__{SHORT[tp]}_{m.column}" for tp in Timepoint.values for m in OUTCOME_MEASURES]
+    scores = [f"outcome_summary__{SHORT[tp]}_{m.column}" for tp in TIMEPOINTS for m in OUTCOME_MEASURES]
     return list(
         TreatmentPlan.objects.annotate(first=first_injection())
         .filter(pk__in=plan_ids)
@@ -163,7 +163,7 @@ def adjusted_comparisons(plan_ids, *, minimum: int | None = None) -> list[dict[s
     minimum = disclosure.minimum() if minimum is None else minimum
     rows = _knee_rows(plan_ids)
     columns = {(tp, m.column): 5 + i for i, (tp, m) in enumerate(
-        (tp, m) for tp in Timepoint.values for m in OUTCOME_MEASURES)}  # fmt: skip
+        (tp, m) for tp in TIMEPOINTS for m in OUTCOME_MEASURES)}  # fmt: skip
     out = []
     for tp in FOLLOW_UP_TIMEPOINTS:
         for m in OUTCOME_MEASURES:

@@ -18,6 +18,7 @@ from outcomes.analysis import disclosure
 from outcomes.analysis.stats import share
 from outcomes.measures import OUTCOME_MEASURES
 from outcomes.models import Timepoint
+from outcomes.models.followup import OUTCOME_TIMEPOINTS
 from registry.choices import Product
 
 TIMEPOINT_LABELS = dict(Timepoint.choices)
@@ -436,6 +437,12 @@ def _responders_by_kl_table(summary: Mapping[str, Any]) -> Table:
     return table
 
 
+def _outcome_rows(rows: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The funnel follows a plan through its outcome timepoints; the early safety checks (rows of their own in the
+    completion table) are not stages of it."""
+    return [row for row in rows if row["timepoint"] in OUTCOME_TIMEPOINTS]
+
+
 def _funnel_table(summary: Mapping[str, Any]) -> Table:
     table = Table(
         "funnel",
@@ -460,7 +467,7 @@ def _funnel_table(summary: Mapping[str, Any]) -> Table:
         table.rows.append(_row({"stage": stage, "count": count, **shown}, hidden))
 
     add("Plans in the cohort", total)
-    for tp in summary["completion"]:
+    for tp in _outcome_rows(summary["completion"]):
         add(f"{tp['label']}: due", tp["due"])
         add(f"{tp['label']}: completed", tp["completed"])
     return table
@@ -656,10 +663,11 @@ def chart_data(summary: Mapping[str, Any]) -> dict[str, Any]:
             for tp in follow_ups
         ],
     }
+    stages = _outcome_rows(summary["completion"])
     funnel = {
-        "labels": [tp["label"] for tp in summary["completion"]],
-        "due": [tp["due"] for tp in summary["completion"]],
-        "completed": [tp["completed"] for tp in summary["completion"]],
+        "labels": [tp["label"] for tp in stages],
+        "due": [tp["due"] for tp in stages],
+        "completed": [tp["completed"] for tp in stages],
         "plans": summary["plans"],
     }
     return {"change": change, "responders": responders, "funnel": funnel}

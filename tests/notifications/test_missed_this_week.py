@@ -20,9 +20,10 @@ def missed_section(html: str) -> str:
 
 
 @pytest.fixture
-def closed_long_ago_and_lately(clock, clinic, clinician):
+def closed_long_ago_and_lately(clock, clinic, clinician, settings):
     """Two baselines: one closed in March, one closed 2 days before "today" (the clock moves to 20 Sep 2026).
     The sweep marks both missed today, as a sweep that did not run for months (or the demo) would."""
+    settings.SAFETY_CHECKS_ENABLED = False  # baselines only: a day 2-3 check would close in the same week
     old = make_injection(PatientFactory(clinic=clinic), clinician, injected_on=dt.date(2026, 3, 2))
     clock.move_to(at(2026, 9, 15))
     recent = make_injection(PatientFactory(clinic=clinic), clinician, injected_on=dt.date(2026, 9, 15))

@@ -48,7 +48,8 @@ def test_lists_an_injections_follow_ups(api_as, clinician, recorded, patient):
         "responder": None,
         "responder_criterion": None,
     }
-    assert data[3]["opens_on"] == "2026-03-30"  # after baseline and the two safety checks
+    assert (data[1]["opens_on"], data[1]["closes_on"]) == ("2026-03-04", "2026-03-06")  # day 2-3 safety check
+    assert data[3]["opens_on"] == "2026-03-30"
     assert data[3]["closes_on"] == "2026-04-23"
 
 
