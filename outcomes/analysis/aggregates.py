@@ -26,6 +26,7 @@ from outcomes.analysis import plan_outcomes
 from outcomes.analysis.cohort import age_band_expression
 from outcomes.analysis.expressions import (
     FOLLOW_UP_TIMEPOINTS,
+    SAME_KNEES_CORE,
     TIMEPOINTS,
     answered_throughout,
     change,
@@ -99,8 +100,11 @@ def _outcome_aggregates(today: dt.date) -> dict[str, Any]:
         aggregates[f"{t}_due"] = Count("pk", filter=is_due(tp, today))
         for m in OUTCOME_MEASURES:
             aggregates |= sums(f"{t}_chg_{m.column}", change(tp, m.column))
-            # The same change over the knees scored at every timepoint (the trajectory of one set of patients).
-            aggregates |= sums(f"{t}_same_{m.column}", change(tp, m.column), answered_throughout(m.column))
+            # The same change over the knees scored at baseline, 1 and 6 months (the trajectory of one set of
+            # patients); at 12 and 24 months, those of them scored then too (later follow-up is young, and products
+            # differ in whether they have it: requiring it would leave almost no knees).
+            same = answered_throughout(m.column, (*SAME_KNEES_CORE, *((tp,) if tp not in SAME_KNEES_CORE else ())))
+            aggregates |= sums(f"{t}_same_{m.column}", change(tp, m.column), same)
             reached = Q(reaches_mcid(tp, m.column, thresholds[m.mcid_key]))
             aggregates[f"{t}_mcid_{m.column}"] = Count("pk", filter=reached)
             if m.pass_key in thresholds:

@@ -81,6 +81,10 @@ def is_due(timepoint: str, today: dt.date) -> Q:
     )
 
 
+# The timepoints every product is followed at: the "same knees" trajectory is the knees scored at all of them.
+SAME_KNEES_CORE: tuple[str, ...] = (Timepoint.BASELINE, Timepoint.ONE_MONTH, Timepoint.SIX_MONTHS)
+
+
 def answered_throughout(column: str, timepoints: tuple[str, ...] = TIMEPOINTS) -> Q:
     """The knee has a score for ``column`` at every one of ``timepoints``: the same knees at every point of a
     trajectory, so a change in the mean is a change in patients, not in who answered."""

@@ -193,7 +193,7 @@ def test_the_generated_client_pages_through_follow_ups_and_flags(api, journey, c
         if not page.next_:
             break
         offset += 4
-    assert page.count == len(seen) == 10  # two plans, five follow-ups each (two of them safety checks)
+    assert page.count == len(seen) == 14  # two BMAC plans: baseline, two safety checks, 1, 6, 12, 24 months
     completed = [f for f in seen if f.status == models.FollowUpStatusEnum.COMPLETED]
     assert {f.timepoint for f in completed} == {models.TimepointEnum.BASELINE, models.TimepointEnum("1m")}
     one_month = next(f for f in completed if f.timepoint != models.TimepointEnum.BASELINE)
