@@ -9,6 +9,7 @@ from django.utils import dateformat
 from registry import plausibility, protocols
 from registry.choices import Alignment, Guidance, InjectionStatus, Knee, Product, Rehabilitation
 from registry.history import HistoricalRecords
+from registry.models.component import short_product
 
 
 def knee_product_day(knee_display: str, product_display: str, day) -> str:
@@ -137,7 +138,29 @@ class Injection(models.Model):
 
     @property
     def staff_label(self) -> str:
-        return knee_product_day(self.get_knee_display(), self.get_product_display(), self.injected_on)
+        return knee_product_day(self.get_knee_display(), self.products_label, self.injected_on)
+
+    # --- Components (registry.models.component): lists prefetch "components", so these cost no query there. ---
+
+    @property
+    def ordered_components(self) -> list:
+        return sorted(self.components.all(), key=lambda c: c.position)
+
+    @property
+    def products_label(self) -> str:
+        """ "BMAC + PRP" for a combined injection, "BMAC" for a single product."""
+        products = [c.product for c in self.ordered_components] or [self.product]
+        return " + ".join(dict.fromkeys(short_product(p) for p in products))
+
+    @property
+    def is_combined(self) -> bool:
+        return len(self.ordered_components) > 1
+
+    @property
+    def total_volume_ml(self) -> Decimal:
+        """All components together: derived, never typed."""
+        components = self.ordered_components
+        return sum((c.volume_ml for c in components), Decimal(0)) if components else self.volume_ml
 
     @classmethod
     def from_db(cls, db, field_names, values):
