@@ -94,9 +94,8 @@ def _component_warnings(components: list[InjectionComponent]) -> list[ComponentW
     for c in components:
         prefix = "" if c.position == 1 else f"components.{c.position}."
         for w in plausibility.warnings(c.product, c.protocol, stored=c.stored_protocol):
-            found.append(
-                ComponentWarning(f"{prefix}{w.code}", w.field, w.message, position=c.position, value=c.protocol[w.field])
-            )
+            value = c.protocol[w.field]
+            found.append(ComponentWarning(f"{prefix}{w.code}", w.field, w.message, position=c.position, value=value))
     return found
 
 
@@ -177,8 +176,10 @@ def _build_components(injection: Injection, specs: list[dict] | None, existing: 
             try:
                 component.full_clean(exclude=["injection"], validate_unique=False)
             except ValidationError as error:
-                label = f"Component {position} ({short_product(component.product)})" if component.product else (
-                    f"Component {position}"
+                label = (
+                    f"Component {position} ({short_product(component.product)})"
+                    if component.product
+                    else (f"Component {position}")
                 )
                 errors += [
                     f"{label}: {m}" if k == "__all__" else f"{label}, {k.replace('_', ' ')}: {m}"

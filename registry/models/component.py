@@ -68,7 +68,8 @@ class InjectionComponent(models.Model):
     def summary(self) -> str:
         """ "PRP 4 mL, intra-articular (superolateral)": one component in one line, for lists and exports."""
         site = f" ({self.site})" if self.site else ""
-        return f"{short_product(self.product)} {plausibility.number(self.volume_ml)} mL, {self.get_route_display()}{site}"
+        volume = plausibility.number(self.volume_ml)
+        return f"{short_product(self.product)} {volume} mL, {self.get_route_display()}{site}"
 
     @classmethod
     def from_db(cls, db, field_names, values):
