@@ -9,7 +9,8 @@ from rest_framework import serializers
 from registry import plausibility, services
 from registry.api.mixins import MAX_ID, RejectUnknownFieldsMixin, RequiredEvenWhenPartialMixin
 from registry.choices import WRITING_ROLES, Pathology, PreviousTreatment, WithdrawalDecision
-from registry.models import Clinic, Injection, Membership, Patient
+from registry.models import Clinic, Injection, InjectionComponent, Membership, Patient
+from registry.models.component import MAX_COMPONENTS
 from registry.protocols import PROTOCOL_FORMS, GovernanceForm, validate_governance, validate_protocol
 from registry.scoping import clinics_for, patients_for
 
@@ -189,6 +190,29 @@ class ProtocolCompletenessSerializer(serializers.Serializer):
 _DECIMAL = {"coerce_to_string": False}
 
 
+_COMPONENTS_HELP = (
+    "What was injected: one or more products (e.g. BMAC with PRP), each with its protocol (keys as for "
+    "`protocol`), volume, route and site. Component 1 is the principal product: the injection's `product`, "
+    "`protocol` and `volume_ml` are component 1's (send them inside the components, or leave `components` out and "
+    "send them as before: they become one intra-articular component). HA, corticosteroid and saline are refused "
+    "intraosseous routes. Unusual values in component n (n > 1) are confirmed as "
+    "`components.<n>.protocol.<field>` in `acknowledged_warnings`; errors in them are listed under `components`. "
+    "On a correction, `components` is the whole list as it should be (component 1's product is fixed)."
+)
+
+
+class InjectionComponentSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
+    """One product of an injection, with its route, site, volume and protocol."""
+
+    protocol = _record_field("The product's protocol record (keys as for the injection's `protocol`).")
+
+    class Meta:
+        model = InjectionComponent
+        fields = ["position", "product", "route", "site", "volume_ml", "protocol"]
+        read_only_fields = ["position"]
+        extra_kwargs = {"volume_ml": _DECIMAL, "route": {"required": False}}
+
+
 class InjectionSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
     """One injection into one knee (given or planned), with its product protocol and the patient-selection
     snapshot on the day. Protocol errors are reported per protocol key."""
@@ -211,6 +235,16 @@ class InjectionSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer)
     protocol = _record_field(_PROTOCOL_HELP)
     governance = _record_field(_GOVERNANCE_HELP)
     protocol_completeness = serializers.SerializerMethodField()
+    components = InjectionComponentSerializer(
+        many=True, required=False, min_length=1, max_length=MAX_COMPONENTS, help_text=_COMPONENTS_HELP
+    )
+    total_volume_ml = serializers.DecimalField(
+        max_digits=6,
+        decimal_places=1,
+        read_only=True,
+        coerce_to_string=False,
+        help_text="All components together (mL).",
+    )
     acknowledged_warnings = serializers.ListField(
         child=serializers.CharField(max_length=80),
         required=False,
@@ -230,12 +264,17 @@ class InjectionSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer)
             "number_in_plan",
             "age_at_injection",
             "protocol_completeness",
+            "components",
+            "total_volume_ml",
             "created_at",
             "acknowledged_warnings",
         ]
         read_only_fields = ["plan", "age_at_injection", "created_at"]
         extra_kwargs = {
-            "volume_ml": _DECIMAL,
+            "product": {"required": False, "help_text": "The principal product (component 1's); required unless "
+                        "`components` is sent."},
+            "volume_ml": {**_DECIMAL, "required": False, "help_text": "Volume of the principal product (component "
+                          "1's); required unless `components` is sent. `total_volume_ml` adds all components."},
             "bmi": _DECIMAL,
             "alignment_degrees": {
                 **_DECIMAL,
@@ -253,11 +292,16 @@ class InjectionSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer)
     def validate(self, attrs):
         errors: dict = {}
         instance: Injection | None = self.instance
-        product = instance.product if instance else attrs["product"]
+        components = attrs.get("components")
+        # Component 1 is the principal product; the service checks each component (and that the two agree).
+        principal = components[0]["product"] if components else None
+        product = instance.product if instance else attrs.get("product", principal)
+        if product is None:
+            raise serializers.ValidationError({"product": ["Required, unless `components` is sent."]})
         # A changed product is refused by the service; checking the record against either product would mislead.
         if attrs.get("product", product) == product:
             stored = instance.protocol if instance else None
-            if instance is None or "protocol" in attrs:
+            if "protocol" in attrs or (instance is None and not components):
                 cleaned, problems = validate_protocol(product, attrs.get("protocol") or {}, stored=stored)
                 if problems:
                     errors["protocol"] = _nested(problems)

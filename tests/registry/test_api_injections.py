@@ -85,6 +85,8 @@ def test_record_returns_the_contract_fields(api_as, clinician, patient):
         "number_in_plan",
         "age_at_injection",
         "protocol_completeness",
+        "components",
+        "total_volume_ml",
         "created_at",
     }
     assert body["id"] == injection.id

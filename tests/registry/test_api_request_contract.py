@@ -57,6 +57,11 @@ def _injection_body(patient, clinician) -> dict:
         "pathology_notes": "Degenerative medial meniscus",
         "clinician": clinician.pk,
         "protocol": dict(BMAC_PROTOCOL),
+        # The same principal product again, as a component (either shape alone is accepted too).
+        "components": [
+            {"product": "bmac", "route": "intra_articular", "site": "superolateral", "volume_ml": 6,
+             "protocol": dict(BMAC_PROTOCOL)},
+        ],  # fmt: skip
         "governance": {},
         "planned_injections": 1,
         "number_in_plan": 1,
