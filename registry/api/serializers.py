@@ -271,10 +271,16 @@ class InjectionSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer)
         ]
         read_only_fields = ["plan", "age_at_injection", "created_at"]
         extra_kwargs = {
-            "product": {"required": False, "help_text": "The principal product (component 1's); required unless "
-                        "`components` is sent."},
-            "volume_ml": {**_DECIMAL, "required": False, "help_text": "Volume of the principal product (component "
-                          "1's); required unless `components` is sent. `total_volume_ml` adds all components."},
+            "product": {
+                "required": False,
+                "help_text": "The principal product (component 1's); required unless `components` is sent.",
+            },
+            "volume_ml": {
+                **_DECIMAL,
+                "required": False,
+                "help_text": "Volume of the principal product (component "
+                "1's); required unless `components` is sent. `total_volume_ml` adds all components.",
+            },
             "bmi": _DECIMAL,
             "alignment_degrees": {
                 **_DECIMAL,

@@ -59,9 +59,14 @@ def _injection_body(patient, clinician) -> dict:
         "protocol": dict(BMAC_PROTOCOL),
         # The same principal product again, as a component (either shape alone is accepted too).
         "components": [
-            {"product": "bmac", "route": "intra_articular", "site": "superolateral", "volume_ml": 6,
-             "protocol": dict(BMAC_PROTOCOL)},
-        ],  # fmt: skip
+            {
+                "product": "bmac",
+                "route": "intra_articular",
+                "site": "superolateral",
+                "volume_ml": 6,
+                "protocol": dict(BMAC_PROTOCOL),
+            },
+        ],
         "governance": {},
         "planned_injections": 1,
         "number_in_plan": 1,
