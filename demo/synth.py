@@ -43,8 +43,8 @@ from outcomes.measures import SCORE_COLUMNS
 from outcomes.models import FollowUp, FollowUpStatus, Submission, SubmissionSource, Timepoint
 from outcomes.schedule import windows
 from outcomes.services import score_columns
-from registry.choices import InjectionStatus, Product
-from registry.models import Injection, Patient, TreatmentPlan
+from registry.choices import InjectionStatus, Product, Route
+from registry.models import Injection, InjectionComponent, Patient, TreatmentPlan
 from registry.protocols import validate_governance, validate_protocol
 from safety import rules as safety_rules
 from safety.choices import FlagStatus
@@ -518,6 +518,12 @@ class Generator:
             ],
             copier,
         )
+        # Each injection is its one component (issue 15), as the service records a single-product injection.
+        self.components = TableWriter(
+            InjectionComponent,
+            ["injection_id", "position", "product", "route", "site", "volume_ml", "protocol"],
+            copier,
+        )
         self.follow_ups = TableWriter(
             FollowUp,
             [
@@ -605,6 +611,7 @@ class Generator:
             self.patients,
             self.plans,
             self.injections,
+            self.components,
             self.follow_ups,
             self.submissions,
             self.evaluations,
@@ -702,7 +709,7 @@ class Generator:
             injected_on = first_on + dt.timedelta(days=gap * (number - 1))
             status = InjectionStatus.GIVEN if injected_on <= self.today else InjectionStatus.PLANNED
             kl_, _age, bmi, alignment_, degrees_, activity, previous, pathology = selection
-            self.injections.add(
+            injection_id = self.injections.add(
                 patient_id,
                 plan_id,
                 number,
@@ -730,6 +737,7 @@ class Generator:
                 created,
                 created,
             )
+            self.components.add(injection_id, 1, product, Route.INTRA_ARTICULAR, "", Decimal(str(volume)), protocol)
         self._follow_ups(clinic, patient_id, plan_id, product, kl, clinician, first_on, recorded_on, withdrawn_at)
         return planned
 
