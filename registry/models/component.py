@@ -102,3 +102,18 @@ class InjectionComponent(models.Model):
                 errors.setdefault(field, []).append(why)
         if errors:
             raise ValidationError(errors)
+
+
+def export_descriptions(injection_ids) -> dict[int, str]:
+    """{injection id: "bmac intra_articular 6.0 mL + prp intra_articular 4.0 mL"}: each injection's components in
+    codes, for exports (one query for a chunk of rows). The site is free text and stays out, as protocol notes do.
+    safety.exports.csv_export writes the same text in SQL: change both together."""
+    described: dict[int, list[str]] = {}
+    rows = (
+        InjectionComponent.objects.filter(injection_id__in=list(injection_ids))
+        .order_by("injection_id", "position")
+        .values_list("injection_id", "product", "route", "volume_ml")
+    )
+    for injection_id, product, route, volume in rows:
+        described.setdefault(injection_id, []).append(f"{product} {route} {volume} mL")
+    return {pk: " + ".join(parts) for pk, parts in described.items()}

@@ -167,6 +167,14 @@ def _protocol(key: str) -> str:
     )
 
 
+def _components() -> str:
+    """registry.models.component.export_descriptions, in SQL: numeric(5,1) prints as Python's Decimal does."""
+    return (
+        "(SELECT string_agg(c.product || ' ' || c.route || ' ' || c.volume_ml::text || ' mL', ' + ' "
+        'ORDER BY c.position) FROM "registry_injectioncomponent" c WHERE c.injection_id = i.id)'
+    )
+
+
 def _age_band() -> str:
     whens = " ".join(
         f"WHEN i.age_at_injection BETWEEN {low} AND {high} THEN {_quote(age_band(low))}" for low, high in AGE_BANDS
@@ -200,6 +208,7 @@ def select_columns() -> list[tuple[str, str]]:
         ("injected_on", _column("index_injection__injected_on")),
         ("days_to_onset", "e.onset_on - i.injected_on"),
         ("product", _column("index_injection__product")),
+        ("components", _components()),
         ("knee", _column("index_injection__knee")),
         ("guidance", _column("index_injection__guidance")),
         ("volume_ml", _column("index_injection__volume_ml")),

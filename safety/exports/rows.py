@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 from django.db.models import QuerySet
 
+from registry.models.component import export_descriptions
 from registry.models.patient import age_band
 from safety.choices import OUTCOME_CODES, RESOLVED_OUTCOMES, SERIOUSNESS_FIELDS, EventStatus
 
@@ -86,6 +87,7 @@ HEADER = [
     "injected_on",
     "days_to_onset",
     "product",
+    "components",  # every product of the injection, with route and volume (product is the principal one)
     "knee",
     "guidance",
     "volume_ml",
@@ -116,7 +118,7 @@ HEADER = [
 ]
 
 
-def _row(values: tuple) -> list:
+def _row(values: tuple, components: str | None = None) -> list:
     v = dict(zip(VALUE_PATHS, values, strict=True))
     protocol = v["index_injection__protocol"] or {}
     injected_on = v["index_injection__injected_on"]
@@ -131,6 +133,7 @@ def _row(values: tuple) -> list:
         injected_on,
         (v["onset_on"] - injected_on).days if injected_on else None,
         v["index_injection__product"],
+        components,
         v["index_injection__knee"],
         v["index_injection__guidance"],
         v["index_injection__volume_ml"],
@@ -163,5 +166,20 @@ def _row(values: tuple) -> list:
 
 def detail_rows(events: QuerySet, *, chunk_size: int = CHUNK_SIZE) -> Iterator[list]:
     """The rows, streamed from the database a chunk at a time."""
+    chunk: list[tuple] = []
     for values in events.values_list(*VALUE_PATHS).iterator(chunk_size=chunk_size):
-        yield _row(values)
+        chunk.append(values)
+        if len(chunk) == chunk_size:
+            yield from _with_components(chunk)
+            chunk = []
+    yield from _with_components(chunk)
+
+
+_INJECTION = VALUE_PATHS.index("index_injection_id")
+
+
+def _with_components(chunk: list[tuple]) -> Iterator[list]:
+    """Rows of one chunk, each with its injection's components (one query a chunk, not one a row)."""
+    described = export_descriptions({values[_INJECTION] for values in chunk}) if chunk else {}
+    for values in chunk:
+        yield _row(values, described.get(values[_INJECTION]))

@@ -246,3 +246,25 @@ def test_other_clinics_auditor_gets_only_the_header(client, varied):
     client.force_login(stranger)
     body = b"".join(client.post(URL, {"format": "csv", "encoding": "utf-8"}).streaming_content)
     assert body == (",".join(HEADER) + "\n").encode()
+
+
+def test_a_combined_injection_names_every_component_the_same_way_in_both_paths(clinician, patient):
+    injection = make_injection(
+        patient,
+        clinician,
+        components=[
+            {"product": "bmac", "route": "intra_articular", "site": "=superolateral", "volume_ml": 6,
+             "protocol": dict(BMAC_PROTOCOL)},
+            {"product": "prp", "volume_ml": Decimal("4.5"), "protocol": dict(PRP_PROTOCOL)},
+            {"product": "bmac", "route": "intraosseous_tibial", "volume_ml": 2, "protocol": dict(BMAC_PROTOCOL)},
+        ],
+    )  # fmt: skip
+    record(clinician, injection)
+    copied, built = both_paths(AdverseEvent.objects.order_by("id"))
+    assert copied == built
+    (row,) = [dict(zip(HEADER, r, strict=True)) for r in list(csv.reader(io.StringIO(copied.decode())))[1:]]
+    assert row["product"] == "bmac"  # the principal product, as before
+    assert row["components"] == (
+        "bmac intra_articular 6.0 mL + prp intra_articular 4.5 mL + bmac intraosseous_tibial 2.0 mL"
+    )
+    assert "superolateral" not in copied.decode()  # free text stays out of exports
