@@ -34,6 +34,7 @@ def attention(request):
         events_for(user)
         .filter(is_serious=True, assessed_at__isnull=True)
         .select_related("patient", "index_injection")
+        .prefetch_related("index_injection__components")  # the staff label names every product ("BMAC + PRP")
         .order_by("onset_on", "id")
     )
     # A window whose last day was 7 or fewer days ago closed this week.
