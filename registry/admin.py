@@ -12,7 +12,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from registry import plausibility, services
 from registry.choices import WRITING_ROLES
 from registry.memberships import membership_grant, role_groups_sync
-from registry.models import Clinic, Injection, Membership, Patient, TreatmentPlan
+from registry.models import Clinic, Injection, InjectionComponent, Membership, Patient, TreatmentPlan
 from registry.protocols import validate_protocol
 from registry.scoping import clinics_for, injections_for, is_administrator, patients_for, plans_for
 
@@ -145,9 +145,27 @@ class InjectionAdminForm(ReasonForm):
         return data
 
 
+class InjectionComponentInline(admin.TabularInline):
+    """What was injected, read only: components change through the injection pages and the API, whose service
+    checks each one (route, protocol, plausibility) and keeps component 1 equal to the injection's own fields."""
+
+    model = InjectionComponent
+    fields = ["position", "product", "route", "site", "volume_ml", "protocol"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Injection)
 class InjectionAdmin(ScopedAdmin):
     form = InjectionAdminForm
+    inlines = [InjectionComponentInline]
     list_display = ["__str__", "patient", "status", "clinician", "injected_on"]
     list_filter = ["product", "status", "knee"]
     search_fields = ["patient__registry_number"]
