@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from registry import plausibility, signals
+from registry import plausibility, selection, signals
 from registry.choices import InjectionStatus, WithdrawalDecision
 from registry.models import Clinic, Injection, Patient, TreatmentPlan
 from registry.models.patient import new_registry_number
@@ -41,10 +41,7 @@ INJECTION_FIELDS: tuple[str, ...] = (
     "volume_ml",
     "rehabilitation",
     "rehabilitation_notes",
-    "kl_grade",
-    "bmi",
-    "alignment",
-    "alignment_degrees",
+    *selection.FIELDS,
     "activity_level",
     "previous_treatments",
     "pathology",
@@ -57,28 +54,36 @@ INJECTION_FIXED_FIELDS = {"knee", "product"}
 
 
 class UnconfirmedWarnings(ValidationError):
-    """Unusual values (registry.plausibility) that nobody confirmed: nothing was saved. ``warnings`` says which;
-    each is confirmed by passing its ``code`` in ``acknowledged_warnings``."""
+    """Unusual values (registry.plausibility, registry.selection) that nobody confirmed: nothing was saved.
+    ``warnings`` says which; each is confirmed by passing its ``code`` in ``acknowledged_warnings``."""
 
     def __init__(self, warnings: list[plausibility.Warning]):
         self.warnings = warnings
-        super().__init__(
-            {
-                "protocol": [f"{w.field}: {w.message}" for w in warnings],
-                "acknowledged_warnings": [w.code for w in warnings],
-            }
-        )
+        messages: dict[str, list[str]] = {}
+        for w in warnings:
+            if w.code.startswith("selection."):  # an injection field: the message goes beside it
+                messages.setdefault(w.field, []).append(w.message)
+            else:
+                messages.setdefault("protocol", []).append(f"{w.field}: {w.message}")
+        super().__init__({**messages, "acknowledged_warnings": [w.code for w in warnings]})
 
 
 def _confirmed(injection: Injection, acknowledged: Collection[str], *, reason: str) -> str:
-    """Refuse unusual protocol values nobody confirmed; return the audit reason, naming those confirmed."""
-    warnings = plausibility.warnings(injection.product, injection.protocol, stored=injection.stored_protocol)
+    """Refuse unusual values nobody confirmed; return the audit reason, naming those confirmed."""
+    warnings = [
+        *plausibility.warnings(injection.product, injection.protocol, stored=injection.stored_protocol),
+        *injection.selection_check(age=injection.age_at_injection)[1],
+    ]
     unconfirmed = [w for w in warnings if w.code not in set(acknowledged)]
     if unconfirmed:
         raise UnconfirmedWarnings(unconfirmed)
     if not warnings:
         return reason
-    values = ", ".join(f"{w.field} {plausibility.number(injection.protocol[w.field])}" for w in warnings)
+
+    def value(w: plausibility.Warning):
+        return getattr(injection, w.field) if w.code.startswith("selection.") else injection.protocol[w.field]
+
+    values = ", ".join(f"{w.field} {plausibility.number(value(w))}" for w in warnings)
     return f"{reason} (unusual values confirmed: {values})"
 
 

@@ -219,16 +219,18 @@ def _error_summary(form, *fieldsets) -> list[dict]:
     return summary
 
 
-def _unusual(request, unconfirmed: services.UnconfirmedWarnings | None, protocol_form) -> list[dict]:
+def _unusual(request, unconfirmed: services.UnconfirmedWarnings | None, protocol_form, form) -> list[dict]:
     """Put each unusual value's warning next to its field, and list them for the confirm checkboxes."""
     if unconfirmed is None:
         return []
     acknowledged = set(request.POST.getlist("acknowledged_warnings"))
     items = []
     for warning in unconfirmed.warnings:
-        field = protocol_form.fields.get(warning.field)
-        protocol_form.add_error(warning.field if field else None, warning.message)
-        typed = protocol_form[warning.field].data if field else ""
+        # Selection factors (registry.selection) are on the injection's own form; the rest on the protocol's.
+        on = form if warning.code.startswith("selection.") else protocol_form
+        field = on.fields.get(warning.field)
+        on.add_error(warning.field if field else None, warning.message)
+        typed = on[warning.field].data if field else ""
         unit = getattr(field, "unit", "")
         items.append(
             {
@@ -309,7 +311,7 @@ def injection_new(request: HttpRequest, registry_number: str) -> HttpResponse:
         protocol_by_product=protocol_by_product,
         governance=governance,
         chosen=chosen,
-        unusual=_unusual(request, unconfirmed, protocol_form),
+        unusual=_unusual(request, unconfirmed, protocol_form, form),
     )
 
 
@@ -360,7 +362,7 @@ def injection_edit(request: HttpRequest, pk: int) -> HttpResponse:
         governance=governance,
         chosen=product,
         injection=injection,
-        unusual=_unusual(request, unconfirmed, protocol_form),
+        unusual=_unusual(request, unconfirmed, protocol_form, form),
     )
 
 
