@@ -154,7 +154,7 @@ class SelectionFactors(models.Model):
                 return ", ".join(labels.get(v, v) for v in value)
             if name == "kl_radiograph_on":
                 return dateformat.format(value, "j M Y")
-            return getattr(self, f"get_{name}_display")() if name in selection.CHOICES else str(value)
+            return getattr(self, f"get_{name}_display")() if self._meta.get_field(name).choices else str(value)
 
         bmi = f"{self.bmi} kg/m²" if self.bmi is not None else self.get_bmi_status_display()
         if self.bmi_status == BmiStatus.NOT_MEASURED and self.bmi_not_measured_reason:
