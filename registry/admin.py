@@ -138,11 +138,14 @@ class InjectionAdminForm(ReasonForm):
             record = data.get("protocol", instance.protocol)
             protocol = validate_protocol(instance.product, record, stored=instance.stored_protocol)[0]
             found = plausibility.warnings(instance.product, protocol, stored=instance.stored_protocol)
-            found += self._unusual_selection(data)
-            if found and not data.get("confirm_unusual_values"):
-                self.add_error("protocol", [f"{w.field}: {w.message}" for w in found])
+            unusual_selection = self._unusual_selection(data)
+            if (found or unusual_selection) and not data.get("confirm_unusual_values"):
+                if found:
+                    self.add_error("protocol", [f"{w.field}: {w.message}" for w in found])
+                for w in unusual_selection:  # beside its own field
+                    self.add_error(w.field, w.message)
                 self.add_error("confirm_unusual_values", "Tick this once you have checked the unusual values.")
-            self.acknowledged_warnings = [w.code for w in found]
+            self.acknowledged_warnings = [w.code for w in [*found, *unusual_selection]]
         return data
 
     def _unusual_selection(self, data: dict) -> list:

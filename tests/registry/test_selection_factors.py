@@ -9,11 +9,14 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.urls import reverse
+from drf_spectacular.generators import SchemaGenerator
 
 from registry import selection
+from registry.memberships import membership_grant
 from registry.models import Injection
 from registry.services import UnconfirmedWarnings, injection_update
-from tests.factories import BMAC_PROTOCOL, make_injection
+from tests.factories import BMAC_PROTOCOL, UserFactory, make_injection
+from tests.registry.test_admin import injection_admin_data
 
 DAY = dt.date(2026, 3, 2)  # the factory's injection date
 
@@ -262,8 +265,6 @@ def test_api_refuses_by_field_and_asks_to_confirm_unusual_values(api_as, clinici
 
 
 def test_the_schema_documents_the_factors_with_their_rules():
-    from drf_spectacular.generators import SchemaGenerator
-
     schema = SchemaGenerator().get_schema(request=None, public=True)
     fields = schema["components"]["schemas"]["InjectionRequest"]["properties"]
     for name in selection.NEW_FIELDS:
@@ -421,3 +422,24 @@ def test_migration_marks_missing_bmi_not_recorded_and_the_record_still_opens_and
     response = client.post(edit, data)
     assert response.status_code == 302, response.context["form"].errors
     assert Injection.objects.get(pk=legacy.pk).smoking == "never"
+
+
+@pytest.mark.django_db
+def test_the_admin_asks_to_confirm_an_unusual_factor_beside_its_field(client, clinic, injection):
+    user = UserFactory(username="admin_selection")
+    membership_grant(user=user, clinic=clinic, role="clinician")
+    client.force_login(user)
+    url = reverse("admin:registry_injection_change", args=[injection.pk])
+    data = injection_admin_data(injection, effusion="present", effusion_aspirated_ml="150", change_reason="Tapped")
+    response = client.post(url, data)
+    assert response.status_code == 200
+    form = response.context["adminform"].form
+    assert "above the usual 120 mL" in form.errors["effusion_aspirated_ml"][0]
+    assert "protocol" not in form.errors
+    injection.refresh_from_db()
+    assert injection.effusion_aspirated_ml is None
+    response = client.post(url, {**data, "confirm_unusual_values": "on"})
+    assert response.status_code == 302
+    injection.refresh_from_db()
+    assert injection.effusion_aspirated_ml == Decimal("150")
+    assert "effusion_aspirated_ml 150" in injection.history.first().history_change_reason
