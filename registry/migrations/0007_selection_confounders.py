@@ -177,12 +177,12 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='historicalinjection',
             name='bmi',
-            field=models.DecimalField(blank=True, decimal_places=1, help_text='Refused outside 12–80 kg/m².', max_digits=4, null=True, validators=[django.core.validators.MinValueValidator(Decimal('12')), django.core.validators.MaxValueValidator(Decimal('80'))], verbose_name='BMI (kg/m²)'),
+            field=models.DecimalField(blank=True, decimal_places=1, help_text='Required when measured. Refused outside 12–80 kg/m².', max_digits=4, null=True, validators=[django.core.validators.MinValueValidator(Decimal('12')), django.core.validators.MaxValueValidator(Decimal('80'))], verbose_name='BMI (kg/m²)'),
         ),
         migrations.AlterField(
             model_name='injection',
             name='bmi',
-            field=models.DecimalField(blank=True, decimal_places=1, help_text='Refused outside 12–80 kg/m².', max_digits=4, null=True, validators=[django.core.validators.MinValueValidator(Decimal('12')), django.core.validators.MaxValueValidator(Decimal('80'))], verbose_name='BMI (kg/m²)'),
+            field=models.DecimalField(blank=True, decimal_places=1, help_text='Required when measured. Refused outside 12–80 kg/m².', max_digits=4, null=True, validators=[django.core.validators.MinValueValidator(Decimal('12')), django.core.validators.MaxValueValidator(Decimal('80'))], verbose_name='BMI (kg/m²)'),
         ),
         migrations.AddConstraint(
             model_name='injection',

@@ -66,7 +66,7 @@ class SelectionFactors(models.Model):
         null=True,
         blank=True,
         validators=_between("bmi"),
-        help_text=_LIMITS["bmi"].describe(),
+        help_text="Required when measured. " + _LIMITS["bmi"].describe(),
     )
     bmi_not_measured_reason = models.CharField(
         "why BMI was not measured", max_length=200, blank=True, help_text="Optional, e.g. “no scales in clinic”."
