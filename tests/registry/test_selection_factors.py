@@ -312,6 +312,8 @@ def test_the_form_has_an_accessible_fieldset_with_units(client, clinician, patie
     assert '<span class="unit" aria-hidden="true">months</span>' in text
     assert 'name="kl_compartments" value="patellofemoral"' in text
     assert "Not recorded (before BMI was required)" not in text  # never offered for a new injection
+    assert "<legend>BMI</legend>" in text  # required: not marked "(optional)"
+    assert 'for="id_bmi">BMI (kg/m²)</label>' in text
     assert '<option value="" selected>Not recorded</option>' in text
 
 
