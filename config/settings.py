@@ -256,6 +256,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "WithdrawalDecisionEnum": "registry.choices.WithdrawalDecision",
         "InjectionStatusEnum": "registry.choices.InjectionStatus",
+        "YesNoUnknownEnum": "registry.selection.YesNoUnknown",
         "AdverseEventSourceEnum": "safety.choices.EventSource",
     },
 }

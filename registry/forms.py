@@ -8,7 +8,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 
-from registry import services
+from registry import selection, services
 from registry.choices import WRITING_ROLES, Pathology, PreviousTreatment, Route, WithdrawalDecision
 from registry.models import Clinic, Injection, InjectionComponent, Patient
 from registry.models.component import MAX_COMPONENTS
@@ -98,9 +98,52 @@ class WithdrawConsentForm(forms.Form):
     )
 
 
+# --- Selection and risk factors (registry.selection): widgets and choices, reusable by any form holding them ---
+SELECTION_WIDGETS = {
+    "kl_radiograph_on": DATE,
+    "bmi_status": forms.RadioSelect,
+    "symptom_duration_months": forms.NumberInput(attrs={"inputmode": "numeric"}),
+    "effusion_aspirated_ml": forms.NumberInput(attrs={"inputmode": "decimal", "step": "any"}),
+    "bmi": forms.NumberInput(attrs={"inputmode": "decimal", "step": "any"}),
+}
+_SELECTION_UNITS = {"bmi": "kg/m²", "symptom_duration_months": "months", "effusion_aspirated_ml": "mL"}
+
+
+def compartments_field() -> forms.MultipleChoiceField:
+    return forms.MultipleChoiceField(
+        label="Compartments with OA",
+        choices=selection.Compartment.choices,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text="Every compartment the grade describes.",
+    )
+
+
+def selection_fields_prepare(form: forms.Form) -> None:
+    """Units beside the numbers; a blank choice reads "Not recorded"; "Not recorded (before BMI was required)" is
+    offered only to a record that already has it."""
+    for name, unit in _SELECTION_UNITS.items():
+        if name in form.fields:
+            form.fields[name].unit = unit
+    for name in selection.CHOICES:
+        field = form.fields.get(name)
+        if field is not None and name != "bmi_status":
+            field.choices = [("", "Not recorded"), *[c for c in field.choices if c[0] != ""]]
+    if "bmi_status" in form.fields:
+        kept = selection.BmiStatus.NOT_RECORDED in (form.initial.get("bmi_status"), form["bmi_status"].data)
+        # Unanswered, BMI counts as measured: then the BMI itself is asked for, so it is never silently blank.
+        form.fields["bmi_status"].required = False
+        form.fields["bmi_status"].empty_value = selection.BmiStatus.MEASURED
+        form.fields["bmi_status"].choices = [
+            (value, label)
+            for value, label in selection.BmiStatus.choices
+            if value != selection.BmiStatus.NOT_RECORDED or kept
+        ]
+
+
 # The service's injection fields less those this form builds itself: the two choice lists (multiple-choice
 # fields below) and the protocol and governance records (their own fieldsets, registry.protocols).
-_BUILT_HERE = ("previous_treatments", "pathology", "protocol", "governance")
+_BUILT_HERE = ("previous_treatments", "pathology", "kl_compartments", "protocol", "governance")
 INJECTION_FIELDS = [name for name in services.INJECTION_FIELDS if name not in _BUILT_HERE]
 
 
@@ -114,6 +157,7 @@ class InjectionForm(
             "injected_on": DATE,
             "rehabilitation_notes": forms.Textarea(attrs={"rows": 2}),
             "pathology_notes": forms.Textarea(attrs={"rows": 2}),
+            **SELECTION_WIDGETS,
         },
     )
 ):
@@ -129,6 +173,7 @@ class InjectionForm(
         widget=forms.CheckboxSelectMultiple,
         required=False,
     )
+    kl_compartments = compartments_field()
     planned_injections = forms.IntegerField(
         label="Injections planned in this course",
         min_value=1,
@@ -171,6 +216,7 @@ class InjectionForm(
             self.fields[name].choices = [c for c in self.fields[name].choices if c[0] != ""]
         self.fields["product"].choices = [("", "Choose the product"), *self.fields["product"].choices[1:]]
         self.fields["kl_grade"].widget.attrs.update(min=0, max=4)
+        selection_fields_prepare(self)
 
     def clean(self):
         data = super().clean()

@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from registry import plausibility, signals
+from registry import plausibility, selection, signals
 from registry.choices import InjectionStatus, Route, WithdrawalDecision
 from registry.models import Clinic, Injection, InjectionComponent, Patient, TreatmentPlan
 from registry.models.component import MAX_COMPONENTS, route_problem, short_product
@@ -43,10 +43,7 @@ INJECTION_FIELDS: tuple[str, ...] = (
     "volume_ml",
     "rehabilitation",
     "rehabilitation_notes",
-    "kl_grade",
-    "bmi",
-    "alignment",
-    "alignment_degrees",
+    *selection.FIELDS,
     "activity_level",
     "previous_treatments",
     "pathology",
@@ -75,14 +72,16 @@ class ComponentWarning(plausibility.Warning):
 
 
 class UnconfirmedWarnings(ValidationError):
-    """Unusual values (registry.plausibility) that nobody confirmed: nothing was saved. ``warnings`` says which;
-    each is confirmed by passing its ``code`` in ``acknowledged_warnings``."""
+    """Unusual values (registry.plausibility, registry.selection) that nobody confirmed: nothing was saved.
+    ``warnings`` says which; each is confirmed by passing its ``code`` in ``acknowledged_warnings``."""
 
     def __init__(self, warnings: list[ComponentWarning]):
         self.warnings = warnings
         errors: dict[str, list[str]] = {}
         for w in warnings:
-            if w.position == 1:
+            if w.code.startswith("selection."):  # an injection field: the message goes beside it
+                errors.setdefault(w.field, []).append(w.message)
+            elif w.position == 1:
                 errors.setdefault("protocol", []).append(f"{w.field}: {w.message}")
             else:
                 errors.setdefault("components", []).append(f"Component {w.position}: {w.field}: {w.message}")
@@ -99,16 +98,27 @@ def _component_warnings(components: list[InjectionComponent]) -> list[ComponentW
     return found
 
 
-def _confirmed(components: list[InjectionComponent], acknowledged: Collection[str], *, reason: str) -> str:
-    """Refuse unusual protocol values nobody confirmed; return the audit reason, naming those confirmed."""
-    warnings = _component_warnings(components)
+def _selection_warnings(injection: Injection) -> list[ComponentWarning]:
+    """Unusual selection factors (registry.selection): injection fields, not a component's (position 0)."""
+    return [
+        ComponentWarning(w.code, w.field, w.message, position=0, value=getattr(injection, w.field))
+        for w in injection.selection_check(age=injection.age_at_injection)[1]
+    ]
+
+
+def _confirmed(
+    injection: Injection, components: list[InjectionComponent], acknowledged: Collection[str], *, reason: str
+) -> str:
+    """Refuse unusual values (protocols and selection factors) nobody confirmed; return the audit reason, naming
+    those confirmed."""
+    warnings = [*_component_warnings(components), *_selection_warnings(injection)]
     unconfirmed = [w for w in warnings if w.code not in set(acknowledged)]
     if unconfirmed:
         raise UnconfirmedWarnings(unconfirmed)
     if not warnings:
         return reason
     values = ", ".join(
-        f"{'' if w.position == 1 else f'component {w.position} '}{w.field} {plausibility.number(w.value)}"
+        f"{f'component {w.position} ' if w.position > 1 else ''}{w.field} {plausibility.number(w.value)}"
         for w in warnings
     )
     return f"{reason} (unusual values confirmed: {values})"
@@ -365,7 +375,7 @@ def injection_record(
     injection.protocol = validate_protocol(injection.product, injection.protocol)[0]
     injection.governance = validate_governance(injection.product, injection.governance)[0]
     parts = _build_components(injection, specs, [])
-    reason = _confirmed(parts, acknowledged_warnings, reason="Injection recorded")
+    reason = _confirmed(injection, parts, acknowledged_warnings, reason="Injection recorded")
     _save(injection, by=by, reason=reason)
     _save_components(injection, parts, by=by, reason=reason)
     signals.injection_recorded.send(sender=Injection, injection=injection)
@@ -403,7 +413,7 @@ def injection_update(
     injection.protocol = validate_protocol(injection.product, injection.protocol, stored=injection.stored_protocol)[0]
     injection.governance = validate_governance(injection.product, injection.governance)[0]
     parts = _build_components(injection, specs, list(injection.components.all()))
-    reason = _confirmed(parts, acknowledged_warnings, reason=reason)
+    reason = _confirmed(injection, parts, acknowledged_warnings, reason=reason)
     _save(injection, by=by, reason=reason)
     _save_components(injection, parts, by=by, reason=reason)
     if injection.injected_on != previous_date:

@@ -256,7 +256,9 @@ def _error_summary(form, *fieldsets) -> list[dict]:
     return summary
 
 
-def _unusual(request, unconfirmed: services.UnconfirmedWarnings | None, protocol_form, components=()) -> list[dict]:
+def _unusual(
+    request, unconfirmed: services.UnconfirmedWarnings | None, protocol_form, form, components=()
+) -> list[dict]:
     """Put each unusual value's warning next to its field, and list them for the confirm checkboxes."""
     if unconfirmed is None:
         return []
@@ -265,17 +267,22 @@ def _unusual(request, unconfirmed: services.UnconfirmedWarnings | None, protocol
     items = []
     for warning in unconfirmed.warnings:
         position = getattr(warning, "position", 1)
-        form = protocol_form if position == 1 else by_position.get(position)
-        field = form.fields.get(warning.field) if form is not None else None
-        if form is not None:
-            form.add_error(warning.field if field else None, warning.message)
-        typed = form[warning.field].data if field else ""
+        # Selection factors (registry.selection) are on the injection's own form; protocol values on their
+        # component's protocol form.
+        if warning.code.startswith("selection."):
+            on = form
+        else:
+            on = protocol_form if position == 1 else by_position.get(position)
+        field = on.fields.get(warning.field) if on is not None else None
+        if on is not None:
+            on.add_error(warning.field if field else None, warning.message)
+        typed = on[warning.field].data if field else ""
         unit = getattr(field, "unit", "")
         label = field.label if field else warning.field
         items.append(
             {
                 "code": warning.code,
-                "label": label if position == 1 else f"Product {position}: {label}",
+                "label": label if position <= 1 else f"Product {position}: {label}",
                 "value": f"{typed} {unit}".strip(),
                 "acknowledged": warning.code in acknowledged,
             }
@@ -370,7 +377,7 @@ def _save_injection(request, save, *, form, protocol_form, governance, product, 
     try:
         return save(payload, component_list), []
     except services.UnconfirmedWarnings as warnings:
-        return None, _unusual(request, warnings, protocol_form, components)
+        return None, _unusual(request, warnings, protocol_form, form, components)
     except ValidationError as error:
         service_errors_onto(error, form=form, others={"protocol": protocol_form, "governance": governance})
         return None, []

@@ -6,7 +6,7 @@ from django_countries.serializers import CountryFieldMixin
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from registry import plausibility, services
+from registry import plausibility, selection, services
 from registry.api.mixins import MAX_ID, RejectUnknownFieldsMixin, RequiredEvenWhenPartialMixin
 from registry.choices import WRITING_ROLES, Pathology, PreviousTreatment, WithdrawalDecision
 from registry.models import Clinic, Injection, InjectionComponent, Membership, Patient
@@ -107,9 +107,10 @@ _PROTOCOL_HELP = (
     + "."
 )
 _ACKNOWLEDGED_HELP = (
-    'Codes of the unusual values you have checked and confirm, e.g. ["protocol.tnc_per_ml"]. Without them a '
-    "write with an unusual value answers 400: the message is under the protocol key, and `acknowledged_warnings` "
-    "lists the codes to send back with the same values."
+    'Codes of the unusual values you have checked and confirm, e.g. ["protocol.tnc_per_ml", '
+    '"selection.effusion_aspirated_ml"]. Without them a write with an unusual value answers 400: the message is '
+    "under the protocol key (or the selection field's own key), and `acknowledged_warnings` lists the codes to "
+    "send back with the same values."
 )
 _GOVERNANCE_HELP = (
     "Study governance; required for exosome injections. Keys: " + ", ".join(GovernanceForm.base_fields) + "."
@@ -188,6 +189,31 @@ class ProtocolCompletenessSerializer(serializers.Serializer):
 
 
 _DECIMAL = {"coerce_to_string": False}
+_CONFIRM = " Outside the usual range a write answers 400 until the field's code (`selection.<field>`) is in "
+_SELECTION_KWARGS = {
+    "bmi_status": {
+        "help_text": "`measured` (give `bmi`) or `not_measured` (no `bmi`; `bmi_not_measured_reason` optional). "
+        "`not_recorded` marks injections recorded before BMI was required and cannot be chosen for a new one."
+    },
+    "bmi": {**_DECIMAL, "help_text": "kg/m²; required when `bmi_status` is `measured`, empty otherwise. "
+            + selection.LIMITS["bmi"].describe()},
+    "effusion_aspirated_ml": {
+        **_DECIMAL,
+        "help_text": "mL aspirated before injecting; only with `effusion` = `present`. "
+        + selection.LIMITS["effusion_aspirated_ml"].describe()
+        + _CONFIRM
+        + "`acknowledged_warnings`.",
+    },
+    "kl_radiograph_on": {
+        "help_text": "Date of the radiograph graded: not after `injected_on`. More than 12 months before it,"
+        + _CONFIRM
+        + "`acknowledged_warnings`."
+    },
+    "symptom_duration_months": {"help_text": "Months since symptoms began; null if not known. "
+                                + selection.LIMITS["symptom_duration_months"].describe()},
+    "alignment_method": {"help_text": "How `alignment` was measured: required when alignment is given."},
+    "immunosuppression_reason": {"help_text": "Required when `immunosuppression` is `yes`, empty otherwise."},
+}  # fmt: skip
 
 
 _COMPONENTS_HELP = (
@@ -232,6 +258,13 @@ class InjectionSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer)
         child=serializers.ChoiceField(choices=PreviousTreatment.choices), required=False
     )
     pathology = serializers.ListField(child=serializers.ChoiceField(choices=Pathology.choices), required=False)
+    # Selection and risk factors (registry.selection): their rules are the model's, reported per field.
+    kl_compartments = serializers.ListField(
+        child=serializers.ChoiceField(choices=selection.Compartment.choices),
+        required=False,
+        max_length=len(selection.Compartment.values),
+        help_text="Compartments the KL grade describes, each once.",
+    )
     protocol = _record_field(_PROTOCOL_HELP)
     governance = _record_field(_GOVERNANCE_HELP)
     protocol_completeness = serializers.SerializerMethodField()
@@ -281,12 +314,12 @@ class InjectionSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer)
                 "help_text": "Volume of the principal product (component "
                 "1's); required unless `components` is sent. `total_volume_ml` adds all components.",
             },
-            "bmi": _DECIMAL,
             "alignment_degrees": {
                 **_DECIMAL,
                 "help_text": "Degrees of deformity: required when `alignment` is varus or valgus, none when neutral.",
             },
             "number_in_plan": {"max_value": 10, "help_text": "Which injection of the plan this is (1 = first)."},
+            **_SELECTION_KWARGS,
         }
         validators: list = []  # plan/stage uniqueness is the service's to check
 

@@ -7,9 +7,10 @@ from django.db import models
 from django.utils import dateformat
 
 from registry import plausibility, protocols
-from registry.choices import Alignment, Guidance, InjectionStatus, Knee, Product, Rehabilitation
+from registry.choices import Guidance, InjectionStatus, Knee, Product, Rehabilitation
 from registry.history import HistoricalRecords
 from registry.models.component import short_product
+from registry.models.selection import SelectionFactors, selection_constraints
 
 
 def knee_product_day(knee_display: str, product_display: str, day) -> str:
@@ -54,7 +55,7 @@ class TreatmentPlan(models.Model):
         return self.injections.order_by("number_in_plan").first()
 
 
-class Injection(models.Model):
+class Injection(SelectionFactors):
     patient = models.ForeignKey("registry.Patient", on_delete=models.PROTECT, related_name="injections")
     plan = models.ForeignKey(TreatmentPlan, on_delete=models.PROTECT, related_name="injections")
     number_in_plan = models.PositiveSmallIntegerField(default=1, validators=[MinValueValidator(1)])
@@ -81,27 +82,8 @@ class Injection(models.Model):
     rehabilitation_notes = models.TextField(blank=True)
 
     # Patient-selection snapshot on the day: what the knee and patient were like when treated.
-    kl_grade = models.PositiveSmallIntegerField(
-        "Kellgren-Lawrence grade", validators=[MaxValueValidator(4)], help_text="0-4, from the index knee X-ray."
-    )
+    # kl_grade, bmi, alignment and the other selection factors: SelectionFactors (registry.selection).
     age_at_injection = models.PositiveSmallIntegerField(editable=False)
-    bmi = models.DecimalField(
-        "BMI",
-        max_digits=4,
-        decimal_places=1,
-        null=True,
-        blank=True,
-        validators=[MinValueValidator(Decimal("12")), MaxValueValidator(Decimal("80"))],
-    )
-    alignment = models.CharField(max_length=8, choices=Alignment.choices, blank=True)
-    alignment_degrees = models.DecimalField(
-        "deformity (degrees)",
-        max_digits=3,
-        decimal_places=1,
-        null=True,
-        blank=True,
-        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("30"))],
-    )
     activity_level = models.PositiveSmallIntegerField(
         "activity level (Tegner 0-10)", null=True, blank=True, validators=[MaxValueValidator(10)]
     )
@@ -131,6 +113,7 @@ class Injection(models.Model):
                 condition=models.Q(status__in=InjectionStatus.values), name="injection_status_valid"
             ),
             models.CheckConstraint(condition=models.Q(kl_grade__lte=4), name="injection_kl_grade_0_4"),
+            *selection_constraints("injection"),
         ]
 
     def __str__(self) -> str:
@@ -175,7 +158,7 @@ class Injection(models.Model):
     stored_volume_ml: Decimal | None = None
 
     def clean(self) -> None:
-        errors: dict[str, list[str]] = {}
+        errors: dict[str, list[str]] = dict(self.selection_check(age=self.age_at_injection)[0])
         checked = protocols.validate_protocol(self.product, self.protocol, stored=self.stored_protocol)
         for field, messages in checked[1].items():
             errors.setdefault("protocol", []).extend(f"{field}: {m}" for m in messages)

@@ -32,7 +32,7 @@ from registry.downloads import BOM
 from registry.models import Clinic, Injection, Patient
 from registry.models.patient import AGE_BANDS, age_band
 from safety.choices import OUTCOME_CODES, RESOLVED_OUTCOMES, SERIOUSNESS_FIELDS, EventStatus
-from safety.exports.rows import HEADER, PROTOCOL_COLUMNS, detail_rows
+from safety.exports.rows import HEADER, PROTOCOL_COLUMNS, SELECTION_COLUMNS, detail_rows
 from safety.models import AdverseEvent
 
 CHUNK_BYTES = 64 * 1024
@@ -175,6 +175,13 @@ def _components() -> str:
     )
 
 
+def _selection(name: str) -> str:
+    if name == "kl_compartments":  # a JSON list of codes, joined as rows._listed joins it
+        codes = "SELECT c FROM jsonb_array_elements_text(i.kl_compartments) WITH ORDINALITY AS t(c, n) ORDER BY n"
+        return f"NULLIF(array_to_string(ARRAY({codes}), ';'), '')"
+    return _column(f"index_injection__{name}")
+
+
 def _age_band() -> str:
     whens = " ".join(
         f"WHEN i.age_at_injection BETWEEN {low} AND {high} THEN {_quote(age_band(low))}" for low, high in AGE_BANDS
@@ -214,6 +221,7 @@ def select_columns() -> list[tuple[str, str]]:
         ("volume_ml", _column("index_injection__volume_ml")),
         ("kl_grade", _column("index_injection__kl_grade")),
         ("bmi", _column("index_injection__bmi")),
+        *((name, _selection(name)) for name in SELECTION_COLUMNS),
         *((name, _protocol(name)) for name in PROTOCOL_COLUMNS),
         ("source", _column("source")),
         ("flag_id", _column("flag_id")),

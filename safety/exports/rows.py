@@ -13,11 +13,15 @@ from collections.abc import Iterator
 
 from django.db.models import QuerySet
 
+from registry import selection
 from registry.models.component import export_descriptions
 from registry.models.patient import age_band
 from safety.choices import OUTCOME_CODES, RESOLVED_OUTCOMES, SERIOUSNESS_FIELDS, EventStatus
 
 CHUNK_SIZE = 2000
+
+# Selection and risk factors of the index injection (registry.selection), free text left out.
+SELECTION_COLUMNS = tuple(f for f in selection.NEW_FIELDS if f not in selection.FREE_TEXT)
 
 # Protocol essentials worth comparing across events (each product fills its own; the others stay empty).
 PROTOCOL_COLUMNS = (
@@ -54,6 +58,7 @@ VALUE_PATHS = (
     "index_injection__volume_ml",
     "index_injection__kl_grade",
     "index_injection__bmi",
+    *(f"index_injection__{name}" for name in SELECTION_COLUMNS),
     "index_injection__protocol",
     "source",
     "flag_id",
@@ -93,6 +98,7 @@ HEADER = [
     "volume_ml",
     "kl_grade",
     "bmi",
+    *SELECTION_COLUMNS,
     *PROTOCOL_COLUMNS,
     "source",
     "flag_id",
@@ -118,6 +124,11 @@ HEADER = [
 ]
 
 
+def _listed(value):
+    """A list of codes (the KL compartments) as one cell, "medial;patellofemoral"; empty as nothing."""
+    return (";".join(value) or None) if isinstance(value, list) else value
+
+
 def _row(values: tuple, components: str | None = None) -> list:
     v = dict(zip(VALUE_PATHS, values, strict=True))
     protocol = v["index_injection__protocol"] or {}
@@ -139,6 +150,7 @@ def _row(values: tuple, components: str | None = None) -> list:
         v["index_injection__volume_ml"],
         v["index_injection__kl_grade"],
         v["index_injection__bmi"],
+        *(_listed(v[f"index_injection__{name}"]) for name in SELECTION_COLUMNS),
         *(protocol.get(name) for name in PROTOCOL_COLUMNS),
         v["source"],
         v["flag_id"],

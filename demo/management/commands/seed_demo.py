@@ -24,6 +24,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from demo import showcase, synth
+from demo.selection import selection_factors
 from registry.choices import InjectionStatus, Role
 from registry.models import Clinic, Injection
 from registry.services import injection_record, patient_enrol
@@ -240,6 +241,10 @@ def _injection_data(rng: random.Random, plan: dict, *, injected_on: dt.date, cli
         "pathology": rng.choice([[], [], ["meniscal_tear"], ["bone_marrow_lesion"]]),
         "protocol": dict(protocol),
     }
+    # Their own generator (seeded by this injection), so the rest of the demo draws what it drew before.
+    own = random.Random(f"selection {plan['product']} {injected_on} {knee} {data['bmi']} {data['kl_grade']}")
+    today = timezone.localdate()
+    data.update(selection_factors(own, injected_on=injected_on, today=today, alignment=alignment, bmi=data["bmi"]))
     if plan.get("governance"):
         data["governance"] = dict(plan["governance"])
     return data
