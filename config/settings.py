@@ -256,9 +256,9 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "WithdrawalDecisionEnum": "registry.choices.WithdrawalDecision",
         "InjectionStatusEnum": "registry.choices.InjectionStatus",
+        "YesNoUnknownEnum": "registry.selection.YesNoUnknown",
         "AdverseEventSourceEnum": "safety.choices.EventSource",
         "CausalityEnum": "safety.choices.Causality",
-        "YesNoUnknownEnum": "safety.choices.YesNoUnknown",
     },
 }
 

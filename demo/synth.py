@@ -36,6 +36,7 @@ from typing import Any
 from django.db import connection, models, transaction
 from django.utils import timezone
 
+from demo import selection as demo_selection
 from notifications.models import MessageStatus, OutboundMessage
 from notifications.services.schedule import message_plan, next_sending_time
 from outcomes import questionnaire
@@ -53,8 +54,8 @@ from outcomes.models import (
 from outcomes.models.followup import SAFETY_CHECK_TIMEPOINTS
 from outcomes.schedule import add_months, windows
 from outcomes.services import score_columns
-from registry.choices import PRODUCTS_WITH_HARVEST, InjectionStatus, Product
-from registry.models import Injection, Patient, TreatmentPlan
+from registry.choices import PRODUCTS_WITH_HARVEST, InjectionStatus, Product, Route
+from registry.models import Injection, InjectionComponent, Patient, TreatmentPlan
 from registry.protocols import validate_governance, validate_protocol
 from safety import rules as safety_rules
 from safety.choices import FlagStatus
@@ -534,6 +535,8 @@ def _at(day: dt.date, tz, hour: int, minute: int = 0) -> dt.datetime:
 class Generator:
     def __init__(self, *, seed: int, clinics: list, clinicians: dict[int, list[int]], today: dt.date):
         self.rng = random.Random(seed)
+        # Selection factors draw from their own generator: the rest of the registry is what it was without them.
+        self.selection_rng = random.Random(f"selection {seed}")
         self.clinics = clinics
         self.clinicians = clinicians
         self.today = today
@@ -601,7 +604,14 @@ class Generator:
                 "created_by_id",
                 "created_at",
                 "updated_at",
+                *demo_selection.COLUMNS,
             ],
+            copier,
+        )
+        # Each injection is its one component (issue 15), as the service records a single-product injection.
+        self.components = TableWriter(
+            InjectionComponent,
+            ["injection_id", "position", "product", "route", "site", "volume_ml", "protocol"],
             copier,
         )
         self.follow_ups = TableWriter(
@@ -709,6 +719,7 @@ class Generator:
             self.patients,
             self.plans,
             self.injections,
+            self.components,
             self.follow_ups,
             self.submissions,
             self.further_treatments,
@@ -803,11 +814,16 @@ class Generator:
             JsonText(json.dumps(rng.sample(["physiotherapy", "nsaid", "steroid_injection", "weight_loss"], k=2))),
             JsonText(json.dumps(rng.choice([[], [], [], ["meniscal_tear"], ["bone_marrow_lesion"]]))),
         )
+        factors = demo_selection.selection_factors(
+            self.selection_rng, injected_on=first_on, today=self.today, alignment=alignment, bmi=selection[2]
+        )
+        factors["kl_compartments"] = JsonText(json.dumps(factors["kl_compartments"]))
         for number in range(1, planned + 1):
             injected_on = first_on + dt.timedelta(days=gap * (number - 1))
             status = InjectionStatus.GIVEN if injected_on <= self.today else InjectionStatus.PLANNED
-            kl_, _age, bmi, alignment_, degrees_, activity, previous, pathology = selection
-            self.injections.add(
+            kl_, _age, _bmi, alignment_, degrees_, activity, previous, pathology = selection
+            bmi = factors["bmi"]
+            injection_id = self.injections.add(
                 patient_id,
                 plan_id,
                 number,
@@ -834,7 +850,9 @@ class Generator:
                 clinician,
                 created,
                 created,
+                *(factors[name] for name in demo_selection.COLUMNS),
             )
+            self.components.add(injection_id, 1, product, Route.INTRA_ARTICULAR, "", Decimal(str(volume)), protocol)
         self._follow_ups(clinic, patient_id, plan_id, knee, product, kl, clinician, first_on, recorded_on, withdrawn_at)
         return planned
 

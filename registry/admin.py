@@ -9,10 +9,10 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from simple_history.admin import SimpleHistoryAdmin
 
-from registry import plausibility, services
+from registry import plausibility, selection, services
 from registry.choices import WRITING_ROLES
 from registry.memberships import membership_grant, role_groups_sync
-from registry.models import Clinic, Injection, Membership, Patient, TreatmentPlan
+from registry.models import Clinic, Injection, InjectionComponent, Membership, Patient, TreatmentPlan
 from registry.protocols import validate_protocol
 from registry.scoping import clinics_for, injections_for, is_administrator, patients_for, plans_for
 
@@ -124,7 +124,7 @@ class InjectionAdminForm(ReasonForm):
         fields = [name for name in services.INJECTION_FIELDS if name not in services.INJECTION_FIXED_FIELDS]
 
     confirm_unusual_values = forms.BooleanField(
-        label="The unusual protocol values are correct",
+        label="The unusual values are correct",
         required=False,
         help_text="Unusual (but possible) values are saved only once confirmed; the audit history records it.",
     )
@@ -138,16 +138,45 @@ class InjectionAdminForm(ReasonForm):
             record = data.get("protocol", instance.protocol)
             protocol = validate_protocol(instance.product, record, stored=instance.stored_protocol)[0]
             found = plausibility.warnings(instance.product, protocol, stored=instance.stored_protocol)
-            if found and not data.get("confirm_unusual_values"):
-                self.add_error("protocol", [f"{w.field}: {w.message}" for w in found])
+            unusual_selection = self._unusual_selection(data)
+            if (found or unusual_selection) and not data.get("confirm_unusual_values"):
+                if found:
+                    self.add_error("protocol", [f"{w.field}: {w.message}" for w in found])
+                for w in unusual_selection:  # beside its own field
+                    self.add_error(w.field, w.message)
                 self.add_error("confirm_unusual_values", "Tick this once you have checked the unusual values.")
-            self.acknowledged_warnings = [w.code for w in found]
+            self.acknowledged_warnings = [w.code for w in [*found, *unusual_selection]]
         return data
+
+    def _unusual_selection(self, data: dict) -> list:
+        """Unusual selection factors (registry.selection), judged on the values as they will be saved."""
+        instance = self.instance
+        values = {name: data.get(name, getattr(instance, name)) for name in selection.FIELDS}
+        day = data.get("injected_on", instance.injected_on)
+        return selection.validate(values, day=day, stored=instance.stored_selection)[1]
+
+
+class InjectionComponentInline(admin.TabularInline):
+    """What was injected, read only: components change through the injection pages and the API, whose service
+    checks each one (route, protocol, plausibility) and keeps component 1 equal to the injection's own fields."""
+
+    model = InjectionComponent
+    fields = ["position", "product", "route", "site", "volume_ml", "protocol"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Injection)
 class InjectionAdmin(ScopedAdmin):
     form = InjectionAdminForm
+    inlines = [InjectionComponentInline]
     list_display = ["__str__", "patient", "status", "clinician", "injected_on"]
     list_filter = ["product", "status", "knee"]
     search_fields = ["patient__registry_number"]

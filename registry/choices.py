@@ -41,6 +41,21 @@ class Product(models.TextChoices):
 PRODUCTS_WITH_HARVEST = (Product.BMAC, Product.ADSC)
 
 
+class Route(models.TextChoices):
+    """Where a component of an injection is delivered."""
+
+    INTRA_ARTICULAR = "intra_articular", "Intra-articular"
+    INTRAOSSEOUS_FEMORAL = "intraosseous_femoral", "Intraosseous (femoral)"
+    INTRAOSSEOUS_TIBIAL = "intraosseous_tibial", "Intraosseous (tibial)"
+    PERIARTICULAR = "periarticular", "Periarticular"
+
+
+INTRAOSSEOUS_ROUTES = (Route.INTRAOSSEOUS_FEMORAL, Route.INTRAOSSEOUS_TIBIAL)
+# Intraosseous (subchondral) delivery is reported for cell and platelet products aimed at bone marrow lesions; a
+# viscosupplement, a steroid or saline has no place in subchondral bone, so those routes are refused for them.
+NO_INTRAOSSEOUS = (Product.HA, Product.CORTICOSTEROID, Product.SALINE)
+
+
 class Guidance(models.TextChoices):
     ULTRASOUND = "ultrasound", "Ultrasound"
     FLUOROSCOPY = "fluoroscopy", "Fluoroscopy"

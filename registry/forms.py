@@ -8,9 +8,10 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 
-from registry import services
-from registry.choices import WRITING_ROLES, Pathology, PreviousTreatment, WithdrawalDecision
-from registry.models import Clinic, Injection, Patient
+from registry import selection, services
+from registry.choices import WRITING_ROLES, Pathology, PreviousTreatment, Route, WithdrawalDecision
+from registry.models import Clinic, Injection, InjectionComponent, Patient
+from registry.models.component import MAX_COMPONENTS
 from registry.protocols import PROTOCOL_FORMS, GovernanceForm
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -97,9 +98,52 @@ class WithdrawConsentForm(forms.Form):
     )
 
 
+# --- Selection and risk factors (registry.selection): widgets and choices, reusable by any form holding them ---
+SELECTION_WIDGETS = {
+    "kl_radiograph_on": DATE,
+    "bmi_status": forms.RadioSelect,
+    "symptom_duration_months": forms.NumberInput(attrs={"inputmode": "numeric"}),
+    "effusion_aspirated_ml": forms.NumberInput(attrs={"inputmode": "decimal", "step": "any"}),
+    "bmi": forms.NumberInput(attrs={"inputmode": "decimal", "step": "any"}),
+}
+_SELECTION_UNITS = {"bmi": "kg/m²", "symptom_duration_months": "months", "effusion_aspirated_ml": "mL"}
+
+
+def compartments_field() -> forms.MultipleChoiceField:
+    return forms.MultipleChoiceField(
+        label="Compartments with OA",
+        choices=selection.Compartment.choices,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text="Every compartment the grade describes.",
+    )
+
+
+def selection_fields_prepare(form: forms.Form) -> None:
+    """Units beside the numbers; a blank choice reads "Not recorded"; "Not recorded (before BMI was required)" is
+    offered only to a record that already has it."""
+    for name, unit in _SELECTION_UNITS.items():
+        if name in form.fields:
+            form.fields[name].unit = unit
+    for name in selection.CHOICES:
+        field = form.fields.get(name)
+        if field is not None and name != "bmi_status":
+            field.choices = [("", "Not recorded"), *[c for c in field.choices if c[0] != ""]]
+    if "bmi_status" in form.fields:
+        kept = selection.BmiStatus.NOT_RECORDED in (form.initial.get("bmi_status"), form["bmi_status"].data)
+        # Unanswered, BMI counts as measured: then the BMI itself is asked for, so it is never silently blank.
+        form.fields["bmi_status"].required = False
+        form.fields["bmi_status"].empty_value = selection.BmiStatus.MEASURED
+        form.fields["bmi_status"].choices = [
+            (value, label)
+            for value, label in selection.BmiStatus.choices
+            if value != selection.BmiStatus.NOT_RECORDED or kept
+        ]
+
+
 # The service's injection fields less those this form builds itself: the two choice lists (multiple-choice
 # fields below) and the protocol and governance records (their own fieldsets, registry.protocols).
-_BUILT_HERE = ("previous_treatments", "pathology", "protocol", "governance")
+_BUILT_HERE = ("previous_treatments", "pathology", "kl_compartments", "protocol", "governance")
 INJECTION_FIELDS = [name for name in services.INJECTION_FIELDS if name not in _BUILT_HERE]
 
 
@@ -113,6 +157,7 @@ class InjectionForm(
             "injected_on": DATE,
             "rehabilitation_notes": forms.Textarea(attrs={"rows": 2}),
             "pathology_notes": forms.Textarea(attrs={"rows": 2}),
+            **SELECTION_WIDGETS,
         },
     )
 ):
@@ -128,6 +173,7 @@ class InjectionForm(
         widget=forms.CheckboxSelectMultiple,
         required=False,
     )
+    kl_compartments = compartments_field()
     planned_injections = forms.IntegerField(
         label="Injections planned in this course",
         min_value=1,
@@ -137,6 +183,19 @@ class InjectionForm(
     )
     number_in_plan = forms.IntegerField(
         label="This is injection number", min_value=1, max_value=10, initial=1, help_text="1 opens a new plan."
+    )
+    # --- Components (issue 15): the principal product's route and site; the others are ComponentForms. ---
+    route = forms.ChoiceField(
+        label="Route of the principal product",
+        choices=Route.choices,
+        initial=Route.INTRA_ARTICULAR,
+        required=False,  # left out (older pages, scripts): intra-articular, the route every injection had before
+    )
+    site = forms.CharField(
+        label="Site or approach",
+        max_length=100,
+        required=False,
+        help_text=InjectionComponent._meta.get_field("site").help_text,
     )
 
     # Fields the service takes as the injection's data (protocol and governance come from their own forms).
@@ -157,6 +216,7 @@ class InjectionForm(
             self.fields[name].choices = [c for c in self.fields[name].choices if c[0] != ""]
         self.fields["product"].choices = [("", "Choose the product"), *self.fields["product"].choices[1:]]
         self.fields["kl_grade"].widget.attrs.update(min=0, max=4)
+        selection_fields_prepare(self)
 
     def clean(self):
         data = super().clean()
@@ -188,6 +248,58 @@ class InjectionEditForm(InjectionForm):
     @property
     def service_fields(self):
         return [name for name in InjectionForm.service_fields if name not in self.fixed]
+
+
+class ComponentForm(_from_model(InjectionComponent, ["product", "route", "site", "volume_ml"])):
+    """A further product of the same injection (component 2, 3...); its protocol has its own fieldsets."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["product"].choices = [("", "Choose the product"), *self.fields["product"].choices[1:]]
+        self.fields["route"].choices = Route.choices
+
+    def is_blank(self) -> bool:
+        """Nothing typed: an "add another product" row left empty records nothing (and is not an error)."""
+        return not any(self[name].data not in (None, "") for name in ("product", "site", "volume_ml"))
+
+
+def component_forms(position: int, data=None, initial: dict | None = None, *, bind: bool = True) -> dict:
+    """Component ``position``'s form and one protocol form per product (prefix ``component-2-bmac``), bound as
+    ``protocol_forms`` binds them: only the chosen product's protocol is validated; ``bind=False`` keeps what
+    was typed without judging it (re-rendering with one more component)."""
+    prefix = f"component-{position}"
+    if data is None:
+        form = ComponentForm(prefix=prefix, initial=initial)
+        chosen = (initial or {}).get("product")
+    elif bind:
+        form = ComponentForm(data, prefix=prefix)
+        chosen = form["product"].data
+    else:
+        form = unbound_copy(ComponentForm, data, prefix=prefix)
+        chosen = None
+    protocols = {}
+    for code, form_class in PROTOCOL_FORMS.items():
+        code_prefix = f"{prefix}-{code}"
+        if data is None:
+            stored = (initial or {}).get("protocol") if code == chosen else None
+            protocols[code] = form_class(prefix=code_prefix, initial=stored)
+        elif code == chosen and bind:
+            protocols[code] = form_class(data, prefix=code_prefix)
+        else:
+            protocols[code] = unbound_copy(form_class, data, prefix=code_prefix)
+    return {"position": position, "form": form, "protocols": protocols, "chosen": chosen}
+
+
+def extra_components_count(data, *, at_least: int = 0) -> int:
+    """How many further products the page shows (the hidden ``extra_components``), one more after "add another
+    product", within the limit."""
+    try:
+        count = int(data.get("extra_components", at_least))
+    except (TypeError, ValueError):
+        count = at_least
+    if "add_component" in data:
+        count += 1
+    return max(at_least, min(count, MAX_COMPONENTS - 1))
 
 
 def protocol_forms(product: str | None, data=None, initial: dict | None = None) -> dict[str, forms.Form]:

@@ -3,6 +3,7 @@ an audit row (django-simple-history, with the reason) and announces what happene
 """
 
 from collections.abc import Collection, Iterable
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -10,9 +11,10 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from registry import plausibility, signals
-from registry.choices import InjectionStatus, WithdrawalDecision
-from registry.models import Clinic, Injection, Patient, TreatmentPlan
+from registry import plausibility, selection, signals
+from registry.choices import InjectionStatus, Route, WithdrawalDecision
+from registry.models import Clinic, Injection, InjectionComponent, Patient, TreatmentPlan
+from registry.models.component import MAX_COMPONENTS, route_problem, short_product
 from registry.models.patient import new_registry_number
 from registry.protocols import validate_governance, validate_protocol
 
@@ -41,10 +43,7 @@ INJECTION_FIELDS: tuple[str, ...] = (
     "volume_ml",
     "rehabilitation",
     "rehabilitation_notes",
-    "kl_grade",
-    "bmi",
-    "alignment",
-    "alignment_degrees",
+    *selection.FIELDS,
     "activity_level",
     "previous_treatments",
     "pathology",
@@ -56,30 +55,172 @@ INJECTION_FIELDS: tuple[str, ...] = (
 INJECTION_FIXED_FIELDS = {"knee", "product"}
 
 
+# What a service takes as one component of an injection (registry.models.component), in the order pages show it.
+COMPONENT_FIELDS: tuple[str, ...] = ("product", "route", "site", "volume_ml", "protocol")
+# Component 1 is the principal product: these of its fields are the injection's own product, protocol and volume,
+# kept equal to it by the services below and by nothing else (older readers, exports and filters read them there).
+PRINCIPAL_MIRRORED = ("product", "protocol", "volume_ml")
+
+
+@dataclass(frozen=True)
+class ComponentWarning(plausibility.Warning):
+    """An unusual value in one component. Component 1's codes stay ``protocol.<field>`` (as before components);
+    a later component's are ``components.<position>.protocol.<field>``."""
+
+    position: int = 1
+    value: Any = None
+
+
 class UnconfirmedWarnings(ValidationError):
-    """Unusual values (registry.plausibility) that nobody confirmed: nothing was saved. ``warnings`` says which;
-    each is confirmed by passing its ``code`` in ``acknowledged_warnings``."""
+    """Unusual values (registry.plausibility, registry.selection) that nobody confirmed: nothing was saved.
+    ``warnings`` says which; each is confirmed by passing its ``code`` in ``acknowledged_warnings``."""
 
-    def __init__(self, warnings: list[plausibility.Warning]):
+    def __init__(self, warnings: list[ComponentWarning]):
         self.warnings = warnings
-        super().__init__(
-            {
-                "protocol": [f"{w.field}: {w.message}" for w in warnings],
-                "acknowledged_warnings": [w.code for w in warnings],
-            }
-        )
+        errors: dict[str, list[str]] = {}
+        for w in warnings:
+            if w.code.startswith("selection."):  # an injection field: the message goes beside it
+                errors.setdefault(w.field, []).append(w.message)
+            elif w.position == 1:
+                errors.setdefault("protocol", []).append(f"{w.field}: {w.message}")
+            else:
+                errors.setdefault("components", []).append(f"Component {w.position}: {w.field}: {w.message}")
+        super().__init__({**errors, "acknowledged_warnings": [w.code for w in warnings]})
 
 
-def _confirmed(injection: Injection, acknowledged: Collection[str], *, reason: str) -> str:
-    """Refuse unusual protocol values nobody confirmed; return the audit reason, naming those confirmed."""
-    warnings = plausibility.warnings(injection.product, injection.protocol, stored=injection.stored_protocol)
+def _component_warnings(components: list[InjectionComponent]) -> list[ComponentWarning]:
+    found = []
+    for c in components:
+        prefix = "" if c.position == 1 else f"components.{c.position}."
+        for w in plausibility.warnings(c.product, c.protocol, stored=c.stored_protocol):
+            value = c.protocol[w.field]
+            found.append(ComponentWarning(f"{prefix}{w.code}", w.field, w.message, position=c.position, value=value))
+    return found
+
+
+def _selection_warnings(injection: Injection) -> list[ComponentWarning]:
+    """Unusual selection factors (registry.selection): injection fields, not a component's (position 0)."""
+    return [
+        ComponentWarning(w.code, w.field, w.message, position=0, value=getattr(injection, w.field))
+        for w in injection.selection_check(age=injection.age_at_injection)[1]
+    ]
+
+
+def _confirmed(
+    injection: Injection, components: list[InjectionComponent], acknowledged: Collection[str], *, reason: str
+) -> str:
+    """Refuse unusual values (protocols and selection factors) nobody confirmed; return the audit reason, naming
+    those confirmed."""
+    warnings = [*_component_warnings(components), *_selection_warnings(injection)]
     unconfirmed = [w for w in warnings if w.code not in set(acknowledged)]
     if unconfirmed:
         raise UnconfirmedWarnings(unconfirmed)
     if not warnings:
         return reason
-    values = ", ".join(f"{w.field} {plausibility.number(injection.protocol[w.field])}" for w in warnings)
+    values = ", ".join(
+        f"{f'component {w.position} ' if w.position > 1 else ''}{w.field} {plausibility.number(w.value)}"
+        for w in warnings
+    )
     return f"{reason} (unusual values confirmed: {values})"
+
+
+def _components_given(components, data: dict) -> list[dict] | None:
+    """Check the shape of ``components`` and fill the injection's principal fields from component 1. Without
+    components, the injection's product, protocol and volume are its one component (the older request shape)."""
+    if components is None:
+        return None
+    if not isinstance(components, list | tuple) or not components:
+        raise ValidationError({"components": "Give at least one component (component 1 is the principal product)."})
+    if len(components) > MAX_COMPONENTS:
+        raise ValidationError({"components": f"At most {MAX_COMPONENTS} components in one injection."})
+    for position, spec in enumerate(components, start=1):
+        unknown = sorted(set(spec) - set(COMPONENT_FIELDS)) if isinstance(spec, dict) else ["(not an object)"]
+        if unknown:
+            raise ValidationError({"components": f"Component {position}: unknown field(s) {', '.join(unknown)}."})
+    principal = components[0]
+    for name in PRINCIPAL_MIRRORED:
+        if name in data and name in principal and data[name] != principal[name]:
+            raise ValidationError(
+                {name: "Must be the same as component 1's (the principal product); give it in the components only."}
+            )
+        if name in principal:
+            data[name] = principal[name]
+    return [dict(spec) for spec in components]
+
+
+def _build_components(injection: Injection, specs: list[dict] | None, existing: list[InjectionComponent]):
+    """The injection's components as they will be saved, each validated; component 1 always carries the injection's
+    own product, protocol and volume. ``existing``: as stored (a correction keeps what it does not change)."""
+    by_position = {c.position: c for c in existing}
+    if specs is None:  # only the principal fields changed (or were given): the other components stay as they are
+        specs = [{} for _ in range(max(1, len(existing)))]
+    errors: list[str] = []
+    built = []
+    for position, spec in enumerate(specs, start=1):
+        component = by_position.get(position) or InjectionComponent(position=position)
+        component.injection = injection
+        for name in ("route", "site"):
+            if name in spec:
+                setattr(component, name, spec[name] if spec[name] is not None else "")
+        if not component.route:
+            component.route = Route.INTRA_ARTICULAR
+        if position == 1:
+            # The injection's own clean() has judged its product, protocol and volume: only the route is left.
+            component.product, component.protocol, component.volume_ml = (
+                injection.product,
+                injection.protocol,
+                injection.volume_ml,
+            )
+            component.stored_protocol = injection.stored_protocol
+            problem = route_problem(component.product, component.route)
+            try:
+                component.clean_fields(exclude=["injection", "protocol", "product", "volume_ml"])
+            except ValidationError as error:
+                errors += [f"Component 1: {k}: {m}" for k, ms in error.message_dict.items() for m in ms]
+            if problem:
+                raise ValidationError({"route": problem})
+        else:
+            for name in ("product", "volume_ml", "protocol"):
+                if name in spec:
+                    setattr(component, name, spec[name])
+            try:
+                component.full_clean(exclude=["injection"], validate_unique=False)
+            except ValidationError as error:
+                label = (
+                    f"Component {position} ({short_product(component.product)})"
+                    if component.product
+                    else (f"Component {position}")
+                )
+                errors += [
+                    f"{label}: {m}" if k == "__all__" else f"{label}, {k.replace('_', ' ')}: {m}"
+                    for k, ms in error.message_dict.items()
+                    for m in ms
+                ]
+            else:
+                component.protocol = validate_protocol(
+                    component.product, component.protocol, stored=component.stored_protocol
+                )[0]
+        built.append(component)
+    if errors:
+        raise ValidationError({"components": errors})
+    return built
+
+
+def _save_components(injection: Injection, components: list[InjectionComponent], *, by, reason: str) -> None:
+    """Save what changed, remove components a correction left out; each leaves its audit row with the reason."""
+    kept = {c.position for c in components}
+    for gone in injection.components.exclude(position__in=kept):
+        gone._change_reason, gone._history_user = reason, by
+        gone.delete()
+    fields = ["product", "route", "site", "volume_ml", "protocol"]
+    for component in components:
+        component.injection = injection
+        if component.pk is not None:
+            stored = InjectionComponent.objects.filter(pk=component.pk).values(*fields).first()
+            current = {name: getattr(component, name) for name in fields}
+            if stored and all(plausibility.same(stored[k], current[k]) for k in fields):
+                continue
+        _save(component, by=by, reason=reason)
 
 
 def _reject_unknown(data: dict, allowed: Iterable[str]) -> None:
@@ -202,13 +343,20 @@ def injection_record(
     patient: Patient,
     by,
     data: dict[str, Any],
+    components: list[dict] | None = None,
     number_in_plan: int = 1,
     planned_injections: int = 1,
     acknowledged_warnings: Collection[str] = (),
 ) -> Injection:
     """Record an injection (given or planned) with its protocol; outcomes schedules its follow-ups. Unusual
-    protocol values raise UnconfirmedWarnings unless their codes are in ``acknowledged_warnings``."""
+    protocol values raise UnconfirmedWarnings unless their codes are in ``acknowledged_warnings``.
+
+    ``components``: what was injected, each with COMPONENT_FIELDS; the first is the principal product (the
+    injection's own product, protocol and volume come from it). Without them, ``data``'s product, protocol and
+    volume are the one component, given intra-articularly."""
     _reject_unknown(data, INJECTION_FIELDS)
+    data = dict(data)
+    specs = _components_given(components, data)
     if not 1 <= number_in_plan <= planned_injections:
         raise ValidationError({"number_in_plan": f"Must be between 1 and the plan's {planned_injections} injections."})
     if patient.has_withdrawn:
@@ -226,20 +374,31 @@ def injection_record(
     # Store normalised protocol/governance (numbers as numbers, empty values dropped).
     injection.protocol = validate_protocol(injection.product, injection.protocol)[0]
     injection.governance = validate_governance(injection.product, injection.governance)[0]
-    reason = _confirmed(injection, acknowledged_warnings, reason="Injection recorded")
+    parts = _build_components(injection, specs, [])
+    reason = _confirmed(injection, parts, acknowledged_warnings, reason="Injection recorded")
     _save(injection, by=by, reason=reason)
+    _save_components(injection, parts, by=by, reason=reason)
     signals.injection_recorded.send(sender=Injection, injection=injection)
     return injection
 
 
 @transaction.atomic
 def injection_update(
-    *, injection: Injection, by, data: dict[str, Any], reason: str, acknowledged_warnings: Collection[str] = ()
+    *,
+    injection: Injection,
+    by,
+    data: dict[str, Any],
+    reason: str,
+    components: list[dict] | None = None,
+    acknowledged_warnings: Collection[str] = (),
 ) -> Injection:
     """Correct or complete an injection record. A date change moves its open follow-ups (not completed ones).
     Unusual protocol values it introduces (or stored ones the limits now refuse) must be acknowledged, as on
-    recording."""
+    recording. ``components``, when given, is the whole list as it should be (component 1's product is fixed);
+    without it, a changed protocol or volume is component 1's and the other components stay."""
     _reject_unknown(data, INJECTION_FIELDS)
+    data = dict(data)
+    specs = _components_given(components, data)
     if not reason or not reason.strip():
         raise ValidationError({"reason": "Say why the injection record is being changed."})
     fixed = sorted(k for k in INJECTION_FIXED_FIELDS & set(data) if data[k] != getattr(injection, k))
@@ -253,7 +412,10 @@ def injection_update(
     injection.full_clean()
     injection.protocol = validate_protocol(injection.product, injection.protocol, stored=injection.stored_protocol)[0]
     injection.governance = validate_governance(injection.product, injection.governance)[0]
-    _save(injection, by=by, reason=_confirmed(injection, acknowledged_warnings, reason=reason))
+    parts = _build_components(injection, specs, list(injection.components.all()))
+    reason = _confirmed(injection, parts, acknowledged_warnings, reason=reason)
+    _save(injection, by=by, reason=reason)
+    _save_components(injection, parts, by=by, reason=reason)
     if injection.injected_on != previous_date:
         signals.injection_date_changed.send(sender=Injection, injection=injection, previous_date=previous_date)
     return injection

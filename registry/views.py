@@ -14,19 +14,23 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_safe
 
 from registry import services
-from registry.choices import Knee, Product
+from registry.choices import Knee, Product, Route
 from registry.forms import (
     EnrolForm,
     InjectionEditForm,
     InjectionForm,
     PatientEditForm,
     WithdrawConsentForm,
+    component_forms,
+    extra_components_count,
     governance_form,
     protocol_forms,
     service_errors_onto,
     submitted,
+    unbound_copy,
 )
-from registry.models import Injection, Patient, TreatmentPlan
+from registry.models import Injection, InjectionComponent, Patient, TreatmentPlan
+from registry.models.component import MAX_COMPONENTS
 from registry.protocols import (
     GOVERNANCE_REQUIRED,
     PROTOCOL_FORMS,
@@ -55,7 +59,10 @@ def _patient(request, registry_number: str, *, write: bool = False) -> Patient:
 
 def _injection(request, pk: int, *, write: bool = False) -> Injection:
     injection = get_for_user_or_404(
-        injections_for(request.user).select_related("patient__clinic", "plan", "clinician"), pk=pk
+        injections_for(request.user)
+        .select_related("patient__clinic", "plan", "clinician")
+        .prefetch_related("components"),
+        pk=pk,
     )
     if write and not injections_for(request.user, write=True).filter(pk=injection.pk).exists():
         raise PermissionDenied("Your role in this clinic can read records but not change them.")
@@ -123,7 +130,9 @@ def patient_detail(request: HttpRequest, registry_number: str) -> HttpResponse:
         TreatmentPlan.objects.filter(patient=patient).prefetch_related(
             Prefetch(
                 "injections",
-                queryset=Injection.objects.select_related("clinician").order_by("number_in_plan", "injected_on"),
+                queryset=Injection.objects.select_related("clinician")
+                .prefetch_related("components")
+                .order_by("number_in_plan", "injected_on"),
             )
         )
     )
@@ -180,11 +189,18 @@ def patient_withdraw(request: HttpRequest, registry_number: str) -> HttpResponse
 # --- Injections ----------------------------------------------------------------------------------------------------
 
 
-def _injection_forms_valid(form, protocol_form, governance, product) -> bool:
+def _injection_forms_valid(form, protocol_form, governance, product, components=()) -> bool:
     """Validate every fieldset at once, so the person sees all problems in one go."""
     valid = form.is_valid()
     if protocol_form is not None:
         valid = protocol_form.is_valid() and valid
+    for component in components:
+        if component["form"].is_blank():
+            continue
+        valid = component["form"].is_valid() and valid
+        chosen = component["protocols"].get(component["chosen"])
+        if chosen is not None:
+            valid = chosen.is_valid() and valid
     valid = governance.is_valid() and valid
     if not governance.has_changed():
         # Left blank: allowed unless the product may only be given under a registered study.
@@ -203,6 +219,27 @@ def _injection_payload(form, protocol_form, governance) -> dict:
     }
 
 
+def _components_payload(form, data: dict, components) -> list[dict]:
+    """Component 1 is what the injection's own fields say (its product, volume and protocol); the further
+    products follow, in the order typed, skipping rows left blank."""
+    principal = {
+        "product": data["product"],
+        "route": form.cleaned_data["route"] or Route.INTRA_ARTICULAR,
+        "site": form.cleaned_data["site"],
+        "volume_ml": data.get("volume_ml"),
+        "protocol": data["protocol"],
+    }
+    others = [
+        {
+            **{name: c["form"].cleaned_data[name] for name in ("product", "route", "site", "volume_ml")},
+            "protocol": submitted(c["protocols"][c["chosen"]]) if c["chosen"] in c["protocols"] else {},
+        }
+        for c in components
+        if not c["form"].is_blank()
+    ]
+    return [principal, *others]
+
+
 def _error_summary(form, *fieldsets) -> list[dict]:
     """Every error on the page for the summary at the top, each linked to its field (or its fieldset).
     ``fieldsets`` are (form, fieldset id) pairs for the protocol and governance forms."""
@@ -219,21 +256,33 @@ def _error_summary(form, *fieldsets) -> list[dict]:
     return summary
 
 
-def _unusual(request, unconfirmed: services.UnconfirmedWarnings | None, protocol_form) -> list[dict]:
+def _unusual(
+    request, unconfirmed: services.UnconfirmedWarnings | None, protocol_form, form, components=()
+) -> list[dict]:
     """Put each unusual value's warning next to its field, and list them for the confirm checkboxes."""
     if unconfirmed is None:
         return []
     acknowledged = set(request.POST.getlist("acknowledged_warnings"))
+    by_position = {c["position"]: c["protocols"].get(c["chosen"]) for c in components}
     items = []
     for warning in unconfirmed.warnings:
-        field = protocol_form.fields.get(warning.field)
-        protocol_form.add_error(warning.field if field else None, warning.message)
-        typed = protocol_form[warning.field].data if field else ""
+        position = getattr(warning, "position", 1)
+        # Selection factors (registry.selection) are on the injection's own form; protocol values on their
+        # component's protocol form.
+        if warning.code.startswith("selection."):
+            on = form
+        else:
+            on = protocol_form if position == 1 else by_position.get(position)
+        field = on.fields.get(warning.field) if on is not None else None
+        if on is not None:
+            on.add_error(warning.field if field else None, warning.message)
+        typed = on[warning.field].data if field else ""
         unit = getattr(field, "unit", "")
+        label = field.label if field else warning.field
         items.append(
             {
                 "code": warning.code,
-                "label": field.label if field else warning.field,
+                "label": label if position <= 1 else f"Product {position}: {label}",
                 "value": f"{typed} {unit}".strip(),
                 "acknowledged": warning.code in acknowledged,
             }
@@ -241,12 +290,17 @@ def _unusual(request, unconfirmed: services.UnconfirmedWarnings | None, protocol
     return items
 
 
-def _injection_page(request, *, patient, form, protocol_by_product, governance, chosen, injection=None, unusual=()):
+def _injection_page(
+    request, *, patient, form, protocol_by_product, governance, chosen, injection=None, unusual=(), components=()
+):
     fieldsets = [
         {"code": code, "label": Product(code).label, "form": f, "chosen": code == chosen}
         for code, f in protocol_by_product.items()
     ]
     chosen_protocol = protocol_by_product.get(chosen)
+    component_fieldsets = [(c["form"], f"component-{c['position']}") for c in components] + [
+        (c["protocols"].get(c["chosen"]), f"component-{c['position']}") for c in components
+    ]
     return render(
         request,
         "registry/injection_form.html",
@@ -255,15 +309,78 @@ def _injection_page(request, *, patient, form, protocol_by_product, governance, 
             "injection": injection,
             "form": form,
             "protocol_fieldsets": fieldsets,
+            "components": [
+                {
+                    **c,
+                    "fieldsets": [
+                        {"code": code, "label": Product(code).label, "form": f} for code, f in c["protocols"].items()
+                    ],
+                }
+                for c in components
+            ],
+            "extra_components": len(components),
+            "may_add_component": len(components) < MAX_COMPONENTS - 1,
             "governance": governance,
             "governance_required": chosen in GOVERNANCE_REQUIRED,
             "governance_products": " ".join(sorted(GOVERNANCE_REQUIRED)),
-            "errors": _error_summary(form, (chosen_protocol, f"protocol-{chosen}"), (governance, "governance"))
-            if request.method == "POST"
+            "errors": _error_summary(
+                form, (chosen_protocol, f"protocol-{chosen}"), *component_fieldsets, (governance, "governance")
+            )
+            if request.method == "POST" and "add_component" not in request.POST
             else [],
             "unusual": unusual,
         },
     )
+
+
+def _injection_submission(request, *, patient, product, injection=None):
+    """The page's forms bound to a submission. After "add another product" nothing is judged or saved: the page
+    comes back with one more product and everything typed in place."""
+    adding = "add_component" in request.POST
+    form_class = InjectionEditForm if injection else InjectionForm
+    form = form_class(request.POST, clinic=patient.clinic, user=request.user)
+    if adding:
+        form = form_class(
+            clinic=patient.clinic,
+            user=request.user,
+            initial={name: form[name].data for name in form.fields if form[name].data not in (None, "", [])},
+        )
+    if injection is not None:
+        protocol_by_product = {product: PROTOCOL_FORMS[product](request.POST, prefix=product)}
+        if adding:
+            protocol_by_product = {product: unbound_copy(PROTOCOL_FORMS[product], request.POST, prefix=product)}
+        allow_stored_values(protocol_by_product[product], injection.protocol)
+    else:
+        protocol_by_product = protocol_forms(None if adding else product, request.POST)
+    governance = (
+        unbound_copy(GovernanceForm, request.POST, prefix="governance") if adding else governance_form(request.POST)
+    )
+    count = extra_components_count(request.POST)
+    components = [component_forms(n, request.POST, bind=not adding) for n in range(2, count + 2)]
+    if injection is not None and not adding:
+        stored = {c.position: c for c in injection.components.all()}
+        for c in components:
+            if c["position"] in stored and c["chosen"] == stored[c["position"]].product:
+                allow_stored_values(c["protocols"][c["chosen"]], stored[c["position"]].protocol)
+    return adding, form, protocol_by_product, governance, components
+
+
+def _save_injection(request, save, *, form, protocol_form, governance, product, components):
+    """Run the service; on a refusal put its errors beside the fields. Returns (saved, unusual values)."""
+    if not _injection_forms_valid(form, protocol_form, governance, product, components):
+        return None, []
+    payload = _injection_payload(form, protocol_form, governance)
+    if "product" not in payload:
+        payload["product"] = product
+    component_list = _components_payload(form, payload, components)
+    del payload["product"]  # component 1's (the service fills it in)
+    try:
+        return save(payload, component_list), []
+    except services.UnconfirmedWarnings as warnings:
+        return None, _unusual(request, warnings, protocol_form, form, components)
+    except ValidationError as error:
+        service_errors_onto(error, form=form, others={"protocol": protocol_form, "governance": governance})
+        return None, []
 
 
 @login_required
@@ -279,27 +396,36 @@ def injection_new(request: HttpRequest, registry_number: str) -> HttpResponse:
             governance=governance_form(),
             chosen=None,
         )
-    form = InjectionForm(request.POST, clinic=patient.clinic, user=request.user)
-    chosen = form["product"].data if form["product"].data in PROTOCOL_FORMS else None
-    protocol_by_product = protocol_forms(chosen, request.POST)
+    product = request.POST.get("product")
+    chosen = product if product in PROTOCOL_FORMS else None
+    adding, form, protocol_by_product, governance, components = _injection_submission(
+        request, patient=patient, product=chosen
+    )
     protocol_form = protocol_by_product.get(chosen)
-    governance = governance_form(request.POST)
-    unconfirmed = None
-    if _injection_forms_valid(form, protocol_form, governance, chosen):
-        try:
-            injection = services.injection_record(
+    unusual = []
+    if not adding:
+
+        def save(data, component_list):
+            return services.injection_record(
                 patient=patient,
                 by=request.user,
-                data=_injection_payload(form, protocol_form, governance),
+                data=data,
+                components=component_list,
                 number_in_plan=form.cleaned_data["number_in_plan"],
                 planned_injections=form.cleaned_data["planned_injections"],
                 acknowledged_warnings=request.POST.getlist("acknowledged_warnings"),
             )
-        except services.UnconfirmedWarnings as warnings:
-            unconfirmed = warnings
-        except ValidationError as error:
-            service_errors_onto(error, form=form, others={"protocol": protocol_form, "governance": governance})
-        else:
+
+        injection, unusual = _save_injection(
+            request,
+            save,
+            form=form,
+            protocol_form=protocol_form,
+            governance=governance,
+            product=chosen,
+            components=components,
+        )
+        if injection is not None:
             messages.success(request, f"Recorded {injection}.")
             return redirect("registry:patient-detail", registry_number=patient.registry_number)
     return _injection_page(
@@ -309,7 +435,8 @@ def injection_new(request: HttpRequest, registry_number: str) -> HttpResponse:
         protocol_by_product=protocol_by_product,
         governance=governance,
         chosen=chosen,
-        unusual=_unusual(request, unconfirmed, protocol_form),
+        unusual=unusual,
+        components=components,
     )
 
 
@@ -320,8 +447,24 @@ def injection_edit(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method != "POST":
         initial = {name: getattr(injection, name) for name in InjectionEditForm.base_fields if hasattr(injection, name)}
         initial["clinician"] = injection.clinician_id
+        stored = injection.ordered_components
+        if stored:
+            initial.update(route=stored[0].route, site=stored[0].site)
         form = InjectionEditForm(initial=initial, clinic=patient.clinic, user=request.user)
         protocol_form = PROTOCOL_FORMS[product](prefix=product, initial=injection.protocol)
+        components = [
+            component_forms(
+                c.position,
+                initial={
+                    "product": c.product,
+                    "route": c.route,
+                    "site": c.site,
+                    "volume_ml": c.volume_ml,
+                    "protocol": c.protocol,
+                },
+            )
+            for c in stored[1:]
+        ]
         return _injection_page(
             request,
             patient=patient,
@@ -330,37 +473,47 @@ def injection_edit(request: HttpRequest, pk: int) -> HttpResponse:
             governance=governance_form(initial=injection.governance),
             chosen=product,
             injection=injection,
+            components=components,
         )
-    form = InjectionEditForm(request.POST, clinic=patient.clinic, user=request.user)
-    protocol_form = PROTOCOL_FORMS[product](request.POST, prefix=product)
-    allow_stored_values(protocol_form, injection.protocol)
-    governance = governance_form(request.POST)
-    unconfirmed = None
-    if _injection_forms_valid(form, protocol_form, governance, product):
-        try:
-            services.injection_update(
+    adding, form, protocol_by_product, governance, components = _injection_submission(
+        request, patient=patient, product=product, injection=injection
+    )
+    protocol_form = protocol_by_product[product]
+    unusual = []
+    if not adding:
+
+        def save(data, component_list):
+            return services.injection_update(
                 injection=injection,
                 by=request.user,
-                data=_injection_payload(form, protocol_form, governance),
+                data=data,
+                components=component_list,
                 reason=form.cleaned_data["reason"],
                 acknowledged_warnings=request.POST.getlist("acknowledged_warnings"),
             )
-        except services.UnconfirmedWarnings as warnings:
-            unconfirmed = warnings
-        except ValidationError as error:
-            service_errors_onto(error, form=form, others={"protocol": protocol_form, "governance": governance})
-        else:
+
+        saved, unusual = _save_injection(
+            request,
+            save,
+            form=form,
+            protocol_form=protocol_form,
+            governance=governance,
+            product=product,
+            components=components,
+        )
+        if saved is not None:
             messages.success(request, "Injection record updated.")
             return redirect("registry:injection-detail", pk=injection.pk)
     return _injection_page(
         request,
         patient=patient,
         form=form,
-        protocol_by_product={product: protocol_form},
+        protocol_by_product=protocol_by_product,
         governance=governance,
         chosen=product,
         injection=injection,
-        unusual=_unusual(request, unconfirmed, protocol_form),
+        unusual=unusual,
+        components=components,
     )
 
 
@@ -400,6 +553,33 @@ def _record_changes(field_name: str, old, new, product: str) -> list[dict]:
     return [{"label": str(model_field.verbose_name).capitalize(), "old": show(old), "new": show(new)}]
 
 
+def _component_changes(previous, record) -> list[dict]:
+    """What one audit row of a component changed, named by its position ("Product 2: Route")."""
+    name = f"Product {record.position}"
+    if record.history_type == "+" or previous is None:
+        return [{"label": f"{name} added", "old": "", "new": record.instance.summary}]
+    if record.history_type == "-":
+        return [{"label": f"{name} removed", "old": previous.instance.summary, "new": ""}]
+    rows = []
+    for change in record.diff_against(previous).changes:
+        if record.position == 1 and change.field in services.PRINCIPAL_MIRRORED:
+            continue  # the injection's own row shows component 1's protocol and volume, as it always has
+        if change.field == "protocol":
+            for row in _record_changes("protocol", change.old, change.new, record.product):
+                rows.append({**row, "label": f"{name}: {row['label']}"})
+            continue
+        field = InjectionComponent._meta.get_field(change.field)
+        show = dict(field.flatchoices) if field.choices else {}
+        rows.append(
+            {
+                "label": f"{name}: {str(field.verbose_name).capitalize()}",
+                "old": str(show.get(change.old, change.old if change.old is not None else "")),
+                "new": str(show.get(change.new, change.new if change.new is not None else "")),
+            }
+        )
+    return rows
+
+
 def _audit_trail(injection: Injection) -> list[dict]:
     records = list(injection.history.select_related("history_user", "clinician").order_by("history_date", "history_id"))
     trail = []
@@ -418,6 +598,17 @@ def _audit_trail(injection: Injection) -> list[dict]:
                 "created": previous is None,
             }
         )
+    # A component's audit rows belong to the injection's row saved with them (the services save the injection
+    # first, in the same transaction): the one at or just before each.
+    last_seen: dict[int, object] = {}
+    component_records = InjectionComponent.history.filter(injection_id=injection.pk)
+    for record in component_records.order_by("history_date", "history_id"):
+        previous = last_seen.get(record.id)
+        last_seen[record.id] = record
+        entry = next((e for e in reversed(trail) if e["record"].history_date <= record.history_date), None)
+        if entry is None or (entry["created"] and previous is None):
+            continue  # recorded with the injection: "Record created" says it
+        entry["changes"] += _component_changes(previous, record)
     return list(reversed(trail))
 
 

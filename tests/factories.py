@@ -75,6 +75,14 @@ EXOSOME_PROTOCOL = {
     "negative_markers": "calnexin",
     "dose_particles": 2e10,
 }
+PRP_PROTOCOL = {
+    "preparation_system": "Demo PRP kit",
+    "blood_volume_ml": 30,
+    "spins": 1,
+    "leukocytes": "poor",
+    "platelet_count": 1200,
+    "activation": "none",
+}
 GOVERNANCE = {
     "study_registration": "NCT01234567",
     "ethics_reference": "REC 26/LO/0001",
@@ -105,11 +113,13 @@ def make_injection(patient: Patient, clinician, **overrides):
     number = overrides.pop("number_in_plan", 1)
     planned = overrides.pop("planned_injections", 1)
     acknowledged = overrides.pop("acknowledged_warnings", ())
+    components = overrides.pop("components", None)
     data = injection_data(clinician=clinician, **overrides)
     return injection_record(
         patient=patient,
         by=clinician,
         data=data,
+        components=components,
         number_in_plan=number,
         planned_injections=planned,
         acknowledged_warnings=acknowledged,

@@ -60,6 +60,14 @@ def test_seed_loads_a_realistic_mix_through_the_services(db, var_dir):
     dates = sorted(showcase.filter(status=InjectionStatus.GIVEN).values_list("injected_on", flat=True))
     assert (dates[-1] - dates[0]).days > 150  # spread over months, not one day
     assert "Demo data loaded (seed 7)" in output
+    # Combined injections (issue 15): BMAC with PRP into the joint and BMAC into the medial tibial plateau.
+    combined = [i for i in showcase.prefetch_related("components") if i.is_combined]
+    assert len(combined) >= 2
+    for injection in combined:
+        assert injection.products_label == "BMAC + PRP"
+        routes = [(c.product, c.route) for c in injection.ordered_components]
+        assert routes == [("bmac", "intra_articular"), ("prp", "intra_articular"), ("bmac", "intraosseous_tibial")]
+        assert injection.ordered_components[0].volume_ml == injection.volume_ml
 
 
 def test_logins_are_printed_stored_and_work(db, var_dir, client):

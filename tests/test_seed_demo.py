@@ -13,7 +13,7 @@ from outcomes.models import FollowUp, FollowUpStatus, Submission
 from outcomes.services import score_columns
 from registry import plausibility
 from registry.choices import Product
-from registry.models import Clinic, Injection, TreatmentPlan
+from registry.models import Clinic, Injection, InjectionComponent, TreatmentPlan
 from registry.protocols import validate_governance, validate_protocol
 from safety import rules
 from safety.models import Evaluation, Flag
@@ -104,6 +104,17 @@ def test_rows_obey_the_model_and_protocol_rules(registry):
     for exosome in registry.filter(product=Product.EXOSOME):
         assert validate_governance(Product.EXOSOME, exosome.governance)[1] == {}
         assert exosome.governance["study_registration"]
+    # Each synthetic injection is its one component, equal to it (as the service records a single product).
+    components = InjectionComponent.objects.filter(injection__in=registry)
+    assert components.count() == registry.count()
+    for component in components.select_related("injection").order_by("id")[:120]:
+        injection = component.injection
+        assert (component.position, component.route) == (1, "intra_articular")
+        assert (component.product, component.volume_ml, component.protocol) == (
+            injection.product,
+            injection.volume_ml,
+            injection.protocol,
+        )
     plans = TreatmentPlan.objects.filter(injections__in=registry).distinct()
     for plan in plans[:200]:
         numbers = sorted(plan.injections.values_list("number_in_plan", flat=True))

@@ -32,6 +32,7 @@ def attention(request):
         events_for(user)
         .filter(is_serious=True, assessed_at__isnull=True)
         .select_related("patient", "index_injection")
+        .prefetch_related("index_injection__components")  # the staff label names every product ("BMAC + PRP")
         .order_by("onset_on", "id")
     )
     # Serious, unexpected, at least possibly related, after a study product, and not yet reported (ICH E2A clocks).

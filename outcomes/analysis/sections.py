@@ -45,8 +45,9 @@ DEFINITIONS = {
     "pass": "Patient acceptable symptom state (PASS): share of plans whose score at the follow-up is at or above the "
     "PASS threshold (KOOS, OKS) or at or below it (VAS pain), of the plans scored at that follow-up.",
     "same_knees": "Same knees: only plans scored at baseline, 1 month and 6 months, so those points of the line "
-    "describe the same patients (n stated); at 12 and 24 months, those of the same plans scored then too. All available: every plan scored at that follow-up and at baseline, "
-    "which are different patients at each timepoint.",
+    "describe the same patients (n stated); at 12 and 24 months, those of the same plans scored then too. "
+    "All available: every plan scored at that follow-up and at baseline, which are different patients at each "
+    "timepoint.",
     "lost": "Lost: the follow-up was missed, or is open past its due date.",
 }
 

@@ -6,10 +6,11 @@ from django_countries.serializers import CountryFieldMixin
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from registry import plausibility, services
+from registry import plausibility, selection, services
 from registry.api.mixins import MAX_ID, RejectUnknownFieldsMixin, RequiredEvenWhenPartialMixin
 from registry.choices import WRITING_ROLES, Pathology, PreviousTreatment, WithdrawalDecision
-from registry.models import Clinic, Injection, Membership, Patient
+from registry.models import Clinic, Injection, InjectionComponent, Membership, Patient
+from registry.models.component import MAX_COMPONENTS
 from registry.protocols import PROTOCOL_FORMS, GovernanceForm, validate_governance, validate_protocol
 from registry.scoping import clinics_for, patients_for
 
@@ -106,9 +107,10 @@ _PROTOCOL_HELP = (
     + "."
 )
 _ACKNOWLEDGED_HELP = (
-    'Codes of the unusual values you have checked and confirm, e.g. ["protocol.tnc_per_ml"]. Without them a '
-    "write with an unusual value answers 400: the message is under the protocol key, and `acknowledged_warnings` "
-    "lists the codes to send back with the same values."
+    'Codes of the unusual values you have checked and confirm, e.g. ["protocol.tnc_per_ml", '
+    '"selection.effusion_aspirated_ml"]. Without them a write with an unusual value answers 400: the message is '
+    "under the protocol key (or the selection field's own key), and `acknowledged_warnings` lists the codes to "
+    "send back with the same values."
 )
 _GOVERNANCE_HELP = (
     "Study governance; required for exosome injections. Keys: " + ", ".join(GovernanceForm.base_fields) + "."
@@ -187,6 +189,54 @@ class ProtocolCompletenessSerializer(serializers.Serializer):
 
 
 _DECIMAL = {"coerce_to_string": False}
+_CONFIRM = " Outside the usual range a write answers 400 until the field's code (`selection.<field>`) is in "
+_SELECTION_KWARGS = {
+    "bmi_status": {
+        "help_text": "`measured` (give `bmi`) or `not_measured` (no `bmi`; `bmi_not_measured_reason` optional). "
+        "`not_recorded` marks injections recorded before BMI was required and cannot be chosen for a new one."
+    },
+    "bmi": {**_DECIMAL, "help_text": "kg/m²; required when `bmi_status` is `measured`, empty otherwise. "
+            + selection.LIMITS["bmi"].describe()},
+    "effusion_aspirated_ml": {
+        **_DECIMAL,
+        "help_text": "mL aspirated before injecting; only with `effusion` = `present`. "
+        + selection.LIMITS["effusion_aspirated_ml"].describe()
+        + _CONFIRM
+        + "`acknowledged_warnings`.",
+    },
+    "kl_radiograph_on": {
+        "help_text": "Date of the radiograph graded: not after `injected_on`. More than 12 months before it,"
+        + _CONFIRM
+        + "`acknowledged_warnings`."
+    },
+    "symptom_duration_months": {"help_text": "Months since symptoms began; null if not known. "
+                                + selection.LIMITS["symptom_duration_months"].describe()},
+    "alignment_method": {"help_text": "How `alignment` was measured: required when alignment is given."},
+    "immunosuppression_reason": {"help_text": "Required when `immunosuppression` is `yes`, empty otherwise."},
+}  # fmt: skip
+
+
+_COMPONENTS_HELP = (
+    "What was injected: one or more products (e.g. BMAC with PRP), each with its protocol (keys as for "
+    "`protocol`), volume, route and site. Component 1 is the principal product: the injection's `product`, "
+    "`protocol` and `volume_ml` are component 1's (send them inside the components, or leave `components` out and "
+    "send them as before: they become one intra-articular component). HA, corticosteroid and saline are refused "
+    "intraosseous routes. Unusual values in component n (n > 1) are confirmed as "
+    "`components.<n>.protocol.<field>` in `acknowledged_warnings`; errors in them are listed under `components`. "
+    "On a correction, `components` is the whole list as it should be (component 1's product is fixed)."
+)
+
+
+class InjectionComponentSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
+    """One product of an injection, with its route, site, volume and protocol."""
+
+    protocol = _record_field("The product's protocol record (keys as for the injection's `protocol`).")
+
+    class Meta:
+        model = InjectionComponent
+        fields = ["position", "product", "route", "site", "volume_ml", "protocol"]
+        read_only_fields = ["position"]
+        extra_kwargs = {"volume_ml": _DECIMAL, "route": {"required": False}}
 
 
 class InjectionSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
@@ -208,9 +258,26 @@ class InjectionSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer)
         child=serializers.ChoiceField(choices=PreviousTreatment.choices), required=False
     )
     pathology = serializers.ListField(child=serializers.ChoiceField(choices=Pathology.choices), required=False)
+    # Selection and risk factors (registry.selection): their rules are the model's, reported per field.
+    kl_compartments = serializers.ListField(
+        child=serializers.ChoiceField(choices=selection.Compartment.choices),
+        required=False,
+        max_length=len(selection.Compartment.values),
+        help_text="Compartments the KL grade describes, each once.",
+    )
     protocol = _record_field(_PROTOCOL_HELP)
     governance = _record_field(_GOVERNANCE_HELP)
     protocol_completeness = serializers.SerializerMethodField()
+    components = InjectionComponentSerializer(
+        many=True, required=False, min_length=1, max_length=MAX_COMPONENTS, help_text=_COMPONENTS_HELP
+    )
+    total_volume_ml = serializers.DecimalField(
+        max_digits=6,
+        decimal_places=1,
+        read_only=True,
+        coerce_to_string=False,
+        help_text="All components together (mL).",
+    )
     acknowledged_warnings = serializers.ListField(
         child=serializers.CharField(max_length=80),
         required=False,
@@ -230,18 +297,29 @@ class InjectionSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer)
             "number_in_plan",
             "age_at_injection",
             "protocol_completeness",
+            "components",
+            "total_volume_ml",
             "created_at",
             "acknowledged_warnings",
         ]
         read_only_fields = ["plan", "age_at_injection", "created_at"]
         extra_kwargs = {
-            "volume_ml": _DECIMAL,
-            "bmi": _DECIMAL,
+            "product": {
+                "required": False,
+                "help_text": "The principal product (component 1's); required unless `components` is sent.",
+            },
+            "volume_ml": {
+                **_DECIMAL,
+                "required": False,
+                "help_text": "Volume of the principal product (component "
+                "1's); required unless `components` is sent. `total_volume_ml` adds all components.",
+            },
             "alignment_degrees": {
                 **_DECIMAL,
                 "help_text": "Degrees of deformity: required when `alignment` is varus or valgus, none when neutral.",
             },
             "number_in_plan": {"max_value": 10, "help_text": "Which injection of the plan this is (1 = first)."},
+            **_SELECTION_KWARGS,
         }
         validators: list = []  # plan/stage uniqueness is the service's to check
 
@@ -253,11 +331,16 @@ class InjectionSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer)
     def validate(self, attrs):
         errors: dict = {}
         instance: Injection | None = self.instance
-        product = instance.product if instance else attrs["product"]
+        components = attrs.get("components")
+        # Component 1 is the principal product; the service checks each component (and that the two agree).
+        principal = components[0]["product"] if components else None
+        product = instance.product if instance else attrs.get("product", principal)
+        if product is None:
+            raise serializers.ValidationError({"product": ["Required, unless `components` is sent."]})
         # A changed product is refused by the service; checking the record against either product would mislead.
         if attrs.get("product", product) == product:
             stored = instance.protocol if instance else None
-            if instance is None or "protocol" in attrs:
+            if "protocol" in attrs or (instance is None and not components):
                 cleaned, problems = validate_protocol(product, attrs.get("protocol") or {}, stored=stored)
                 if problems:
                     errors["protocol"] = _nested(problems)

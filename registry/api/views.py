@@ -108,6 +108,10 @@ class PatientViewSet(WriteScopedObjectMixin, mixins.ListModelMixin, mixins.Retri
         return Response(self.get_serializer(patient).data)
 
 
+def _components(validated: list | None) -> list[dict] | None:
+    return None if validated is None else [dict(component) for component in validated]
+
+
 @extend_schema_view(
     list=extend_schema(summary="Injections of the user's clinics' patients"),
     create=extend_schema(summary="Record an injection (given or planned) with its protocol"),
@@ -126,7 +130,12 @@ class InjectionViewSet(
     http_method_names = READ_CREATE_PATCH
 
     def get_queryset(self):
-        return injections_for(self.request.user).select_related("plan").order_by("-injected_on", "-id")
+        return (
+            injections_for(self.request.user)
+            .select_related("plan")
+            .prefetch_related("components")
+            .order_by("-injected_on", "-id")
+        )
 
     def get_write_queryset(self):
         return injections_for(self.request.user, write=True)
@@ -139,10 +148,12 @@ class InjectionViewSet(
         planned = data.pop("plan")["planned_injections"]
         number = data.pop("number_in_plan", 1)
         acknowledged = data.pop("acknowledged_warnings", [])
+        components = _components(data.pop("components", None))
         injection = injection_record(
             patient=patient,
             by=request.user,
             data=data,
+            components=components,
             number_in_plan=number,
             planned_injections=planned,
             acknowledged_warnings=acknowledged,
@@ -158,7 +169,13 @@ class InjectionViewSet(
         data = dict(serializer.validated_data)
         reason = data.pop("reason")
         acknowledged = data.pop("acknowledged_warnings", [])
+        components = _components(data.pop("components", None))
         injection = injection_update(
-            injection=injection, by=request.user, data=data, reason=reason, acknowledged_warnings=acknowledged
+            injection=injection,
+            by=request.user,
+            data=data,
+            reason=reason,
+            components=components,
+            acknowledged_warnings=acknowledged,
         )
         return Response(self.get_serializer(injection).data)

@@ -7,8 +7,10 @@ from django.db import models
 from django.utils import dateformat
 
 from registry import plausibility, protocols
-from registry.choices import Alignment, Guidance, InjectionStatus, Knee, Product, Rehabilitation
+from registry.choices import Guidance, InjectionStatus, Knee, Product, Rehabilitation
 from registry.history import HistoricalRecords
+from registry.models.component import short_product
+from registry.models.selection import SelectionFactors, selection_constraints
 
 
 def knee_product_day(knee_display: str, product_display: str, day) -> str:
@@ -53,7 +55,7 @@ class TreatmentPlan(models.Model):
         return self.injections.order_by("number_in_plan").first()
 
 
-class Injection(models.Model):
+class Injection(SelectionFactors):
     patient = models.ForeignKey("registry.Patient", on_delete=models.PROTECT, related_name="injections")
     plan = models.ForeignKey(TreatmentPlan, on_delete=models.PROTECT, related_name="injections")
     number_in_plan = models.PositiveSmallIntegerField(default=1, validators=[MinValueValidator(1)])
@@ -80,27 +82,8 @@ class Injection(models.Model):
     rehabilitation_notes = models.TextField(blank=True)
 
     # Patient-selection snapshot on the day: what the knee and patient were like when treated.
-    kl_grade = models.PositiveSmallIntegerField(
-        "Kellgren-Lawrence grade", validators=[MaxValueValidator(4)], help_text="0-4, from the index knee X-ray."
-    )
+    # kl_grade, bmi, alignment and the other selection factors: SelectionFactors (registry.selection).
     age_at_injection = models.PositiveSmallIntegerField(editable=False)
-    bmi = models.DecimalField(
-        "BMI",
-        max_digits=4,
-        decimal_places=1,
-        null=True,
-        blank=True,
-        validators=[MinValueValidator(Decimal("12")), MaxValueValidator(Decimal("80"))],
-    )
-    alignment = models.CharField(max_length=8, choices=Alignment.choices, blank=True)
-    alignment_degrees = models.DecimalField(
-        "deformity (degrees)",
-        max_digits=3,
-        decimal_places=1,
-        null=True,
-        blank=True,
-        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("30"))],
-    )
     activity_level = models.PositiveSmallIntegerField(
         "activity level (Tegner 0-10)", null=True, blank=True, validators=[MaxValueValidator(10)]
     )
@@ -130,6 +113,7 @@ class Injection(models.Model):
                 condition=models.Q(status__in=InjectionStatus.values), name="injection_status_valid"
             ),
             models.CheckConstraint(condition=models.Q(kl_grade__lte=4), name="injection_kl_grade_0_4"),
+            *selection_constraints("injection"),
         ]
 
     def __str__(self) -> str:
@@ -137,7 +121,29 @@ class Injection(models.Model):
 
     @property
     def staff_label(self) -> str:
-        return knee_product_day(self.get_knee_display(), self.get_product_display(), self.injected_on)
+        return knee_product_day(self.get_knee_display(), self.products_label, self.injected_on)
+
+    # --- Components (registry.models.component): lists prefetch "components", so these cost no query there. ---
+
+    @property
+    def ordered_components(self) -> list:
+        return sorted(self.components.all(), key=lambda c: c.position)
+
+    @property
+    def products_label(self) -> str:
+        """ "BMAC + PRP" for a combined injection, "BMAC" for a single product."""
+        products = [c.product for c in self.ordered_components] or [self.product]
+        return " + ".join(dict.fromkeys(short_product(p) for p in products))
+
+    @property
+    def is_combined(self) -> bool:
+        return len(self.ordered_components) > 1
+
+    @property
+    def total_volume_ml(self) -> Decimal:
+        """All components together: derived, never typed."""
+        components = self.ordered_components
+        return sum((c.volume_ml for c in components), Decimal(0)) if components else self.volume_ml
 
     @classmethod
     def from_db(cls, db, field_names, values):
@@ -152,7 +158,7 @@ class Injection(models.Model):
     stored_volume_ml: Decimal | None = None
 
     def clean(self) -> None:
-        errors: dict[str, list[str]] = {}
+        errors: dict[str, list[str]] = dict(self.selection_check(age=self.age_at_injection)[0])
         checked = protocols.validate_protocol(self.product, self.protocol, stored=self.stored_protocol)
         for field, messages in checked[1].items():
             errors.setdefault("protocol", []).extend(f"{field}: {m}" for m in messages)

@@ -40,5 +40,10 @@ def protocol_rows(injection) -> list[tuple[str, str]]:
 
 
 @register.simple_tag
+def component_protocol_rows(component) -> list[tuple[str, str]]:
+    return record_rows(PROTOCOL_FORMS.get(component.product), component.protocol)
+
+
+@register.simple_tag
 def governance_rows(injection) -> list[tuple[str, str]]:
     return record_rows(GovernanceForm, injection.governance)

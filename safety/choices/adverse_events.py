@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from django.db import models
 
+from registry import selection
 from registry.choices import PRODUCTS_WITH_HARVEST
 
 
@@ -184,10 +185,8 @@ class Rechallenge(models.TextChoices):
     NO = "no", "No"
 
 
-class YesNoUnknown(models.TextChoices):
-    YES = "yes", "Yes"
-    NO = "no", "No"
-    UNKNOWN = "unknown", "Unknown"
+# One yes / no / unknown vocabulary for the registry (the API schema names it once: YesNoUnknownEnum).
+YesNoUnknown = selection.YesNoUnknown
 
 
 class ReportRoute(models.TextChoices):

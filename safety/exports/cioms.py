@@ -16,6 +16,7 @@ from django.utils import timezone
 from registry import plausibility
 from registry.choices import PRODUCTS_WITH_HARVEST, Alignment, Pathology, PreviousTreatment, Product
 from registry.models import Injection
+from registry.models.component import short_product
 from registry.models.patient import age_band
 from registry.protocols import PROTOCOL_FORMS
 from registry.templatetags.registry_display import display_value
@@ -120,10 +121,20 @@ def dose(injection: Injection) -> str:
     return f"{text}, once"
 
 
+def _parts(injection: Injection) -> list:
+    """What was injected: its components (registry, issue 15), each with a product, protocol and volume as an
+    injection has; a record without components is its own product."""
+    return injection.ordered_components or [injection]
+
+
 def route(injection: Injection) -> str:
-    return (
-        f"Intra-articular, {injection.get_knee_display().lower()} knee, {injection.get_guidance_display().lower()}"
-        + ("-guided" if injection.guidance != "landmark" else "")
+    parts = injection.ordered_components
+    if len(parts) > 1:
+        where = "; ".join(f"{short_product(c.product)} {c.get_route_display().lower()}" for c in parts)
+    else:
+        where = parts[0].get_route_display() if parts else "Intra-articular"
+    return f"{where}, {injection.get_knee_display().lower()} knee, {injection.get_guidance_display().lower()}" + (
+        "-guided" if injection.guidance != "landmark" else ""
     )
 
 
@@ -227,7 +238,13 @@ def context(event: AdverseEvent) -> dict:
         "sex": event.patient.get_sex_display() if event.patient.sex != "unknown" else UNKNOWN,
         "criteria": [(label, getattr(event, field)) for field, label, _ in SERIOUSNESS_CRITERIA],
         "injections": [
-            {"injection": i, "suspect": suspect(i), "dose": dose(i), "route": route(i), "date": _date(i.injected_on)}
+            {
+                "injection": i,
+                "suspect": " + ".join(suspect(part) for part in _parts(i)),
+                "dose": "; ".join(dose(part) for part in _parts(i)),
+                "route": route(i),
+                "date": _date(i.injected_on),
+            }
             for i in injections
         ],
         "indication": f"Knee osteoarthritis, {index.get_knee_display().lower()} knee, "

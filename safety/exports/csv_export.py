@@ -32,7 +32,7 @@ from registry.downloads import BOM
 from registry.models import Clinic, Injection, Patient
 from registry.models.patient import AGE_BANDS, age_band
 from safety.choices import OUTCOME_CODES, RESOLVED_OUTCOMES, SERIOUSNESS_FIELDS, EventStatus
-from safety.exports.rows import HEADER, PROTOCOL_COLUMNS, SUSAR_PATHS, detail_rows
+from safety.exports.rows import HEADER, PROTOCOL_COLUMNS, SELECTION_COLUMNS, SUSAR_PATHS, detail_rows
 from safety.models import AdverseEvent, RegulatoryReport
 
 CHUNK_BYTES = 64 * 1024
@@ -167,6 +167,21 @@ def _protocol(key: str) -> str:
     )
 
 
+def _components() -> str:
+    """registry.models.component.export_descriptions, in SQL: numeric(5,1) prints as Python's Decimal does."""
+    return (
+        "(SELECT string_agg(c.product || ' ' || c.route || ' ' || c.volume_ml::text || ' mL', ' + ' "
+        'ORDER BY c.position) FROM "registry_injectioncomponent" c WHERE c.injection_id = i.id)'
+    )
+
+
+def _selection(name: str) -> str:
+    if name == "kl_compartments":  # a JSON list of codes, joined as rows._listed joins it
+        codes = "SELECT c FROM jsonb_array_elements_text(i.kl_compartments) WITH ORDINALITY AS t(c, n) ORDER BY n"
+        return f"NULLIF(array_to_string(ARRAY({codes}), ';'), '')"
+    return _column(f"index_injection__{name}")
+
+
 def _age_band() -> str:
     whens = " ".join(
         f"WHEN i.age_at_injection BETWEEN {low} AND {high} THEN {_quote(age_band(low))}" for low, high in AGE_BANDS
@@ -210,11 +225,13 @@ def select_columns() -> list[tuple[str, str]]:
         ("injected_on", _column("index_injection__injected_on")),
         ("days_to_onset", "e.onset_on - i.injected_on"),
         ("product", _column("index_injection__product")),
+        ("components", _components()),
         ("knee", _column("index_injection__knee")),
         ("guidance", _column("index_injection__guidance")),
         ("volume_ml", _column("index_injection__volume_ml")),
         ("kl_grade", _column("index_injection__kl_grade")),
         ("bmi", _column("index_injection__bmi")),
+        *((name, _selection(name)) for name in SELECTION_COLUMNS),
         *((name, _protocol(name)) for name in PROTOCOL_COLUMNS),
         ("source", _column("source")),
         ("flag_id", _column("flag_id")),

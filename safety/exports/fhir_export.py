@@ -69,6 +69,11 @@ def _causality(event: AdverseEvent) -> list[dict]:
     ]
 
 
+def _products(injection) -> str:
+    """ "BMAC + PRP" for a combined injection (registry components), the product's full name otherwise."""
+    return injection.products_label if injection.is_combined else Product(injection.product).label
+
+
 def adverse_event_resource(event: AdverseEvent) -> dict:
     serious_codes = [(code, label) for field, label, code in SERIOUSNESS_CRITERIA if getattr(event, field)]
     seriousness = (
@@ -124,7 +129,7 @@ def adverse_event_resource(event: AdverseEvent) -> dict:
                 "instance": {
                     "type": "Procedure",
                     "identifier": {"system": _system("injection"), "value": str(injection.pk)},
-                    "display": f"{Product(injection.product).label} injection, {injection.injected_on.isoformat()}",
+                    "display": f"{_products(injection)} injection, {injection.injected_on.isoformat()}",
                 },
                 "causality": _causality(event),
             }
@@ -135,7 +140,7 @@ def adverse_event_resource(event: AdverseEvent) -> dict:
 
 
 def bundle_entries(events: QuerySet) -> Iterator[dict]:
-    for event in events.select_related("patient").prefetch_related("injections").iterator(chunk_size=500):
+    for event in events.select_related("patient").prefetch_related("injections__components").iterator(chunk_size=500):
         yield {
             "fullUrl": f"{_system('AdverseEvent')}/{event.pk}",
             "resource": adverse_event_resource(event),

@@ -14,11 +14,16 @@ from itertools import islice
 
 from django.db.models import QuerySet
 
+from registry import selection
+from registry.models.component import export_descriptions
 from registry.models.patient import age_band
 from safety.choices import OUTCOME_CODES, RESOLVED_OUTCOMES, SERIOUSNESS_FIELDS, EventStatus
 from safety.models import RegulatoryReport
 
 CHUNK_SIZE = 2000
+
+# Selection and risk factors of the index injection (registry.selection), free text left out.
+SELECTION_COLUMNS = tuple(f for f in selection.NEW_FIELDS if f not in selection.FREE_TEXT)
 
 # Protocol essentials worth comparing across events (each product fills its own; the others stay empty).
 PROTOCOL_COLUMNS = (
@@ -55,6 +60,7 @@ VALUE_PATHS = (
     "index_injection__volume_ml",
     "index_injection__kl_grade",
     "index_injection__bmi",
+    *(f"index_injection__{name}" for name in SELECTION_COLUMNS),
     "index_injection__protocol",
     "source",
     "flag_id",
@@ -98,11 +104,13 @@ HEADER = [
     "injected_on",
     "days_to_onset",
     "product",
+    "components",  # every product of the injection, with route and volume (product is the principal one)
     "knee",
     "guidance",
     "volume_ml",
     "kl_grade",
     "bmi",
+    *SELECTION_COLUMNS,
     *PROTOCOL_COLUMNS,
     "source",
     "flag_id",
@@ -153,7 +161,12 @@ def _reports(event_ids: list[int]) -> dict[int, str]:
     return {event_id: "; ".join(found) for event_id, found in lines.items()}
 
 
-def _row(values: tuple, reports: dict[int, str]) -> list:
+def _listed(value):
+    """A list of codes (the KL compartments) as one cell, "medial;patellofemoral"; empty as nothing."""
+    return (";".join(value) or None) if isinstance(value, list) else value
+
+
+def _row(values: tuple, reports: dict[int, str], components: str | None = None) -> list:
     v = dict(zip((*VALUE_PATHS, *SUSAR_PATHS), values, strict=True))
     protocol = v["index_injection__protocol"] or {}
     injected_on = v["index_injection__injected_on"]
@@ -168,11 +181,13 @@ def _row(values: tuple, reports: dict[int, str]) -> list:
         injected_on,
         (v["onset_on"] - injected_on).days if injected_on else None,
         v["index_injection__product"],
+        components,
         v["index_injection__knee"],
         v["index_injection__guidance"],
         v["index_injection__volume_ml"],
         v["index_injection__kl_grade"],
         v["index_injection__bmi"],
+        *(_listed(v[f"index_injection__{name}"]) for name in SELECTION_COLUMNS),
         *(protocol.get(name) for name in PROTOCOL_COLUMNS),
         v["source"],
         v["flag_id"],
@@ -210,9 +225,14 @@ def _row(values: tuple, reports: dict[int, str]) -> list:
 
 
 def detail_rows(events: QuerySet, *, chunk_size: int = CHUNK_SIZE) -> Iterator[list]:
-    """The rows, streamed from the database a chunk at a time (and each chunk's reports in one more query)."""
+    """The rows, streamed from the database a chunk at a time (each chunk's reports, and its injections'
+    components, in one more query each: not one a row)."""
     values = events.with_susar().values_list(*VALUE_PATHS, *SUSAR_PATHS).iterator(chunk_size=chunk_size)
     while chunk := list(islice(values, chunk_size)):
         reports = _reports([row[0] for row in chunk])
+        described = export_descriptions({row[_INJECTION] for row in chunk})
         for row in chunk:
-            yield _row(row, reports)
+            yield _row(row, reports, described.get(row[_INJECTION]))
+
+
+_INJECTION = VALUE_PATHS.index("index_injection_id")

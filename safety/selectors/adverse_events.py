@@ -136,6 +136,7 @@ def events_list(user, filters: EventFilters) -> QuerySet[AdverseEvent]:
     return (
         filter_events(events_for(user), filters)
         .select_related("patient", "clinic", "index_injection")
+        .prefetch_related("index_injection__components")  # the list names every product ("BMAC + PRP")
         .order_by(*LIST_ORDER)
     )
 

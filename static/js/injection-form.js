@@ -25,3 +25,21 @@
   product.addEventListener("change", update);
   update();
 })();
+
+// Components (issue 15): each further product shows only its chosen product's protocol fieldset.
+(function () {
+  "use strict";
+  var components = document.querySelectorAll("[data-injection-form] [data-component]");
+  Array.prototype.forEach.call(components, function (component) {
+    var product = component.querySelector("select[name$='-product']");
+    if (!product) return;
+    var fieldsets = component.querySelectorAll("fieldset[data-component-product]");
+    function update() {
+      for (var i = 0; i < fieldsets.length; i++) {
+        fieldsets[i].hidden = fieldsets[i].getAttribute("data-component-product") !== product.value;
+      }
+    }
+    product.addEventListener("change", update);
+    update();
+  });
+})();

@@ -131,10 +131,20 @@ def test_the_generated_client_imports_and_records_a_patient_and_two_injections(a
             volume_ml=6.0,
             rehabilitation=models.RehabilitationEnum.HOME,
             kl_grade=2,
+            bmi=27.5,
+            diabetes=models.DiabetesEnum.TYPE_2,
+            effusion=models.EffusionEnum.PRESENT,
+            effusion_aspirated_ml=20.0,
             protocol=models.InjectionRequestProtocol.from_dict(dict(BMAC_PROTOCOL)),
         ),
     )
     assert isinstance(bmac, models.Injection)
+    assert (bmac.bmi_status, bmac.bmi, bmac.diabetes, bmac.effusion_aspirated_ml) == (
+        models.BmiStatusEnum.MEASURED,
+        27.5,
+        models.DiabetesEnum.TYPE_2,
+        20.0,
+    )
     assert bmac.product == models.ProductEnum.BMAC
     assert bmac.protocol["harvest_site"] == "posterior_iliac_crest"
     assert bmac.protocol_completeness.percent > 0
@@ -150,10 +160,12 @@ def test_the_generated_client_imports_and_records_a_patient_and_two_injections(a
             volume_ml=4.0,
             rehabilitation=models.RehabilitationEnum.NONE,
             kl_grade=3,
+            bmi_status=models.BmiStatusEnum.NOT_MEASURED,
             protocol=models.InjectionRequestProtocol.from_dict(PRP_PROTOCOL),
         ),
     )
     assert prp.knee == models.KneeEnum.RIGHT
+    assert (prp.bmi_status, prp.bmi) == (models.BmiStatusEnum.NOT_MEASURED, None)
     assert prp.protocol["leukocytes"] == "poor"
 
     # A correction must carry its reason: the client's model will not build without one.

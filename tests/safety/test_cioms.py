@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 
 from safety.exports.pdf_export import cioms_pdf
-from tests.factories import EXOSOME_PROTOCOL, GOVERNANCE, make_injection
+from tests.factories import BMAC_PROTOCOL, EXOSOME_PROTOCOL, GOVERNANCE, PRP_PROTOCOL, make_injection
 from tests.safety.ae_support import record_serious
 from tests.safety.test_exports import pdf_text
 
@@ -134,3 +134,21 @@ def test_the_page_serves_it(client, gb_clinic, clinician, injection):
     response = client.get(reverse("safety:event-cioms", args=[event.pk]))
     assert response.status_code == 200
     assert "United Kingdom" in pdf_text(response.content)
+
+
+def test_a_combined_injection_names_dose_and_route_of_each_product(gb_clinic, clinician, patient):
+    injection = make_injection(
+        patient,
+        clinician,
+        components=[
+            {"product": "bmac", "volume_ml": 6, "protocol": dict(BMAC_PROTOCOL)},
+            {"product": "prp", "volume_ml": 4, "protocol": dict(PRP_PROTOCOL)},
+            {"product": "bmac", "route": "intraosseous_tibial", "volume_ml": 2, "protocol": dict(BMAC_PROTOCOL)},
+        ],
+    )
+    text = " ".join(report(record_serious(clinician, injection)).split())
+    assert "Autologous bone marrow aspirate concentrate" in text
+    assert "platelet-rich plasma" in text.lower()
+    # 4 mL at 1,200 x10^3/uL: 4.8 x10^9 platelets, beside the concentrate's cells.
+    assert "4 mL of PRP: platelets 1,200 ×10³/µL, about 4.8 ×10⁹ platelets, once" in text
+    assert "BMAC intra-articular; PRP intra-articular; BMAC intraosseous (tibial), left knee" in text

@@ -84,6 +84,14 @@ def varied(clinic, clinician, other_clinic):
             protocol=protocol,
             injected_on=dt.date(2026, 3, 1 + index % 3),
             bmi=None if index % 4 == 0 else 27.5,
+            bmi_status="not_measured" if index % 4 == 0 else "measured",
+            # Selection factors with blanks, lists and decimals, so both paths are compared on each kind.
+            kl_compartments=[[], ["medial"], ["patellofemoral", "medial"]][index % 3],
+            kl_radiograph_on=dt.date(2026, 2, 1) if index % 2 else None,
+            diabetes=["", "type_2", "unknown"][index % 3],
+            effusion="present" if index % 2 else "",
+            effusion_aspirated_ml=Decimal("12.5") if index % 2 else None,
+            symptom_duration_months=index * 7 if index % 5 else None,
             volume_ml=Decimal("2.5") if product != "bmac" else 6,
         )
         causality = ["certain", "probable", "possible", "unlikely"][index % 4]
@@ -149,6 +157,10 @@ def test_copy_writes_the_same_bytes_as_python(varied):
     assert first["clinic"] == 'St Mary\'s, "Knee" Unit'
     assert first["bmi"] == ""
     assert first["volume_ml"] == "6.0"
+    assert (first["bmi_status"], first["kl_compartments"], first["diabetes"]) == ("not_measured", "", "")
+    assert (second["kl_compartments"], second["diabetes"], second["effusion"]) == ("medial", "type_2", "present")
+    assert (second["effusion_aspirated_ml"], second["kl_radiograph_on"]) == ("12.5", "2026-02-01")
+    assert by_id[varied[2].pk]["kl_compartments"] == "patellofemoral;medial"  # in the order recorded
     assert second["dose_mg"] == "-5"  # a number, not text: no apostrophe
     assert second["tnc_per_ml"] == "10000000000000000"
     assert second["aspirate_volume_ml"] == "0.00000015"
@@ -257,3 +269,25 @@ def test_other_clinics_auditor_gets_only_the_header(client, varied):
     client.force_login(stranger)
     body = b"".join(client.post(URL, {"format": "csv", "encoding": "utf-8"}).streaming_content)
     assert body == (",".join(HEADER) + "\n").encode()
+
+
+def test_a_combined_injection_names_every_component_the_same_way_in_both_paths(clinician, patient):
+    injection = make_injection(
+        patient,
+        clinician,
+        components=[
+            {"product": "bmac", "route": "intra_articular", "site": "=superolateral", "volume_ml": 6,
+             "protocol": dict(BMAC_PROTOCOL)},
+            {"product": "prp", "volume_ml": Decimal("4.5"), "protocol": dict(PRP_PROTOCOL)},
+            {"product": "bmac", "route": "intraosseous_tibial", "volume_ml": 2, "protocol": dict(BMAC_PROTOCOL)},
+        ],
+    )  # fmt: skip
+    record(clinician, injection)
+    copied, built = both_paths(AdverseEvent.objects.order_by("id"))
+    assert copied == built
+    (row,) = [dict(zip(HEADER, r, strict=True)) for r in list(csv.reader(io.StringIO(copied.decode())))[1:]]
+    assert row["product"] == "bmac"  # the principal product, as before
+    assert row["components"] == (
+        "bmac intra_articular 6.0 mL + prp intra_articular 4.5 mL + bmac intraosseous_tibial 2.0 mL"
+    )
+    assert "superolateral" not in copied.decode()  # free text stays out of exports

@@ -24,6 +24,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from demo import showcase, synth
+from demo.selection import selection_factors
 from outcomes.instruments import get_instrument
 from outcomes.models import FollowUp, SubmissionSource, Timepoint
 from outcomes.services import questionnaire_submit
@@ -182,9 +183,9 @@ EXOSOME_GOVERNANCE = {
 def _plans(rng: random.Random) -> list[dict]:
     """One entry per patient: clinic, product, protocol, and for the staged PRP plan three stages."""
     return [
-        {"clinic": 0, "product": "bmac", "protocol": _bmac(rng, "posterior_iliac_crest")},
+        {"clinic": 0, "product": "bmac", "protocol": _bmac(rng, "posterior_iliac_crest"), "combined": True},
         {"clinic": 0, "product": "bmac", "protocol": _bmac(rng, "anterior_iliac_crest")},
-        {"clinic": 1, "product": "bmac", "protocol": _bmac(rng, "proximal_tibia")},
+        {"clinic": 1, "product": "bmac", "protocol": _bmac(rng, "proximal_tibia"), "combined": True},
         {"clinic": 0, "product": "bmac", "protocol": _bmac(rng, "distal_femur")},
         {"clinic": 0, "product": "prp", "protocol": _prp(rng, "poor"), "stages": 3},
         {"clinic": 0, "product": "prp", "protocol": _prp(rng, "poor")},
@@ -198,6 +199,32 @@ def _plans(rng: random.Random) -> list[dict]:
 
 
 _VOLUME_ML = {"prp": 5, "ha": 3, "corticosteroid": 2, "exosome": 2}
+
+# Combined injections (issue 15): BMAC with PRP into the joint, and part of the concentrate into the medial tibial
+# plateau (subchondral bone marrow lesion). Fixed values, so the random stream of the other patients is unchanged.
+_COMBINED_PRP = {
+    "leukocytes": "poor",
+    "preparation_system": "Demo PRP kit",
+    "blood_volume_ml": 30,
+    "spins": 1,
+    "platelet_count": 1100,
+    "activation": "none",
+}
+_INTRAOSSEOUS_ML = Decimal("2")
+
+
+def _components(data: dict) -> list[dict]:
+    """BMAC intra-articular (its concentrate less what goes into bone), PRP intra-articular, BMAC intraosseous."""
+    into_joint = max(data["volume_ml"] - _INTRAOSSEOUS_ML, Decimal("1"))
+    data["volume_ml"] = into_joint
+    return [
+        {"product": "bmac", "route": "intra_articular", "site": "superolateral", "volume_ml": into_joint,
+         "protocol": data["protocol"]},
+        {"product": "prp", "route": "intra_articular", "site": "superolateral", "volume_ml": Decimal("4"),
+         "protocol": dict(_COMBINED_PRP)},
+        {"product": "bmac", "route": "intraosseous_tibial", "site": "medial tibial plateau",
+         "volume_ml": _INTRAOSSEOUS_ML, "protocol": data["protocol"]},
+    ]  # fmt: skip
 
 
 def _injection_data(rng: random.Random, plan: dict, *, injected_on: dt.date, clinician, knee: str) -> dict:
@@ -221,6 +248,10 @@ def _injection_data(rng: random.Random, plan: dict, *, injected_on: dt.date, cli
         "pathology": rng.choice([[], [], ["meniscal_tear"], ["bone_marrow_lesion"]]),
         "protocol": dict(protocol),
     }
+    # Their own generator (seeded by this injection), so the rest of the demo draws what it drew before.
+    own = random.Random(f"selection {plan['product']} {injected_on} {knee} {data['bmi']} {data['kl_grade']}")
+    today = timezone.localdate()
+    data.update(selection_factors(own, injected_on=injected_on, today=today, alignment=alignment, bmi=data["bmi"]))
     if plan.get("governance"):
         data["governance"] = dict(plan["governance"])
     return data
@@ -404,7 +435,12 @@ class Command(BaseCommand):
                 data = _injection_data(rng, plan, injected_on=injected_on, clinician=treating, knee=knee)
                 data["status"] = status
                 injection_record(
-                    patient=patient, by=treating, data=data, number_in_plan=number, planned_injections=stages
+                    patient=patient,
+                    by=treating,
+                    data=data,
+                    components=_components(data) if plan.get("combined") else None,
+                    number_in_plan=number,
+                    planned_injections=stages,
                 )
                 injections += 1
             showcase.stamp_history(patient, recorded_on=recorded_on)
