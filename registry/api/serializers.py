@@ -265,7 +265,10 @@ class InjectionSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer)
                     attrs["protocol"] = cleaned
                     self._unconfirmed(product, cleaned, stored, attrs.get("acknowledged_warnings") or [], errors)
             if instance is None or "governance" in attrs:
-                cleaned, problems = validate_governance(product, attrs.get("governance") or {})
+                protocol = attrs.get("protocol", instance.protocol if instance else None)
+                cleaned, problems = validate_governance(
+                    product, attrs.get("governance") or {}, protocol=protocol, new_record=instance is None
+                )
                 if problems:
                     errors["governance"] = _nested(problems)
                 else:

@@ -15,13 +15,20 @@ from django.urls import reverse
 from registry import plausibility, services
 from registry.models import Injection
 from registry.protocols import PROTOCOL_FORMS
-from tests.factories import BMAC_PROTOCOL, EXOSOME_PROTOCOL, GOVERNANCE, injection_data, make_injection
+from tests.factories import (
+    BMAC_PROTOCOL,
+    EXOSOME_PROTOCOL,
+    GOVERNANCE,
+    injection_data,
+    make_injection,
+    with_methods,
+)
 from tests.registry.test_admin import admin_clinician  # noqa: F401 - a fixture
 
 BASE = {
     "bmac": dict(BMAC_PROTOCOL),
     "prp": {"leukocytes": "poor", "spins": 2, "activation": "none", "blood_volume_ml": 30},
-    "ha": {"product_name": "Example HA", "molecular_weight": "high", "dose_mg": 48},
+    "ha": {"product_name": "Example HA", "molecular_weight_kda": 6000, "cross_linked": "yes", "dose_mg": 48},
     "exosome": dict(EXOSOME_PROTOCOL),
     "adsc": {
         "preparation": "svf",
@@ -41,9 +48,13 @@ def protocol_with(product: str, field: str, value) -> dict:
         protocol["aspirate_volume_ml"] = 240
     if product == "bmac" and field == "spins" and Decimal(str(value)) < 1:
         protocol["processing_method"] = "unprocessed"
-    if product == "bmac" and field == "mnc_per_ml":
-        protocol["tnc_per_ml"] = 2000  # never more MNC than TNC
-    return protocol
+    if product == "bmac" and field in ("mnc_per_ml", "cd34_per_ml"):
+        protocol["tnc_per_ml"] = 2000  # never more MNC or CD34+ cells than TNC
+    if product == "bmac" and field == "ml_per_pull":
+        protocol["aspirate_volume_ml"] = 240  # a pull is never more than the aspirate
+    if product == "prp" and field == "prp_volume_ml":
+        protocol["blood_volume_ml"] = 500  # nor the PRP more than the blood drawn
+    return with_methods(product, protocol)
 
 
 def volume_injected(product: str, protocol: dict):
