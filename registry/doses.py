@@ -303,7 +303,7 @@ def _exosome(p: dict, volume) -> list[Derived]:
         if disagreement is not None and disagreement > DOSE_TOLERANCE:
             warning = (
                 f"The dose entered ({number(_d(p['dose_particles']))} particles) differs from concentration × volume "
-                f"by {round(100 * disagreement)} %: check the concentration, the volume or the dose."
+                f"by {100 * disagreement:.1f} % (more than 10 %): check the concentration, the volume or the dose."
             )
         out.append(Derived("particle_dose", "Particle dose", dose, "particles", "particles/mL × mL", warning))
     ratio = particles_per_ug(p.get("particle_concentration"), p.get("protein_ug_per_ml"))

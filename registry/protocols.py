@@ -412,7 +412,7 @@ class ExosomeProtocol(ProtocolForm):
     sterility = _choice(
         "Sterility test", [("passed", "Passed"), ("failed", "Failed"), ("not_tested", "Not tested")], required=False
     )
-    endotoxin_eu_per_ml = _decimal("Endotoxin (EU/mL)", max_digits=7, decimal_places=3)
+    endotoxin_eu_per_ml = _decimal("Endotoxin (EU/mL)", max_digits=9, decimal_places=3)
     mycoplasma = _choice(
         "Mycoplasma", [("negative", "Negative"), ("positive", "Positive"), ("not_tested", "Not tested")], required=False
     )

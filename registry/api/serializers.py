@@ -1,12 +1,14 @@
 """Input validation and output shape for the registry API. Writes go through registry.services (the views call
 them); protocol and governance rules come from registry.protocols, so a rule lives in one place."""
 
+from decimal import Decimal
+
 from django.contrib.auth import get_user_model
 from django_countries.serializers import CountryFieldMixin
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from registry import plausibility, services
+from registry import doses, plausibility, services
 from registry.api.mixins import MAX_ID, RejectUnknownFieldsMixin, RequiredEvenWhenPartialMixin
 from registry.choices import WRITING_ROLES, Pathology, PreviousTreatment, WithdrawalDecision
 from registry.models import Clinic, Injection, Membership, Patient
@@ -189,6 +191,22 @@ class ProtocolCompletenessSerializer(serializers.Serializer):
 _DECIMAL = {"coerce_to_string": False}
 
 
+@extend_schema_field({"oneOf": [{"type": "string"}, {"type": "number"}]})
+class DerivedValueField(serializers.Field):
+    def to_representation(self, value):
+        return float(value) if isinstance(value, Decimal) else value
+
+
+class DerivedSerializer(serializers.Serializer):
+    """A value computed from the protocol and the volume injected (registry.doses), never entered."""
+
+    label = serializers.CharField()
+    value = DerivedValueField(help_text="A number in `unit`, or a classification code (DEPA, PAW, PLRA).")
+    unit = serializers.CharField()
+    formula = serializers.CharField(help_text="How it is computed.")
+    warning = serializers.CharField(help_text="Empty, or why the value needs checking.")
+
+
 class InjectionSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
     """One injection into one knee (given or planned), with its product protocol and the patient-selection
     snapshot on the day. Protocol errors are reported per protocol key."""
@@ -211,6 +229,10 @@ class InjectionSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer)
     protocol = _record_field(_PROTOCOL_HELP)
     governance = _record_field(_GOVERNANCE_HELP)
     protocol_completeness = serializers.SerializerMethodField()
+    derived = serializers.SerializerMethodField(
+        help_text="Values computed from the protocol and the volume injected (doses, concentration factors, DEPA, "
+        "PAW, PLRA), by code; read-only."
+    )
     acknowledged_warnings = serializers.ListField(
         child=serializers.CharField(max_length=80),
         required=False,
@@ -230,6 +252,7 @@ class InjectionSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer)
             "number_in_plan",
             "age_at_injection",
             "protocol_completeness",
+            "derived",
             "created_at",
             "acknowledged_warnings",
         ]
@@ -249,6 +272,12 @@ class InjectionSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer)
     def get_protocol_completeness(self, obj: Injection) -> dict:
         completeness = obj.protocol_completeness()
         return {"percent": completeness.percent, "missing": list(completeness.missing)}
+
+    @extend_schema_field(serializers.DictField(child=DerivedSerializer()))
+    def get_derived(self, obj: Injection) -> dict:
+        return {
+            d.code: DerivedSerializer(d).data for d in doses.derived_values(obj.product, obj.protocol, obj.volume_ml)
+        }
 
     def validate(self, attrs):
         errors: dict = {}

@@ -32,7 +32,7 @@ from registry.downloads import BOM
 from registry.models import Clinic, Injection, Patient
 from registry.models.patient import AGE_BANDS, age_band
 from safety.choices import OUTCOME_CODES, RESOLVED_OUTCOMES, SERIOUSNESS_FIELDS, EventStatus
-from safety.exports.rows import HEADER, PROTOCOL_COLUMNS, detail_rows
+from safety.exports.rows import DERIVED_COLUMNS, HEADER, PROTOCOL_COLUMNS, DerivedColumn, detail_rows
 from safety.models import AdverseEvent
 
 CHUNK_BYTES = 64 * 1024
@@ -167,6 +167,15 @@ def _protocol(key: str) -> str:
     )
 
 
+def _derived(column: DerivedColumn) -> str:
+    """rows.derived_cell in SQL: the protocol number × the volume injected ÷ the divisor, rounded half up."""
+    key = _quote(column.key)
+    return (
+        f"CASE WHEN i.product = {_quote(column.product)} AND jsonb_typeof(i.protocol->{key}) = 'number' "
+        f"THEN round((i.protocol->>{key})::numeric * i.volume_ml / {column.divisor}, {column.places}) END"
+    )
+
+
 def _age_band() -> str:
     whens = " ".join(
         f"WHEN i.age_at_injection BETWEEN {low} AND {high} THEN {_quote(age_band(low))}" for low, high in AGE_BANDS
@@ -206,6 +215,7 @@ def select_columns() -> list[tuple[str, str]]:
         ("kl_grade", _column("index_injection__kl_grade")),
         ("bmi", _column("index_injection__bmi")),
         *((name, _protocol(name)) for name in PROTOCOL_COLUMNS),
+        *((column.name, _derived(column)) for column in DERIVED_COLUMNS),
         ("source", _column("source")),
         ("flag_id", _column("flag_id")),
         ("onset_on", _column("onset_on")),

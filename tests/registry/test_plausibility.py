@@ -31,10 +31,10 @@ BASE = {
     "ha": {"product_name": "Example HA", "molecular_weight_kda": 6000, "cross_linked": "yes", "dose_mg": 48},
     "exosome": dict(EXOSOME_PROTOCOL),
     "adsc": {
-        "preparation": "svf",
+        "preparation": "microfragmented",  # enzymatic SVF would need a registered study
         "harvest_site": "abdomen",
         "lipoaspirate_volume_ml": 100,
-        "processing": "enzymatic",
+        "processing": "mechanical",
     },
     "corticosteroid": {"drug": "triamcinolone_acetonide", "dose_mg": 40},
 }
@@ -52,6 +52,8 @@ def protocol_with(product: str, field: str, value) -> dict:
         protocol["tnc_per_ml"] = 2000  # never more MNC or CD34+ cells than TNC
     if product == "bmac" and field == "ml_per_pull":
         protocol["aspirate_volume_ml"] = 240  # a pull is never more than the aspirate
+    if product == "bmac" and field == "ia_anaesthetic_volume_ml":
+        protocol["ia_anaesthetic"] = "lidocaine"  # a volume names its anaesthetic
     if product == "prp" and field == "prp_volume_ml":
         protocol["blood_volume_ml"] = 500  # nor the PRP more than the blood drawn
     return with_methods(product, protocol)
