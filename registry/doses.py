@@ -240,7 +240,9 @@ def _bmac(p: dict, volume) -> list[Derived]:
     for key, name in (("tnc_per_ml", "TNC"), ("mnc_per_ml", "MNC")):
         total = total_cells_millions(p.get(key), volume)
         if total is not None:
-            out.append(Derived(f"total_{name.lower()}", f"Total {name} injected", total, "×10⁶", f"{name} ×10⁶/mL × mL"))
+            out.append(
+                Derived(f"total_{name.lower()}", f"Total {name} injected", total, "×10⁶", f"{name} ×10⁶/mL × mL")
+            )
     factor = concentration_factor(p.get("tnc_per_ml"), p.get("aspirate_tnc_per_ml"))
     if factor is not None:
         out.append(Derived("concentration_factor", "Concentration factor (TNC)", factor, "×", "concentrate / aspirate"))
@@ -269,7 +271,9 @@ def _prp(p: dict, volume) -> list[Derived]:
     if purity is not None:
         out.append(Derived("platelet_purity", "Platelet purity", purity, "%", "platelets ÷ (platelets + WBC + RBC)"))
     if dose is not None:
-        code = depa_code(dose_billions=dose, efficiency_percent=recovery, purity_percent=purity, activated=_activated(p))
+        code = depa_code(
+            dose_billions=dose, efficiency_percent=recovery, purity_percent=purity, activated=_activated(p)
+        )
         out.append(Derived("depa", "DEPA", code, "", "Magalon 2016: dose, efficiency, purity, activation"))
     paw = paw_code(
         prp_platelets=p.get("platelet_count"),
@@ -308,7 +312,9 @@ def _exosome(p: dict, volume) -> list[Derived]:
         out.append(Derived("particle_dose", "Particle dose", dose, "particles", "particles/mL × mL", warning))
     ratio = particles_per_ug(p.get("particle_concentration"), p.get("protein_ug_per_ml"))
     if ratio is not None:
-        out.append(Derived("particles_per_ug", "Particles per µg protein", ratio, "particles/µg", "particles/mL ÷ µg/mL"))
+        out.append(
+            Derived("particles_per_ug", "Particles per µg protein", ratio, "particles/µg", "particles/mL ÷ µg/mL")
+        )
     return out
 
 

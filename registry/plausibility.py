@@ -216,7 +216,7 @@ AT_MOST: tuple[AtMost, ...] = (
     AtMost(PRP, "blood_neutrophil_count", "blood_wbc_count", 1,
            "Neutrophils cannot exceed the blood's {whole} ×10³ leucocytes/µL: they are some of the leucocytes."),
     AtMost(EXO, "size_d10_nm", "size_d90_nm", 1,
-           "D10 cannot exceed the D90 of {whole} nm: a tenth of the particles are smaller than D10, nine tenths than D90."),
+           "D10 cannot exceed the D90 of {whole} nm: a tenth of the particles are below D10, nine tenths below D90."),
 )  # fmt: skip
 
 

@@ -142,7 +142,9 @@ class BMACProtocol(ProtocolForm):
         required=False,
     )
     needle_gauge = forms.IntegerField(label="Needle gauge (G)", required=False)
-    ml_per_pull = _decimal("Volume per pull (mL)", max_digits=4, decimal_places=1, help_text="Smaller pulls dilute less")
+    ml_per_pull = _decimal(
+        "Volume per pull (mL)", max_digits=4, decimal_places=1, help_text="Smaller pulls dilute less"
+    )
     aspiration_pulls = forms.IntegerField(label="Number of pulls", required=False, min_value=1, max_value=50)
     aspirate_volume_ml = _decimal(
         "Aspirate volume (mL)", required=True, max_digits=5, decimal_places=1, max_value=Decimal("500")
@@ -167,14 +169,18 @@ class BMACProtocol(ProtocolForm):
     processing_method = _choice("Processing method", ProcessingMethod.choices)
     spins = forms.IntegerField(label="Number of spins", required=False, min_value=0, max_value=5)
     spin_minutes = forms.IntegerField(label="Total spin time (min)", required=False, min_value=0, max_value=120)
-    first_spin_g = forms.IntegerField(label="First spin force (×g)", required=False, help_text="Relative force, not rpm")
+    first_spin_g = forms.IntegerField(
+        label="First spin force (×g)", required=False, help_text="Relative force, not rpm"
+    )
     first_spin_minutes = forms.IntegerField(label="First spin time (min)", required=False)
     second_spin_g = forms.IntegerField(label="Second spin force (×g)", required=False)
     second_spin_minutes = forms.IntegerField(label="Second spin time (min)", required=False)
     concentrate_volume_ml = _decimal(
         "Concentrate volume (mL)", required=True, max_digits=5, decimal_places=1, max_value=Decimal("200")
     )
-    aspirate_tnc_per_ml = _decimal("Aspirate TNC (×10⁶/mL)", help_text="Before processing: gives the concentration factor")
+    aspirate_tnc_per_ml = _decimal(
+        "Aspirate TNC (×10⁶/mL)", help_text="Before processing: gives the concentration factor"
+    )
     tnc_per_ml = _decimal("TNC (×10⁶/mL)", help_text="Total nucleated cells")
     tnc_method = _choice("TNC count method", CountMethod.choices, required=False)
     mnc_per_ml = _decimal("MNC (×10⁶/mL)", help_text="Mononuclear cells")
@@ -384,7 +390,10 @@ class ExosomeProtocol(ProtocolForm):
     size_d10_nm = _decimal("Size D10 (nm)", max_digits=6, decimal_places=1)
     size_d90_nm = _decimal("Size D90 (nm)", max_digits=6, decimal_places=1)
     transmembrane_markers = forms.CharField(
-        label="Transmembrane / GPI-anchored markers found", required=False, max_length=200, help_text="e.g. CD63, CD81, CD9"
+        label="Transmembrane / GPI-anchored markers found",
+        required=False,
+        max_length=200,
+        help_text="e.g. CD63, CD81, CD9",
     )
     cytosolic_markers = forms.CharField(
         label="Cytosolic markers found", required=False, max_length=200, help_text="e.g. TSG101, ALIX, syntenin"

@@ -16,7 +16,6 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.db.models import QuerySet
 
 from registry import doses
-
 from registry.models.patient import age_band
 from safety.choices import OUTCOME_CODES, RESOLVED_OUTCOMES, SERIOUSNESS_FIELDS, EventStatus
 
@@ -40,7 +39,6 @@ PROTOCOL_COLUMNS = (
     "preparation",
     "lipoaspirate_volume_ml",
 )
-
 
 
 # --- Derived from the protocol and the volume injected (registry.doses); the COPY export computes the same in SQL.

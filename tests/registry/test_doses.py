@@ -80,7 +80,7 @@ def test_depa_code_from_counts():
     )
 
 
-# --- PAW ---------------------------------------------------------------------------------------------------------------
+# --- PAW ---------------------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -124,7 +124,7 @@ def test_paw_code_with_activation_white_cells_and_neutrophils():
     assert doses.paw_code(prp_platelets=600, blood_platelets=None, activated=False) is None
 
 
-# --- PLRA -------------------------------------------------------------------------------------------------------------
+# --- PLRA --------------------------------------------------------------------------------------------------------
 
 
 def test_plra_code_from_counts():
@@ -139,11 +139,13 @@ def test_plra_one_percent_is_negative_and_just_above_is_positive():
         "P 98,000/µL, L−, R−, A yes"
     )
     # 1.02 of 100.02 = 1.0198 %: positive; neutrophils 0.51 of 1.02 = 50 %
-    code = doses.plra_code(platelets=98, leucocytes=D("1.02"), red_cells=D("0.001"), activated=True, neutrophils=D("0.51"))
+    code = doses.plra_code(
+        platelets=98, leucocytes=D("1.02"), red_cells=D("0.001"), activated=True, neutrophils=D("0.51")
+    )
     assert code == "P 98,000/µL, L+ (neutrophils 50 %), R−, A yes"
 
 
-# --- What a record yields ---------------------------------------------------------------------------------------------
+# --- What a record yields ----------------------------------------------------------------------------------------
 
 PRP = {
     "platelet_count": 1200,
@@ -170,7 +172,13 @@ def test_a_prp_record_yields_dose_factor_recovery_purity_and_codes():
 
 
 def test_a_bmac_record_yields_totals_factor_and_g_minutes():
-    protocol = {"tnc_per_ml": 120, "aspirate_tnc_per_ml": 30, "mnc_per_ml": 40, "first_spin_g": 800, "first_spin_minutes": 12}
+    protocol = {
+        "tnc_per_ml": 120,
+        "aspirate_tnc_per_ml": 30,
+        "mnc_per_ml": 40,
+        "first_spin_g": 800,
+        "first_spin_minutes": 12,
+    }
     derived = {d.code: d.value for d in doses.derived_values("bmac", protocol, D("4"))}
     assert derived == {
         "total_tnc": D(480),

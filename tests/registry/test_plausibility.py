@@ -295,7 +295,9 @@ def test_the_api_400_names_the_warnings_to_confirm(api_as, clinician, patient):
     from tests.registry.test_api_injections import new_injection
 
     api = api_as(clinician)
-    body = new_injection(patient, protocol={**BMAC_PROTOCOL, "tnc_per_ml": 900, "mnc_per_ml": 150})
+    body = new_injection(
+        patient, protocol={**BMAC_PROTOCOL, "tnc_per_ml": 900, "mnc_per_ml": 150, "mnc_method": "flow_cytometry"}
+    )
     response = api.post("/api/v1/injections/", body, format="json")
     assert response.status_code == 400
     errors = response.json()
@@ -352,7 +354,10 @@ def test_a_stored_unusual_value_is_not_asked_about_again(patient, clinician):
         patient, clinician, protocol={**BMAC_PROTOCOL, "tnc_per_ml": 900}, acknowledged_warnings=["protocol.tnc_per_ml"]
     )
     corrected = services.injection_update(
-        injection=injection, by=clinician, data={"protocol": {**injection.protocol, "mnc_per_ml": 20}}, reason="Lab"
+        injection=injection,
+        by=clinician,
+        data={"protocol": {**injection.protocol, "mnc_per_ml": 20, "mnc_method": "analyser"}},
+        reason="Lab",
     )
     assert corrected.protocol["mnc_per_ml"] == 20
 
