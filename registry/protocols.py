@@ -106,7 +106,7 @@ class ProtocolForm(forms.Form):
             if data.get(count) is None or data.get(method) or method in self.errors or not self.is_new(count):
                 continue
             label = re.sub(r" \(.*\)$", "", _label(type(self), count))
-            self.add_error(method, ValidationError(f"Say how the {label} was measured.", code="method_required"))
+            self.add_error(method, ValidationError(f"Say which method measured the {label}.", code="method_required"))
         if self.stored is None:
             for name in self.new_record_requires:
                 if data.get(name) in (None, "") and name not in self.errors:
@@ -587,7 +587,7 @@ def _apply_ranges() -> None:
 def _label(form_class: type[forms.Form], name: str) -> str:
     field = form_class.base_fields.get(name)
     label = str(field.label) if field else name.replace("_", " ")
-    return label[0].lower() + label[1:] if label[:3] not in ("TNC", "MNC") else label
+    return label[0].lower() + label[1:] if not label[:2].isupper() else label  # acronyms (TNC, PRP) keep capitals
 
 
 _apply_ranges()
@@ -831,7 +831,7 @@ CHECKLISTS: dict[str, tuple[ChecklistItem, ...]] = {
     ),
     Product.HA: (
         ChecklistItem("Product", protocol_keys=("product_name",)),
-        ChecklistItem("Molecular weight", protocol_keys=("molecular_weight",)),
+        ChecklistItem("Molecular weight", protocol_keys=("molecular_weight_kda", "molecular_weight")),
         ChecklistItem("Dose", protocol_keys=("dose_mg",)),
         *_COMMON,
     ),
@@ -840,7 +840,9 @@ CHECKLISTS: dict[str, tuple[ChecklistItem, ...]] = {
         ChecklistItem("Manufacturer and batch", protocol_keys=("batch_lot",)),
         ChecklistItem("Particle concentration and method", protocol_keys=("particle_concentration",)),
         ChecklistItem("Size distribution", protocol_keys=("size_mode_nm",)),
-        ChecklistItem("Positive markers", protocol_keys=("positive_markers",)),
+        ChecklistItem(
+            "Positive markers", protocol_keys=("transmembrane_markers", "cytosolic_markers", "positive_markers")
+        ),
         ChecklistItem("Negative / purity markers", protocol_keys=("negative_markers",)),
         ChecklistItem("Dose", protocol_keys=("dose_particles",)),
         *_COMMON,
