@@ -330,7 +330,12 @@ class ExosomeProtocol(ProtocolForm):
 
     manufacturer = forms.CharField(label="Manufacturer / supplier", max_length=200)
     batch_lot = forms.CharField(label="Batch / lot number", max_length=80)
-    lot_expiry_on = forms.DateField(label="Lot expiry date", required=False, help_text="An expired lot is refused")
+    lot_expiry_on = forms.DateField(
+        label="Lot expiry date",
+        required=False,
+        help_text="An expired lot is refused",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
     storage = _choice(
         "Storage",
         [
@@ -495,7 +500,11 @@ class CorticosteroidProtocol(ProtocolForm):
     prior_injections_12_months = forms.IntegerField(
         label="Earlier steroid injections in this knee, last 12 months", required=False
     )
-    last_prior_injection_on = forms.DateField(label="Date of the last earlier steroid injection", required=False)
+    last_prior_injection_on = forms.DateField(
+        label="Date of the last earlier steroid injection",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
 
     def clean(self):
         data = super().clean()

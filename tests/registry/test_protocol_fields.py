@@ -11,6 +11,7 @@ from django.urls import reverse
 
 from registry import services
 from registry.models import Injection
+from safety.exports import cioms
 from tests.factories import BMAC_PROTOCOL, EXOSOME_PROTOCOL, GOVERNANCE, make_injection
 
 HA = {"product_name": "Example HA", "molecular_weight_kda": 6000, "cross_linked": "yes", "dose_mg": 48}
@@ -125,6 +126,7 @@ def test_an_unprocessed_aspirate_is_shown_as_bma(client, patient, clinician):
     client.force_login(clinician)
     page = client.get(reverse("registry:injection-detail", args=[injection.pk])).text
     assert "<h1>BMA (unprocessed bone marrow aspirate), left knee</h1>" in page
+    assert cioms.suspect(injection).startswith("Autologous bone marrow aspirate, unprocessed (BMA) (")
 
 
 # --- Exosomes / EVs -------------------------------------------------------------------------------------------------
