@@ -85,8 +85,10 @@ def test_record_returns_the_contract_fields(api_as, clinician, patient):
         "number_in_plan",
         "age_at_injection",
         "protocol_completeness",
+        "derived",
         "created_at",
     }
+    assert body["derived"]["total_tnc"]["value"] == 213  # 35.5 ×10⁶/mL × 6 mL
     assert body["id"] == injection.id
     assert body["patient"] == patient.id
     assert body["knee"] == "left"
