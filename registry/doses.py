@@ -143,8 +143,8 @@ def depa_code(*, dose_billions: Num, efficiency_percent: Num, purity_percent: Nu
 
 def paw_platelets(prp_platelets: Num, blood_platelets: Num) -> str | None:
     """PAW platelet category (DeLong 2012, Arthroscopy 28:998): P1 ≤ baseline (whole blood); P2 > baseline to
-    750 ×10³/µL; P3 > 750 to 1,250 ×10³/µL; P4 > 1,250 ×10³/µL (each upper bound inclusive). With a baseline
-above 750, a count above it is P3 or P4 by the absolute bounds."""
+        750 ×10³/µL; P3 > 750 to 1,250 ×10³/µL; P4 > 1,250 ×10³/µL (each upper bound inclusive). With a baseline
+    above 750, a count above it is P3 or P4 by the absolute bounds."""
     values = _all(prp_platelets, blood_platelets)
     if values is None:
         return None
