@@ -56,7 +56,7 @@ from outcomes.schedule import add_months, windows
 from outcomes.services import score_columns
 from registry.choices import PRODUCTS_WITH_HARVEST, InjectionStatus, Product, Route
 from registry.models import Injection, InjectionComponent, Patient, TreatmentPlan
-from registry.protocols import validate_governance, validate_protocol
+from registry.protocols import governance_required, validate_governance, validate_protocol
 from safety import rules as safety_rules
 from safety.choices import FlagStatus
 from safety.models import AdverseEvent, Evaluation, Flag
@@ -171,11 +171,87 @@ class JsonText(str):
 # --- protocols -------------------------------------------------------------------------------------------------
 
 
+# Issue 15's protocol details, shared with the demo seed (demo/management/commands/seed_demo.py). They are derived
+# from values already drawn, not drawn themselves, so every later random draw (and the benchmark) is unchanged.
+HA_PRODUCTS = {
+    "Ostenil Plus": {"molecular_weight_kda": 1600, "cross_linked": "no", "source": "bacterial",
+                     "concentration_mg_per_ml": 20, "injections_in_course": 1},
+    "Durolane": {"molecular_weight_kda": 1000, "cross_linked": "yes", "source": "bacterial",
+                 "concentration_mg_per_ml": 20, "injections_in_course": 1},
+    "Synvisc-One": {"molecular_weight_kda": 6000, "cross_linked": "yes", "source": "avian",
+                    "concentration_mg_per_ml": 8, "injections_in_course": 1},
+}  # fmt: skip
+EXOSOME_RELEASE = {
+    "isolation_method": "tff",
+    "protein_ug_per_ml": 250,
+    "protein_method": "bca",
+    "size_mean_nm": 126,
+    "size_d10_nm": 78,
+    "size_d90_nm": 205,
+    "transmembrane_markers": "CD63, CD81, CD9",
+    "cytosolic_markers": "TSG101, ALIX",
+    "marker_method": "western_blot",
+    "sterility": "passed",
+    "endotoxin_eu_per_ml": 0.25,
+    "mycoplasma": "negative",
+    "coa_on_file": "yes",
+    "coa_reference": "COA-EV-2026",
+    "gmp_status": "gmp",
+    "lot_expiry_on": "2099-12-31",  # the seed gives its own, two years ahead
+    "storage": "minus_80",
+    "donor_source": "allogeneic",
+    "donor_screening": "screened",
+}
+
+
+def bmac_details(protocol: dict) -> dict:
+    """Needle, spins, counts' methods and timing that fit a drawn BMAC protocol."""
+    trocar = "trocar" in protocol["aspiration_device"]
+    side_port = protocol["aspiration_device"] == "Marrow Cellution"
+    two_spins = protocol["spins"] == 2
+    spin = protocol["spin_minutes"] // protocol["spins"]
+    return {
+        "needle_type": "closed_tip_side_port" if side_port else "trocar",
+        "needle_gauge": 8 if trocar else 11,
+        "ml_per_pull": 1 if side_port else 5,
+        "anticoagulant_ratio": "1:10" if protocol["anticoagulant"] == "acd_a" else "1:7",
+        "system_closure": "closed",
+        "first_spin_g": 800 if two_spins else 1500,
+        "first_spin_minutes": spin,
+        **({"second_spin_g": 1800, "second_spin_minutes": spin} if two_spins else {}),
+        "aspirate_tnc_per_ml": round(protocol["tnc_per_ml"] / 3, 1),  # a threefold concentration
+        "tnc_method": "analyser",
+        "harvest_to_injection_minutes": 30 + 3 * protocol["aspiration_pulls"],
+        "ia_anaesthetic": "none",
+    }
+
+
+def prp_counts(protocol: dict) -> dict:
+    """Whole-blood and PRP counts that fit a drawn PRP protocol: leucocyte-rich PRP keeps the buffy coat (more
+    leucocytes, red cells and platelet recovery)."""
+    rich = protocol["leukocytes"] == "rich"
+    baseline = 240
+    recovery = 0.85 if rich else 0.7
+    return {
+        "blood_platelet_count": baseline,
+        "blood_wbc_count": 6.5,
+        "blood_neutrophil_count": 4.1,
+        "blood_count_method": "analyser",
+        "prp_volume_ml": min(
+            20, round(protocol["blood_volume_ml"] * recovery * baseline / protocol["platelet_count"], 1)
+        ),
+        "wbc_count": 14 if rich else 0.3,
+        "neutrophil_count": 8.2 if rich else 0.05,
+        "rbc_count": 0.6 if rich else 0.01,
+        "prp_count_method": "analyser",
+    }
+
+
 def _protocol(rng: random.Random, product: str) -> dict:
     c = rng.choice
     if product == Product.BMAC:
         aspirate = c([30, 60, 90, 120])
-        return {
+        protocol = {
             "harvest_site": c(["posterior_iliac_crest", "anterior_iliac_crest", "proximal_tibia", "distal_femur"]),
             "aspiration_device": c(["11G Jamshidi needle", "Marrow Cellution", "8G trocar"]),
             "aspiration_pulls": rng.randint(4, 12),
@@ -190,8 +266,9 @@ def _protocol(rng: random.Random, product: str) -> dict:
             "anaesthesia": c(["local", "sedation"]),
             "harvest_complication": "none",
         }
+        return {**protocol, **bmac_details(protocol)}
     if product == Product.PRP:
-        return {
+        protocol = {
             "leukocytes": c(["poor", "poor", "rich"]),
             "preparation_system": c(["Arthrex ACP", "RegenKit", "Demo PRP kit"]),
             "blood_volume_ml": c([15, 30, 60]),
@@ -199,17 +276,19 @@ def _protocol(rng: random.Random, product: str) -> dict:
             "platelet_count": c([600, 900, 1200]),
             "activation": c(["none", "none", "calcium_chloride"]),
         }
+        return {**protocol, **prp_counts(protocol)}
     if product == Product.HA:
-        return {
-            "product_name": c(["Ostenil Plus", "Durolane", "Synvisc-One"]),
-            "molecular_weight": c(["low", "medium", "high", "cross_linked"]),
-            "dose_mg": c([40, 60, 88]),
-        }
+        name = c(["Ostenil Plus", "Durolane", "Synvisc-One"])
+        c(["low", "medium", "high", "cross_linked"])  # was the molecular weight class: kept so the draws stay the same
+        return {"product_name": name, **HA_PRODUCTS[name], "dose_mg": c([40, 60, 88])}
     if product == Product.CORTICOSTEROID:
+        drug = c(["triamcinolone_acetonide", "methylprednisolone_acetate", "triamcinolone_er"])
         return {
-            "drug": c(["triamcinolone_acetonide", "methylprednisolone_acetate", "triamcinolone_er"]),
+            "drug": drug,
+            "formulation": "extended_release" if drug == "triamcinolone_er" else "suspension",
             "dose_mg": c([40, 80]),
             "local_anaesthetic": c(["Lidocaine 1% 2 mL", ""]),
+            "prior_injections_12_months": 0,
         }
     if product == Product.EXOSOME:
         return {
@@ -219,9 +298,9 @@ def _protocol(rng: random.Random, product: str) -> dict:
             "particle_concentration": 1e11,
             "sizing_method": "nta",
             "size_mode_nm": c([105, 118, 131]),
-            "positive_markers": "CD9, CD63, CD81, TSG101",
             "negative_markers": "calnexin",
             "dose_particles": c([1e10, 2e10]),
+            **EXOSOME_RELEASE,
         }
     if product == Product.ADSC:
         return {
@@ -230,6 +309,7 @@ def _protocol(rng: random.Random, product: str) -> dict:
             "lipoaspirate_volume_ml": c([60, 100, 150]),
             "processing": c(["enzymatic", "mechanical"]),
             "viability_percent": c([82, 88, 93]),
+            "viability_method": "trypan_blue",
         }
     if product == Product.SALINE:
         return {"purpose": c(["control", "lavage"])}
@@ -255,8 +335,8 @@ def protocol_pool(rng: random.Random, per_product: int = 24) -> dict[str, list[t
             if errors:  # a template that no longer fits the form: fail loudly, not with bad rows
                 raise ValueError(f"synthetic {product} protocol is invalid: {errors}")
             governance = {}
-            if product == Product.EXOSOME:
-                governance, errors = validate_governance(product, dict(GOVERNANCE))
+            if governance_required(product, clean):
+                governance, errors = validate_governance(product, dict(GOVERNANCE), protocol=clean)
                 if errors:
                     raise ValueError(f"synthetic governance is invalid: {errors}")
             entries.append((JsonText(json.dumps(clean, sort_keys=True)), JsonText(json.dumps(governance))))

@@ -82,6 +82,30 @@ RANGES: tuple[PlausibleRange, ...] = (
     R(BMAC, "cfu_f_per_ml", "/mL", (0, 1_000_000), (0, 10_000),
       "Colony-forming units are about 1 in 10⁴–10⁵ nucleated cells: up to about 10⁴/mL in BMAC; even packed "
       "cells would give under 10⁶/mL."),
+    R(BMAC, "needle_gauge", "G", (6, 22), (8, 15),
+      "Marrow aspiration needles are 8–15 G (11 G the commonest); finer than 22 G cannot draw marrow."),
+    R(BMAC, "ml_per_pull", "mL", (Decimal("0.1"), 60), (1, 10),
+      "Pulls of about 1–10 mL (smaller pulls are less diluted by blood: standards.md §8.2, Epah 2023); a 60 mL "
+      "syringe is the largest."),
+    R(BMAC, "first_spin_g", "×g", (1, 10_000), (100, 3_000),
+      "Point-of-care spins run at about 200–2,000 ×g; tube centrifuges do not reach 10,000 ×g (rpm typed as ×g?)."),
+    R(BMAC, "first_spin_minutes", "min", (1, 60), (2, 20), "A point-of-care spin takes about 4–15 minutes."),
+    R(BMAC, "second_spin_g", "×g", (1, 10_000), (100, 3_000),
+      "Point-of-care spins run at about 200–2,000 ×g; tube centrifuges do not reach 10,000 ×g (rpm typed as ×g?)."),
+    R(BMAC, "second_spin_minutes", "min", (1, 60), (2, 20), "A point-of-care spin takes about 4–15 minutes."),
+    R(BMAC, "aspirate_tnc_per_ml", "×10⁶/mL", (Decimal("0.1"), 2000), (5, 100),
+      "Marrow aspirate holds about 10–60 ×10⁶ nucleated cells/mL (closed-tip needles 28.6–33.5: standards.md "
+      "§8.2; blood 4–11); the packed-cell ceiling as for TNC."),
+    R(BMAC, "cd34_per_ml", "×10⁶/mL", (0, 200), (0, 10),
+      "CD34+ cells are about 0.5–3 % of BMAC's nucleated cells: up to about 10 ×10⁶/mL (never more than the TNC: "
+      "checked separately)."),
+    R(BMAC, "viability_percent", "%", (0, 100), (70, 100),
+      "A percentage; fresh marrow cells are usually over 90 % viable, cell products released at 70 % or more."),
+    R(BMAC, "harvest_to_injection_minutes", "min", (0, 1440), (5, 180),
+      "Point-of-care BMAC is injected within about 1–2 hours of the harvest; over a day is not point-of-care."),
+    R(BMAC, "ia_anaesthetic_volume_ml", "mL", (0, 30), (0, 10),
+      "A few mL of local anaesthetic into the knee; more than 10 mL is unusual (and toxic to cells), 30 mL fills "
+      "the joint."),
     # --- PRP ---
     R(PRP, "blood_volume_ml", "mL", (1, 500), (8, 180),
       "PRP kits draw about 10–60 mL of blood (a few up to 180 mL); over 500 mL is more than a blood donation."),
@@ -89,9 +113,31 @@ RANGES: tuple[PlausibleRange, ...] = (
     R(PRP, "platelet_count", "×10³/µL", (1, 20_000), (100, 5_000),
       "Whole blood has 150–450 ×10³/µL and PRP usually 2–8 times that: about 100–5,000. Centrifugation cannot "
       "reach 20,000: usually platelets per µL typed as ×10³/µL."),
+    R(PRP, "prp_volume_ml", "mL", (Decimal("0.5"), 200), (2, 20),
+      "Kits yield about 3–15 mL of PRP; it cannot be more than the blood drawn (checked separately)."),
+    R(PRP, "blood_platelet_count", "×10³/µL", (1, 2_000), (100, 600),
+      "Adults have 150–450 ×10³/µL: under 100 or over 600 is thrombocytopenia or thrombocytosis (possible: "
+      "check it); over 2,000 is not blood, usually platelets per µL typed as ×10³/µL."),
+    R(PRP, "blood_wbc_count", "×10³/µL", (Decimal("0.1"), 500), (3, 15),
+      "Adults have 4–11 ×10³ leucocytes/µL; over 500 is not blood."),
+    R(PRP, "blood_neutrophil_count", "×10³/µL", (0, 500), (1, 10),
+      "Adults have about 2–7.5 ×10³ neutrophils/µL (never more than the leucocytes: checked separately)."),
+    R(PRP, "wbc_count", "×10³/µL", (0, 1_000), (0, 60),
+      "Leucocyte-poor PRP holds under about 1 ×10³/µL, leucocyte-rich (buffy coat) up to about 30–50."),
+    R(PRP, "neutrophil_count", "×10³/µL", (0, 1_000), (0, 40),
+      "A part of the PRP's leucocytes (checked separately): up to about 40 ×10³/µL in leucocyte-rich PRP."),
+    R(PRP, "rbc_count", "×10⁶/µL", (0, 10), (0, 2),
+      "Blood has 4–6 ×10⁶ red cells/µL; plasma-based PRP under 0.1, buffy-coat PRP up to about 1–2; over 10 is "
+      "more than packed red cells."),
     # --- Hyaluronic acid ---
     R(HA, "dose_mg", "mg", (Decimal("0.1"), 500), (10, 100),
       "Knee HA products give 10–90 mg an injection (e.g. 20, 30, 48, 60, 88 mg); 500 mg is five times the largest."),
+    R(HA, "molecular_weight_kda", "kDa", (10, 100_000), (500, 7_000),
+      "Knee HA products run from about 500–730 kDa (hyaluronan) to 6,000–7,000 kDa (hylan G-F 20); cross-linked "
+      "gels may state more (confirm it); over 100,000 kDa is usually daltons typed as kDa."),
+    R(HA, "concentration_mg_per_ml", "mg/mL", (Decimal("0.1"), 100), (5, 30),
+      "Knee HA products hold about 8–30 mg/mL (e.g. 8, 10, 15, 20, 22 mg/mL)."),
+    R(HA, "injections_in_course", "injections", (1, 10), (1, 5), "Courses are 1, 3 or 5 weekly injections."),
     # --- Exosomes / extracellular vesicles ---
     R(EXO, "particle_concentration", "particles/mL", (1, 10**15), (10**8, 10**13),
       "Characterised EV products report about 10⁹–10¹² particles/mL (NTA); 10¹⁵/mL would be 100 nm vesicles "
@@ -101,6 +147,17 @@ RANGES: tuple[PlausibleRange, ...] = (
       "below about 10 nm, and 10 µm is a cell, not a vesicle."),
     R(EXO, "dose_particles", "particles", (1, 10**16), (10**7, 10**13),
       "Reported intra-articular EV doses are about 10⁸–10¹² particles."),
+    R(EXO, "protein_ug_per_ml", "µg/mL", (Decimal("0.001"), 100_000), (1, 10_000),
+      "EV preparations hold about 10–1,000 µg protein/mL; 100 mg/mL is more protein than plasma (about 70 mg/mL)."),
+    R(EXO, "size_mean_nm", "nm", (10, 10_000), (30, 300),
+      "Small EVs are about 30–150 nm (MISEV2018: small EVs under 200 nm); 10 µm is a cell, not a vesicle."),
+    R(EXO, "size_d10_nm", "nm", (10, 10_000), (20, 200),
+      "The smallest tenth of small EVs is about 40–100 nm by NTA; counting methods cannot size below about 10 nm."),
+    R(EXO, "size_d90_nm", "nm", (10, 10_000), (50, 1_000),
+      "The largest tenth of an EV preparation is about 150–400 nm by NTA; over 1 µm suggests aggregates or cells."),
+    R(EXO, "endotoxin_eu_per_ml", "EU/mL", (0, 100_000), (0, 5),
+      "Release limits for injected biologics are usually under 0.5–5 EU/mL (pharmacopoeial limit 5 EU/kg/h); "
+      "more must be confirmed."),
     # --- Adipose-derived cells ---
     R(ADSC, "lipoaspirate_volume_ml", "mL", (1, 2000), (10, 500),
       "Micro-fragmented fat takes about 60–150 mL, SVF up to a few hundred mL; over 2 L is a cosmetic liposuction."),
@@ -109,6 +166,9 @@ RANGES: tuple[PlausibleRange, ...] = (
     R(ADSC, "viability_percent", "%", (0, 100), (70, 100),
       "A percentage; cell products are usually released at 70 % viability or more."),
     # --- Corticosteroid ---
+    R(STEROID, "prior_injections_12_months", "injections", (0, 24), (0, 3),
+      "Guidance allows about 3–4 injections a year into one knee (at least 3 months apart); more is unusual, over "
+      "24 (twice a month) not credible."),
     R(STEROID, "dose_mg", "mg", (Decimal("0.1"), 200), (1, 80),
       "Knee doses: triamcinolone 40 mg (10–80), extended-release triamcinolone 32 mg, methylprednisolone 40–80 mg, "
       "betamethasone 6–12 mg, dexamethasone 4–8 mg."),
@@ -145,6 +205,18 @@ AT_MOST: tuple[AtMost, ...] = (
            "cell."),
     AtMost(PRP, VOLUME_INJECTED, "blood_volume_ml", 1,
            "Volume injected cannot exceed the {whole} mL of blood drawn: PRP is a fraction of that blood."),
+    AtMost(BMAC, "cd34_per_ml", "tnc_per_ml", 1,
+           "CD34+ cells cannot exceed the TNC of {whole} ×10⁶/mL: they are some of the nucleated cells."),
+    AtMost(BMAC, "ml_per_pull", "aspirate_volume_ml", 1,
+           "A pull cannot exceed the aspirate volume of {whole} mL: the aspirate is made of the pulls."),
+    AtMost(PRP, "prp_volume_ml", "blood_volume_ml", 1,
+           "PRP volume cannot exceed the {whole} mL of blood drawn: PRP is a fraction of that blood."),
+    AtMost(PRP, "neutrophil_count", "wbc_count", 1,
+           "Neutrophils cannot exceed the PRP's {whole} ×10³ leucocytes/µL: they are some of the leucocytes."),
+    AtMost(PRP, "blood_neutrophil_count", "blood_wbc_count", 1,
+           "Neutrophils cannot exceed the blood's {whole} ×10³ leucocytes/µL: they are some of the leucocytes."),
+    AtMost(EXO, "size_d10_nm", "size_d90_nm", 1,
+           "D10 cannot exceed the D90 of {whole} nm: a tenth of the particles are below D10, nine tenths below D90."),
 )  # fmt: skip
 
 
@@ -201,6 +273,12 @@ def _unit_slip(r: PlausibleRange, value: Decimal) -> str:
     for factor in (10**3, 10**6, 10**9):
         if value and _inside(value / factor, r.soft):
             return f" If it was counted in another unit, {number(value / factor)} {r.unit} would be usual."
+    for factor in (10**3, 10**6, 10**9):
+        if value and _inside(value / factor, r.hard):
+            return (
+                f" If it was counted in another unit: in {r.unit} that would be {number(value / factor)}, possible "
+                "though unusual."
+            )
     return ""
 
 

@@ -373,7 +373,7 @@ def injection_record(
             raise ValidationError({"injected_on": f"Must be after injection 1 of the plan ({first.injected_on})."})
     # Store normalised protocol/governance (numbers as numbers, empty values dropped).
     injection.protocol = validate_protocol(injection.product, injection.protocol)[0]
-    injection.governance = validate_governance(injection.product, injection.governance)[0]
+    injection.governance = validate_governance(injection.product, injection.governance, protocol=injection.protocol)[0]
     parts = _build_components(injection, specs, [])
     reason = _confirmed(injection, parts, acknowledged_warnings, reason="Injection recorded")
     _save(injection, by=by, reason=reason)
@@ -411,7 +411,7 @@ def injection_update(
     injection.age_at_injection = injection.patient.age_on(injection.injected_on)
     injection.full_clean()
     injection.protocol = validate_protocol(injection.product, injection.protocol, stored=injection.stored_protocol)[0]
-    injection.governance = validate_governance(injection.product, injection.governance)[0]
+    injection.governance = validate_governance(injection.product, injection.governance, new_record=False)[0]
     parts = _build_components(injection, specs, list(injection.components.all()))
     reason = _confirmed(injection, parts, acknowledged_warnings, reason=reason)
     _save(injection, by=by, reason=reason)

@@ -64,6 +64,7 @@ BMAC_PROTOCOL = {
     "spins": 2,
     "concentrate_volume_ml": 6,
     "tnc_per_ml": 35.5,
+    "tnc_method": "analyser",
 }
 EXOSOME_PROTOCOL = {
     "source_material": "umbilical_cord_msc",
@@ -74,6 +75,20 @@ EXOSOME_PROTOCOL = {
     "positive_markers": "CD9, CD63, CD81, TSG101",
     "negative_markers": "calnexin",
     "dose_particles": 2e10,
+    "isolation_method": "sec",
+    "transmembrane_markers": "CD63, CD81",
+    "cytosolic_markers": "TSG101",
+    "marker_method": "western_blot",
+    "sterility": "passed",
+    "endotoxin_eu_per_ml": 0.2,
+    "mycoplasma": "negative",
+    "coa_on_file": "yes",
+    "coa_reference": "COA-EV-2026-001",
+    "gmp_status": "gmp",
+    "lot_expiry_on": "2027-12-31",
+    "storage": "minus_80",
+    "donor_source": "allogeneic",
+    "donor_screening": "screened",
 }
 PRP_PROTOCOL = {
     "preparation_system": "Demo PRP kit",
@@ -87,7 +102,22 @@ GOVERNANCE = {
     "study_registration": "NCT01234567",
     "ethics_reference": "REC 26/LO/0001",
     "regulatory_framework": "uk_cta",
+    "authorisation_number": "CTA 12345/0001/001-0001",
 }
+
+
+def with_methods(product: str, protocol: dict) -> dict:
+    """``protocol`` with a measurement method for each count it gives (new records must state them)."""
+    from registry.protocols import PROTOCOL_FORMS
+
+    form = PROTOCOL_FORMS[product]
+    out = dict(protocol)
+    for count, method in form.methods.items():
+        if out.get(count) is not None:
+            out.setdefault(method, form.base_fields[method].choices[1][0])
+    if product == "corticosteroid" and out.get("prior_injections_12_months"):
+        out.setdefault("last_prior_injection_on", "2026-01-05")  # within 12 months of injection_data's date
+    return out
 
 
 def injection_data(**overrides) -> dict:

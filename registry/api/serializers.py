@@ -1,12 +1,14 @@
 """Input validation and output shape for the registry API. Writes go through registry.services (the views call
 them); protocol and governance rules come from registry.protocols, so a rule lives in one place."""
 
+from decimal import Decimal
+
 from django.contrib.auth import get_user_model
 from django_countries.serializers import CountryFieldMixin
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from registry import plausibility, selection, services
+from registry import doses, plausibility, selection, services
 from registry.api.mixins import MAX_ID, RejectUnknownFieldsMixin, RequiredEvenWhenPartialMixin
 from registry.choices import WRITING_ROLES, Pathology, PreviousTreatment, WithdrawalDecision
 from registry.models import Clinic, Injection, InjectionComponent, Membership, Patient
@@ -239,6 +241,22 @@ class InjectionComponentSerializer(RejectUnknownFieldsMixin, serializers.ModelSe
         extra_kwargs = {"volume_ml": _DECIMAL, "route": {"required": False}}
 
 
+@extend_schema_field({"oneOf": [{"type": "string"}, {"type": "number"}]})
+class DerivedValueField(serializers.Field):
+    def to_representation(self, value):
+        return float(value) if isinstance(value, Decimal) else value
+
+
+class DerivedSerializer(serializers.Serializer):
+    """A value computed from the protocol and the volume injected (registry.doses), never entered."""
+
+    label = serializers.CharField()
+    value = DerivedValueField(help_text="A number in `unit`, or a classification code (DEPA, PAW, PLRA).")
+    unit = serializers.CharField()
+    formula = serializers.CharField(help_text="How it is computed.")
+    warning = serializers.CharField(help_text="Empty, or why the value needs checking.")
+
+
 class InjectionSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
     """One injection into one knee (given or planned), with its product protocol and the patient-selection
     snapshot on the day. Protocol errors are reported per protocol key."""
@@ -278,6 +296,10 @@ class InjectionSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer)
         coerce_to_string=False,
         help_text="All components together (mL).",
     )
+    derived = serializers.SerializerMethodField(
+        help_text="Values computed from the protocol and the volume injected (doses, concentration factors, DEPA, "
+        "PAW, PLRA), by code; read-only."
+    )
     acknowledged_warnings = serializers.ListField(
         child=serializers.CharField(max_length=80),
         required=False,
@@ -299,6 +321,7 @@ class InjectionSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer)
             "protocol_completeness",
             "components",
             "total_volume_ml",
+            "derived",
             "created_at",
             "acknowledged_warnings",
         ]
@@ -328,6 +351,12 @@ class InjectionSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer)
         completeness = obj.protocol_completeness()
         return {"percent": completeness.percent, "missing": list(completeness.missing)}
 
+    @extend_schema_field(serializers.DictField(child=DerivedSerializer()))
+    def get_derived(self, obj: Injection) -> dict:
+        return {
+            d.code: DerivedSerializer(d).data for d in doses.derived_values(obj.product, obj.protocol, obj.volume_ml)
+        }
+
     def validate(self, attrs):
         errors: dict = {}
         instance: Injection | None = self.instance
@@ -348,7 +377,10 @@ class InjectionSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer)
                     attrs["protocol"] = cleaned
                     self._unconfirmed(product, cleaned, stored, attrs.get("acknowledged_warnings") or [], errors)
             if instance is None or "governance" in attrs:
-                cleaned, problems = validate_governance(product, attrs.get("governance") or {})
+                protocol = attrs.get("protocol", instance.protocol if instance else None)
+                cleaned, problems = validate_governance(
+                    product, attrs.get("governance") or {}, protocol=protocol, new_record=instance is None
+                )
                 if problems:
                     errors["governance"] = _nested(problems)
                 else:

@@ -162,7 +162,15 @@ class Injection(SelectionFactors):
         checked = protocols.validate_protocol(self.product, self.protocol, stored=self.stored_protocol)
         for field, messages in checked[1].items():
             errors.setdefault("protocol", []).extend(f"{field}: {m}" for m in messages)
-        for field, messages in protocols.validate_governance(self.product, self.governance)[1].items():
+        for field, messages in protocols.dated_problems(self.product, self.protocol, self.injected_on).items():
+            errors.setdefault("protocol", []).extend(f"{field}: {m}" for m in messages)
+        governance = protocols.validate_governance(
+            self.product,
+            self.governance,
+            protocol=self.protocol if isinstance(self.protocol, dict) else None,
+            new_record=self._state.adding,
+        )
+        for field, messages in governance[1].items():
             errors.setdefault("governance", []).extend(
                 messages if field == "__all__" else [f"{field}: {m}" for m in messages]
             )

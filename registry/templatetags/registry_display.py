@@ -4,6 +4,7 @@ from decimal import Decimal
 
 from django import forms, template
 
+from registry import doses
 from registry.protocols import PROTOCOL_FORMS, GovernanceForm
 
 register = template.Library()
@@ -47,3 +48,14 @@ def component_protocol_rows(component) -> list[tuple[str, str]]:
 @register.simple_tag
 def governance_rows(injection) -> list[tuple[str, str]]:
     return record_rows(GovernanceForm, injection.governance)
+
+
+@register.simple_tag
+def derived_values(product: str, protocol: dict | None, volume_ml) -> list[doses.Derived]:
+    """Doses, factors and classifications computed from a protocol (registry.doses): callable per component."""
+    return doses.derived_values(product, protocol, volume_ml)
+
+
+@register.simple_tag
+def product_label(product: str, protocol: dict | None) -> str:
+    return doses.product_label(product, protocol)

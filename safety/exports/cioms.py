@@ -69,6 +69,8 @@ def suspect(injection: Injection) -> str:
     """CIOMS 14: the product's generic name, what identifies it, and its batch."""
     keys, batch_key = _NAMED_BY.get(injection.product, ((), ""))
     name = _shown(injection, "drug") if injection.product == Product.CORTICOSTEROID else ""
+    if injection.product == Product.BMAC and (injection.protocol or {}).get("processing_method") == "unprocessed":
+        name = "Autologous bone marrow aspirate, unprocessed (BMA)"  # not concentrated, so not BMAC (issue 15)
     name = name or _GENERIC_NAME.get(injection.product, Product(injection.product).label)
     details = [d for d in (_labelled(injection, k) for k in keys) if d]
     if injection.product in AUTOLOGOUS:

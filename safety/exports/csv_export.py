@@ -32,7 +32,15 @@ from registry.downloads import BOM
 from registry.models import Clinic, Injection, Patient
 from registry.models.patient import AGE_BANDS, age_band
 from safety.choices import OUTCOME_CODES, RESOLVED_OUTCOMES, SERIOUSNESS_FIELDS, EventStatus
-from safety.exports.rows import HEADER, PROTOCOL_COLUMNS, SELECTION_COLUMNS, SUSAR_PATHS, detail_rows
+from safety.exports.rows import (
+    DERIVED_COLUMNS,
+    HEADER,
+    PROTOCOL_COLUMNS,
+    SELECTION_COLUMNS,
+    SUSAR_PATHS,
+    DerivedColumn,
+    detail_rows,
+)
 from safety.models import AdverseEvent, RegulatoryReport
 
 CHUNK_BYTES = 64 * 1024
@@ -182,6 +190,15 @@ def _selection(name: str) -> str:
     return _column(f"index_injection__{name}")
 
 
+def _derived(column: DerivedColumn) -> str:
+    """rows.derived_cell in SQL: the protocol number × the volume injected ÷ the divisor, rounded half up."""
+    key = _quote(column.key)
+    return (
+        f"CASE WHEN i.product = {_quote(column.product)} AND jsonb_typeof(i.protocol->{key}) = 'number' "
+        f"THEN round((i.protocol->>{key})::numeric * i.volume_ml / {column.divisor}, {column.places}) END"
+    )
+
+
 def _age_band() -> str:
     whens = " ".join(
         f"WHEN i.age_at_injection BETWEEN {low} AND {high} THEN {_quote(age_band(low))}" for low, high in AGE_BANDS
@@ -233,6 +250,7 @@ def select_columns() -> list[tuple[str, str]]:
         ("bmi", _column("index_injection__bmi")),
         *((name, _selection(name)) for name in SELECTION_COLUMNS),
         *((name, _protocol(name)) for name in PROTOCOL_COLUMNS),
+        *((column.name, _derived(column)) for column in DERIVED_COLUMNS),
         ("source", _column("source")),
         ("flag_id", _column("flag_id")),
         ("onset_on", _column("onset_on")),

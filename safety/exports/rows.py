@@ -9,12 +9,14 @@ sex and an age band at the injection (registry.pseudonymise's rules): never a na
 or token. Free-text protocol notes are left out (they may name people).
 """
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 from itertools import islice
 
 from django.db.models import QuerySet
 
-from registry import selection
+from registry import doses, selection
 from registry.models.component import export_descriptions
 from registry.models.patient import age_band
 from safety.choices import OUTCOME_CODES, RESOLVED_OUTCOMES, SERIOUSNESS_FIELDS, EventStatus
@@ -43,6 +45,33 @@ PROTOCOL_COLUMNS = (
     "preparation",
     "lipoaspirate_volume_ml",
 )
+
+
+# --- Derived from the protocol and the volume injected (registry.doses); the COPY export computes the same in SQL.
+@dataclass(frozen=True)
+class DerivedColumn:
+    name: str
+    product: str
+    key: str  # the protocol count it multiplies by the volume injected
+    divisor: int  # unit conversion, e.g. ×10³/µL × mL -> ×10⁹ is ÷ 1000
+    places: int  # rounded half up to this many decimals (as PostgreSQL's round() does)
+    compute: Callable
+
+
+DERIVED_COLUMNS = (
+    DerivedColumn("total_tnc_e6", "bmac", "tnc_per_ml", 1, 3, doses.total_cells_millions),
+    DerivedColumn("platelet_dose_e9", "prp", "platelet_count", 1000, 3, doses.platelet_dose_billions),
+    DerivedColumn("particle_dose", "exosome", "particle_concentration", 1, 0, doses.exosome_dose_particles),
+)
+
+
+def derived_cell(column: DerivedColumn, product: str, protocol: dict, volume_ml) -> Decimal | None:
+    value = protocol.get(column.key)
+    if product != column.product or isinstance(value, bool) or not isinstance(value, int | float) or volume_ml is None:
+        return None  # only numbers are computed (the SQL checks jsonb_typeof the same way)
+    result = column.compute(value, volume_ml)
+    return result.quantize(Decimal(1).scaleb(-column.places), rounding=ROUND_HALF_UP)
+
 
 # The fields each row reads (database paths), in order; the COPY export and its benchmark read them too.
 VALUE_PATHS = (
@@ -112,6 +141,7 @@ HEADER = [
     "bmi",
     *SELECTION_COLUMNS,
     *PROTOCOL_COLUMNS,
+    *(column.name for column in DERIVED_COLUMNS),
     "source",
     "flag_id",
     "onset_on",
@@ -189,6 +219,10 @@ def _row(values: tuple, reports: dict[int, str], components: str | None = None) 
         v["index_injection__bmi"],
         *(_listed(v[f"index_injection__{name}"]) for name in SELECTION_COLUMNS),
         *(protocol.get(name) for name in PROTOCOL_COLUMNS),
+        *(
+            derived_cell(column, v["index_injection__product"], protocol, v["index_injection__volume_ml"])
+            for column in DERIVED_COLUMNS
+        ),
         v["source"],
         v["flag_id"],
         v["onset_on"],

@@ -12,17 +12,34 @@
   var requiredNote = form.querySelector("[data-governance-required]");
   var optionalNote = form.querySelector("[data-governance-optional]");
 
+  function value(name) {
+    var field = form.querySelector("[name='" + name + "']");
+    return field ? field.value : "";
+  }
+
+  // Mirrors registry.protocols.governance_required (the server's rule; this only shows the hint early).
+  function needsStudy(chosen) {
+    if (chosen === "adsc") {
+      var preparation = value("adsc-preparation");
+      return preparation === "culture_expanded" || (preparation === "svf" && value("adsc-processing") === "enzymatic");
+    }
+    return chosen === "other" && value("other-cell_product") === "yes";
+  }
+
   function update() {
     var chosen = product.value;
     for (var i = 0; i < fieldsets.length; i++) {
       fieldsets[i].hidden = fieldsets[i].getAttribute("data-product") !== chosen;
     }
-    var required = governed.indexOf(chosen) !== -1;
+    var required = governed.indexOf(chosen) !== -1 || needsStudy(chosen);
     if (requiredNote) requiredNote.hidden = !required;
     if (optionalNote) optionalNote.hidden = required;
   }
 
   product.addEventListener("change", update);
+  form.addEventListener("change", function (event) {
+    if (/^(adsc-preparation|adsc-processing|other-cell_product)$/.test(event.target.name)) update();
+  });
   update();
 })();
 

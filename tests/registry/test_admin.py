@@ -185,7 +185,7 @@ def test_injection_admin_validates_protocol_through_the_model(client, admin_clin
 def test_injection_admin_change_is_audited(client, admin_clinician, injection):
     client.force_login(admin_clinician)
     url = reverse("admin:registry_injection_change", args=[injection.pk])
-    protocol = {**injection.protocol, "mnc_per_ml": 3.2}
+    protocol = {**injection.protocol, "mnc_per_ml": 3.2, "mnc_method": "flow_cytometry"}
     response = client.post(url, injection_admin_data(injection, protocol=json.dumps(protocol)))
     assert response.status_code == 302
     injection.refresh_from_db()

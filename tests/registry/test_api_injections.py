@@ -16,7 +16,7 @@ User = get_user_model()
 URL = "/api/v1/injections/"
 
 PRP_PROTOCOL = {"leukocytes": "poor", "spins": 2, "activation": "none", "blood_volume_ml": 30}
-HA_PROTOCOL = {"product_name": "Example HA", "molecular_weight": "high", "dose_mg": 48}
+HA_PROTOCOL = {"product_name": "Example HA", "molecular_weight_kda": 6000, "cross_linked": "yes", "dose_mg": 48}
 STEROID_PROTOCOL = {"drug": "triamcinolone_acetonide", "dose_mg": 40}
 
 
@@ -104,8 +104,10 @@ def test_record_returns_the_contract_fields(api_as, clinician, patient):
         "protocol_completeness",
         "components",
         "total_volume_ml",
+        "derived",
         "created_at",
     }
+    assert body["derived"]["total_tnc"]["value"] == 213  # 35.5 ×10⁶/mL × 6 mL
     assert body["id"] == injection.id
     assert body["patient"] == patient.id
     assert body["knee"] == "left"
@@ -199,7 +201,8 @@ def _without(record: dict, key: str) -> dict:
             {},
             {
                 "product_name": ["This field is required."],
-                "molecular_weight": ["This field is required."],
+                "molecular_weight_kda": ["This field is required."],
+                "cross_linked": ["This field is required."],
                 "dose_mg": ["This field is required."],
             },
         ),

@@ -68,7 +68,13 @@ def test_completeness_lists_missing_items(patient, clinician):
 def test_stored_prp_protocol_validates_again_when_corrected(patient, clinician):
     from registry.services import injection_update
 
-    protocol = {"leukocytes": "poor", "spins": 2, "platelet_count": 600, "activation": "none"}
+    protocol = {
+        "leukocytes": "poor",
+        "spins": 2,
+        "platelet_count": 600,
+        "prp_count_method": "analyser",
+        "activation": "none",
+    }
     injection = make_injection(patient, clinician, product="prp", protocol=protocol)
     assert injection.protocol["platelet_count"] == 600
     corrected = injection_update(injection=injection, by=clinician, data={"volume_ml": 5}, reason="Volume typo")

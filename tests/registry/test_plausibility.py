@@ -15,19 +15,26 @@ from django.urls import reverse
 from registry import plausibility, services
 from registry.models import Injection
 from registry.protocols import PROTOCOL_FORMS
-from tests.factories import BMAC_PROTOCOL, EXOSOME_PROTOCOL, GOVERNANCE, injection_data, make_injection
+from tests.factories import (
+    BMAC_PROTOCOL,
+    EXOSOME_PROTOCOL,
+    GOVERNANCE,
+    injection_data,
+    make_injection,
+    with_methods,
+)
 from tests.registry.test_admin import admin_clinician  # noqa: F401 - a fixture
 
 BASE = {
     "bmac": dict(BMAC_PROTOCOL),
     "prp": {"leukocytes": "poor", "spins": 2, "activation": "none", "blood_volume_ml": 30},
-    "ha": {"product_name": "Example HA", "molecular_weight": "high", "dose_mg": 48},
+    "ha": {"product_name": "Example HA", "molecular_weight_kda": 6000, "cross_linked": "yes", "dose_mg": 48},
     "exosome": dict(EXOSOME_PROTOCOL),
     "adsc": {
-        "preparation": "svf",
+        "preparation": "microfragmented",  # enzymatic SVF would need a registered study
         "harvest_site": "abdomen",
         "lipoaspirate_volume_ml": 100,
-        "processing": "enzymatic",
+        "processing": "mechanical",
     },
     "corticosteroid": {"drug": "triamcinolone_acetonide", "dose_mg": 40},
 }
@@ -41,9 +48,15 @@ def protocol_with(product: str, field: str, value) -> dict:
         protocol["aspirate_volume_ml"] = 240
     if product == "bmac" and field == "spins" and Decimal(str(value)) < 1:
         protocol["processing_method"] = "unprocessed"
-    if product == "bmac" and field == "mnc_per_ml":
-        protocol["tnc_per_ml"] = 2000  # never more MNC than TNC
-    return protocol
+    if product == "bmac" and field in ("mnc_per_ml", "cd34_per_ml"):
+        protocol["tnc_per_ml"] = 2000  # never more MNC or CD34+ cells than TNC
+    if product == "bmac" and field == "ml_per_pull":
+        protocol["aspirate_volume_ml"] = 240  # a pull is never more than the aspirate
+    if product == "bmac" and field == "ia_anaesthetic_volume_ml":
+        protocol["ia_anaesthetic"] = "lidocaine"  # a volume names its anaesthetic
+    if product == "prp" and field == "prp_volume_ml":
+        protocol["blood_volume_ml"] = 500  # nor the PRP more than the blood drawn
+    return with_methods(product, protocol)
 
 
 def volume_injected(product: str, protocol: dict):
@@ -282,7 +295,9 @@ def test_the_api_400_names_the_warnings_to_confirm(api_as, clinician, patient):
     from tests.registry.test_api_injections import new_injection
 
     api = api_as(clinician)
-    body = new_injection(patient, protocol={**BMAC_PROTOCOL, "tnc_per_ml": 900, "mnc_per_ml": 150})
+    body = new_injection(
+        patient, protocol={**BMAC_PROTOCOL, "tnc_per_ml": 900, "mnc_per_ml": 150, "mnc_method": "flow_cytometry"}
+    )
     response = api.post("/api/v1/injections/", body, format="json")
     assert response.status_code == 400
     errors = response.json()
@@ -339,7 +354,10 @@ def test_a_stored_unusual_value_is_not_asked_about_again(patient, clinician):
         patient, clinician, protocol={**BMAC_PROTOCOL, "tnc_per_ml": 900}, acknowledged_warnings=["protocol.tnc_per_ml"]
     )
     corrected = services.injection_update(
-        injection=injection, by=clinician, data={"protocol": {**injection.protocol, "mnc_per_ml": 20}}, reason="Lab"
+        injection=injection,
+        by=clinician,
+        data={"protocol": {**injection.protocol, "mnc_per_ml": 20, "mnc_method": "analyser"}},
+        reason="Lab",
     )
     assert corrected.protocol["mnc_per_ml"] == 20
 

@@ -13,7 +13,7 @@ from django.urls import reverse
 from registry import plausibility, services
 from registry.models import Injection
 from registry.protocols import PROTOCOL_FORMS
-from tests.factories import injection_data, make_injection
+from tests.factories import GOVERNANCE, injection_data, make_injection, with_methods
 from tests.registry.test_plausibility import BASE
 
 VOLUME = plausibility.VOLUME_INJECTED
@@ -35,7 +35,9 @@ def record(rule: plausibility.AtMost, whole: Decimal, part: Decimal) -> tuple[di
             protocol["aspirate_volume_ml"] = 240
         if rule.part != "concentrate_volume_ml":
             protocol["concentrate_volume_ml"] = min(6, protocol["aspirate_volume_ml"])
-    return protocol, volume
+    if rule.product == "prp" and rule.whole != "blood_volume_ml":
+        protocol["blood_volume_ml"] = 60
+    return with_methods(rule.product, protocol), volume
 
 
 def as_sent(value: Decimal):
@@ -53,12 +55,18 @@ def cases() -> list:
     return out
 
 
+def _governance(product: str) -> dict:
+    return {"governance": dict(GOVERNANCE)} if product == "exosome" else {}
+
+
 def through_service(patient, clinician, product, protocol, volume):
     try:
         services.injection_record(
             patient=patient,
             by=clinician,
-            data=injection_data(clinician=clinician, product=product, protocol=protocol, volume_ml=volume),
+            data=injection_data(
+                clinician=clinician, product=product, protocol=protocol, volume_ml=volume, **_governance(product)
+            ),
             acknowledged_warnings=[r.code for r in plausibility.RANGES],
         )
     except ValidationError as error:
@@ -75,7 +83,7 @@ def through_service(patient, clinician, product, protocol, volume):
 def through_web(client, patient, clinician, product, protocol, volume):
     from tests.registry.test_views_injections import form_data, new_url
 
-    data = form_data(clinician, product=product, protocol=protocol, volume_ml=str(volume))
+    data = form_data(clinician, product=product, protocol=protocol, volume_ml=str(volume), **_governance(product))
     data["acknowledged_warnings"] = [r.code for r in plausibility.RANGES]
     response = client.post(new_url(patient), data)
     if response.status_code == 302:
@@ -97,6 +105,7 @@ def through_api(api, patient, clinician, product, protocol, volume):
         protocol=protocol,
         volume_ml=str(volume),
         acknowledged_warnings=[r.code for r in plausibility.RANGES],
+        **_governance(product),
     )
     response = api.post("/api/v1/injections/", json.loads(json.dumps(body, default=str)), format="json")
     if response.status_code == 201:

@@ -26,7 +26,12 @@ from tests.safety.ae_support import PRP_PROTOCOL, record, record_serious
 pytestmark = [pytest.mark.django_db, pytest.mark.needs_services("postgres")]
 URL = "/exports/adverse-events/"
 
-HA_PROTOCOL = {"product_name": '-Durolane, "one shot"', "molecular_weight": "cross_linked", "dose_mg": 60}
+HA_PROTOCOL = {
+    "product_name": '-Durolane, "one shot"',
+    "molecular_weight_kda": 6000,
+    "cross_linked": "yes",
+    "dose_mg": 60,
+}
 STEROID_PROTOCOL = {"drug": "triamcinolone_acetonide", "dose_mg": 40.5, "local_anaesthetic": "=lidocaine 1%"}
 DESCRIPTIONS = [
     'Swollen knee, "hot" to touch; aspirated 20 mL, cultures negative.',
@@ -64,7 +69,7 @@ def varied(clinic, clinician, other_clinic):
     elsewhere = staff(other_clinic, Role.CLINICIAN)
     products = [
         ("bmac", dict(BMAC_PROTOCOL)),
-        ("prp", dict(PRP_PROTOCOL, preparation_system="+Spin kit")),
+        ("prp", dict(PRP_PROTOCOL, preparation_system="+Spin kit", platelet_count=1001, prp_count_method="analyser")),
         ("ha", HA_PROTOCOL),
         ("corticosteroid", STEROID_PROTOCOL),
     ]
@@ -161,6 +166,11 @@ def test_copy_writes_the_same_bytes_as_python(varied):
     assert (second["kl_compartments"], second["diabetes"], second["effusion"]) == ("medial", "type_2", "present")
     assert (second["effusion_aspirated_ml"], second["kl_radiograph_on"]) == ("12.5", "2026-02-01")
     assert by_id[varied[2].pk]["kl_compartments"] == "patellofemoral;medial"  # in the order recorded
+    assert first["total_tnc_e6"] == "213.000"  # 35.5 ×10⁶/mL × 6 mL
+    assert first["platelet_dose_e9"] == first["particle_dose"] == ""
+    prp = next(r for r in by_id.values() if r["product"] == "prp" and r["preparation_system"] == "'+Spin kit")
+    assert prp["platelet_dose_e9"] == "2.503"  # 1,001 ×10³/µL × 2.5 mL ÷ 1000 = 2.5025, rounded half up
+    assert second["total_tnc_e6"] == ""  # a PRP record's stray TNC is not a BMAC dose
     assert second["dose_mg"] == "-5"  # a number, not text: no apostrophe
     assert second["tnc_per_ml"] == "10000000000000000"
     assert second["aspirate_volume_ml"] == "0.00000015"

@@ -120,7 +120,7 @@ def new_password() -> str:
 
 def _bmac(rng: random.Random, harvest_site: str) -> dict:
     aspirate = rng.choice([30, 60, 90, 120])
-    return {
+    protocol = {
         "harvest_site": harvest_site,
         "aspiration_device": rng.choice(["11G Jamshidi needle", "Marrow Cellution", "8G trocar"]),
         "aspiration_pulls": rng.randint(4, 12),
@@ -135,10 +135,12 @@ def _bmac(rng: random.Random, harvest_site: str) -> dict:
         "anaesthesia": rng.choice(["local", "sedation"]),
         "harvest_complication": "none",
     }
+    # Issue 15's details, derived from the values drawn (no further draws: the rest of the demo is unchanged).
+    return {**protocol, **synth.bmac_details(protocol)}
 
 
 def _prp(rng: random.Random, leukocytes: str) -> dict:
-    return {
+    protocol = {
         "leukocytes": leukocytes,
         "preparation_system": rng.choice(["Arthrex ACP", "RegenKit", "Demo PRP kit"]),
         "blood_volume_ml": rng.choice([15, 30, 60]),
@@ -146,18 +148,22 @@ def _prp(rng: random.Random, leukocytes: str) -> dict:
         "platelet_count": rng.choice([600, 900, 1200]),
         "activation": "none",
     }
+    return {**protocol, **synth.prp_counts(protocol)}
 
 
-def _ha(rng: random.Random, molecular_weight: str) -> dict:
-    return {
-        "product_name": rng.choice(["Ostenil Plus", "Durolane", "Synvisc-One"]),
-        "molecular_weight": molecular_weight,
-        "dose_mg": rng.choice([40, 60, 88]),
-    }
+def _ha(rng: random.Random) -> dict:
+    name = rng.choice(["Ostenil Plus", "Durolane", "Synvisc-One"])
+    return {"product_name": name, **synth.HA_PRODUCTS[name], "dose_mg": rng.choice([40, 60, 88])}
 
 
 def _steroid(rng: random.Random, drug: str) -> dict:
-    return {"drug": drug, "dose_mg": rng.choice([40, 80]), "local_anaesthetic": "Lidocaine 1% 2 mL"}
+    return {
+        "drug": drug,
+        "formulation": "suspension",
+        "dose_mg": rng.choice([40, 80]),
+        "local_anaesthetic": "Lidocaine 1% 2 mL",
+        "prior_injections_12_months": 0,
+    }
 
 
 EXOSOME_PROTOCOL = {
@@ -167,9 +173,9 @@ EXOSOME_PROTOCOL = {
     "particle_concentration": 1e11,
     "sizing_method": "nta",
     "size_mode_nm": 118,
-    "positive_markers": "CD9, CD63, CD81, TSG101",
     "negative_markers": "calnexin",
     "dose_particles": 2e10,
+    **synth.EXOSOME_RELEASE,
 }
 EXOSOME_GOVERNANCE = {
     "study_registration": "NCT01234567",
@@ -178,6 +184,11 @@ EXOSOME_GOVERNANCE = {
     "authorisation_number": "CTA 12345/0001/001",
     "sponsor": "Northgate Knee Clinic research office",
 }
+
+
+def _exosome() -> dict:
+    # A lot in date: it expires two years after the demo is seeded.
+    return {**EXOSOME_PROTOCOL, "lot_expiry_on": (timezone.localdate() + dt.timedelta(days=730)).isoformat()}
 
 
 def _plans(rng: random.Random) -> list[dict]:
@@ -190,11 +201,11 @@ def _plans(rng: random.Random) -> list[dict]:
         {"clinic": 0, "product": "prp", "protocol": _prp(rng, "poor"), "stages": 3},
         {"clinic": 0, "product": "prp", "protocol": _prp(rng, "poor")},
         {"clinic": 1, "product": "prp", "protocol": _prp(rng, "rich")},
-        {"clinic": 0, "product": "ha", "protocol": _ha(rng, "high")},
-        {"clinic": 1, "product": "ha", "protocol": _ha(rng, "cross_linked")},
+        {"clinic": 0, "product": "ha", "protocol": _ha(rng)},
+        {"clinic": 1, "product": "ha", "protocol": _ha(rng)},
         {"clinic": 0, "product": "corticosteroid", "protocol": _steroid(rng, "triamcinolone_acetonide")},
         {"clinic": 1, "product": "corticosteroid", "protocol": _steroid(rng, "methylprednisolone_acetate")},
-        {"clinic": 0, "product": "exosome", "protocol": dict(EXOSOME_PROTOCOL), "governance": dict(EXOSOME_GOVERNANCE)},
+        {"clinic": 0, "product": "exosome", "protocol": _exosome(), "governance": dict(EXOSOME_GOVERNANCE)},
     ]
 
 
@@ -558,7 +569,7 @@ class Command(BaseCommand):
                 "consent_version": "v1.0",
             },
         )
-        plan = {"clinic": 0, "product": "ha", "protocol": _ha(rng, "high")}
+        plan = {"clinic": 0, "product": "ha", "protocol": _ha(rng)}
         for knee in ("left", "right"):
             data = _injection_data(rng, plan, injected_on=today, clinician=clinician, knee=knee)
             data["status"] = InjectionStatus.GIVEN
