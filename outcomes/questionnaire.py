@@ -22,15 +22,16 @@ SAFETY_CHECK = ("VAS", "SAFETY_EARLY")
 # What happened to the knee since the last questionnaire (other injections, operations, pain medicine, exercise):
 # asked at every follow-up after baseline, so time to knee replacement has an event date (issue 15).
 FURTHER = "FURTHER"
-# No injection has happened at baseline, so there is nothing yet to ask about safety or further treatment.
+# No injection has happened at baseline, so there is nothing yet to ask about safety or further treatment. The
+# safety questions come last, just before sending: what the thanks page's urgent advice follows from.
 INSTRUMENTS_BY_TIMEPOINT = {
     Timepoint.BASELINE: PROMS,
     Timepoint.DAY_3: SAFETY_CHECK,
     Timepoint.DAY_12: SAFETY_CHECK,
-    Timepoint.ONE_MONTH: (*PROMS, "SAFETY", FURTHER),
-    Timepoint.SIX_MONTHS: (*PROMS, "SAFETY", FURTHER),
-    Timepoint.TWELVE_MONTHS: (*PROMS, "SAFETY", FURTHER),
-    Timepoint.TWENTY_FOUR_MONTHS: (*PROMS, "SAFETY", FURTHER),
+    Timepoint.ONE_MONTH: (*PROMS, FURTHER, "SAFETY"),
+    Timepoint.SIX_MONTHS: (*PROMS, FURTHER, "SAFETY"),
+    Timepoint.TWELVE_MONTHS: (*PROMS, FURTHER, "SAFETY"),
+    Timepoint.TWENTY_FOUR_MONTHS: (*PROMS, FURTHER, "SAFETY"),
 }
 MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 MAX_TEXT = 2000

@@ -96,6 +96,7 @@ PRP_PROTOCOL = {
     "spins": 1,
     "leukocytes": "poor",
     "platelet_count": 1200,
+    "prp_count_method": "analyser",  # every count states its method (issue 15)
     "activation": "none",
 }
 GOVERNANCE = {

@@ -365,7 +365,7 @@ def test_compose_commands_start_and_serve_a_questionnaire_round_trip(image, depl
     ok(clinic.post(f"{site}/api/v1/injections/", json={
         "patient": patient["id"], "knee": "left", "status": "planned",
         "injected_on": (today + dt.timedelta(days=7)).isoformat(), "product": "prp", "guidance": "ultrasound",
-        "volume_ml": 4, "kl_grade": 2, "rehabilitation": "home",
+        "volume_ml": 4, "kl_grade": 2, "bmi_status": "measured", "bmi": 27.4, "rehabilitation": "home",
         "protocol": {"leukocytes": "poor", "spins": 2, "activation": "none", "blood_volume_ml": 30},
     }, headers=api), 201)  # fmt: skip
 

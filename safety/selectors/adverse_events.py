@@ -24,7 +24,12 @@ def events_for(user, *, write: bool = False) -> QuerySet[AdverseEvent]:
 
 def susar_clocks_for(user) -> QuerySet[AdverseEvent]:
     """SUSAR candidates of the user's clinics with no initial report yet, soonest due first (the attention page)."""
-    return events_for(user).susar_clocks_running().select_related("patient", "index_injection")
+    return (
+        events_for(user)
+        .susar_clocks_running()
+        .select_related("patient", "index_injection")
+        .prefetch_related("index_injection__components")  # the row names every product ("BMAC + PRP")
+    )
 
 
 @dataclass(frozen=True)

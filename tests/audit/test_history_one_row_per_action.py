@@ -56,7 +56,7 @@ def test_every_write_service_writes_one_row_per_record(clinic, clinician, lead):
     with time_machine.travel(RECORDED_AT, tick=False):
         with one_row_each() as written:  # plan, injection, three follow-ups
             injection = make_injection(patient, clinician, planned_injections=2)
-        assert {kind for kind, _ in written} == {"TreatmentPlan", "Injection", "FollowUp"}
+        assert {kind for kind, _ in written} == {"TreatmentPlan", "Injection", "InjectionComponent", "FollowUp"}
         with one_row_each():
             second = make_injection(
                 patient,

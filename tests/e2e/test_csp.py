@@ -46,7 +46,7 @@ def test_the_questionnaire_and_its_thanks_page_run_under_the_policy(watched, liv
     follow_up = FollowUp.objects.get(plan=injection.plan, timepoint=Timepoint.ONE_MONTH)
     watched.goto(f"{live_server.url}/q/{link_create(follow_up=follow_up)}/")
     # The page's own script ran: it splits the questionnaire into sections and counts them.
-    expect(watched.locator("#q-progress-label")).to_have_text("Section 1 of 5")
+    expect(watched.locator("#q-progress-label")).to_have_text("Section 1 of 6")
     watched.locator('input[name="KOOS.S1"][value="1"]').check()
     assert violations(watched) == []
     watched.goto(f"{live_server.url}/q/thanks/")

@@ -85,10 +85,10 @@ def test_every_state_of_a_questionnaire_link_on_a_phone(phone, live_server, link
     phone.goto(url)
     phone.get_by_label("Your year of birth").fill("1956")
     phone.get_by_role("button", name="Continue").click()
-    expect(phone.locator("#q-progress-label")).to_have_text("Section 1 of 5")
+    expect(phone.locator("#q-progress-label")).to_have_text("Section 1 of 6")
     look(phone, "questionnaire-section-1", failures)
     phone.get_by_role("button", name="Next").filter(visible=True).click()
-    expect(phone.locator("#q-progress-label")).to_have_text("Section 2 of 5")
+    expect(phone.locator("#q-progress-label")).to_have_text("Section 2 of 6")
     look(phone, "questionnaire-section-2", failures)
 
     phone.goto(f"{live_server.url}/q/thanks/")

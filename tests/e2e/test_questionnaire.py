@@ -38,7 +38,7 @@ def _choose(page, name, value):
 
 def _next(page, expected_section):
     page.get_by_role("button", name="Next").filter(visible=True).click()
-    expect(page.locator("#q-progress-label")).to_have_text(f"Section {expected_section} of 5")
+    expect(page.locator("#q-progress-label")).to_have_text(f"Section {expected_section} of 6")
 
 
 def test_patient_completes_the_questionnaire_on_a_phone(phone_page, live_server, month_link):
@@ -49,7 +49,7 @@ def test_patient_completes_the_questionnaire_on_a_phone(phone_page, live_server,
     response = page.goto(url)
     assert response.status == 200
     assert response.headers["referrer-policy"] == "no-referrer"
-    expect(page.locator("#q-progress-label")).to_have_text("Section 1 of 5")
+    expect(page.locator("#q-progress-label")).to_have_text("Section 1 of 6")
     _shot(page, "q-1-koos")
 
     # KOOS: every item, score 1 (so every subscale is 75).
@@ -68,7 +68,7 @@ def test_patient_completes_the_questionnaire_on_a_phone(phone_page, live_server,
         _choose(page, f"OKS.Q{i}", 3)
     expect(page.locator("#q-save-status")).to_have_text("Your answers are saved.")
     page.reload()
-    expect(page.locator("#q-progress-label")).to_have_text("Section 2 of 5")
+    expect(page.locator("#q-progress-label")).to_have_text("Section 2 of 6")
     expect(page.locator('input[name="OKS.Q6"][value="3"]')).to_be_checked()
     expect(page.locator('input[name="KOOS.P9"][value="1"]')).to_be_checked()
     for i in range(7, 13):
@@ -86,6 +86,13 @@ def test_patient_completes_the_questionnaire_on_a_phone(phone_page, live_server,
     page.get_by_label("Your answer (0 to 100)").filter(visible=True).fill("30")
     expect(page.locator("#q-PGA-global-range")).to_have_value("30")
     _next(page, 5)
+
+    # Further treatment since the injection: none, occasional pain medicine, home exercises.
+    _choose(page, "FURTHER.injection", "no")
+    _choose(page, "FURTHER.surgery", "no")
+    page.locator('input[name="FURTHER.pain_medicine"]').nth(1).check()
+    page.locator('input[name="FURTHER.physiotherapy"]').nth(1).check()
+    _next(page, 6)
 
     # Safety check: a required question left out is pointed at before sending.
     for code in (

@@ -115,6 +115,11 @@ def test_a_new_plan_and_a_deleted_plan(clinic, clinician, plans):
         [new.pk],
     )
     _raw("DELETE FROM outcomes_followup WHERE plan_id = %s", [new.pk])
+    _raw(
+        "DELETE FROM registry_injectioncomponent WHERE injection_id IN "
+        "(SELECT id FROM registry_injection WHERE plan_id = %s)",
+        [new.pk],
+    )
     _raw("DELETE FROM registry_injection WHERE plan_id = %s", [new.pk])
     _raw("DELETE FROM registry_treatmentplan WHERE id = %s", [new.pk])
     plan_outcomes.refresh()

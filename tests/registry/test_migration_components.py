@@ -84,7 +84,10 @@ def _build_old_registry(apps) -> dict:
         koos_pain=55.6,
         vas_pain=42,
     )
+    # The safety app stays at its latest state: fill the causality fields it has then (issue 15's split).
+    split = {f.name for f in AdverseEvent._meta.fields} & {"causality_product", "causality_procedure"}
     AdverseEvent.objects.create(
+        **dict.fromkeys(split, "probable"),
         clinic=clinic,
         patient=patients[0],
         index_injection=injections[0],

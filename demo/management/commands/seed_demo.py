@@ -221,6 +221,7 @@ _COMBINED_PRP = {
     "platelet_count": 1100,
     "activation": "none",
 }
+_COMBINED_PRP |= synth.prp_counts(_COMBINED_PRP)  # with the counts' methods, as every new PRP record
 _INTRAOSSEOUS_ML = Decimal("2")
 
 
