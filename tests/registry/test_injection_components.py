@@ -63,7 +63,7 @@ def test_the_older_single_product_request_is_one_intra_articular_component(patie
 @pytest.mark.parametrize("product", ["ha", "corticosteroid", "saline"])
 def test_intraosseous_delivery_is_refused_for_products_not_given_into_bone(patient, clinician, product):
     protocols = {
-        "ha": {"product_name": "Durolane", "molecular_weight": "high", "dose_mg": 60},
+        "ha": {"product_name": "Durolane", "molecular_weight_kda": 6000, "cross_linked": "yes", "dose_mg": 60},
         "corticosteroid": {"drug": "triamcinolone_acetonide", "dose_mg": 40},
         "saline": {"purpose": "control"},
     }
@@ -83,10 +83,11 @@ def test_intraosseous_route_of_the_principal_product_is_checked_too(patient, cli
             clinician,
             product="ha",
             volume_ml=2,
-            protocol={"product_name": "Durolane", "molecular_weight": "high", "dose_mg": 60},
+            protocol={"product_name": "Durolane", "molecular_weight_kda": 6000, "cross_linked": "yes", "dose_mg": 60},
             components=[
                 {"product": "ha", "route": "intraosseous_tibial", "volume_ml": 2,
-                 "protocol": {"product_name": "Durolane", "molecular_weight": "high", "dose_mg": 60}},
+                 "protocol": {"product_name": "Durolane", "molecular_weight_kda": 6000, "cross_linked": "yes",
+                              "dose_mg": 60}},
             ],
         )  # fmt: skip
     assert "intraosseously" in err.value.message_dict["route"][0]

@@ -82,7 +82,7 @@ def test_an_unusual_value_in_product_2_is_shown_beside_it_and_confirmed_there(wr
     assert response.status_code == 200
     assert not Injection.objects.exists()
     assert 'value="components.2.protocol.platelet_count"' in response.text
-    assert "Product 2: Platelet count" in response.text
+    assert "Product 2: PRP platelets" in response.text
 
     confirmed = writer.post(new_url(patient), {**data, "acknowledged_warnings": "components.2.protocol.platelet_count"})
     assert confirmed.status_code == 302
