@@ -128,6 +128,10 @@ def mint(count: int, out: Path) -> dict:
     form = synth.prom_form(random.Random(8), 0.6)
     form |= {f"SAFETY.{code}": "no" for code in synth.SAFETY_YES if code != "harvest_site_problem"}
     form["SAFETY.other"] = ""
+    # Further treatment since the injection (asked at every follow-up after baseline): none, occasional pain
+    # medicine, home exercises.
+    form |= {"FURTHER.injection": "no", "FURTHER.surgery": "no", "FURTHER.pain_medicine": "1"}
+    form["FURTHER.physiotherapy"] = "1"
     form["csrfmiddlewaretoken"] = CSRF_SECRET
     (out / "body.txt").write_text(urllib.parse.urlencode(form))
     return {"links": count, "fields": len(form)}

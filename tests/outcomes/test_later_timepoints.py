@@ -91,7 +91,7 @@ def test_later_windows_follow_the_six_month_rule(clock, recorded):
 def test_later_follow_ups_ask_the_scores_safety_and_further_treatment(clock, recorded):
     twelve = FollowUp.objects.get(plan=recorded.plan, timepoint=Timepoint.TWELVE_MONTHS)
     codes = [i.code for i in questionnaire.instruments_for(twelve)]
-    assert codes == ["KOOS", "OKS", "VAS", "PGA", "SAFETY", "FURTHER"]
+    assert codes == ["KOOS", "OKS", "VAS", "PGA", "FURTHER", "SAFETY"]  # the safety questions last
     baseline = FollowUp.objects.get(plan=recorded.plan, timepoint=Timepoint.BASELINE)
     assert "FURTHER" not in [i.code for i in questionnaire.instruments_for(baseline)]
 
