@@ -111,8 +111,9 @@ COMPLETION = {
 }
 # Further treatment (the FURTHER questions at every follow-up after baseline): the chance that a 12- or 24-month
 # answer reports a knee replacement since the last one, by KL grade (worse knees are replaced sooner), and how
-# often pain medicine and exercise are reported (option score: weight).
-REPLACEMENT_BY_KL = {0: 0.003, 1: 0.005, 2: 0.015, 3: 0.04, 4: 0.09}
+# often pain medicine and exercise are reported (option score: weight). The rates sit at the high end of what
+# injection cohorts report so that the demo's few dozen 12-month answers still draw a knee-replacement curve.
+REPLACEMENT_BY_KL = {0: 0.005, 1: 0.01, 2: 0.03, 3: 0.08, 4: 0.15}
 PAIN_MEDICINE = {0: 45, 1: 40, 2: 15}
 PHYSIOTHERAPY = {0: 50, 1: 35, 2: 15}
 # Safety items: chance of a yes at a follow-up (harvest site for BMAC only).
