@@ -347,11 +347,12 @@ def main(argv: list[str]) -> None:
         results["summary_api_p50_ms"] = dash["api"]["p50_ms"]
         results["summary_api_p95_ms"] = dash["api"]["p95_ms"]
         results["dashboard_sql_p50_ms"] = dash["sql"]["p50_ms"]
+        results["dashboard_sql_with_adjusted_p50_ms"] = dash["sql_with_adjusted"]["p50_ms"]
         results["dashboard_cached_p50_ms"] = dash["page_cached"]["p50_ms"]
         results["summary_rebuild_seconds"] = dash["summary_rebuild_seconds"]
-        results["dashboard_ratio"] = (
-            round(dash["page"]["p50_ms"] / dash["sql"]["p50_ms"], 2) if dash["sql"]["p50_ms"] else None
-        )
+        # The page also shows the adjusted comparison of products: its reference runs that aggregate too.
+        page_sql = dash["sql_with_adjusted"]["p50_ms"]
+        results["dashboard_ratio"] = round(dash["page"]["p50_ms"] / page_sql, 2) if page_sql else None
         results["summary_api_ratio"] = (
             round(dash["api"]["p50_ms"] / dash["sql"]["p50_ms"], 2) if dash["sql"]["p50_ms"] else None
         )

@@ -10,28 +10,34 @@ Complete cases only: a knee missing the score at baseline or follow-up is not in
 covariate (KL grade, age, BMI, sex "not recorded") is dropped and counted, so the page says how many. Products with
 fewer knees than the minimum cell size (outcomes.analysis.disclosure) are left out of the model and named.
 
-numpy's least squares does the arithmetic (tests/outcomes/test_adjusted.py checks it against statsmodels' OLS).
-One query fetches the needed columns, one row per knee; the fits run in Python on those arrays.
+The database adds up, Python only solves: least squares needs only, per group of knees with the same product, KL
+grade and sex, the count and the sums of baseline, follow-up, age and BMI and of every product of two of them (the
+sufficient statistics, ``Cell``). One aggregate query over the cohort's per-plan summaries returns those cells for
+every follow-up and measure, a few hundred rows whatever the registry's size; the normal equations are assembled
+from them, with the continuous variables centred on their means so the solution keeps its precision.
+tests/outcomes/test_adjusted.py checks the fit against statsmodels' OLS on the knees themselves, and the database's
+cells against the same knees summed in Python.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from itertools import combinations_with_replacement
 from typing import Any
 
 import numpy as np
+from django.db.models import BooleanField, Case, Count, F, FloatField, Q, Sum, Value, When
+from django.db.models.functions import Cast
+from django.utils import timezone
 
-from outcomes.analysis import disclosure
-from outcomes.analysis.cohort import first_injection
-from outcomes.analysis.expressions import FOLLOW_UP_TIMEPOINTS, TIMEPOINTS
+from outcomes.analysis import aggregates, disclosure
+from outcomes.analysis.expressions import FOLLOW_UP_TIMEPOINTS
 from outcomes.analysis.stats import mean_ci, t_975
 from outcomes.measures import OUTCOME_MEASURES
-from outcomes.models import Timepoint
 from outcomes.models.plan_outcome import SHORT
 from registry.choices import Product, Sex
-from registry.models import TreatmentPlan
 
 NOTICE = (
     "Observational data, not a comparison of treatments: products were chosen for patients, not assigned at random, "
@@ -82,62 +88,132 @@ class Comparison:
         return asdict(self)
 
 
-def _complete(knee: Knee) -> bool:
-    return None not in (knee.kl_grade, knee.age, knee.bmi) and knee.sex in _SEXES
+# The continuous variables of a model: baseline score, follow-up score, age, BMI; and every product of two.
+VARIABLES = ("b", "y", "age", "bmi")
+PAIRS = tuple(combinations_with_replacement(VARIABLES, 2))
 
 
-def _design(knees: Sequence[Knee], products: Sequence[str]) -> np.ndarray:
-    """Intercept, product indicators (the first of ``products`` is the reference), baseline, KL grade indicators
-    (the lowest grade present is the reference), age, BMI, sex indicators (female is the reference)."""
-    grades = sorted({k.kl_grade for k in knees})[1:]
-    sexes = [s for s in _SEXES[1:] if any(k.sex == s for k in knees)]
-    rows = [
-        [
-            1.0,
-            *(float(k.product == p) for p in products[1:]),
-            float(k.baseline),
-            *(float(k.kl_grade == g) for g in grades),
-            float(k.age),
-            float(k.bmi),
-            *(float(k.sex == s) for s in sexes),
-        ]
-        for k in knees
-    ]
-    return np.asarray(rows, dtype=float)
+@dataclass(frozen=True)
+class Cell:
+    """Knees of one product, KL grade and sex scored at baseline and at the follow-up: how many, and the sums of
+    each variable and of each product of two (``sums[("b",)]``, ``sums[("b", "y")]``...). ``complete``: KL grade,
+    age, BMI and sex all recorded, so the knees can enter the model."""
+
+    product: str
+    kl_grade: int | None
+    sex: str | None
+    complete: bool
+    n: int
+    sums: Mapping[tuple[str, ...], float]
+
+    def moments(self) -> np.ndarray:
+        """The 5 x 5 matrix of sums of z z' over these knees, z = (1, b, y, age, bmi)."""
+        first = [float(self.n), *(self.sums[(v,)] for v in VARIABLES)]
+        matrix = np.empty((5, 5))
+        matrix[0, :] = matrix[:, 0] = first
+        for v, w in PAIRS:
+            i, j = VARIABLES.index(v) + 1, VARIABLES.index(w) + 1
+            matrix[i, j] = matrix[j, i] = self.sums[(v, w)]
+        return matrix
+
+
+def _centred(moments: np.ndarray) -> np.ndarray:
+    """Moment matrices (cells x 5 x 5) of z - m, m the pooled means of z's variables: centring changes only the
+    intercept of the fit and keeps the normal equations well conditioned."""
+    means = np.concatenate([[0.0], moments[:, 0, 1:].sum(axis=0) / moments[:, 0, 0].sum()])
+    shift = np.eye(5)
+    shift[0, 1:] = -means[1:]  # (z - m) = shift' z, with z[0] = 1
+    return np.einsum("ij,cjk,kl->cil", shift.T, moments, shift)
+
+
+def _complete(kl_grade, age, bmi, sex) -> bool:
+    return None not in (kl_grade, age, bmi) and sex in _SEXES
+
+
+def cells_of(knees: Iterable[Knee]) -> list[Cell]:
+    """The cells of ``knees`` summed in Python: what the database returns for the knees of a cohort."""
+    groups: dict[tuple, list[Knee]] = defaultdict(list)
+    for k in knees:
+        if k.baseline is not None and k.follow_up is not None:
+            groups[(k.product, k.kl_grade, k.sex, _complete(k.kl_grade, k.age, k.bmi, k.sex))].append(k)
+    cells = []
+    for (product, kl_grade, sex, complete), members in groups.items():
+        values = [{"b": k.baseline, "y": k.follow_up, "age": k.age or 0.0, "bmi": k.bmi or 0.0} for k in members]
+        sums = {(v,): float(sum(x[v] for x in values)) for v in VARIABLES}
+        sums |= {(v, w): float(sum(x[v] * x[w] for x in values)) for v, w in PAIRS}
+        cells.append(Cell(product, kl_grade, sex, complete, len(members), sums))
+    return cells
 
 
 def ancova(knees: Iterable[Knee], *, minimum: int, timepoint: str = "", measure: str = "", label: str = ""):
     """The adjusted comparison of the products among ``knees`` (see the module's notes)."""
+    return fit(cells_of(knees), minimum=minimum, timepoint=timepoint, measure=measure, label=label)
+
+
+def _design(cells: Sequence[Cell], products: Sequence[str]) -> tuple[np.ndarray, list[int]]:
+    """The model's columns, each an indicator constant within a cell times one of z = (1, b, y, age, bmi):
+    intercept, product indicators (the first of ``products`` is the reference), baseline, KL grade indicators (the
+    lowest grade present is the reference), age, BMI, sex indicators (female is the reference). Returns the
+    indicators (cells x columns) and the index into z of each column."""
+    grades = sorted({c.kl_grade for c in cells})[1:]
+    sexes = [s for s in _SEXES[1:] if any(c.sex == s for c in cells)]
+    B, AGE, BMI = (VARIABLES.index(v) + 1 for v in ("b", "age", "bmi"))
+    columns: list[tuple[Callable[[Cell], float], int]] = [
+        (lambda c: 1.0, 0),
+        *((lambda c, p=p: float(c.product == p), 0) for p in products[1:]),
+        (lambda c: 1.0, B),
+        *((lambda c, g=g: float(c.kl_grade == g), 0) for g in grades),
+        (lambda c: 1.0, AGE),
+        (lambda c: 1.0, BMI),
+        *((lambda c, s=s: float(c.sex == s), 0) for s in sexes),
+    ]
+    indicators = np.array([[f(c) for f, _ in columns] for c in cells])
+    return indicators, [z for _, z in columns]
+
+
+def fit(cells: Iterable[Cell], *, minimum: int, timepoint: str = "", measure: str = "", label: str = ""):
+    """The adjusted comparison of the products from their knees' cells (see the module's notes)."""
     result = Comparison(timepoint, measure, label)
-    scored = [k for k in knees if k.baseline is not None and k.follow_up is not None]
-    complete = [k for k in scored if _complete(k)]
-    result.dropped_missing_covariate = len(scored) - len(complete)
-    sizes = Counter(k.product for k in complete)
+    cells = [c for c in cells if c.n]
+    complete = [c for c in cells if c.complete]
+    result.dropped_missing_covariate = sum(c.n for c in cells if not c.complete)
+    sizes: Counter[str] = Counter()
+    for c in complete:
+        sizes[c.product] += c.n
     result.too_few = sorted(p for p, n in sizes.items() if n < minimum)
     # The reference: the product with the most knees (ties by code, so the choice is stable).
     products = sorted((p for p, n in sizes.items() if n >= minimum), key=lambda p: (-sizes[p], p))
-    used = [k for k in complete if k.product in products]
-    result.n = len(used)
+    used = [c for c in complete if c.product in products]
+    n = result.n = sum(c.n for c in used)
     if len(products) < 2:
         result.reason = f"Fewer than two products with {minimum} or more knees scored at baseline and follow-up."
         return result
-    x = _design(used, products)
-    y = np.asarray([k.follow_up for k in used], dtype=float)
-    p = x.shape[1]
-    df = len(used) - p
-    if df < 1 or np.linalg.matrix_rank(x) < p:
+    indicators, z = _design(used, products)
+    moments = _centred(np.array([c.moments() for c in used]))
+    y = VARIABLES.index("y") + 1
+    # X'X[j, k] = sum over cells of f_j f_k M[z_j, z_k]; X'y[j] = sum of f_j M[z_j, y]; y'y = sum of M[y, y].
+    xtx = np.einsum("cj,ck,cjk->jk", indicators, indicators, moments[:, z][:, :, z])
+    xty = np.einsum("cj,cj->j", indicators, moments[:, z, y])
+    yty = moments[:, y, y].sum()
+    p = len(z)
+    df = n - p
+    if df < 1 or np.linalg.matrix_rank(xtx) < p:
         result.reason = "Too few knees for the covariates, or covariates that do not vary: no adjusted estimate."
         return result
-    beta, _, _, _ = np.linalg.lstsq(x, y, rcond=None)
-    residuals = y - x @ beta
-    sigma2 = float(residuals @ residuals) / df
-    covariance = sigma2 * np.linalg.inv(x.T @ x)
+    inverse = np.linalg.inv(xtx)
+    beta = inverse @ xty
+    sigma2 = float(yty - 2 * beta @ xty + beta @ xtx @ beta) / df
+    covariance = sigma2 * inverse
     t = t_975(df)
     names = dict(Product.choices)
     for i, product in enumerate(products):
-        mine = [k.follow_up - k.baseline for k in used if k.product == product]
-        raw = mean_ci(len(mine), sum(mine), sum(d * d for d in mine)).as_dict()
-        estimate = ProductEstimate(product, str(names.get(product, product)), len(mine), raw, reference=i == 0)
+        mine = [c for c in used if c.product == product]
+        count = sum(c.n for c in mine)
+        # The change y - b: its sum and its sum of squares from the cells' sums.
+        total = sum(c.sums[("y",)] - c.sums[("b",)] for c in mine)
+        squares = sum(c.sums[("y", "y")] - 2 * c.sums[("b", "y")] + c.sums[("b", "b")] for c in mine)
+        raw = mean_ci(count, total, squares).as_dict()
+        estimate = ProductEstimate(product, str(names.get(product, product)), count, raw, reference=i == 0)
         if i:
             se = float(np.sqrt(covariance[i, i]))
             estimate.difference = float(beta[i])
@@ -146,32 +222,79 @@ def ancova(knees: Iterable[Knee], *, minimum: int, timepoint: str = "", measure:
     return result
 
 
-def _knee_rows(plan_ids) -> list[tuple]:
-    """One row per knee (plan) of the cohort: product, covariates, then every outcome score at every timepoint."""
-    scores = [f"outcome_summary__{SHORT[tp]}_{m.column}" for tp in TIMEPOINTS for m in OUTCOME_MEASURES]
-    return list(
-        TreatmentPlan.objects.annotate(first=first_injection())
-        .filter(pk__in=plan_ids)
-        .order_by("pk")
-        .values_list("product", "first__kl_grade", "first__age_at_injection", "first__bmi", "patient__sex", *scores)
-    )
-
-
-def adjusted_comparisons(plan_ids, *, minimum: int | None = None) -> list[dict[str, Any]]:
-    """The adjusted comparison of products at every follow-up, for every outcome measure, over the plans in
-    ``plan_ids`` (a queryset of ids). One query."""
-    minimum = disclosure.minimum() if minimum is None else minimum
-    rows = _knee_rows(plan_ids)
-    columns = {(tp, m.column): 5 + i for i, (tp, m) in enumerate(
-        (tp, m) for tp in TIMEPOINTS for m in OUTCOME_MEASURES)}  # fmt: skip
-    out = []
+def _cell_aggregates(_today) -> dict[str, Any]:
+    """Per follow-up and measure (``{t}_{measure}__``): the knees scored at baseline and then, their count and
+    the sums of ``VARIABLES`` and of ``PAIRS``."""
+    out: dict[str, Any] = {}
     for tp in FOLLOW_UP_TIMEPOINTS:
         for m in OUTCOME_MEASURES:
-            b, f = columns[(Timepoint.BASELINE, m.column)], columns[(tp, m.column)]
-            knees = [Knee(r[0], r[b], r[f], r[1], r[2], None if r[3] is None else float(r[3]), r[4]) for r in rows]
-            label = f"{m.label} ({m.reading})"
-            out.append(ancova(knees, minimum=minimum, timepoint=tp, measure=m.column, label=label).as_dict())
+            key = f"{SHORT[tp]}_{m.column}"
+            baseline, follow_up = f"b_{m.column}", f"{SHORT[tp]}_{m.column}"
+            values = {
+                "b": F(baseline),
+                "y": F(follow_up),
+                "age": Cast("age_at_injection", FloatField()),
+                "bmi": Cast("bmi", FloatField()),
+            }
+            scored = Q(**{f"{baseline}__isnull": False, f"{follow_up}__isnull": False})
+            out[f"{key}__n"] = Count("pk", filter=scored)
+            out |= {f"{key}__{v}": Sum(values[v], filter=scored) for v in VARIABLES}
+            out |= {
+                f"{key}__{v}_{w}": Sum(values[v] * values[w], filter=scored, output_field=FloatField())
+                for v, w in PAIRS
+            }
     return out
 
 
-__all__ = ["COVARIATES", "NOTICE", "Comparison", "Knee", "ProductEstimate", "adjusted_comparisons", "ancova"]
+def _cell_grouping() -> dict[str, Any]:
+    measured = Q(age_at_injection__isnull=False, bmi__isnull=False)
+    return {
+        "prod": F("product"),
+        "kl": F("kl_grade"),
+        "sx": F("sex"),
+        "measured": Case(When(measured, then=Value(True)), default=Value(False), output_field=BooleanField()),
+    }
+
+
+def adjusted_comparisons(plans, *, minimum: int | None = None) -> list[dict[str, Any]]:
+    """The adjusted comparison of products at every follow-up, for every outcome measure, over ``plans`` (a
+    queryset of plans or of their ids). One aggregate query over their per-plan summaries."""
+    minimum = disclosure.minimum() if minimum is None else minimum
+    with aggregates.cohort_table(plans) as plan_ids:
+        rows, _ = aggregates.grouped_rows("adjusted", _cell_grouping, _cell_aggregates, plan_ids, timezone.localdate())
+    out = []
+    for tp in FOLLOW_UP_TIMEPOINTS:
+        for m in OUTCOME_MEASURES:
+            key = f"{SHORT[tp]}_{m.column}"
+            cells = [
+                Cell(
+                    r["prod"],
+                    r["kl"],
+                    r["sx"],
+                    bool(r["measured"]) and _complete(r["kl"], 0, 0, r["sx"]),
+                    r[f"{key}__n"],
+                    {
+                        **{(v,): r[f"{key}__{v}"] or 0.0 for v in VARIABLES},
+                        **{(v, w): r[f"{key}__{v}_{w}"] or 0.0 for v, w in PAIRS},
+                    },
+                )
+                for r in rows
+                if r[f"{key}__n"]
+            ]
+            label = f"{m.label} ({m.reading})"
+            out.append(fit(cells, minimum=minimum, timepoint=tp, measure=m.column, label=label).as_dict())
+    return out
+
+
+__all__ = [
+    "COVARIATES",
+    "NOTICE",
+    "Cell",
+    "Comparison",
+    "Knee",
+    "ProductEstimate",
+    "adjusted_comparisons",
+    "ancova",
+    "cells_of",
+    "fit",
+]

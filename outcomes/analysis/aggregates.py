@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 from django.db import connection, transaction
@@ -144,13 +145,21 @@ GROUP_EXPRESSIONS = {
 
 def add(cells: Iterable[Mapping[str, Any]], keys: Iterable[str]) -> dict[str, float]:
     """Sum aggregated cells column by column (an empty Sum is NULL: it adds nothing)."""
-    total: dict[str, float] = dict.fromkeys(keys, 0)
-    for cell in cells:
-        for key in total:
-            value = cell.get(key)
-            if value is not None:
-                total[key] += value
-    return total
+    keys = list(keys)
+    cells = list(cells)
+    if not keys or not cells:
+        return dict.fromkeys(keys, 0)
+    # A row of values per cell (itemgetter builds it in C), then a column at a time: far fewer Python steps than
+    # a key at a time, which took a quarter of a summary at 100,000 injections.
+    getter = itemgetter(*keys) if len(keys) > 1 else (lambda cell: (cell[keys[0]],))
+    try:
+        rows = list(map(getter, cells))
+    except KeyError:  # a cell without some of the keys: those add nothing
+        rows = [tuple(cell.get(key) for key in keys) for cell in cells]
+    return {
+        key: sum(filter(None, column)) if None in column else sum(column)
+        for key, column in zip(keys, zip(*rows, strict=False), strict=True)
+    }
 
 
 def _per_timepoint(cells: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -235,7 +244,7 @@ def _compile(rows: QuerySet, grouping: dict[str, Any], aggregates: dict[str, Any
     return _CompiledAggregate(head, tail, tuple(params[:cut]), tuple(params[cut:]), tuple(aggregates))
 
 
-def _run(
+def grouped_rows(
     name: str,
     grouping: Callable[[], dict[str, Any]],
     aggregates: Callable[[dt.date], dict[str, Any]],
@@ -273,7 +282,7 @@ def outcome_cells(compare_by: str, plan_ids: RawSQL, today: dt.date) -> tuple[li
             **{f"fate_{short(tp)}": _fate(tp, _TODAY_STANDIN) for tp in FOLLOW_UP_TIMEPOINTS},
         }
 
-    return _run(f"outcomes:{compare_by}", grouping, _outcome_aggregates, plan_ids, today)
+    return grouped_rows(f"outcomes:{compare_by}", grouping, _outcome_aggregates, plan_ids, today)
 
 
 def status_cells(plan_ids: RawSQL, today: dt.date) -> list[dict[str, Any]]:
@@ -283,7 +292,7 @@ def status_cells(plan_ids: RawSQL, today: dt.date) -> list[dict[str, Any]]:
     def grouping() -> dict[str, Any]:
         return {"clinic_key": F("clinic_id"), "clinician_key": F("clinician_id"), "prod": F("first_product")}
 
-    cells, _ = _run("follow-ups", grouping, _status_aggregates, plan_ids, today)
+    cells, _ = grouped_rows("follow-ups", grouping, _status_aggregates, plan_ids, today)
     return _per_timepoint(cells)
 
 
@@ -319,6 +328,7 @@ __all__ = [
     "STATUS_KEYS",
     "add",
     "cohort_table",
+    "grouped_rows",
     "outcome_cells",
     "safety_check_cells",
     "short",

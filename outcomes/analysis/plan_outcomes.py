@@ -33,6 +33,8 @@ _SOURCES = {
     "clinician_id": "first__clinician_id",
     "first_product": "first__product",
     "age_at_injection": "first__age_at_injection",
+    "bmi": "first__bmi",
+    "sex": "patient__sex",
 }
 
 

@@ -107,29 +107,52 @@ def wilson(n: int, total: int) -> tuple[float, float] | None:
     return low, high
 
 
+def _incomplete_beta(a: float, b: float, x: float) -> float:
+    """The regularised incomplete beta function I_x(a, b), by its continued fraction evaluated with the modified
+    Lentz method (Numerical Recipes, 2nd ed., 6.4), using the symmetry I_x(a, b) = 1 - I_{1-x}(b, a) where the
+    fraction converges slowly. Relative accuracy about 1e-14; a few dozen terms even for a = 50,000."""
+    if x <= 0.0:
+        return 0.0
+    if x >= 1.0:
+        return 1.0
+    if x > (a + 1) / (a + b + 2):
+        return 1.0 - _incomplete_beta(b, a, 1.0 - x)
+    log_front = math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
+    tiny, eps = 1e-300, 1e-15
+    c, d = 1.0, 1.0 - (a + b) * x / (a + 1)
+    d = 1.0 / (d if abs(d) > tiny else tiny)
+    fraction = d
+    for m in range(1, 10_000):
+        for numerator in (
+            m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m)),
+            -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1)),
+        ):
+            d = 1.0 + numerator * d
+            d = 1.0 / (d if abs(d) > tiny else tiny)
+            c = 1.0 + numerator / c
+            c = c if abs(c) > tiny else tiny
+            fraction *= c * d
+        if abs(c * d - 1.0) < eps:
+            break
+    return min(1.0, math.exp(log_front) * fraction / a)
+
+
 def _binomial_cdf(x: int, total: int, p: float) -> float:
-    """P(X <= x) for X ~ Binomial(total, p), summed term by term in logs (x is a count of events: small)."""
+    """P(X <= x) for X ~ Binomial(total, p) = I_{1-p}(total - x, x + 1): constant work whatever the counts (the
+    term-by-term sum took seconds for the thousands of events of a large registry)."""
     if x < 0:
         return 0.0
     if x >= total or p <= 0.0:
         return 1.0
     if p >= 1.0:
         return 0.0
-    log_p, log_q = math.log(p), math.log1p(-p)
-    log_n = math.lgamma(total + 1)
-    return min(
-        sum(
-            math.exp(log_n - math.lgamma(k + 1) - math.lgamma(total - k + 1) + k * log_p + (total - k) * log_q)
-            for k in range(x + 1)
-        ),
-        1.0,
-    )
+    return _incomplete_beta(total - x, x + 1, 1.0 - p)
 
 
 def _solve_decreasing(f, target: float) -> float:
-    """The p in 0-1 where the decreasing function f(p) crosses target, by bisection (to far below 1e-12)."""
+    """The p in 0-1 where the decreasing function f(p) crosses target, by bisection (to 2^-60, below 1e-18)."""
     low, high = 0.0, 1.0
-    for _ in range(100):
+    for _ in range(60):
         mid = (low + high) / 2
         if f(mid) > target:
             low = mid

@@ -115,7 +115,7 @@ def adjusted_summary(user, filterset: OutcomeFilter, summary: Mapping[str, Any])
     cached = summary_cache.load(key)
     if cached is not None:
         return cached["comparisons"]
-    comparisons = adjusted.adjusted_comparisons(filterset.qs.values("pk"))
+    comparisons = adjusted.adjusted_comparisons(filterset.qs)
     summary_cache.store(key, {"comparisons": comparisons})
     return comparisons
 

@@ -35,6 +35,9 @@ class PlanOutcome(models.Model):
     clinician_id = models.BigIntegerField(null=True)
     first_product = models.CharField(max_length=16, null=True)  # the first injection's, which loss tables use
     age_at_injection = models.PositiveSmallIntegerField(null=True)
+    # Covariates of the adjusted comparison (outcomes.analysis.adjusted), beside age and KL grade.
+    bmi = models.DecimalField(max_digits=4, decimal_places=1, null=True)  # as the injection stores it
+    sex = models.CharField(max_length=8, null=True)
 
     class Meta:
         verbose_name = "plan outcome summary"

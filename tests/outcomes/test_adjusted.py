@@ -90,19 +90,75 @@ def test_covariates_that_do_not_vary_give_no_estimate_rather_than_a_wrong_one():
     assert ancova(knees, minimum=10).products == []
 
 
-def test_adjusted_comparisons_read_one_row_per_knee(clinic, clinician, django_assert_num_queries):
-    for _ in range(3):
-        make_plan(
-            clinic,
-            clinician,
-            kl_grade=2,
-            scores={"baseline": {"pain": 40, "adl": 50, "vas": 60, "oks": 20, "pga": 50}, "1m": None},
-        )
+def test_adjusted_comparisons_are_one_aggregate_whatever_the_number_of_knees(clinic, clinician):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
     from outcomes.analysis import plan_outcomes
 
-    plan_outcomes.refresh()
-    with django_assert_num_queries(1):
-        comparisons = adjusted_comparisons(TreatmentPlan.objects.values("pk"), minimum=10)
-    assert {c["timepoint"] for c in comparisons} == {"1m", "6m", "12m", "24m"}
-    assert all(c["products"] == [] for c in comparisons)  # three knees of one product: nothing to compare
+    def queries() -> int:
+        plan_outcomes.refresh()
+        with CaptureQueriesContext(connection) as captured:
+            comparisons = adjusted_comparisons(TreatmentPlan.objects.all(), minimum=10)
+        assert {c["timepoint"] for c in comparisons} == {"1m", "6m", "12m", "24m"}
+        assert all(c["products"] == [] for c in comparisons)  # one product: nothing to compare
+        return len(captured)
+
+    scores = {"baseline": {"pain": 40, "adl": 50, "vas": 60, "oks": 20, "pga": 50}, "1m": None}
+    make_plan(clinic, clinician, kl_grade=2, scores=scores)
+    few = queries()
+    for _ in range(4):
+        make_plan(clinic, clinician, kl_grade=2, scores=scores)
+    assert queries() == few
     assert "not a comparison of treatments" in NOTICE
+
+
+def test_the_databases_cells_give_the_fit_of_the_knees_themselves(clinic, clinician):
+    """The aggregate query's sufficient statistics against the same knees summed in Python (``ancova``)."""
+    from outcomes.analysis import plan_outcomes
+    from outcomes.models import PlanOutcome
+    from tests.factories import PRP_PROTOCOL, PatientFactory
+
+    rng = random.Random(7)
+    for product, effect, extra in (("bmac", 9, {}), ("prp", 4, {"protocol": dict(PRP_PROTOCOL)})):
+        for _ in range(12):
+            baseline = rng.randint(20, 60)
+            patient = PatientFactory(
+                clinic=clinic, sex=rng.choice(["female", "male"]), year_of_birth=rng.randint(1945, 1980)
+            )
+            one_month = {"pain": min(100, baseline + effect + rng.randint(-8, 15)), "oks": rng.randint(10, 40)}
+            make_plan(
+                clinic,
+                clinician,
+                patient=patient,
+                product=product,
+                kl_grade=rng.choice([2, 3, 4]),
+                bmi=f"{rng.uniform(20, 36):.1f}",
+                **extra,
+                scores={"baseline": {"pain": baseline, "oks": rng.randint(5, 30)}, "1m": one_month},
+            )
+    # One knee without BMI: counted as dropped by both.
+    make_plan(clinic, clinician, kl_grade=2, bmi=None, bmi_status="not_measured",
+              scores={"baseline": {"pain": 30}, "1m": {"pain": 45}})  # fmt: skip
+    plan_outcomes.refresh()
+    rows = PlanOutcome.objects.values_list("product", "b_koos_pain", "m1_koos_pain", "kl_grade", "age_at_injection",
+                                           "bmi", "sex")  # fmt: skip
+    knees = [Knee(p, b, y, kl, age, None if bmi is None else float(bmi), sex) for p, b, y, kl, age, bmi, sex in rows]
+    expected = ancova(knees, minimum=5).as_dict()
+    got = next(
+        c for c in adjusted_comparisons(TreatmentPlan.objects.all(), minimum=5)
+        if (c["timepoint"], c["measure"]) == ("1m", "koos_pain")
+    )  # fmt: skip
+    assert (got["n"], got["dropped_missing_covariate"]) == (expected["n"], expected["dropped_missing_covariate"])
+    assert (got["n"], got["dropped_missing_covariate"]) == (24, 1)
+    assert [p["product"] for p in got["products"]] == [p["product"] for p in expected["products"]]
+    reference, other = got["products"]
+    assert reference["reference"]
+    assert reference["difference"] is None
+    assert other["difference"] == pytest.approx(expected["products"][1]["difference"], rel=1e-9)
+    assert [other["ci_low"], other["ci_high"]] == pytest.approx(
+        [expected["products"][1]["ci_low"], expected["products"][1]["ci_high"]], rel=1e-9
+    )
+    for mine, theirs in zip(got["products"], expected["products"], strict=True):
+        assert mine["raw_change"]["mean"] == pytest.approx(theirs["raw_change"]["mean"], rel=1e-12)
+        assert mine["raw_change"]["sd"] == pytest.approx(theirs["raw_change"]["sd"], rel=1e-9)

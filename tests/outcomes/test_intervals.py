@@ -84,3 +84,16 @@ def test_share_carries_its_wilson_interval_in_percent():
     assert s.ci_low < s.pct < s.ci_high
     empty = share(0, 0)
     assert (empty.pct, empty.ci_low, empty.ci_high) == (None, None, None)
+
+
+@pytest.mark.parametrize(
+    ("events", "total"), [(1, 3), (2, 50), (37, 212), (499, 500), (1200, 70000), (35000, 70000), (69990, 70000)]
+)
+def test_exact_interval_equals_scipys_beta_quantiles_up_to_registry_size(events, total):
+    """The limits are the beta quantiles Beta(0.025; x, n - x + 1) and Beta(0.975; x + 1, n - x), also for the
+    tens of thousands of injections of a national registry (scipy is a test-only dependency here)."""
+    from scipy.stats import beta
+
+    low, high = clopper_pearson(events, total)
+    assert low == pytest.approx(beta.ppf(0.025, events, total - events + 1), rel=1e-9)
+    assert high == pytest.approx(beta.ppf(0.975, events + 1, total - events), rel=1e-9)
