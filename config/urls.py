@@ -15,6 +15,7 @@ urlpatterns = [
     path("", include("outcomes.urls")),
     path("", include("safety.urls")),
     path("", include("notifications.urls")),
+    path("consultations/", include("consultations.urls")),
     # Sign-in with a second factor, API tokens (accounts/); the audit trail for auditors.
     path("", include("accounts.urls")),
     path("audit/", include("audit.urls")),
