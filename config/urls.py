@@ -8,6 +8,7 @@ api_v1 = [
     path("", include("outcomes.api.urls")),
     path("", include("safety.api.urls")),
     path("", include("notifications.api.urls")),
+    path("", include("consultations.api.urls")),
 ]
 
 urlpatterns = [
