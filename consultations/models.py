@@ -47,6 +47,7 @@ def codes_problem(value, vocabulary: type[models.TextChoices], exclusive: str | 
 
 class Consultation(SelectionFactors):
     selection_day_field = "consulted_on"
+    selection_day_of = "consultation"
 
     patient = models.ForeignKey("registry.Patient", on_delete=models.PROTECT, related_name="consultations")
     knee = models.CharField(max_length=5, choices=Knee.choices)

@@ -147,7 +147,7 @@ def test_selection_factors_follow_the_registrys_rules(patient, clinician):
     )
     assert problems["bmi"] == ["Give the BMI (kg/m²), or choose “Not measured”."]
     assert problems["alignment_degrees"] == ["Give the degrees of varus deformity."]
-    assert "kl_radiograph_on" in problems  # after the consultation
+    assert problems["kl_radiograph_on"][0].startswith("After the consultation date (20 Feb 2026)")
     assert "pathology" in problems
     bmi_not_measured = make_consultation(patient, clinician, bmi=None, bmi_status="not_measured")
     assert bmi_not_measured.bmi is None
@@ -267,3 +267,11 @@ def test_a_lead_of_another_clinic_too_cannot_correct(patient, clinician, other_c
     consultation = make_consultation(patient, clinician)
     with pytest.raises(PermissionDenied):
         consultation_update(consultation=consultation, by=other_lead, data={"kl_grade": 3}, reason="Re-read")
+
+
+def test_an_old_radiograph_is_asked_about_in_the_consultations_words(patient, clinician):
+    with pytest.raises(UnconfirmedWarnings) as caught:
+        make_consultation(patient, clinician, kl_radiograph_on=dt.date(2025, 1, 20))
+    (warning,) = caught.value.warnings
+    assert warning.code == "selection.kl_radiograph_on"
+    assert "more than 12 months before the consultation:" in warning.message
