@@ -38,6 +38,11 @@ ACCESS_RULES: dict[str, tuple[str, str | None, str, str]] = {
     "admin:registry_patient_change": (AccessAction.VIEW, "registry.Patient", "object_id", "pk"),
     "admin:registry_injection_change": (AccessAction.VIEW, "registry.Injection", "object_id", "pk"),
     "audit:export": (AccessAction.EXPORT, None, "", ""),
+    "consultations:consultation-list": (AccessAction.LIST, None, "", ""),
+    "consultations:consultation-detail": (AccessAction.VIEW, "consultations.Consultation", "pk", "pk"),
+    "consultations:consultation-edit": (AccessAction.VIEW, "consultations.Consultation", "pk", "pk"),
+    "consultations-api:consultation-list": (AccessAction.LIST, None, "", ""),
+    "consultations-api:consultation-detail": (AccessAction.VIEW, "consultations.Consultation", "pk", "pk"),
 }
 
 

@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "outcomes",
     "safety",
     "notifications",
+    "consultations",
     "audit",
     "accounts",
     "demo",
@@ -259,6 +260,12 @@ SPECTACULAR_SETTINGS = {
         "YesNoUnknownEnum": "registry.selection.YesNoUnknown",
         "AdverseEventSourceEnum": "safety.choices.EventSource",
         "CausalityEnum": "safety.choices.Causality",
+        # A consultation's list differs from an injection's of the same field name (previous_treatments): both
+        # named, the injection's keeping its name. A consultation's proposed_product is a product like any other.
+        "PreviousTreatmentsEnum": "registry.choices.PreviousTreatment",
+        "ConsultationPreviousTreatmentEnum": "consultations.choices.PreviousTreatment",
+        "ProductEnum": "registry.choices.Product",
+        "ConsultationDecisionEnum": "consultations.choices.Decision",
     },
 }
 

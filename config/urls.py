@@ -8,6 +8,7 @@ api_v1 = [
     path("", include("outcomes.api.urls")),
     path("", include("safety.api.urls")),
     path("", include("notifications.api.urls")),
+    path("", include("consultations.api.urls")),
 ]
 
 urlpatterns = [
@@ -15,6 +16,7 @@ urlpatterns = [
     path("", include("outcomes.urls")),
     path("", include("safety.urls")),
     path("", include("notifications.urls")),
+    path("consultations/", include("consultations.urls")),
     # Sign-in with a second factor, API tokens (accounts/); the audit trail for auditors.
     path("", include("accounts.urls")),
     path("audit/", include("audit.urls")),

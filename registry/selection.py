@@ -199,10 +199,18 @@ def _changed(values: dict, stored: dict | None, *fields: str) -> bool:
     return stored is None or any(not same(values.get(f), stored.get(f)) for f in fields)
 
 
-def validate(values: dict, *, day: dt.date | None, age: int | None = None, stored: dict | None = None):
+def validate(
+    values: dict,
+    *,
+    day: dt.date | None,
+    age: int | None = None,
+    stored: dict | None = None,
+    day_of: str = "injection",
+):
     """(errors by field, warnings to confirm) for the selection ``values`` (field -> value, as on the model).
-    ``day``: the injection (or consultation) date the radiograph must not follow; ``age``: years on that day;
-    ``stored``: the record as the database holds it (None for a new one)."""
+    ``day``: the injection (or consultation) date the radiograph must not follow, ``day_of`` what it is the day of
+    (named in the messages); ``age``: years on that day; ``stored``: the record as the database holds it (None for
+    a new one)."""
     errors: dict[str, list[str]] = {}
 
     def refuse(field: str, message: str) -> None:
@@ -251,12 +259,12 @@ def validate(values: dict, *, day: dt.date | None, age: int | None = None, store
 
     taken_on = values.get("kl_radiograph_on")
     if isinstance(taken_on, dt.date) and isinstance(day, dt.date) and taken_on > day:
-        refuse("kl_radiograph_on", f"After the injection date ({_day(day)}): the grade must come from a "
+        refuse("kl_radiograph_on", f"After the {day_of} date ({_day(day)}): the grade must come from a "
                "radiograph taken before.")  # fmt: skip
-    return errors, _warnings(values, day=day, stored=stored) if not errors else []
+    return errors, _warnings(values, day=day, stored=stored, day_of=day_of) if not errors else []
 
 
-def _warnings(values: dict, *, day: dt.date | None, stored: dict | None) -> list[Warning]:
+def _warnings(values: dict, *, day: dt.date | None, stored: dict | None, day_of: str) -> list[Warning]:
     found = []
     for limit in LIMITS.values():
         value = as_decimal(values.get(limit.field))
@@ -283,7 +291,7 @@ def _warnings(values: dict, *, day: dt.date | None, stored: dict | None) -> list
                 "selection.kl_radiograph_on",
                 "kl_radiograph_on",
                 f"The radiograph ({_day(taken_on)}) is more than {RADIOGRAPH_USUAL_MONTHS} months before the "
-                f"injection: the KL grade may understate the knee on the day. Check the date; if it is right, "
+                f"{day_of}: the KL grade may understate the knee on the day. Check the date; if it is right, "
                 "confirm it.",
             )
         )

@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.db.models import Count, Prefetch, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -13,7 +14,7 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_safe
 
-from registry import services
+from registry import prefill, services
 from registry.choices import Knee, Product, Route
 from registry.forms import (
     EnrolForm,
@@ -386,15 +387,19 @@ def _save_injection(request, save, *, form, protocol_form, governance, product, 
 @login_required
 def injection_new(request: HttpRequest, registry_number: str) -> HttpResponse:
     patient = _patient(request, registry_number, write=True)
+    # ?consultation=<id> (registry.prefill): the form starts from that record, and the injection is linked to it.
+    source = prefill.source_in(request.GET)
+    initial = source[0].initial(user=request.user, patient=patient, key=source[1]) if source else {}
     if request.method != "POST":
-        form = InjectionForm(clinic=patient.clinic, user=request.user)
+        form = InjectionForm(clinic=patient.clinic, user=request.user, initial=initial)
+        started = initial.get("product") if initial.get("product") in PROTOCOL_FORMS else None
         return _injection_page(
             request,
             patient=patient,
             form=form,
-            protocol_by_product=protocol_forms(None),
+            protocol_by_product=protocol_forms(started),
             governance=governance_form(),
-            chosen=None,
+            chosen=started,
         )
     product = request.POST.get("product")
     chosen = product if product in PROTOCOL_FORMS else None
@@ -406,15 +411,19 @@ def injection_new(request: HttpRequest, registry_number: str) -> HttpResponse:
     if not adding:
 
         def save(data, component_list):
-            return services.injection_record(
-                patient=patient,
-                by=request.user,
-                data=data,
-                components=component_list,
-                number_in_plan=form.cleaned_data["number_in_plan"],
-                planned_injections=form.cleaned_data["planned_injections"],
-                acknowledged_warnings=request.POST.getlist("acknowledged_warnings"),
-            )
+            with transaction.atomic():  # linked to its source in the same transaction, or not saved at all
+                injection = services.injection_record(
+                    patient=patient,
+                    by=request.user,
+                    data=data,
+                    components=component_list,
+                    number_in_plan=form.cleaned_data["number_in_plan"],
+                    planned_injections=form.cleaned_data["planned_injections"],
+                    acknowledged_warnings=request.POST.getlist("acknowledged_warnings"),
+                )
+                if source:
+                    source[0].link(key=source[1], injection=injection, by=request.user)
+            return injection
 
         injection, unusual = _save_injection(
             request,

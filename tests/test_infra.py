@@ -151,8 +151,9 @@ MAY_IMPORT = {
     "outcomes": {"registry"},
     "safety": {"registry", "outcomes"},
     "notifications": {"registry", "outcomes", "safety", "audit"},
+    "consultations": {"registry", "outcomes", "safety", "audit"},
     "accounts": {"registry", "audit"},
-    "demo": {"registry", "outcomes", "safety", "notifications", "audit", "accounts"},
+    "demo": {"registry", "outcomes", "safety", "notifications", "consultations", "audit", "accounts"},
 }
 
 

@@ -34,8 +34,10 @@ def _between(field: str) -> list:
 class SelectionFactors(models.Model):
     """What the knee and patient were like when the treatment was chosen (blank: not recorded)."""
 
-    # Set by the concrete model: the date the radiograph must not follow (the injection's, the consultation's).
+    # Set by the concrete model: the date the radiograph must not follow (the injection's, the consultation's),
+    # and what it is the day of, as the messages name it.
     selection_day_field = "injected_on"
+    selection_day_of = "injection"
 
     kl_grade = models.PositiveSmallIntegerField(
         "Kellgren-Lawrence grade", validators=[MaxValueValidator(4)], help_text="0-4, from the index knee X-ray."
@@ -140,6 +142,7 @@ class SelectionFactors(models.Model):
             day=getattr(self, self.selection_day_field),
             age=age,
             stored=self.stored_selection,
+            day_of=self.selection_day_of,
         )
 
     def selection_summary(self) -> list[tuple[str, str]]:

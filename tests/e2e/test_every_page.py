@@ -22,6 +22,7 @@ from django.core.management import call_command
 from django.db.models import Count
 from django.utils import timezone
 
+from consultations.selectors import consultations_for
 from demo import synth
 from demo.management.commands.seed_demo import read_logins
 from notifications.selectors import messages_for
@@ -93,6 +94,8 @@ def objects_for(user) -> dict:
         "unsubscribe-token": "not-used-here",
         "table": sorted(tables.BUILDERS)[0],
         "code": "KOOS",
+        # Needs consultations in the demo data (issue 16's demo part); until then this is None and the walk fails here.
+        "consultation": consultations_for(user).order_by("pk").values_list("pk", flat=True).first(),
     }
 
 

@@ -316,6 +316,12 @@ def test_every_list_parses_through_the_generated_client(api, live_schema, journe
     flag_record_event(flag=swelling, by=clinician, data=from_flag)
     patient_withdraw_consent(patient=PatientFactory(clinic=clinic), by=clinician, decision="retain", reason="Moved")
     staff(clinic, username="second_clinician")
+    # Consultations: one proceeding (a product, a fallback plan) and one advising against (blank product).
+    from consultations.services import consultation_record
+    from tests.consultations.factories import advise_against, make_consultation
+
+    make_consultation(PatientFactory(clinic=clinic), clinician)
+    consultation_record(patient=PatientFactory(clinic=clinic), by=clinician, data=advise_against())
     openapi = schemathesis.openapi.from_dict(live_schema)
     lists = [path for path, item in live_schema["paths"].items() if "get" in item and "{" not in path]
     assert len(lists) >= 9

@@ -35,7 +35,18 @@ def all_routes() -> list[Route]:
 
 
 # Which object a route's <pk> names, by the first of these its name contains.
-PK_KINDS = ("injection", "follow-up", "submission", "flag", "export-job", "event", "clinic", "patient", "message")
+PK_KINDS = (
+    "consultation",
+    "injection",
+    "follow-up",
+    "submission",
+    "flag",
+    "export-job",
+    "event",
+    "clinic",
+    "patient",
+    "message",
+)
 
 
 def path_for(route: Route, objects: dict) -> str:

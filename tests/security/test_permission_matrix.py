@@ -21,6 +21,7 @@ from outcomes.models import FollowUp, Timepoint
 from outcomes.services import link_create, questionnaire_submit
 from safety.choices import ExportFormat
 from safety.models import ExportJob, Flag
+from tests.consultations.factories import make_consultation
 from tests.factories import make_injection, questionnaire_data
 from tests.safety.ae_support import record as record_event
 from tests.security.routes import all_routes, path_for
@@ -112,6 +113,13 @@ GET = {
     "adverse-event-list": (401, 200, 200, 200, 200, 200),
     "adverse-event-detail": (401, 200, 200, 200, 404, 200),
     "adverse-event-reports": (401, 200, 200, 200, 404, 200),
+    # Consultations (issue 16).
+    "consultations:consultation-list": (302, 200, 200, 200, 200, 200),
+    "consultations:consultation-new": (302, 200, 200, 403, 404, 200),
+    "consultations:consultation-detail": (302, 200, 200, 200, 404, 200),
+    "consultations:consultation-edit": (302, 200, 200, 403, 404, 200),
+    "consultations-api:consultation-list": (401, 200, 200, 200, 200, 200),
+    "consultations-api:consultation-detail": (401, 200, 200, 200, 404, 200),
 }
 
 # POST with an empty body, for routes that change something: who is refused before any validation.
@@ -193,6 +201,12 @@ POST = {
     "adverse-event-list": (401, 400, 400, 403, 400, 400),
     "adverse-event-detail": (401, 405, 405, 403, 405, 405),
     "adverse-event-reports": (401, 400, 400, 403, 404, 400),  # an empty report: 400; auditors may not add one
+    "consultations:consultation-list": (302, 405, 405, 405, 405, 405),
+    "consultations:consultation-new": (302, 200, 200, 403, 404, 200),  # nothing typed: the form again, with errors
+    "consultations:consultation-detail": (302, 405, 405, 405, 405, 405),
+    "consultations:consultation-edit": (302, 200, 200, 403, 404, 200),
+    "consultations-api:consultation-list": (401, 400, 400, 403, 400, 400),
+    "consultations-api:consultation-detail": (401, 405, 405, 403, 405, 405),
 }
 
 
@@ -218,6 +232,8 @@ def world(clinic, clinician, lead, auditor, outsider, admin_user, patient):
     with time_machine.travel(dt.datetime(2026, 3, 21, 10, tzinfo=LONDON), tick=False):
         event = record_event(clinician, injection)
     export_job = ExportJob.objects.create(requested_by=clinician, format=ExportFormat.values[0])
+    with time_machine.travel(dt.datetime(2026, 2, 20, 10, tzinfo=LONDON), tick=False):
+        consultation = make_consultation(patient, clinician)
     unsubscribe = "u" * 43
     UnsubscribeToken.objects.create(patient=patient, token_hash=hash_unsubscribe_token(unsubscribe))
     from outcomes.analysis import tables
@@ -234,6 +250,7 @@ def world(clinic, clinician, lead, auditor, outsider, admin_user, patient):
         "message": message.pk,
         "event": event.pk,
         "export-job": export_job.pk,
+        "consultation": consultation.pk,
         "q-token": link_create(follow_up=follow_up),
         "unsubscribe-token": unsubscribe,
         "table": sorted(tables.BUILDERS)[0],

@@ -12,6 +12,8 @@ from tests.security.test_permission_matrix import MATRIX_AT, app_routes, path_fo
 from tests.security.test_permission_matrix import world as world  # the matrix's objects, as a fixture here too
 
 READ_ONLY = {
+    "consultations:consultation-list",
+    "consultations:consultation-detail",
     "registry:home",
     "registry:patient-list",
     "registry:patient-detail",
@@ -42,6 +44,8 @@ READ_ONLY = {
 
 # Forms (GET shows them, POST submits) and actions (POST only). Exports start with a POST.
 TAKES_POST = {
+    "consultations:consultation-new",
+    "consultations:consultation-edit",
     "registry:patient-enrol",
     "registry:patient-edit",
     "registry:patient-withdraw",

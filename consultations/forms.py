@@ -1,0 +1,90 @@
+"""The consultation form. It checks what was typed; consultations.services decides what may be saved, and the view
+puts any error the service raises next to the field it names. Field definitions come from the model."""
+
+from django import forms
+from django.contrib.auth import get_user_model
+
+from consultations import services
+from consultations.choices import MULTIPLE_CHOICES
+from consultations.models import Consultation
+from registry.choices import WRITING_ROLES, Pathology
+from registry.forms import DATE, SELECTION_WIDGETS, compartments_field, selection_fields_prepare
+from registry.models import Clinic
+
+# The lists are multiple-choice fields built here; everything else is the model's own field.
+_LISTS = ("kl_compartments", "pathology", *MULTIPLE_CHOICES)
+FORM_FIELDS = [name for name in services.CONSULTATION_FIELDS if name not in _LISTS]
+
+_WIDGETS = {
+    "knee": forms.RadioSelect,
+    "decision": forms.RadioSelect,
+    "consulted_on": DATE,
+    "reasoning": forms.Textarea(attrs={"rows": 4, "maxlength": 1000}),
+    "pathology_notes": forms.Textarea(attrs={"rows": 2}),
+    "review_after_months": forms.NumberInput(attrs={"inputmode": "numeric", "min": 1, "max": 24}),
+    **SELECTION_WIDGETS,
+}
+
+
+def _model_fields() -> dict:
+    fields = forms.fields_for_model(Consultation, fields=FORM_FIELDS, widgets=_WIDGETS)
+    for name, form_field in fields.items():
+        # The model's validators (review months 1-24, BMI range, reasoning length) run with the form too.
+        extra = [v for v in Consultation._meta.get_field(name).validators if v not in form_field.validators]
+        form_field.validators = [*form_field.validators, *extra]
+    return fields
+
+
+def _choices(name: str, label: str, help_text: str = "") -> forms.MultipleChoiceField:
+    vocabulary = Pathology if name == "pathology" else MULTIPLE_CHOICES[name][0]
+    return forms.MultipleChoiceField(
+        label=label,
+        choices=vocabulary.choices,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text=help_text,
+    )
+
+
+class ConsultationForm(type("ConsultationFields", (forms.Form,), _model_fields())):
+    kl_compartments = compartments_field()
+    pathology = _choices("pathology", "Co-existing pathology")
+    previous_treatments = _choices("previous_treatments", "Previous treatments for this knee", "“None” stands alone.")
+    indications = _choices("indications", "Indications found")
+    reasons_against = _choices("reasons_against", "Reasons against an injection", "At least one when advising against.")
+    alternatives_discussed = _choices(
+        "alternatives_discussed", "Alternatives discussed", "Including care without an injection."
+    )
+    fallback_offer = _choices(
+        "fallback_offer", "Offered if the knee has not improved", "When proceeding; “Nothing further” stands alone."
+    )
+
+    def __init__(self, *args, clinic: Clinic, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        clinicians = (
+            get_user_model()
+            .objects.filter(memberships__clinic=clinic, memberships__role__in=WRITING_ROLES, is_active=True)
+            .order_by("first_name", "last_name", "username")
+        )
+        self.fields["clinician"].queryset = clinicians
+        self.fields["clinician"].label_from_instance = lambda u: u.get_full_name() or u.get_username()
+        if not self.initial.get("clinician") and clinicians.filter(pk=user.pk).exists():
+            self.initial["clinician"] = user.pk
+        for name in ("knee", "decision"):  # radio buttons need no "---------" option
+            self.fields[name].choices = [c for c in self.fields[name].choices if c[0] != ""]
+        self.fields["proposed_product"].choices = [
+            ("", "None (not proceeding)"),
+            *self.fields["proposed_product"].choices[1:],
+        ]
+        self.fields["not_improved_rule"].choices = [c for c in self.fields["not_improved_rule"].choices if c[0] != ""]
+        self.fields["kl_grade"].widget.attrs.update(min=0, max=4)
+        selection_fields_prepare(self)
+
+    def consultation_data(self) -> dict:
+        return {name: self.cleaned_data[name] for name in services.CONSULTATION_FIELDS if name in self.cleaned_data}
+
+
+class ConsultationEditForm(ConsultationForm):
+    reason = forms.CharField(
+        label="Reason for the change", max_length=100, help_text="Kept in the audit history, e.g. “KL grade re-read”."
+    )

@@ -1,0 +1,241 @@
+"""The consultation record (issue 16): why this knee, what was decided, and the fallback plan if it does not help.
+
+It carries the selection factors an injection carries (registry.models.selection.SelectionFactors, whose rules are
+registry.selection's), so "Record the injection" carries them over rather than having them typed twice, and
+consultations that ended without an injection are counted too.
+"""
+
+import datetime as dt
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxLengthValidator, MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils import dateformat, timezone
+
+from consultations.choices import (
+    DEFAULT_REVIEW_AFTER_MONTHS,
+    MULTIPLE_CHOICES,
+    Decision,
+    NotImprovedRule,
+    ReasonAgainst,
+)
+from registry.choices import Alignment, Knee, Product
+from registry.history import HistoricalRecords
+from registry.models.selection import SelectionFactors, selection_constraints
+from registry.protocols import validate_selection
+
+REASONING_MAX = 1000
+REVIEW_MONTHS = (1, 24)
+# Plan fields that mean something only when proceeding: refused (when changed from the default) otherwise.
+FALLBACK_FIELDS = ("review_after_months", "not_improved_rule", "fallback_offer")
+
+
+def codes_problem(value, vocabulary: type[models.TextChoices], exclusive: str | None) -> str | None:
+    """Why ``value`` is not a list of distinct codes of ``vocabulary`` (None when it is)."""
+    if not isinstance(value, list):
+        return "Must be a list of codes."
+    unknown = [v for v in value if v not in vocabulary.values]
+    if unknown:
+        return f"Unknown code(s): {', '.join(map(str, unknown))}. Choose from: {', '.join(vocabulary.values)}."
+    if len(set(value)) != len(value):
+        return "Each answer once."
+    if exclusive and exclusive in value and len(value) > 1:
+        return f"“{vocabulary(exclusive).label}” cannot be chosen with other answers."
+    return None
+
+
+class Consultation(SelectionFactors):
+    selection_day_field = "consulted_on"
+    selection_day_of = "consultation"
+
+    patient = models.ForeignKey("registry.Patient", on_delete=models.PROTECT, related_name="consultations")
+    knee = models.CharField(max_length=5, choices=Knee.choices)
+    clinician = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="consultations",
+        help_text="Who saw the patient.",
+    )
+    consulted_on = models.DateField("date of the consultation", help_text="Not in the future.")
+    age_at_consultation = models.PositiveSmallIntegerField(editable=False)
+
+    # The rest of the factors an injection records beside SelectionFactors (registry.models.injection).
+    activity_level = models.PositiveSmallIntegerField(
+        "activity level (Tegner 0-10)", null=True, blank=True, validators=[MaxValueValidator(10)]
+    )
+    pathology = models.JSONField("co-existing pathology", default=list, blank=True)
+    pathology_notes = models.TextField(blank=True)
+    previous_treatments = models.JSONField("previous treatments for this knee", default=list, blank=True)
+
+    # The clinician's reasoning: structured answers and a short free text.
+    indications = models.JSONField("indications found", default=list, blank=True)
+    reasons_against = models.JSONField("reasons against an injection", default=list, blank=True)
+    alternatives_discussed = models.JSONField(default=list, blank=True)
+    reasoning = models.TextField(
+        blank=True, validators=[MaxLengthValidator(REASONING_MAX)], help_text=f"At most {REASONING_MAX} characters."
+    )
+
+    decision = models.CharField(max_length=16, choices=Decision.choices)
+    proposed_product = models.CharField(
+        max_length=16, choices=Product.choices, blank=True, help_text="Required when proceeding; only then."
+    )
+    referred_to = models.CharField(
+        max_length=200, blank=True, help_text="When advising against: where to, e.g. physiotherapy, surgical opinion."
+    )
+
+    # The fallback plan, when proceeding.
+    review_after_months = models.PositiveSmallIntegerField(
+        "review after (months)",
+        default=DEFAULT_REVIEW_AFTER_MONTHS,
+        validators=[MinValueValidator(REVIEW_MONTHS[0]), MaxValueValidator(REVIEW_MONTHS[1])],
+        help_text=f"{REVIEW_MONTHS[0]}-{REVIEW_MONTHS[1]} months after the injection.",
+    )
+    not_improved_rule = models.CharField(
+        "not improved means",
+        max_length=24,
+        choices=NotImprovedRule.choices,
+        default=NotImprovedRule.MCID_OR_RESPONDER,
+    )
+    fallback_offer = models.JSONField("offered if not improved", default=list, blank=True)
+
+    injection = models.OneToOneField(
+        "registry.Injection",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="consultation",
+        editable=False,
+        help_text="The injection recorded from this consultation.",
+    )
+
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords(excluded_fields=["updated_at"])
+
+    class Meta:
+        ordering = ["-consulted_on", "-id"]
+        indexes = [models.Index(fields=["patient", "consulted_on"])]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(knee__in=Knee.values), name="consultation_knee_valid"),
+            models.CheckConstraint(
+                condition=models.Q(decision__in=Decision.values), name="consultation_decision_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(proposed_product__in=[*Product.values, ""]), name="consultation_product_valid"
+            ),
+            # A product is proposed exactly when proceeding.
+            models.CheckConstraint(
+                condition=models.Q(decision=Decision.PROCEED, proposed_product__gt="")
+                | (~models.Q(decision=Decision.PROCEED) & models.Q(proposed_product="")),
+                name="consultation_product_iff_proceed",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(not_improved_rule__in=NotImprovedRule.values),
+                name="consultation_not_improved_rule_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(
+                    review_after_months__gte=REVIEW_MONTHS[0], review_after_months__lte=REVIEW_MONTHS[1]
+                ),
+                name="consultation_review_after_months_1_24",
+            ),
+            models.CheckConstraint(condition=models.Q(kl_grade__lte=4), name="consultation_kl_grade_0_4"),
+            *selection_constraints("consultation"),
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"Consultation {dateformat.format(self.consulted_on, 'j M Y')}, {self.get_knee_display().lower()} knee: "
+            f"{self.decision_label}"
+        )
+
+    @property
+    def decision_label(self) -> str:
+        if self.decision == Decision.PROCEED and self.proposed_product:
+            return f"proceed with {self.get_proposed_product_display().split(' (')[0]}"
+        return self.get_decision_display().lower()
+
+    @property
+    def is_proceeding(self) -> bool:
+        return self.decision == Decision.PROCEED
+
+    def labels(self, field: str) -> list[str]:
+        """The multiple-choice answer ``field`` as read (labels, in the vocabulary's order)."""
+        vocabulary = MULTIPLE_CHOICES[field][0]
+        chosen = set(getattr(self, field) or [])
+        return [label for code, label in vocabulary.choices if code in chosen]
+
+    def clean(self) -> None:
+        """Every rule about this one record, reported per field together."""
+        errors: dict[str, list[str]] = {}
+
+        def refuse(field: str, message: str) -> None:
+            errors.setdefault(field, []).append(message)
+
+        for field, messages in self.selection_check(age=self.age_at_consultation)[0].items():
+            errors.setdefault(field, []).extend(messages)
+        # Alignment degrees and co-existing pathology as on an injection; the previous treatments are this
+        # record's own vocabulary (checked below with the other lists).
+        for field, messages in validate_selection(
+            alignment=self.alignment,
+            alignment_degrees=self.alignment_degrees,
+            previous_treatments=[],
+            pathology=self.pathology,
+        ).items():
+            errors.setdefault(field, []).extend(messages)
+        for field, (vocabulary, exclusive) in MULTIPLE_CHOICES.items():
+            problem = codes_problem(getattr(self, field), vocabulary, exclusive)
+            if problem:
+                refuse(field, problem)
+
+        if isinstance(self.consulted_on, dt.date) and self.patient_id:
+            today = timezone.localtime(timezone.now(), self.patient.clinic.tzinfo).date()
+            if self.consulted_on > today:
+                refuse("consulted_on", f"In the future: the consultation is recorded once it has happened (today is "
+                       f"{dateformat.format(today, 'j M Y')}).")  # fmt: skip
+            if self.consulted_on.year < self.patient.year_of_birth:
+                refuse("consulted_on", f"Before the patient was born ({self.patient.year_of_birth}).")
+
+        proceeding = self.decision == Decision.PROCEED
+        if proceeding and not self.proposed_product:
+            refuse("proposed_product", "Say which product, or choose another decision.")
+        if not proceeding and self.proposed_product:
+            refuse("proposed_product", "Only when the decision is to proceed with an injection.")
+        if proceeding and self.referred_to:
+            refuse("referred_to", "Only when advising against or undecided; when proceeding, put a referral in the "
+                   "fallback plan.")  # fmt: skip
+        reasons = self.reasons_against if isinstance(self.reasons_against, list) else []
+        if self.decision == Decision.ADVISE_AGAINST and not reasons:
+            refuse("reasons_against", "Advising against an injection needs at least one reason against.")
+        if ReasonAgainst.KL_4 in reasons and self.kl_grade is not None and self.kl_grade != 4:
+            refuse("reasons_against", f"“{ReasonAgainst.KL_4.label}” with a KL grade of {self.kl_grade}: correct the "
+                   "grade or the reason.")  # fmt: skip
+        if ReasonAgainst.MALALIGNMENT in reasons and not (
+            self.alignment in (Alignment.VARUS, Alignment.VALGUS) and self.alignment_degrees
+        ):
+            refuse("reasons_against", "“Marked malalignment” needs the varus or valgus alignment and its degrees.")
+        if ReasonAgainst.OTHER in reasons and not (self.reasoning or "").strip():
+            refuse("reasoning", "Say what the other reason against is.")
+        indications = self.indications if isinstance(self.indications, list) else []
+        if "early_oa" in indications and self.kl_grade is not None and not 1 <= self.kl_grade <= 3:
+            refuse("indications", f"“Early to moderate OA (KL grade 1-3)” with a KL grade of {self.kl_grade}.")
+
+        if proceeding:
+            if not self.fallback_offer:
+                refuse(
+                    "fallback_offer", "Say what will be offered if the knee has not improved (or “Nothing further”)."
+                )
+        else:
+            defaults = {field: self._meta.get_field(field).get_default() for field in FALLBACK_FIELDS}
+            for field in FALLBACK_FIELDS:
+                if getattr(self, field) != defaults[field]:
+                    refuse(
+                        field, "The fallback plan is only for a decision to proceed: clear it or change the decision."
+                    )
+        if errors:
+            raise ValidationError(errors)
+
+
+__all__ = ["Consultation", "codes_problem"]
