@@ -94,7 +94,7 @@ def objects_for(user) -> dict:
         "unsubscribe-token": "not-used-here",
         "table": sorted(tables.BUILDERS)[0],
         "code": "KOOS",
-        # Needs consultations in the demo data (issue 16's demo part); until then this is None and the walk fails here.
+        # The demo's consultations (seed_demo CONSULTATIONS).
         "consultation": consultations_for(user).order_by("pk").values_list("pk", flat=True).first(),
     }
 

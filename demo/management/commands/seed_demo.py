@@ -42,6 +42,34 @@ BOTH_KNEES_PATIENT = "Grace Adeyemi"
 # Injected two days ago; answered the day 2-3 safety check this morning with a swollen knee and pain 32 mm worse
 # than before the injection: an urgent flag on the attention page (issue 15's red-flag combination, no fever).
 EARLY_CHECK_PATIENT = "Oluwaseun Barrett"
+# Consultations seen this month before any injection (issue 16): the decision, and for the first the fallback plan.
+# (name, year of birth, sex, days ago, knee, consultation answers beyond the common ones)
+CONSULTATIONS = (
+    ("Priya Raman", 1968, "female", 3, "left", {
+        "kl_grade": 2, "indications": ["pain_despite_exercise", "early_oa", "realistic_expectations"],
+        "alternatives_discussed": ["exercise", "weight", "ha", "prp", "bmac", "no_treatment"],
+        "reasoning": "Medial pain despite five months of supervised exercise; KL 2, neutral alignment.",
+        "decision": "proceed", "proposed_product": "prp", "fallback_offer": ["physiotherapy", "another_product"],
+    }),
+    ("Desmond Okafor", 1949, "male", 6, "right", {
+        "kl_grade": 4, "reasons_against": ["kl_4", "mechanical"],
+        "alternatives_discussed": ["exercise", "analgesia", "surgical_opinion"],
+        "reasoning": "Bone on bone laterally with locking: an injection is unlikely to help.",
+        "decision": "advise_against", "referred_to": "Surgical opinion (knee replacement clinic)",
+    }),
+    ("Hannah Whitfield", 1975, "female", 9, "left", {
+        "kl_grade": 3, "reasons_against": ["inflammatory"],
+        "alternatives_discussed": ["exercise", "analgesia", "steroid"],
+        "reasoning": "Morning stiffness over an hour and a hot swollen knee: rule out inflammatory arthritis first.",
+        "decision": "advise_against", "referred_to": "Rheumatology",
+    }),
+    ("Tomasz Nowak", 1962, "male", 12, "right", {
+        "kl_grade": 3, "indications": ["pain_despite_exercise", "function_limited"],
+        "alternatives_discussed": ["exercise", "weight", "ha", "prp", "bmac"],
+        "reasoning": "Wants to think about cost and time off work; to call back.",
+        "decision": "undecided",
+    }),
+)  # fmt: skip
 _PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 
 
@@ -459,7 +487,8 @@ class Command(BaseCommand):
         injections += self._both_knees_today(rng, clinics[0], users["clinician"], showcase)
         injections += self._early_check_answered(rng, clinics[0], users["clinician"])
         self._susar_candidates(users["clinician"])
-        patients = len(plans) + 2
+        self._consultations(clinics[0], users["clinician"])
+        patients = len(plans) + 2 + len(CONSULTATIONS)
         return f"{len(clinics)} clinics, {len(users)} logins, {patients} patients, {injections} injections"
 
     def _early_check_answered(self, rng: random.Random, clinic: Clinic, clinician) -> int:
@@ -553,6 +582,39 @@ class Command(BaseCommand):
                 "reference": "NKC-EXO-SAE-0007",
             },
         )
+
+    def _consultations(self, clinic: Clinic, clinician) -> None:
+        """CONSULTATIONS: new patients seen before any injection, through the consultation service."""
+        from consultations.services import consultation_record
+
+        today = timezone.localdate()
+        for name, born, sex, ago, knee, answers in CONSULTATIONS:
+            seen_on = today - dt.timedelta(days=ago)
+            patient = patient_enrol(
+                clinic=clinic,
+                by=clinician,
+                data={
+                    "full_name": name,
+                    "email": f"{name.lower().replace(' ', '.')}@example.org",
+                    "year_of_birth": born,
+                    "sex": sex,
+                    "consent_on": seen_on,
+                    "consent_version": "v1.0",
+                },
+            )
+            consultation_record(
+                patient=patient,
+                by=clinician,
+                data={
+                    "knee": knee,
+                    "consulted_on": seen_on,
+                    "bmi": Decimal("28.4"),
+                    "alignment": "neutral",
+                    "activity_level": 3,
+                    "previous_treatments": ["physiotherapy", "analgesia"],
+                    **answers,
+                },
+            )
 
     def _both_knees_today(self, rng: random.Random, clinic: Clinic, clinician, showcase) -> int:
         """A patient injected in both knees today, whose baseline invitations are due now (one email, two links)."""
