@@ -312,6 +312,23 @@ def test_nine_not_heard_back_gives_the_number_treated_as_a_range(clinic, clinici
     assert option["further_treatment"]["any"]["N_text"] == "21 to 29"
 
 
+def test_a_few_knees_heard_back_without_a_baseline_withhold_the_number_compared(clinic, clinician):
+    # 20 compared and 3 heard back without a baseline: 23 - 20 would give the 3 away.
+    split(clinic, clinician, 10, 10)
+    knees(clinic, clinician, [(None, improved(20.0)[1]) for _ in range(3)])
+    option = only(result_for(clinician))
+    assert option["heard_back"]["n"] == 23
+    pain = measure(option, "koos.pain")
+    assert (pain["compared"]["n"], pain["compared"]["n_text"]) == (None, "withheld")
+    assert (pain["improved"]["N"], pain["improved"]["pct"], pain["same_or_worse"]["pct"]) == (None, None, None)
+    # 10 improved + 10 the same or worse (none in between) would give the 20 back: one of them is withheld too.
+    assert sorted([pain["improved"]["n_text"], pain["same_or_worse"]["n_text"]]) == ["10", "withheld"]
+    assert pain["change"]["mean"] is None
+    assert "To keep people private, we do not show how the pain score changed." in sentences(
+        {**result_for(clinician), "options": [option]}
+    )
+
+
 def test_fewer_than_ten_heard_back_withholds_every_outcome_figure(clinic, clinician):
     split(clinic, clinician, 5, 4, missing=11)
     option = only(result_for(clinician))
