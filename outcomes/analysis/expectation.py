@@ -50,6 +50,8 @@ Small numbers (the rule, tests/outcomes/test_expectation.py checks it at its bou
   (outcomes.analysis.disclosure.Release: withheld parts at least two and together 0 or at least the minimum,
   then an exact audit of the reader's linear system). A number withheld only so that a small one cannot be worked
   out by subtraction is shown as "withheld", never exactly: with "fewer than 10" beside it, both are bounds.
+- When 1 to k - 1 knees were not heard back, the number due is shown as a range ("21 to 29" beside 20 heard back)
+  rather than withholding the number heard back, which is the denominator of every outcome figure.
 - A consequence to know: when 1 to k - 1 of the knees heard back have no score to compare on a measure (no
   baseline, say), the number compared on it would give them away (heard back - compared), so it is withheld, and
   with it that measure's percentages and mean; its counts are still shown where safe.
