@@ -311,6 +311,9 @@ if DASHBOARD_MIN_GROUP_SIZE < 10:
     raise ImproperlyConfigured(
         f"DASHBOARD_MIN_GROUP_SIZE may be raised, not lowered below 10 (not {DASHBOARD_MIN_GROUP_SIZE})"
     )
+# "Knees like mine" (outcomes.analysis.expectation), a page a patient may be given: no figure from fewer knees than
+# this. Raises the floor max(10, DASHBOARD_MIN_GROUP_SIZE) only: a lower value is ignored.
+EXPECTATION_MIN_KNEES = env.int("EXPECTATION_MIN_KNEES", default=10)
 # Patient emails: daytime hours in the clinic's time zone, reminder days (checked in notifications/conf.py).
 NOTIFICATIONS_SENDING_HOURS = env.str("NOTIFICATIONS_SENDING_HOURS", default="09:00-19:00")
 NOTIFICATIONS_REMINDER_DAYS = env.list("NOTIFICATIONS_REMINDER_DAYS", cast=int, default=[3, 7])

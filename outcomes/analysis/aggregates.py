@@ -183,18 +183,21 @@ _COHORT_TABLE = "outcomes_summary_cohort"
 
 
 @contextmanager
-def cohort_table(plans: QuerySet):
-    """The ids of ``plans``, as a subquery every aggregate of one summary reads, for the duration of the block."""
+def cohort_table(plans: QuerySet, *, table: str = _COHORT_TABLE):
+    """The ids of ``plans``, as a subquery every aggregate of one summary reads, for the duration of the block.
+    ``table``: another name where a caller may run inside a summary's block (outcomes.analysis.expectation)."""
+    if not table.isidentifier():
+        raise ValueError(f"not a table name: {table!r}")
     sql, params = plans.order_by().values(cohort_plan_id=F("pk")).query.sql_with_params()
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(f"DROP TABLE IF EXISTS {_COHORT_TABLE}")
-        cursor.execute(f"CREATE TEMPORARY TABLE {_COHORT_TABLE} AS {sql}", params)
+        cursor.execute(f"DROP TABLE IF EXISTS {table}")
+        cursor.execute(f"CREATE TEMPORARY TABLE {table} AS {sql}", params)
         if connection.vendor == "postgresql":
-            cursor.execute(f"ANALYZE {_COHORT_TABLE}")  # so the planner knows how many plans it holds
+            cursor.execute(f"ANALYZE {table}")  # so the planner knows how many plans it holds
         try:
-            yield RawSQL(f"SELECT cohort_plan_id FROM {_COHORT_TABLE}", ())  # noqa: S608, S611 - a constant
+            yield RawSQL(f"SELECT cohort_plan_id FROM {table}", ())  # noqa: S608, S611 - a checked identifier
         finally:
-            cursor.execute(f"DROP TABLE IF EXISTS {_COHORT_TABLE}")
+            cursor.execute(f"DROP TABLE IF EXISTS {table}")
 
 
 # --- Running the aggregates ----------------------------------------------------------------------------------

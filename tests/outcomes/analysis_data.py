@@ -63,9 +63,12 @@ def make_plan(
     return plan
 
 
-def bulk_pairs(clinic, clinician, pairs, *, timepoint: str = "1m", product: str = "bmac") -> list[int]:
+def bulk_pairs(
+    clinic, clinician, pairs, *, timepoint: str = "1m", product: str = "bmac", kl_grade: int = 2, age: int = 66
+) -> list[int]:
     """Many plans fast (bulk inserts, no history rows): one per (baseline scores, follow-up scores) pair, either
-    side None for a missing questionnaire. Returns the plan ids in order."""
+    side None for a missing questionnaire, all with the same product, KL grade and age. Returns the plan ids in
+    order."""
     from registry.models import Injection, Patient
 
     n = len(pairs)
@@ -92,8 +95,8 @@ def bulk_pairs(clinic, clinician, pairs, *, timepoint: str = "1m", product: str 
                 guidance="ultrasound",
                 volume_ml=5,
                 rehabilitation="home",
-                kl_grade=2,
-                age_at_injection=66,
+                kl_grade=kl_grade,
+                age_at_injection=age,
             )
             for p, plan in zip(patients, plans, strict=True)
         ]
