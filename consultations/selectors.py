@@ -6,6 +6,9 @@ from django.db.models import Count, Q, QuerySet
 
 from consultations.choices import Decision
 from consultations.models import Consultation
+from outcomes.analysis.cohort import cohort
+from outcomes.analysis.expectation import KneeProfile, expectation
+from outcomes.models import Timepoint
 from registry.scoping import clinics_for
 
 KL_GRADES = range(0, 5)
@@ -65,3 +68,25 @@ def decisions_by_kl_grade(user) -> list[ClinicDecisions]:
         )
         out.append(ClinicDecisions(clinic_id, name, [*rows, total]))
     return out
+
+
+# The follow-ups the registry collects, by month: a review point is compared at the latest one not after it.
+_TIMEPOINT_MONTHS = ((24, Timepoint.TWENTY_FOUR_MONTHS), (12, Timepoint.TWELVE_MONTHS), (6, Timepoint.SIX_MONTHS))
+
+
+def review_timepoint(review_after_months: int | None) -> str:
+    """The follow-up whose outcomes describe a review after this many months (6 months when none is planned)."""
+    months = review_after_months or 6
+    return next((str(tp) for at, tp in _TIMEPOINT_MONTHS if months >= at), str(Timepoint.ONE_MONTH))
+
+
+def consultation_expectation(consultation: Consultation, user) -> dict:
+    """ "Knees like mine" for this consultation (outcomes.analysis.expectation): knees of the same KL band and age
+    band that the user's clinics treated, for the proposed product first and every other product beside it, at
+    the follow-up of the consultation's review point, protected as for a patient's eyes."""
+    profile = KneeProfile(
+        kl_grade=consultation.kl_grade,
+        age=consultation.age_at_consultation,
+        product=consultation.proposed_product or None,
+    )
+    return expectation(cohort(user), profile, timepoint=review_timepoint(consultation.review_after_months))

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_safe
 from consultations import services
 from consultations.forms import ConsultationEditForm, ConsultationForm
 from consultations.models import Consultation
-from consultations.selectors import consultations_for, decisions_by_kl_grade
+from consultations.selectors import consultation_expectation, consultations_for, decisions_by_kl_grade
 from registry.choices import Pathology
 from registry.forms import service_errors_onto
 from registry.models import Patient
@@ -188,6 +188,7 @@ def consultation_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "may_write": may_write,
             "record_injection_url": record_injection_url,
             "trail": _history(consultation),
+            "expectation": consultation_expectation(consultation, request.user),
             "indications": consultation.labels("indications"),
             "reasons_against": consultation.labels("reasons_against"),
             "alternatives": consultation.labels("alternatives_discussed"),

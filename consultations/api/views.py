@@ -1,12 +1,14 @@
 """Consultations API: scoped querysets (consultations.selectors), writes through consultations.services; nothing
 clinical is deleted, so there is no DELETE, and no PUT (a full replace invites accidental blanking)."""
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from consultations.api.serializers import ConsultationSerializer, ConsultationUpdateSerializer
-from consultations.selectors import consultations_for
+from consultations.selectors import consultation_expectation, consultations_for
 from consultations.services import consultation_record, consultation_update
 from registry.api.mixins import ID_IN_URL, WriteScopedObjectMixin
 
@@ -57,3 +59,19 @@ class ConsultationViewSet(
             consultation=consultation, by=request.user, data=data, reason=reason, acknowledged_warnings=acknowledged
         )
         return Response(self.get_serializer(consultation).data)
+
+    @extend_schema(
+        summary="Knees like mine: what comparable knees did after each option",
+        description=(
+            "Knees of the same KL band and age band treated in the user's clinics, for the proposed product and "
+            "every other product, at the follow-up of the consultation's review point: completion, improvement by "
+            "the MCID, no change or worse, OMERACT-OARSI responders, typical change, adverse events per 100 "
+            "injections and further treatment, each with its 95% interval. Small numbers are protected as in the "
+            "exports (no figure under the minimum, none derivable by subtraction); too few knees gives "
+            '"enough": false and no figures.'
+        ),
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    @action(detail=True, methods=["get"])
+    def expectation(self, request, pk=None):
+        return Response(consultation_expectation(self.get_object(), request.user))

@@ -120,6 +120,7 @@ GET = {
     "consultations:consultation-edit": (302, 200, 200, 403, 404, 200),
     "consultations-api:consultation-list": (401, 200, 200, 200, 200, 200),
     "consultations-api:consultation-detail": (401, 200, 200, 200, 404, 200),
+    "consultations-api:consultation-expectation": (401, 200, 200, 200, 404, 200),
 }
 
 # POST with an empty body, for routes that change something: who is refused before any validation.
@@ -207,6 +208,7 @@ POST = {
     "consultations:consultation-edit": (302, 200, 200, 403, 404, 200),
     "consultations-api:consultation-list": (401, 400, 400, 403, 400, 400),
     "consultations-api:consultation-detail": (401, 405, 405, 403, 405, 405),
+    "consultations-api:consultation-expectation": (401, 405, 405, 403, 405, 405),
 }
 
 
