@@ -68,8 +68,15 @@ class ConsultationSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializ
         ]
         read_only_fields = ["age_at_consultation", "injection", "created_at"]
         extra_kwargs = {
-            "bmi": {"coerce_to_string": False},
-            "alignment_degrees": {"coerce_to_string": False},
+            "bmi": {
+                "coerce_to_string": False,
+                "help_text": "kg/m²; required when `bmi_status` is `measured`, empty otherwise.",
+            },
+            "alignment_degrees": {
+                "coerce_to_string": False,
+                "help_text": "Degrees of deformity: required when `alignment` is varus or valgus, none when neutral.",
+            },
+            "immunosuppression_reason": {"help_text": "Required when `immunosuppression` is `yes`, empty otherwise."},
             "effusion_aspirated_ml": {"coerce_to_string": False},
             "proposed_product": {"help_text": "Required when `decision` is `proceed`; refused otherwise."},
             "referred_to": {"help_text": "Where to, when advising against or undecided; refused when proceeding."},

@@ -102,9 +102,12 @@ def token_client(admin_user):
 @pytest.fixture
 def three_of_everything(journey, clinic, other_clinic, clinician):
     """At least three rows in every list an administrator sees: clinics, patients, injections, follow-ups,
-    messages, flags and adverse events."""
+    messages, flags, adverse events and consultations."""
+    from tests.consultations.factories import make_consultation
+
     ClinicFactory(name="East Knee Clinic")
     for _ in range(3):
+        make_consultation(PatientFactory(clinic=clinic), clinician)
         knee = journey(patient=PatientFactory(clinic=clinic))
         knee.baseline()
         flags_evaluate(knee.one_month(**{"SAFETY.fever": "yes"}).pk)

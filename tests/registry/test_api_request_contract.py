@@ -195,6 +195,45 @@ def _score(ctx):
     }
 
 
+def _consultation_body(patient, clinician) -> dict:
+    selection = {
+        k: v
+        for k, v in _injection_body(patient, clinician).items()
+        if k not in ("injected_on", "status", "product", "guidance", "volume_ml", "rehabilitation",
+                     "rehabilitation_notes", "protocol", "components", "governance", "number_in_plan",
+                     "planned_injections")
+    }  # fmt: skip
+    return {
+        **selection,
+        "consulted_on": "2026-02-20",
+        "acknowledged_warnings": [],
+        "indications": ["pain_despite_exercise", "early_oa"],
+        "reasons_against": [],
+        "alternatives_discussed": ["exercise", "weight", "prp"],
+        "reasoning": "Medial pain despite exercise; KL 2.",
+        "decision": "proceed",
+        "proposed_product": "bmac",
+        "referred_to": "",
+        "review_after_months": 6,
+        "not_improved_rule": "mcid_or_responder",
+        "fallback_offer": ["physiotherapy"],
+    }
+
+
+def _consultations(ctx):
+    return "/api/v1/consultations/", _consultation_body(PatientFactory(clinic=ctx["clinic"]), ctx["clinician"])
+
+
+def _consultation_correction(ctx):
+    from tests.consultations.factories import make_consultation
+
+    consultation = make_consultation(PatientFactory(clinic=ctx["clinic"]), ctx["clinician"])
+    body = _consultation_body(consultation.patient, ctx["clinician"])
+    del body["patient"]
+    body.update(kl_grade=3, reason="Radiograph re-read")
+    return f"/api/v1/consultations/{consultation.pk}/", body
+
+
 # (method, schema path) -> a function giving (address, a body the server accepts), fresh objects on every call.
 KNOWN_GOOD = {
     ("post", "/api/v1/clinics/"): _clinics,
@@ -207,6 +246,8 @@ KNOWN_GOOD = {
     ("patch", "/api/v1/adverse-events/{id}/"): _event_correction,
     ("post", "/api/v1/adverse-events/{id}/reports/"): _report,
     ("post", "/api/v1/instruments/{code}/score/"): _score,
+    ("post", "/api/v1/consultations/"): _consultations,
+    ("patch", "/api/v1/consultations/{id}/"): _consultation_correction,
 }
 # Optional in the schema, needed only in some cases: the description must say which.
 CONDITIONAL = {
@@ -219,6 +260,12 @@ CONDITIONAL = {
     ("patch", "/api/v1/injections/{id}/", "immunosuppression_reason"): "Required when `immunosuppression` is `yes`",
     ("post", "/api/v1/adverse-events/", "outcome_on"): "required when it is resolved",
     ("patch", "/api/v1/adverse-events/{id}/", "outcome_on"): "required when it is resolved",
+    ("post", "/api/v1/consultations/", "alignment_degrees"): "varus or valgus",
+    ("post", "/api/v1/consultations/", "bmi"): "required when `bmi_status` is `measured`",
+    ("post", "/api/v1/consultations/", "immunosuppression_reason"): "Required when `immunosuppression` is `yes`",
+    ("patch", "/api/v1/consultations/{id}/", "immunosuppression_reason"): "Required when `immunosuppression` is `yes`",
+    ("post", "/api/v1/consultations/", "proposed_product"): "Required when `decision` is `proceed`",
+    ("post", "/api/v1/consultations/", "fallback_offer"): "required (at least one) when proceeding",
 }
 
 
