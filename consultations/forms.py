@@ -2,13 +2,12 @@
 puts any error the service raises next to the field it names. Field definitions come from the model."""
 
 from django import forms
-from django.contrib.auth import get_user_model
 
 from consultations import services
 from consultations.choices import MULTIPLE_CHOICES
 from consultations.models import Consultation
-from registry.choices import WRITING_ROLES, Pathology
-from registry.forms import DATE, SELECTION_WIDGETS, compartments_field, selection_fields_prepare
+from registry.choices import Pathology
+from registry.forms import DATE, SELECTION_WIDGETS, compartments_field, offer_clinicians, selection_fields_prepare
 from registry.models import Clinic
 
 # The lists are multiple-choice fields built here; everything else is the model's own field.
@@ -61,15 +60,7 @@ class ConsultationForm(type("ConsultationFields", (forms.Form,), _model_fields()
 
     def __init__(self, *args, clinic: Clinic, user, **kwargs):
         super().__init__(*args, **kwargs)
-        clinicians = (
-            get_user_model()
-            .objects.filter(memberships__clinic=clinic, memberships__role__in=WRITING_ROLES, is_active=True)
-            .order_by("first_name", "last_name", "username")
-        )
-        self.fields["clinician"].queryset = clinicians
-        self.fields["clinician"].label_from_instance = lambda u: u.get_full_name() or u.get_username()
-        if not self.initial.get("clinician") and clinicians.filter(pk=user.pk).exists():
-            self.initial["clinician"] = user.pk
+        offer_clinicians(self, clinic=clinic, user=user)
         for name in ("knee", "decision"):  # radio buttons need no "---------" option
             self.fields[name].choices = [c for c in self.fields[name].choices if c[0] != ""]
         self.fields["proposed_product"].choices = [

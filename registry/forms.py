@@ -203,15 +203,7 @@ class InjectionForm(
 
     def __init__(self, *args, clinic: Clinic, user, **kwargs):
         super().__init__(*args, **kwargs)
-        clinicians = (
-            get_user_model()
-            .objects.filter(memberships__clinic=clinic, memberships__role__in=WRITING_ROLES, is_active=True)
-            .order_by("first_name", "last_name", "username")
-        )
-        self.fields["clinician"].queryset = clinicians
-        self.fields["clinician"].label_from_instance = lambda u: u.get_full_name() or u.get_username()
-        if not self.initial.get("clinician") and clinicians.filter(pk=user.pk).exists():
-            self.initial["clinician"] = user.pk
+        offer_clinicians(self, clinic=clinic, user=user)
         for name in ("knee", "status"):  # radio buttons need no "---------" option
             self.fields[name].choices = [c for c in self.fields[name].choices if c[0] != ""]
         self.fields["product"].choices = [("", "Choose the product"), *self.fields["product"].choices[1:]]
@@ -227,6 +219,20 @@ class InjectionForm(
 
     def injection_data(self) -> dict:
         return {name: self.cleaned_data[name] for name in self.service_fields if name in self.cleaned_data}
+
+
+def offer_clinicians(form: forms.BaseForm, *, clinic: Clinic, user) -> None:
+    """The form's ``clinician`` field offers the clinic's clinicians and leads (active), named as people, and
+    starts at the user when they are one of them."""
+    clinicians = (
+        get_user_model()
+        .objects.filter(memberships__clinic=clinic, memberships__role__in=WRITING_ROLES, is_active=True)
+        .order_by("first_name", "last_name", "username")
+    )
+    form.fields["clinician"].queryset = clinicians
+    form.fields["clinician"].label_from_instance = lambda u: u.get_full_name() or u.get_username()
+    if not form.initial.get("clinician") and clinicians.filter(pk=user.pk).exists():
+        form.initial["clinician"] = user.pk
 
 
 class InjectionEditForm(InjectionForm):
