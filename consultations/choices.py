@@ -100,3 +100,29 @@ MULTIPLE_CHOICES: dict[str, tuple[type[models.TextChoices], str | None]] = {
 }
 
 DEFAULT_REVIEW_AFTER_MONTHS = 6
+
+
+class ReviewFinding(models.TextChoices):
+    """Why a course is on the review list at its review point (consultations.reviews decides; a review keeps what
+    was found when it was recorded)."""
+
+    NOT_IMPROVED = "not_improved", "Not improved by the plan's rule"
+    NO_FOLLOW_UP = "no_follow_up", "Follow-up missing"
+    IMPROVED = "improved", "Improved (reviewed anyway)"
+
+
+class PathTaken(models.TextChoices):
+    """What the patient did about the offer: one of the offers (FallbackOffer's codes), or none of them yet."""
+
+    PHYSIOTHERAPY = FallbackOffer.PHYSIOTHERAPY.value, "Took physiotherapy"
+    REPEAT_INJECTION = FallbackOffer.REPEAT_INJECTION.value, "Took a repeat injection"
+    ANOTHER_PRODUCT = FallbackOffer.ANOTHER_PRODUCT.value, "Took another product"
+    SURGICAL_REFERRAL = FallbackOffer.SURGICAL_REFERRAL.value, "Took the surgical referral"
+    NOTHING = FallbackOffer.NOTHING.value, "Nothing further (as offered)"
+    DECLINED = "declined", "Declined what was offered"
+    UNDECIDED = "undecided", "Not decided yet"
+
+
+# Offers that are a new course of injections: the review names the product, and the new course links back to the
+# one reviewed (registry.models.TreatmentPlan.repeat_of).
+INJECTION_OFFERS = (FallbackOffer.REPEAT_INJECTION, FallbackOffer.ANOTHER_PRODUCT)

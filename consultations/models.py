@@ -15,10 +15,14 @@ from django.utils import dateformat, timezone
 
 from consultations.choices import (
     DEFAULT_REVIEW_AFTER_MONTHS,
+    INJECTION_OFFERS,
     MULTIPLE_CHOICES,
     Decision,
+    FallbackOffer,
     NotImprovedRule,
+    PathTaken,
     ReasonAgainst,
+    ReviewFinding,
 )
 from registry.choices import Alignment, Knee, Product
 from registry.history import HistoricalRecords
@@ -238,4 +242,98 @@ class Consultation(SelectionFactors):
             raise ValidationError(errors)
 
 
-__all__ = ["Consultation", "codes_problem"]
+class FallbackReview(models.Model):
+    """The review of a course at its review point (issue 16): what the knee's outcome was found to be, what the
+    clinician offered and what the patient took. One per course; corrections keep their history."""
+
+    plan = models.OneToOneField(
+        "registry.TreatmentPlan", on_delete=models.PROTECT, related_name="fallback_review", verbose_name="course"
+    )
+    reviewed_on = models.DateField("date of the review", help_text="Not in the future.")
+    clinician = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="fallback_reviews", help_text="Who reviewed."
+    )
+    finding = models.CharField(
+        max_length=16,
+        choices=ReviewFinding.choices,
+        editable=False,
+        help_text="What the review list found when the review was recorded.",
+    )
+    offered = models.JSONField("offered", default=list, help_text="One or more; “Nothing further” alone.")
+    offered_product = models.CharField(
+        max_length=16,
+        choices=Product.choices,
+        blank=True,
+        help_text="The product of a repeat injection or of another product; only then.",
+    )
+    path_taken = models.CharField("what the patient took", max_length=24, choices=PathTaken.choices)
+    notes = models.TextField(
+        blank=True, validators=[MaxLengthValidator(REASONING_MAX)], help_text=f"At most {REASONING_MAX} characters."
+    )
+
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords(excluded_fields=["updated_at"])
+
+    class Meta:
+        ordering = ["-reviewed_on", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(finding__in=ReviewFinding.values), name="review_finding_valid"),
+            models.CheckConstraint(condition=models.Q(path_taken__in=PathTaken.values), name="review_path_valid"),
+            models.CheckConstraint(
+                condition=models.Q(offered_product__in=[*Product.values, ""]), name="review_product_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Review {dateformat.format(self.reviewed_on, 'j M Y')}: {self.get_path_taken_display().lower()}"
+
+    def offered_labels(self) -> list[str]:
+        chosen = set(self.offered or [])
+        return [label for code, label in FallbackOffer.choices if code in chosen]
+
+    def clean(self) -> None:
+        """Every rule about this one record, reported per field together."""
+        errors: dict[str, list[str]] = {}
+
+        def refuse(field: str, message: str) -> None:
+            errors.setdefault(field, []).append(message)
+
+        problem = codes_problem(self.offered, FallbackOffer, FallbackOffer.NOTHING)
+        if problem:
+            refuse("offered", problem)
+        elif not self.offered:
+            refuse("offered", "Say what was offered (or “Nothing further”).")
+        offered = set(self.offered) if not problem else set()
+        if offered & set(INJECTION_OFFERS) and not self.offered_product:
+            refuse("offered_product", "Say which product the injection offered is.")
+        if self.offered_product and not offered & set(INJECTION_OFFERS):
+            refuse("offered_product", "Only when a repeat injection or another product was offered.")
+        if (
+            FallbackOffer.REPEAT_INJECTION in offered
+            and FallbackOffer.ANOTHER_PRODUCT not in offered
+            and self.offered_product
+            and self.plan_id
+            and self.offered_product != self.plan.product
+        ):
+            refuse("offered_product", "A repeat injection is the same product as the course reviewed; a different "
+                   "product is “Another product”.")  # fmt: skip
+        if offered and self.path_taken not in (PathTaken.DECLINED, PathTaken.UNDECIDED, *offered):
+            refuse("path_taken", "The patient can take only what was offered, decline it, or not have decided yet.")
+        if self.path_taken == PathTaken.DECLINED and offered == {FallbackOffer.NOTHING}:
+            refuse("path_taken", "Nothing further was offered, so there was nothing to decline.")
+        if isinstance(self.reviewed_on, dt.date) and self.plan_id:
+            clinic = self.plan.patient.clinic
+            today = timezone.localtime(timezone.now(), clinic.tzinfo).date()
+            if self.reviewed_on > today:
+                refuse("reviewed_on", f"In the future: the review is recorded once it has happened (today is "
+                       f"{dateformat.format(today, 'j M Y')}).")  # fmt: skip
+            first = self.plan.injections.order_by("number_in_plan").values_list("injected_on", flat=True).first()
+            if first and self.reviewed_on < first:
+                refuse("reviewed_on", f"Before the course's first injection ({dateformat.format(first, 'j M Y')}).")
+        if errors:
+            raise ValidationError(errors)
+
+
+__all__ = ["Consultation", "FallbackReview", "codes_problem"]

@@ -32,6 +32,16 @@ class TreatmentPlan(models.Model):
     planned_injections = models.PositiveSmallIntegerField(
         default=1, validators=[MinValueValidator(1), MaxValueValidator(10)]
     )
+    # A course given because an earlier one in this knee did not help (the consultation's fallback plan, recorded
+    # at its review): the dashboard follows outcomes after a repeat injection through this link.
+    repeat_of = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="repeats",
+        help_text="The earlier course in this knee that did not help, when this course is its fallback.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     history = HistoricalRecords()
 
@@ -49,6 +59,17 @@ class TreatmentPlan(models.Model):
     @property
     def is_staged(self) -> bool:
         return self.planned_injections > 1
+
+    def repeat_problem(self, earlier: "TreatmentPlan | None") -> str | None:
+        """Why ``earlier`` cannot be the course this one repeats (None when it can): the same patient's same knee,
+        and not this course itself."""
+        if earlier is None:
+            return None
+        if earlier.pk == self.pk:
+            return "A course cannot repeat itself."
+        if earlier.patient_id != self.patient_id or earlier.knee != self.knee:
+            return "The earlier course must be in the same knee of the same patient."
+        return None
 
     @property
     def first_injection(self):
