@@ -1,6 +1,6 @@
 from django.urls import path
 
-from consultations import views
+from consultations import views, views_exports, views_paths
 
 app_name = "consultations"
 urlpatterns = [
@@ -8,4 +8,7 @@ urlpatterns = [
     path("patients/<str:registry_number>/new/", views.consultation_new, name="consultation-new"),
     path("<int:pk>/", views.consultation_detail, name="consultation-detail"),
     path("<int:pk>/edit/", views.consultation_edit, name="consultation-edit"),
+    path("fallback-paths/", views_paths.fallback_paths, name="fallback-paths"),
+    path("exports/consultations.csv", views_exports.consultations_csv, name="export-consultations"),
+    path("exports/reviews.csv", views_exports.reviews_csv, name="export-reviews"),
 ]

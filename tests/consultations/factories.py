@@ -77,3 +77,23 @@ def form_data(who, **overrides) -> dict:
     }
     data.update(overrides)
     return {k: v for k, v in data.items() if v is not None}
+
+
+def make_review(plan, clinician, **overrides):
+    """A fallback review of ``plan`` written with the ORM (the recording service is another change's): by default
+    not improved, physiotherapy offered and taken, reviewed on 1 Sep 2026."""
+    from consultations.models import FallbackReview
+
+    fields = {
+        "reviewed_on": dt.date(2026, 9, 1),
+        "finding": "not_improved",
+        "offered": ["physiotherapy"],
+        "offered_product": "",
+        "path_taken": "physiotherapy",
+        "notes": "",
+        **overrides,
+    }
+    review = FallbackReview(plan=plan, clinician=clinician, created_by=clinician, **fields)
+    review.full_clean(exclude=["finding"])
+    review.save()
+    return review
