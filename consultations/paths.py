@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from consultations.choices import FallbackOffer, PathTaken, ReviewFinding
 from consultations.models import FallbackReview
+from outcomes.analysis.disclosure import Release
 from outcomes.analysis.expectation import KL_BAND_LABELS, KL_BANDS
 from outcomes.analysis.expressions import change, is_due, reaches_mcid, sums
 from outcomes.analysis.stats import wilson
@@ -208,4 +209,114 @@ def repeat_outcomes(plans: QuerySet[TreatmentPlan], *, today: dt.date | None = N
     return sorted(out, key=lambda r: (r.first_label, r.repeat_label))
 
 
-__all__ = ["BAND_LABELS", "PathCounts", "RepeatOutcomes", "fallback_paths", "repeat_outcomes"]
+# --- The download: protected as the dashboard's downloads are ----------------------------------------------------
+
+ALL = "all"
+CSV_PATH_FIELDS = (
+    *(f"found_{code}" for code in ReviewFinding.values),
+    *(f"offered_{code}" for code in FallbackOffer.values),
+    *(f"taken_{code}" for code in PathTaken.values),
+)
+CSV_PATH_COLUMNS = ("product", "kl_band", "reviewed", *CSV_PATH_FIELDS)
+CSV_REPEAT_COLUMNS = (
+    "first_product",
+    "repeat_product",
+    "course",
+    "courses",
+    "due_6m",
+    "heard_back_6m",
+    *(
+        f"{column}_{what}"
+        for _name, column, _label in MEASURES
+        for what in ("improved", "compared", "improved_pct", "ci_low", "ci_high", "mean_change")
+    ),
+)
+
+
+def _path_row(product: str, band: str, reviewed: int, fields: dict[str, int]) -> dict:
+    return {"product": product, "kl_band": band, "reviewed": reviewed, **fields}
+
+
+def _path_fields(row: PathCounts) -> dict[str, int]:
+    return {
+        **{f"found_{c}": n for c, n in row.findings.items()},
+        **{f"offered_{c}": n for c, n in row.offered.items()},
+        **{f"taken_{c}": n for c, n in row.taken.items()},
+    }
+
+
+def released(rows: list[PathCounts], repeats: list[RepeatOutcomes], *, k: int) -> tuple[list[dict], list[dict]]:
+    """The page's two tables as a download may show them, by the dashboard's rules (outcomes.analysis.disclosure):
+    no number describing 1 to k - 1 knees, and none a reader can work out from the others. The cells and the sums
+    a reader can write down: each row's reviews = its findings = its paths taken (each summed), reviews = offered
+    + not offered (per offer), and every column of the reviews table = the sum of its rows (the total row printed
+    too); in the repeats table, due = heard back + not, compared = improved + not, courses = due + not due.
+    Withheld numbers are None, and so are the percentages, intervals and means that go with them."""
+    r = Release(k)
+    path_rows = [_path_row(row.product, row.band, row.reviewed, _path_fields(row)) for row in rows]
+    total_fields = {f: sum(row[f] for row in path_rows) for f in CSV_PATH_FIELDS}
+    total = _path_row(ALL, ALL, sum(row["reviewed"] for row in path_rows), total_fields)
+    cells: list[dict[str, tuple]] = []
+    for row in [total, *path_rows]:
+        g = (row["product"], row["kl_band"])
+        ids = {name: r.cell((name, *g), row[name], [(row, (name,))]) for name in ("reviewed", *CSV_PATH_FIELDS)}
+        reviewed = ids["reviewed"]
+        r.relate(reviewed, [ids[f"found_{c}"] for c in ReviewFinding.values])
+        r.relate(reviewed, [ids[f"taken_{c}"] for c in PathTaken.values])
+        for code in FallbackOffer.values:
+            rest = r.cell(("not offered", code, *g), row["reviewed"] - row[f"offered_{code}"], published=False)
+            r.relate(reviewed, [ids[f"offered_{code}"], rest])
+        cells.append(ids)
+    for name in ("reviewed", *CSV_PATH_FIELDS):
+        r.relate(cells[0][name], [ids[name] for ids in cells[1:]])
+
+    repeat_rows = []
+    for pair in repeats:
+        p = (pair.first_product, pair.repeat_product)
+        for side, course in (("first", pair.first), ("repeat", pair.repeat)):
+            row = {
+                "first_product": p[0],
+                "repeat_product": p[1],
+                "course": side,
+                "courses": course.courses,
+                "due_6m": course.due,
+                "heard_back_6m": course.heard_back,
+            }
+            # One first course per repeat: both sides' course counts are one number.
+            courses = r.cell(("courses", *p), course.courses, [(row, ("courses",))])
+            due = r.cell(("due", side, *p), course.due, [(row, ("due_6m",))])
+            heard = r.cell(("heard", side, *p), course.heard_back, [(row, ("heard_back_6m",))])
+            r.relate(courses, [due, r.cell(("not due", side, *p), course.courses - course.due, published=False)])
+            r.relate(due, [heard, r.cell(("not heard", side, *p), course.due - course.heard_back, published=False)])
+            for (_name, column, _label), m in zip(MEASURES, course.measures, strict=True):
+                interval = m.interval
+                row |= {
+                    f"{column}_improved": m.improved,
+                    f"{column}_compared": m.compared,
+                    f"{column}_improved_pct": None if m.percent is None else round(m.percent, 1),
+                    f"{column}_ci_low": None if interval is None else round(interval[0], 1),
+                    f"{column}_ci_high": None if interval is None else round(interval[1], 1),
+                    f"{column}_mean_change": None if m.mean_change is None else round(m.mean_change, 1),
+                }
+                # A share goes with its numerator and denominator; the mean with its n (the knees compared).
+                share = (f"{column}_improved_pct", f"{column}_ci_low", f"{column}_ci_high")
+                at_compared = [(row, (f"{column}_compared", *share, f"{column}_mean_change"))]
+                compared = r.cell(("compared", column, side, *p), m.compared, at_compared)
+                improved = r.cell(("improved", column, side, *p), m.improved, [(row, (f"{column}_improved", *share))])
+                not_improved = m.compared - m.improved
+                r.relate(
+                    compared, [improved, r.cell(("not improved", column, side, *p), not_improved, published=False)]
+                )
+                not_compared = course.heard_back - m.compared
+                r.relate(heard, [compared, r.cell(("not compared", column, side, *p), not_compared, published=False)])
+            repeat_rows.append(row)
+    r.protect()
+    for cell in r.cells.values():
+        if cell.hidden:
+            for holder, fields in cell.places:
+                for name in fields:
+                    holder[name] = None
+    return [total, *path_rows], repeat_rows
+
+
+__all__ = ["BAND_LABELS", "PathCounts", "RepeatOutcomes", "fallback_paths", "released", "repeat_outcomes"]

@@ -123,6 +123,7 @@ GET = {
     "consultations-api:consultation-expectation": (401, 200, 200, 200, 404, 200),
     # Fallback paths: counts over the reader's own clinics, as the outcomes dashboard (the outsider sees theirs).
     "consultations:fallback-paths": (302, 200, 200, 200, 200, 200),
+    "consultations:fallback-paths-csv": (302, 200, 200, 200, 200, 200),  # protected, as the dashboard's CSVs
     # The consultation and review exports are asked for with a POST (they write the export log).
     "consultations:export-consultations": (302, 405, 405, 405, 405, 405),
     "consultations:export-reviews": (302, 405, 405, 405, 405, 405),
@@ -215,6 +216,7 @@ POST = {
     "consultations-api:consultation-detail": (401, 405, 405, 403, 405, 405),
     "consultations-api:consultation-expectation": (401, 405, 405, 403, 405, 405),
     "consultations:fallback-paths": (302, 405, 405, 405, 405, 405),
+    "consultations:fallback-paths-csv": (302, 405, 405, 405, 405, 405),
     # Exports are for auditors and leads (as the adverse-event export); an empty body is all their clinics.
     "consultations:export-consultations": (302, 403, 200, 200, 403, 200),
     "consultations:export-reviews": (302, 403, 200, 200, 403, 200),
