@@ -29,10 +29,9 @@ FILTERS = ("clinic", "injected_after", "injected_before")
 @login_required
 @require_safe
 def fallback_paths(request: HttpRequest) -> HttpResponse:
-    filterset, clinics = filterset_for(request.user, request.GET)
+    filterset, _clinics = filterset_for(request.user, request.GET)
     context = {
         "fields": [filterset.form[name] for name in FILTERS],
-        "has_clinics": bool(clinics),
         "min_group_size": disclosure.minimum(),
         "findings": ReviewFinding.choices,
         "offers": FallbackOffer.choices,
