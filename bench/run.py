@@ -304,7 +304,9 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--follow-ups", type=int, default=1_000_000)
     parser.add_argument("--due", type=int, default=10_000)
     parser.add_argument("--events", type=int, default=1_000_000)
-    parser.add_argument("--skip", action="append", default=[], choices=["submit", "dashboard", "expectation", "sweep", "export"])
+    parser.add_argument(
+        "--skip", action="append", default=[], choices=["submit", "dashboard", "expectation", "sweep", "export"]
+    )
     args = parser.parse_args(argv)
     global PORT
     with socket.socket() as probe:
