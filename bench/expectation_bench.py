@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import time
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -264,8 +265,8 @@ def compare(result: dict[str, Any], sql: dict[str, dict[str, Any]]) -> dict[str,
 # --- The step -----------------------------------------------------------------------------------------------------
 
 
-def run(repeats: int, timed, stats, sign_in) -> dict[str, Any]:
-    """p50/p95 of the service, of the API and of the reference; ``timed``, ``stats`` and ``sign_in`` are
+def run(repeats: int, stats, sign_in) -> dict[str, Any]:
+    """p50/p95 of the service, of the API and of the reference, interleaved; ``stats`` and ``sign_in`` are
     bench.steps' helpers."""
     from registry.models import TreatmentPlan
 
@@ -287,6 +288,12 @@ def run(repeats: int, timed, stats, sign_in) -> dict[str, Any]:
         if response.status_code != 200:
             raise RuntimeError(f"{path}: HTTP {response.status_code}")
 
+    runs = {
+        "service": lambda: consultation_expectation(consultation, user),
+        "api": api,
+        "sql": lambda: reference(consultation, user, today),
+    }
+    times = interleaved(runs, repeats)
     [proposed] = [o for o in result["options"] if o["product"] == consultation.proposed_product]
     return {
         "plans": TreatmentPlan.objects.count(),
@@ -295,7 +302,20 @@ def run(repeats: int, timed, stats, sign_in) -> dict[str, Any]:
         "proposed_due": proposed.get("due", {}).get("n"),
         "proposed_widened": proposed["widened"],
         "checked": checked,
-        "service": stats(timed(lambda: consultation_expectation(consultation, user), repeats)),
-        "api": stats(timed(api, repeats)),
-        "sql": stats(timed(lambda: reference(consultation, user, today), repeats)),
+        **{name: stats(values) for name, values in times.items()},
     }
+
+
+def interleaved(runs: dict[str, Any], repeats: int) -> dict[str, list[float]]:
+    """Milliseconds of each run, ``repeats`` rounds of all of them in turn (the order rotating every round) after
+    one warm-up round: on a shared machine a burst of load then slows all three alike, not whichever ran then."""
+    for run_ in runs.values():
+        run_()
+    names = list(runs)
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for round_ in range(repeats):
+        for name in names[round_ % len(names) :] + names[: round_ % len(names)]:
+            started = time.perf_counter()
+            runs[name]()
+            times[name].append((time.perf_counter() - started) * 1000)
+    return times

@@ -19,9 +19,7 @@ from safety.models import AdverseEvent, Flag
 EVENT_GROUPS = {"product": "index_injection__product", "plan_product": "index_injection__plan__product"}
 
 
-def adverse_events_by_product(
-    injections: QuerySet[Injection], by: str = "product"
-) -> list[tuple[str, bool, int]]:
+def adverse_events_by_product(injections: QuerySet[Injection], by: str = "product") -> list[tuple[str, bool, int]]:
     """(product, is_serious, events) for events whose index injection is among ``injections``; one query. ``by``:
     "product" (the index injection's) or "plan_product" (its plan's)."""
     return list(

@@ -31,12 +31,12 @@ The figures of an option, each over its reference group
   first injection (a plan's baseline is due on its injection day: outcomes.schedule.baseline_window), and the
   date the figures were worked out (``as_of``); a caution when fewer than 60% were heard back.
 All from SQL aggregates: the reader's plans go once into a temporary table; one grouped query reads it for every
-option, level and clinic at once (cells keyed by product, "same KL band", "same age band" and clinic, all
-additive); the chosen reference groups go into a second temporary table; then three queries grouped by the
-group's product serve every option at once: given injections, adverse events by seriousness, further treatment. No
-row per patient reaches Python; the number of queries grows with neither the registry nor the options (`make
-bench`, step expectation: about 0.5 s for eight options over 72,000 plans on a loaded 2-core machine, against
-its hand-written SQL in bench/expectation_bench.py).
+option and level at once (the knees due, keyed by product, "same KL band" and "same age band"); the chosen
+reference groups go into a second temporary table; one grouped query works out every option's figures over its
+group; then three queries grouped by the group's product serve every option at once: given injections, adverse
+events by seriousness, further treatment. No row per patient reaches Python; the number of queries grows with
+neither the registry nor the options (`make bench`, step expectation, measures it against the hand-written SQL of
+bench/expectation_bench.py).
 
 Small numbers (the rule, tests/outcomes/test_expectation.py checks it at its boundaries)
 - The minimum is max(10, outcomes.analysis.disclosure.minimum()), raised further by the setting
@@ -65,7 +65,7 @@ from __future__ import annotations
 
 import datetime as dt
 import operator
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import reduce
@@ -232,6 +232,8 @@ def _aggregates(timepoint: str, today: dt.date) -> dict[str, Any]:
 
 
 def _cells(plan_ids, products: Sequence[str] | None, profile: KneeProfile, timepoint: str, today: dt.date):
+    """The knees due, by product, "same KL band" and "same age band": counts only, enough to choose each option's
+    level (the figures are aggregated afterwards over the chosen groups alone, by ``_group_totals``)."""
     if plan_ids is None:
         return []
     band, ages = kl_band(profile.kl_grade), _age_range(profile.age)
@@ -242,9 +244,8 @@ def _cells(plan_ids, products: Sequence[str] | None, profile: KneeProfile, timep
         "prod": F("product"),
         "same_kl": _flag(None if band is None else Q(kl_grade__in=KL_BANDS[band])),
         "same_age": _flag(None if ages is None else Q(age_at_injection__gte=ages[0], age_at_injection__lte=ages[1])),
-        "clinic": F("clinic_id"),
     }
-    return list(rows.values(**grouping).annotate(**_aggregates(timepoint, today)).order_by())
+    return list(rows.values(**grouping).annotate(due=Count("pk", filter=is_due(timepoint, today))).order_by())
 
 
 _ADDITIVE = (
@@ -255,13 +256,21 @@ _ADDITIVE = (
 )
 
 
-def _total(cells: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
-    cells = [c for c in cells if c["due"]]
-    out: dict[str, Any] = {key: sum(c[key] or 0 for c in cells) for key in _ADDITIVE}
-    out["clinics"] = len({c["clinic"] for c in cells})
-    out["first_on"] = min((c["first_on"] for c in cells if c["first_on"]), default=None)
-    out["last_on"] = max((c["last_on"] for c in cells if c["last_on"]), default=None)
-    return out
+def _group_totals(group_ids, timepoint: str, today: dt.date) -> dict[str, dict[str, Any]]:
+    """Every figure of the summary rows, per option, over its reference group (all of them due): one grouped
+    query over the group table."""
+    if group_ids is None:
+        return {}
+    rows = (
+        plan_outcomes.summary_rows(group_ids)
+        .values(prod=F("product"))
+        .annotate(**_aggregates(timepoint, today), clinics=Count("clinic_id", distinct=True))
+        .order_by()
+    )
+    totals = {}
+    for row in rows:
+        totals[row.pop("prod")] = row | {key: row[key] or 0 for key in _ADDITIVE}
+    return totals
 
 
 # --- Widening --------------------------------------------------------------------------------------------------
@@ -310,7 +319,10 @@ def _cohort(plans: QuerySet):
     except EmptyResultSet:
         yield None
         return
-    with aggregates.cohort_table(plans, table=_COHORT_TABLE) as plan_ids:
+    # The scoping subquery (the reader's clinics) is estimated at a clinic or so whatever the reader may see, and
+    # the planner then probes the plans, and their first injections, one by one through their indexes: at 100,000
+    # injections hashing them is about a third quicker (`make bench`, step expectation).
+    with aggregates.cohort_table(plans, table=_COHORT_TABLE, hash_joins=True) as plan_ids:
         yield plan_ids
 
 
@@ -377,12 +389,16 @@ def expectation(
         }
         conditions = {
             product: _group_condition(profile, product, level, timepoint, today)
-            for product, (level, _, _) in chosen.items()
+            for product, (level, _) in chosen.items()
             if level is not None
         }
         with _group_table(plan_ids, conditions) as group_ids:
+            totals = _group_totals(group_ids, timepoint, today)
             extras = _group_extras(group_ids)
-            compared = [_option(profile, product, *choice, extras, label, k) for product, choice in chosen.items()]
+            compared = [
+                _option(profile, product, level, steps, totals.get(product), extras, label, k)
+                for product, (level, steps) in chosen.items()
+            ]
     return {
         "as_of": today.isoformat(),
         "timepoint": timepoint,
@@ -424,22 +440,21 @@ def _definitions() -> list[dict[str, str]]:
     return [{"term": term, "text": text} for term, text in terms]
 
 
-def _choose(profile: KneeProfile, cells: list[dict], k: int) -> tuple[str | None, list[str], dict | None]:
-    """The narrowest level with at least k knees due, the steps taken to reach it, and its totals; (None, every
-    step, None) when even the widest has too few."""
+def _choose(profile: KneeProfile, cells: list[dict], k: int) -> tuple[str | None, list[str]]:
+    """The narrowest level with at least k knees due and the steps taken to reach it; (None, every step) when even
+    the widest has too few."""
     steps: list[str] = []
     for name, matches, step in _levels(profile):
         if step:
             steps.append(step)
-        total = _total(c for c in cells if matches(c))
-        if total["due"] >= k:
-            return name, steps, total
-    return None, steps, None
+        if sum(c["due"] for c in cells if matches(c)) >= k:
+            return name, steps
+    return None, steps
 
 
 def _option(profile, product, level, steps, total, extras, label, k) -> dict[str, Any]:
     base = {"product": product, "label": str(Product(product).label), "name": _plain(product)}
-    if level is None:
+    if level is None or total is None:
         message = NOT_ENOUGH.format(minimum=k, name=_plain(product), timepoint=label)
         widened = [name for name, _, step in _levels(profile) if step in steps]
         return {**base, "enough": False, "steps": steps, "widened": widened, "message": message}
