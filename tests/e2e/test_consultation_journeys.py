@@ -150,7 +150,8 @@ def test_a_consultation_that_proceeds_then_the_injection_on_a_phone(
     # Knees like this one: the registry's 14 BMAC knees, as the service works them out for this consultation.
     expected = consultation_expectation(consultation, clinician)
     [bmac] = [o for o in expected["options"] if o["product"] == "bmac"]
-    assert bmac["enough"] and bmac["heard_back"]["n"] == 12
+    assert bmac["enough"]
+    assert bmac["heard_back"]["n"] == 12
     option = page.locator('[data-testid="expectation-option"][data-product="bmac"]')
     expect(option).to_contain_text(f"{bmac['heard_back']['n_text']} of {bmac['heard_back']['N_text']}")
     expect(option).not_to_contain_text("Not enough data")
