@@ -29,7 +29,7 @@ from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from bench import export_bench  # noqa: E402
+from bench import expectation_bench, export_bench  # noqa: E402
 from bench.views import CREATE_TABLE  # noqa: E402
 from demo import synth  # noqa: E402
 from outcomes.measures import OUTCOME_MEASURES  # noqa: E402
@@ -434,6 +434,7 @@ STEPS = {
     "pad_follow_ups": lambda a: pad_follow_ups(a.total, a.due),
     "sweep": lambda a: sweep(),
     "export": lambda a: export_bench.run(a.count),
+    "expectation": lambda a: expectation_bench.run(a.repeats, _stats, sign_in),
 }
 
 

@@ -15,12 +15,16 @@ from django.utils import timezone
 from registry.models import Injection, Patient
 from safety.models import AdverseEvent, Flag
 
+# What the events may be grouped by: the index injection's product, or its plan's (a plan's reference group).
+EVENT_GROUPS = {"product": "index_injection__product", "plan_product": "index_injection__plan__product"}
 
-def adverse_events_by_product(injections: QuerySet[Injection]) -> list[tuple[str, bool, int]]:
-    """(product, is_serious, events) for events whose index injection is among ``injections``; one query."""
+
+def adverse_events_by_product(injections: QuerySet[Injection], by: str = "product") -> list[tuple[str, bool, int]]:
+    """(product, is_serious, events) for events whose index injection is among ``injections``; one query. ``by``:
+    "product" (the index injection's) or "plan_product" (its plan's)."""
     return list(
         AdverseEvent.objects.filter(index_injection__in=injections.values("pk"))
-        .values_list("index_injection__product", "is_serious")
+        .values_list(EVENT_GROUPS[by], "is_serious")
         .annotate(n=Count("pk"))
         .order_by()
     )

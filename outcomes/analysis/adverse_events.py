@@ -12,16 +12,22 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count
 
 from outcomes.analysis.stats import clopper_pearson
 from registry.choices import InjectionStatus, Product
 from registry.models import Injection
 
-# (given injections) -> (product, is_serious, events) per product and seriousness, events counted per index injection.
-EventCounter = Callable[[QuerySet[Injection]], Iterable[tuple[str, bool, int]]]
+# (given injections, by) -> (product, is_serious, events) per product and seriousness, events counted per index
+# injection; ``by`` "product" groups by the index injection's product, "plan_product" by its plan's.
+EventCounter = Callable[..., Iterable[tuple[str, bool, int]]]
 
 _count_events: EventCounter | None = None
+UNAVAILABLE = "Adverse events are not recorded in this registry yet."
+NOTE = (
+    "Events per 100 given injections, with exact (Clopper-Pearson) 95% intervals; products given without events are "
+    "shown with 0."
+)
 
 
 def provide(count_events: EventCounter | None) -> None:
@@ -38,7 +44,7 @@ def per_100_injections(plan_ids) -> dict[str, Any]:
     100 injections: events of injections, as a binomial proportion (exact when an injection has at most one
     event of a seriousness, the usual case)."""
     if _count_events is None:
-        return {"available": False, "note": "Adverse events are not recorded in this registry yet.", "rows": []}
+        return {"available": False, "note": UNAVAILABLE, "rows": []}
     injections = Injection.objects.filter(plan_id__in=plan_ids, status=InjectionStatus.GIVEN)
     given = dict(injections.values_list("product").annotate(n=Count("pk")).order_by())
     products = dict(Product.choices)
@@ -52,10 +58,26 @@ def per_100_injections(plan_ids) -> dict[str, Any]:
     ]
     return {
         "available": True,
-        "note": "Events per 100 given injections, with exact (Clopper-Pearson) 95% intervals; products given "
-        "without events are shown with 0.",
+        "note": NOTE,
         "rows": rows,
     }
+
+
+def per_plan_product(plan_ids) -> dict[str, dict[str, int]] | None:
+    """Given injections and their adverse events by seriousness, per product of the plans in ``plan_ids`` (a plan's
+    injections may name another product: they count under the plan's), in two grouped queries:
+    {plan product: {"injections": n, "Non-serious": events, "Serious": events}}. None until a selector of events
+    is provided."""
+    if _count_events is None:
+        return None
+    injections = Injection.objects.filter(plan_id__in=plan_ids, status=InjectionStatus.GIVEN)
+    out = {
+        product: {"injections": n, "Non-serious": 0, "Serious": 0}
+        for product, n in injections.values_list("plan__product").annotate(n=Count("pk")).order_by()
+    }
+    for product, serious, n in _count_events(injections, by="plan_product"):
+        out[product]["Serious" if serious else "Non-serious"] += n
+    return out
 
 
 def _row(product: str, label: str, serious: bool, events: int, injections: int) -> dict[str, Any]:

@@ -183,16 +183,22 @@ _COHORT_TABLE = "outcomes_summary_cohort"
 
 
 @contextmanager
-def cohort_table(plans: QuerySet, *, table: str = _COHORT_TABLE):
+def cohort_table(plans: QuerySet, *, table: str = _COHORT_TABLE, hash_joins: bool = False):
     """The ids of ``plans``, as a subquery every aggregate of one summary reads, for the duration of the block.
-    ``table``: another name where a caller may run inside a summary's block (outcomes.analysis.expectation)."""
+    ``table``: another name where a caller may run inside a summary's block (outcomes.analysis.expectation).
+    ``hash_joins``: forbid nested loops while the ids are worked out (see outcomes.analysis.expectation._cohort)."""
     if not table.isidentifier():
         raise ValueError(f"not a table name: {table!r}")
     sql, params = plans.order_by().values(cohort_plan_id=F("pk")).query.sql_with_params()
+    postgresql = connection.vendor == "postgresql"
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE IF EXISTS {table}")
+        if postgresql and hash_joins:
+            cursor.execute("SET LOCAL enable_nestloop = off")
         cursor.execute(f"CREATE TEMPORARY TABLE {table} AS {sql}", params)
-        if connection.vendor == "postgresql":
+        if postgresql and hash_joins:
+            cursor.execute("RESET enable_nestloop")
+        if postgresql:
             cursor.execute(f"ANALYZE {table}")  # so the planner knows how many plans it holds
         try:
             yield RawSQL(f"SELECT cohort_plan_id FROM {table}", ())  # noqa: S608, S611 - a checked identifier

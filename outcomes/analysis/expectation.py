@@ -31,10 +31,12 @@ The figures of an option, each over its reference group
   first injection (a plan's baseline is due on its injection day: outcomes.schedule.baseline_window), and the
   date the figures were worked out (``as_of``); a caution when fewer than 60% were heard back.
 All from SQL aggregates: the reader's plans go once into a temporary table; one grouped query reads it for every
-option, level and clinic at once (cells keyed by product, "same KL band", "same age band" and clinic, all
-additive); the chosen reference groups go into a second temporary table; then per option one query for further
-treatment and two for adverse events. No row per patient reaches Python; the number of queries does not grow with
-the registry (0.23 s for three options over 24,000 plans on a loaded 2-core machine).
+option and level at once (the knees due, keyed by product, "same KL band" and "same age band"); the chosen
+reference groups go into a second temporary table; one grouped query works out every option's figures over its
+group; then three queries grouped by the group's product serve every option at once: given injections, adverse
+events by seriousness, further treatment. No row per patient reaches Python; the number of queries grows with
+neither the registry nor the options (`make bench`, step expectation, measures it against the hand-written SQL of
+bench/expectation_bench.py).
 
 Small numbers (the rule, tests/outcomes/test_expectation.py checks it at its boundaries)
 - The minimum is max(10, outcomes.analysis.disclosure.minimum()), raised further by the setting
@@ -63,7 +65,7 @@ from __future__ import annotations
 
 import datetime as dt
 import operator
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import reduce
@@ -230,6 +232,8 @@ def _aggregates(timepoint: str, today: dt.date) -> dict[str, Any]:
 
 
 def _cells(plan_ids, products: Sequence[str] | None, profile: KneeProfile, timepoint: str, today: dt.date):
+    """The knees due, by product, "same KL band" and "same age band": counts only, enough to choose each option's
+    level (the figures are aggregated afterwards over the chosen groups alone, by ``_group_totals``)."""
     if plan_ids is None:
         return []
     band, ages = kl_band(profile.kl_grade), _age_range(profile.age)
@@ -240,9 +244,8 @@ def _cells(plan_ids, products: Sequence[str] | None, profile: KneeProfile, timep
         "prod": F("product"),
         "same_kl": _flag(None if band is None else Q(kl_grade__in=KL_BANDS[band])),
         "same_age": _flag(None if ages is None else Q(age_at_injection__gte=ages[0], age_at_injection__lte=ages[1])),
-        "clinic": F("clinic_id"),
     }
-    return list(rows.values(**grouping).annotate(**_aggregates(timepoint, today)).order_by())
+    return list(rows.values(**grouping).annotate(due=Count("pk", filter=is_due(timepoint, today))).order_by())
 
 
 _ADDITIVE = (
@@ -253,13 +256,21 @@ _ADDITIVE = (
 )
 
 
-def _total(cells: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
-    cells = [c for c in cells if c["due"]]
-    out: dict[str, Any] = {key: sum(c[key] or 0 for c in cells) for key in _ADDITIVE}
-    out["clinics"] = len({c["clinic"] for c in cells})
-    out["first_on"] = min((c["first_on"] for c in cells if c["first_on"]), default=None)
-    out["last_on"] = max((c["last_on"] for c in cells if c["last_on"]), default=None)
-    return out
+def _group_totals(group_ids, timepoint: str, today: dt.date) -> dict[str, dict[str, Any]]:
+    """Every figure of the summary rows, per option, over its reference group (all of them due): one grouped
+    query over the group table."""
+    if group_ids is None:
+        return {}
+    rows = (
+        plan_outcomes.summary_rows(group_ids)
+        .values(prod=F("product"))
+        .annotate(**_aggregates(timepoint, today), clinics=Count("clinic_id", distinct=True))
+        .order_by()
+    )
+    totals = {}
+    for row in rows:
+        totals[row.pop("prod")] = row | {key: row[key] or 0 for key in _ADDITIVE}
+    return totals
 
 
 # --- Widening --------------------------------------------------------------------------------------------------
@@ -308,7 +319,10 @@ def _cohort(plans: QuerySet):
     except EmptyResultSet:
         yield None
         return
-    with aggregates.cohort_table(plans, table=_COHORT_TABLE) as plan_ids:
+    # The scoping subquery (the reader's clinics) is estimated at a clinic or so whatever the reader may see, and
+    # the planner then probes the plans, and their first injections, one by one through their indexes: at 100,000
+    # injections hashing them is about a third quicker (`make bench`, step expectation).
+    with aggregates.cohort_table(plans, table=_COHORT_TABLE, hash_joins=True) as plan_ids:
         yield plan_ids
 
 
@@ -335,7 +349,7 @@ def _group_table(cohort_ids, conditions: Mapping[str, Q]):
             cursor.execute("RESET enable_nestloop")
             cursor.execute(f"ANALYZE {_GROUP_TABLE}")
         try:
-            yield lambda product: RawSQL(f"SELECT plan_id FROM {_GROUP_TABLE} WHERE product = %s", (product,))  # noqa: S608, S611 - a constant
+            yield RawSQL(f"SELECT plan_id FROM {_GROUP_TABLE}", ())  # noqa: S608, S611 - a constant
         finally:
             cursor.execute(f"DROP TABLE IF EXISTS {_GROUP_TABLE}")
 
@@ -375,11 +389,16 @@ def expectation(
         }
         conditions = {
             product: _group_condition(profile, product, level, timepoint, today)
-            for product, (level, _, _) in chosen.items()
+            for product, (level, _) in chosen.items()
             if level is not None
         }
         with _group_table(plan_ids, conditions) as group_ids:
-            compared = [_option(profile, product, *choice, group_ids, label, k) for product, choice in chosen.items()]
+            totals = _group_totals(group_ids, timepoint, today)
+            extras = _group_extras(group_ids)
+            compared = [
+                _option(profile, product, level, steps, totals.get(product), extras, label, k)
+                for product, (level, steps) in chosen.items()
+            ]
     return {
         "as_of": today.isoformat(),
         "timepoint": timepoint,
@@ -421,26 +440,25 @@ def _definitions() -> list[dict[str, str]]:
     return [{"term": term, "text": text} for term, text in terms]
 
 
-def _choose(profile: KneeProfile, cells: list[dict], k: int) -> tuple[str | None, list[str], dict | None]:
-    """The narrowest level with at least k knees due, the steps taken to reach it, and its totals; (None, every
-    step, None) when even the widest has too few."""
+def _choose(profile: KneeProfile, cells: list[dict], k: int) -> tuple[str | None, list[str]]:
+    """The narrowest level with at least k knees due and the steps taken to reach it; (None, every step) when even
+    the widest has too few."""
     steps: list[str] = []
     for name, matches, step in _levels(profile):
         if step:
             steps.append(step)
-        total = _total(c for c in cells if matches(c))
-        if total["due"] >= k:
-            return name, steps, total
-    return None, steps, None
+        if sum(c["due"] for c in cells if matches(c)) >= k:
+            return name, steps
+    return None, steps
 
 
-def _option(profile, product, level, steps, total, group_ids, label, k) -> dict[str, Any]:
+def _option(profile, product, level, steps, total, extras, label, k) -> dict[str, Any]:
     base = {"product": product, "label": str(Product(product).label), "name": _plain(product)}
-    if level is None:
+    if level is None or total is None:
         message = NOT_ENOUGH.format(minimum=k, name=_plain(product), timepoint=label)
         widened = [name for name, _, step in _levels(profile) if step in steps]
         return {**base, "enough": False, "steps": steps, "widened": widened, "message": message}
-    figures = _figures(total, group_ids(product))
+    figures = _figures(total, extras, product)
     _protect(figures, k)
     widened = [name for name, _, step in _levels(profile) if step in steps]
     group = _group(profile, product, level)
@@ -474,7 +492,7 @@ def _period(first: dt.date | None, last: dt.date | None) -> str:
 # --- Figures ---------------------------------------------------------------------------------------------------
 
 
-def _figures(total: Mapping[str, Any], plan_ids) -> dict[str, Any]:
+def _figures(total: Mapping[str, Any], extras: Mapping[str, Any], product: str) -> dict[str, Any]:
     due, heard = int(total["due"]), int(total["heard"])
     thresholds = get_thresholds()
     measures = []
@@ -500,24 +518,45 @@ def _figures(total: Mapping[str, Any], plan_ids) -> dict[str, Any]:
         "heard_back": share(heard, due).as_dict(),
         "measures": measures,
         "responders": share(responders, decided).as_dict(),
-        "adverse_events": _adverse_events(plan_ids),
-        "further_treatment": _further_treatment(plan_ids, due),
+        "adverse_events": _adverse_events(extras["events"], product),
+        "further_treatment": _further_treatment(extras["further"].get(product, {}), due),
     }
 
 
-def _adverse_events(plan_ids) -> dict[str, Any]:
-    """Events per 100 given injections of the group's plans, by seriousness (the products' rows added up: a plan's
-    injections may name another product than its own)."""
+def _group_extras(group_ids) -> dict[str, Any]:
+    """What every option's group adds beside the summary rows, for all the groups at once (each plan is in one
+    group: its product's): given injections and adverse events by seriousness (outcomes.analysis.adverse_events,
+    two grouped queries), and knees with further treatment, any and per kind (one grouped query)."""
+    if group_ids is None:
+        return {"events": adverse_events.per_plan_product([]), "further": {}}
+    kinds = FurtherTreatmentKind.values
+    counted = (
+        FurtherTreatment.objects.filter(plan_id__in=group_ids)
+        .values("plan__product")
+        .annotate(
+            any=Count("plan_id", distinct=True),
+            **{f"kind_{value}": Count("plan_id", distinct=True, filter=Q(kind=value)) for value in kinds},
+        )
+        .order_by()
+    )
+    return {
+        "events": adverse_events.per_plan_product(group_ids),
+        "further": {row.pop("plan__product"): row for row in counted},
+    }
+
+
+def _adverse_events(by_product: Mapping[str, Mapping[str, int]] | None, product: str) -> dict[str, Any]:
+    """Events per 100 given injections of the group's plans, by seriousness (a plan's injections may name another
+    product than its own: they count under the plan's)."""
     from outcomes.analysis.stats import clopper_pearson
 
-    found = adverse_events.per_100_injections(plan_ids)
-    if not found["available"]:
-        return {"available": False, "note": found["note"], "rows": []}
-    given = {r["product"]: r["injections"] for r in found["rows"]}
-    injections = sum(given.values())
+    if by_product is None:
+        return {"available": False, "note": adverse_events.UNAVAILABLE, "rows": []}
+    found = by_product.get(product, {})
+    injections = found.get("injections", 0)
     rows = []
     for seriousness in ("Non-serious", "Serious"):
-        events = sum(r["events"] for r in found["rows"] if r["seriousness"] == seriousness)
+        events = found.get(seriousness, 0)
         interval = clopper_pearson(events, injections) if injections and events <= injections else None
         rows.append(
             {
@@ -529,22 +568,17 @@ def _adverse_events(plan_ids) -> dict[str, Any]:
                 "ci_high": 100.0 * interval[1] if interval else None,
             }
         )
-    return {"available": True, "note": found["note"], "rows": rows}
+    return {"available": True, "note": adverse_events.NOTE, "rows": rows}
 
 
-def _further_treatment(plan_ids, due: int) -> dict[str, Any]:
-    """Knees of the group with any further treatment reported, and per kind: one aggregate query."""
-    kinds = FurtherTreatmentKind.choices
-    counted = FurtherTreatment.objects.filter(plan_id__in=plan_ids).aggregate(
-        any=Count("plan_id", distinct=True),
-        **{f"kind_{value}": Count("plan_id", distinct=True, filter=Q(kind=value)) for value, _ in kinds},
-    )
+def _further_treatment(counted: Mapping[str, int], due: int) -> dict[str, Any]:
+    """Knees of the group with any further treatment reported, and per kind."""
     return {
-        "any": share(counted["any"], due).as_dict(),
+        "any": share(counted.get("any", 0), due).as_dict(),
         "kinds": [
             {"kind": value, "label": str(text), "knees": counted[f"kind_{value}"]}
-            for value, text in kinds
-            if counted[f"kind_{value}"]
+            for value, text in FurtherTreatmentKind.choices
+            if counted.get(f"kind_{value}")
         ],
     }
 

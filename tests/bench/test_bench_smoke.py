@@ -62,8 +62,15 @@ def test_make_bench_at_tiny_sizes(tmp_path):
         run.drop_database(db)
     data = json.loads(results.read_text())
     for key in ("submit_ratio", "submit_rps", "submit_p99_ms", "dashboard_ratio", "dashboard_p95_ms", "sweep_seconds",
-                "sweep_queries", "cores", "date"):  # fmt: skip
+                "sweep_queries", "expectation_ratio", "expectation_api_p95_ms", "expectation_sql_p50_ms", "cores",
+                "date"):  # fmt: skip
         assert data[key] is not None, key
+    # Knees like mine: the service, the API and the reference all timed, and the reference's figures compared
+    # with the service's (the step fails on any difference).
+    expectation = data["detail"]["expectation"]
+    assert expectation["service"]["n"] == expectation["api"]["n"] == expectation["sql"]["n"] == 2
+    assert expectation["timepoint"] == "6m"
+    assert expectation["checked"]["figures"] == data["expectation_figures_checked"] >= 0
     assert data["submit_rps"] > 0
     assert data["submit_errors"] == 0
     assert data["sweep_due"] == 40

@@ -473,9 +473,24 @@ def test_the_number_of_queries_does_not_grow_with_the_knees(clinic, clinician):
     further(ids)
     adverse_events(clinician, ids[:2])
     assert queries_for(clinician) == small
-    # The refresh check; the cohort's and the reference groups' temporary tables (with their savepoints); the
-    # grouped figures; per option, further treatment and the two of adverse events.
-    assert small <= 20
+    # The refresh check; the cohort's and the reference groups' temporary tables (with their savepoints and
+    # planner settings); the knees due per level; the groups' figures; further treatment and the two of adverse
+    # events, for every option at once.
+    assert small <= 22
+
+
+def test_the_number_of_queries_does_not_grow_with_the_options(clinic, clinician):
+    knees(clinic, clinician, [improved(20.0) for _ in range(12)], product="prp")
+    knees(clinic, clinician, [improved(20.0) for _ in range(12)])
+    plan_outcomes.refresh()
+    plans = cohort(clinician)
+    counted = []
+    for options in (["bmac"], ["bmac", "prp", "ha"]):
+        with CaptureQueriesContext(connection) as captured:
+            result = expectation(plans, PROFILE, options=options, today=TODAY)
+        counted.append(len(captured.captured_queries))
+    assert [o["enough"] for o in result["options"]] == [True, True, False]
+    assert counted[0] == counted[1]
 
 
 # --- Plain words ------------------------------------------------------------------------------------------------
