@@ -1,6 +1,6 @@
 from django.urls import path
 
-from consultations import views
+from consultations import views, views_patient_copy
 
 app_name = "consultations"
 urlpatterns = [
@@ -8,4 +8,13 @@ urlpatterns = [
     path("patients/<str:registry_number>/new/", views.consultation_new, name="consultation-new"),
     path("<int:pk>/", views.consultation_detail, name="consultation-detail"),
     path("<int:pk>/edit/", views.consultation_edit, name="consultation-edit"),
+    # The patient's copy (issue 16): staff side. The patient's own page is consultations.urls_patient.
+    path("<int:pk>/patient-copy/", views_patient_copy.patient_copy_issue, name="patient-copy-issue"),
+    path("<int:pk>/patient-copy/revoke/", views_patient_copy.patient_copy_revoke, name="patient-copy-revoke"),
+    path("<int:pk>/patient-copy.pdf", views_patient_copy.patient_copy_staff_pdf, name="patient-copy-pdf"),
+    path(
+        "clinics/<int:clinic_id>/text-for-patients/",
+        views_patient_copy.decision_aid_text_edit,
+        name="decision-aid-text",
+    ),
 ]

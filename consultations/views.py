@@ -188,6 +188,7 @@ def consultation_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "may_write": may_write,
             "record_injection_url": record_injection_url,
             "trail": _history(consultation),
+            "copy_link": services.live_patient_copy_link(consultation),
             "expectation": consultation_expectation(consultation, request.user),
             "indications": consultation.labels("indications"),
             "reasons_against": consultation.labels("reasons_against"),
