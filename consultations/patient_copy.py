@@ -148,13 +148,13 @@ def _reference_group(result: dict[str, Any], clinic_name: str) -> str:
     profile = result["profile"]
     parts = []
     if profile["kl_band"] == "early":
-        parts.append("had early arthritis on the X-ray, like yours")
+        parts.append("had early arthritis on the X-ray")
     elif profile["kl_band"] == "advanced":
-        parts.append("had more advanced arthritis on the X-ray, like yours")
+        parts.append("had more advanced arthritis on the X-ray")
     if profile["age_band"]:
         low, _, high = str(profile["age_band"]).partition("-")
         parts.append(f"belonged to people aged {low} to {high}" if high else f"belonged to people aged {low}")
-    who = f" that {' and '.join(parts)}" if parts else ""
+    who = f" that, like yours, {' and '.join(parts)}" if parts else ""
     return (
         f"We looked at knees treated at {clinic_name}{who}. We count only knees that were due a check at "
         f"{result['timepoint_label']}. We use the same rules for each kind of injection, so you can compare them."
