@@ -18,7 +18,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_POST, require_safe
+from django.views.decorators.http import require_GET, require_POST
 
 from consultations import services
 from consultations.forms import DecisionAidTextForm
@@ -82,7 +82,7 @@ def patient_copy_revoke(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-@require_safe
+@require_GET  # a download: a HEAD would build the PDF for nothing
 def patient_copy_staff_pdf(request: HttpRequest, pk: int) -> HttpResponse:
     """The same PDF the patient downloads, for staff to print in clinic."""
     consultation = _consultation(request, pk)
@@ -160,7 +160,7 @@ def with_copy_link(view):
 
 
 @private
-@require_safe
+@require_GET  # reading records when the copy was opened: a link preview's HEAD should not count
 @with_copy_link
 def patient_copy_page(request: HttpRequest, link) -> HttpResponse:
     services.patient_copy_mark_opened(link=link)
@@ -174,7 +174,7 @@ def patient_copy_page(request: HttpRequest, link) -> HttpResponse:
 
 
 @private
-@require_safe
+@require_GET
 @with_copy_link
 def patient_copy_pdf_download(request: HttpRequest, link) -> HttpResponse:
     services.patient_copy_mark_opened(link=link)
