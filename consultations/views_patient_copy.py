@@ -27,7 +27,7 @@ from consultations.patient_copy import DEFAULT_WITHOUT_INJECTION, patient_copy
 from consultations.pdf import patient_copy_pdf
 from consultations.selectors import consultations_for
 from consultations.services import CopyLinkState
-from consultations.views import _error_summary
+from consultations.views import error_summary
 from outcomes import ratelimit
 from outcomes.views_questionnaire import private
 from registry.forms import service_errors_onto
@@ -119,7 +119,7 @@ def decision_aid_text_edit(request: HttpRequest, clinic_id: int) -> HttpResponse
             "text": text,
             "default_without_injection": DEFAULT_WITHOUT_INJECTION,
             "next": request.GET.get("next", request.POST.get("next", "")),
-            "errors": _error_summary(form) if request.method == "POST" else [],
+            "errors": error_summary(form) if request.method == "POST" else [],
         },
     )
 
