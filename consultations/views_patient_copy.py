@@ -9,6 +9,7 @@ The patient (no login) at /copy/<token>/ and its PDF: the token is the key, as o
 (outcomes.ratelimit, its own bucket), and one status code per link state with nothing about anyone on the page.
 """
 
+import re
 from functools import wraps
 
 from django.contrib import messages
@@ -89,6 +90,11 @@ def patient_copy_staff_pdf(request: HttpRequest, pk: int) -> HttpResponse:
     return _pdf_response(patient_copy(consultation), consultation)
 
 
+def _back_to(path: str) -> str:
+    """The consultation page the editor came from, or "" (an address elsewhere is never followed or linked)."""
+    return path if re.fullmatch(r"/consultations/[\w/-]*", path or "") else ""
+
+
 @login_required
 def decision_aid_text_edit(request: HttpRequest, clinic_id: int) -> HttpResponse:
     """The clinic's own words on every patient's copy: the course without an injection and the references."""
@@ -106,10 +112,8 @@ def decision_aid_text_edit(request: HttpRequest, clinic_id: int) -> HttpResponse
             service_errors_onto(error, form=form, others={})
         else:
             messages.success(request, f"Saved the text for patients of {clinic.name}.")
-            back = request.POST.get("next", "")
-            if back.startswith("/consultations/") and "//" not in back:  # back to the page it came from, on-site only
-                return redirect(back)
-            return redirect("consultations:decision-aid-text", clinic_id=clinic.pk)
+            back = _back_to(request.POST.get("next", ""))
+            return redirect(back or reverse("consultations:decision-aid-text", kwargs={"clinic_id": clinic.pk}))
     return render(
         request,
         "consultations/decision_aid_text_form.html",
@@ -118,7 +122,7 @@ def decision_aid_text_edit(request: HttpRequest, clinic_id: int) -> HttpResponse
             "form": form,
             "text": text,
             "default_without_injection": DEFAULT_WITHOUT_INJECTION,
-            "next": request.GET.get("next", request.POST.get("next", "")),
+            "next": _back_to(request.GET.get("next", request.POST.get("next", ""))),
             "errors": error_summary(form) if request.method == "POST" else [],
         },
     )

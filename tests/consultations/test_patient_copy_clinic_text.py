@@ -57,3 +57,14 @@ def test_the_service_refuses_unknown_fields(clinic, clinician):
     with pytest.raises(ValidationError) as error:
         services.decision_aid_text_save(clinic=clinic, by=clinician, data={"decision": "x"})
     assert "decision" in error.value.message_dict
+
+
+def test_back_goes_only_to_a_consultation_page(client, clinic, clinician):
+    client.force_login(clinician)
+    form = {"without_injection": "", "references": "", "next": "/consultations/12/"}
+    assert client.post(edit_url(clinic), form)["Location"] == "/consultations/12/"
+    for elsewhere in ("https://evil.example/", "//evil.example/", "javascript:alert(1)", "/consultations/../admin/"):
+        response = client.post(edit_url(clinic), {**form, "next": elsewhere})
+        assert response["Location"] == edit_url(clinic)
+        page = client.get(edit_url(clinic), {"next": elsewhere}).content.decode()
+        assert elsewhere not in page
