@@ -314,6 +314,10 @@ if DASHBOARD_MIN_GROUP_SIZE < 10:
 # "Knees like mine" (outcomes.analysis.expectation), a page a patient may be given: no figure from fewer knees than
 # this. Raises the floor max(10, DASHBOARD_MIN_GROUP_SIZE) only: a lower value is ignored.
 EXPECTATION_MIN_KNEES = env.int("EXPECTATION_MIN_KNEES", default=10)
+# The patient's copy of a consultation (consultations.services.patient_copy_issue): days its no-login link works.
+PATIENT_COPY_LINK_DAYS = env.int("PATIENT_COPY_LINK_DAYS", default=30)
+if not 1 <= PATIENT_COPY_LINK_DAYS <= 365:
+    raise ImproperlyConfigured(f"PATIENT_COPY_LINK_DAYS must be 1 to 365 days, not {PATIENT_COPY_LINK_DAYS}")
 # Patient emails: daytime hours in the clinic's time zone, reminder days (checked in notifications/conf.py).
 NOTIFICATIONS_SENDING_HOURS = env.str("NOTIFICATIONS_SENDING_HOURS", default="09:00-19:00")
 NOTIFICATIONS_REMINDER_DAYS = env.list("NOTIFICATIONS_REMINDER_DAYS", cast=int, default=[3, 7])

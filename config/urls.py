@@ -17,6 +17,7 @@ urlpatterns = [
     path("", include("safety.urls")),
     path("", include("notifications.urls")),
     path("consultations/", include("consultations.urls")),
+    path("copy/", include("consultations.urls_patient")),  # the patient's copy of a consultation: no login
     # Sign-in with a second factor, API tokens (accounts/); the audit trail for auditors.
     path("", include("accounts.urls")),
     path("audit/", include("audit.urls")),

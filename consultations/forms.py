@@ -5,7 +5,7 @@ from django import forms
 
 from consultations import services
 from consultations.choices import MULTIPLE_CHOICES
-from consultations.models import Consultation
+from consultations.models import Consultation, DecisionAidText
 from registry.choices import Pathology
 from registry.forms import DATE, SELECTION_WIDGETS, compartments_field, offer_clinicians, selection_fields_prepare
 from registry.models import Clinic
@@ -79,3 +79,15 @@ class ConsultationEditForm(ConsultationForm):
     reason = forms.CharField(
         label="Reason for the change", max_length=100, help_text="Kept in the audit history, e.g. “KL grade re-read”."
     )
+
+
+class DecisionAidTextForm(forms.ModelForm):
+    """The clinic's own words on every patient's copy (consultations.services.decision_aid_text_save saves it)."""
+
+    class Meta:
+        model = DecisionAidText
+        fields = list(services.DECISION_AID_FIELDS)
+        widgets = {
+            "without_injection": forms.Textarea(attrs={"rows": 6, "maxlength": 2000}),
+            "references": forms.Textarea(attrs={"rows": 8, "maxlength": 4000}),
+        }

@@ -6,6 +6,7 @@ consultations that ended without an injection are counted too.
 """
 
 import datetime as dt
+import hashlib
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -336,4 +337,82 @@ class FallbackReview(models.Model):
             raise ValidationError(errors)
 
 
-__all__ = ["Consultation", "FallbackReview", "codes_problem"]
+def hash_patient_copy_token(token: str) -> str:
+    # Salted per purpose like the questionnaire's (outcomes.models.questionnaire.hash_token), with its own label,
+    # so a questionnaire token can never open a patient's copy or the other way round.
+    return hashlib.sha256(f"patient-copy-link:{settings.SECRET_KEY}:{token}".encode()).hexdigest()
+
+
+class PatientCopyLink(models.Model):
+    """A no-login link to the patient's copy of one consultation (consultations.patient_copy). Only the hash of
+    its token is stored: the token is shown once to the clinician who issued it. A newer link for the same
+    consultation revokes the older one, and staff may revoke a link at any time."""
+
+    consultation = models.ForeignKey(Consultation, on_delete=models.CASCADE, related_name="patient_copy_links")
+    token_hash = models.CharField(max_length=64, unique=True)
+    expires_at = models.DateTimeField()
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    first_opened_at = models.DateTimeField(null=True, blank=True)
+    last_opened_at = models.DateTimeField(null=True, blank=True)
+    # Issue and revoke leave their rows here with the reason; the opening times are not history (update()).
+    history = HistoricalRecords(excluded_fields=["first_opened_at", "last_opened_at"])
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # At most one live (not revoked) link per consultation: what "issuing anew revokes the old" keeps.
+            models.UniqueConstraint(
+                fields=["consultation"], condition=models.Q(revoked_at__isnull=True), name="one_live_patient_copy_link"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(revoked_at__isnull=True) | models.Q(revoked_by__isnull=False),
+                name="patient_copy_link_revoked_by_someone",
+            ),
+        ]
+
+    def __str__(self) -> str:  # never the token
+        return f"Patient copy link #{self.pk} for consultation {self.consultation_id}"
+
+    def is_live(self, now: dt.datetime | None = None) -> bool:
+        return self.revoked_at is None and (now or timezone.now()) < self.expires_at
+
+
+class DecisionAidText(models.Model):
+    """What a clinic writes itself on the patient's copy: the published evidence is not the registry's to
+    summarise, and the course without an injection is the clinic's to describe. One per clinic; the defaults
+    (consultations.patient_copy) apply until it is edited."""
+
+    clinic = models.OneToOneField("registry.Clinic", on_delete=models.CASCADE, related_name="decision_aid_text")
+    without_injection = models.TextField(
+        "the course without an injection",
+        blank=True,
+        validators=[MaxLengthValidator(2000)],
+        help_text="Plain words a patient can read. Leave empty to use the registry's default text.",
+    )
+    references = models.TextField(
+        "published evidence (references)",
+        blank=True,
+        validators=[MaxLengthValidator(4000)],
+        help_text="One reference per line, as the clinic wants patients to see them.",
+    )
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords(excluded_fields=["updated_at"])
+
+    def __str__(self) -> str:
+        return f"Decision aid text of {self.clinic}"
+
+
+__all__ = [
+    "Consultation",
+    "DecisionAidText",
+    "FallbackReview",
+    "PatientCopyLink",
+    "codes_problem",
+    "hash_patient_copy_token",
+]

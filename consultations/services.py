@@ -3,19 +3,24 @@
 audit row with its reason (django-simple-history, registry.history).
 """
 
+import datetime as dt
+import secrets
 from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.http import Http404
+from django.utils import timezone
 
 from consultations.choices import CARRIED_TO_INJECTION, Decision
-from consultations.models import Consultation
+from consultations.models import Consultation, DecisionAidText, PatientCopyLink, hash_patient_copy_token
 from registry import selection
 from registry.choices import WRITING_ROLES
-from registry.models import Injection, Patient
+from registry.models import Clinic, Injection, Patient
 from registry.scoping import clinics_for, patients_for
 from registry.services import ComponentWarning, UnconfirmedWarnings
 
@@ -191,3 +196,126 @@ def consultation_link_injection(*, key, injection: Injection, by) -> Consultatio
     consultation.injection = injection
     _save(consultation, by=by, reason="Injection recorded from this consultation")
     return consultation
+
+
+# --- The patient's copy: its no-login link (the questionnaire link's token rules: outcomes.services.link_create) ---
+
+
+@dataclass(frozen=True)
+class IssuedLink:
+    link: PatientCopyLink
+    token: str  # shown once to the clinician who issued it; never stored
+
+
+@transaction.atomic
+def patient_copy_issue(*, consultation: Consultation, by) -> IssuedLink:
+    """A fresh link to the patient's copy; any older live link of the consultation is revoked first (one live link
+    per consultation, so a lost or mistyped copy can always be replaced). Returns the token, whose hash only is
+    stored."""
+    _may_write(by, consultation.patient)
+    consultation = Consultation.objects.select_for_update().get(pk=consultation.pk)
+    for old in PatientCopyLink.objects.select_for_update().filter(consultation=consultation, revoked_at__isnull=True):
+        _revoke(old, by=by, reason="Revoked: a new patient's copy link was issued")
+    token = secrets.token_urlsafe(32)  # 256 bits from the OS's secure source
+    link = PatientCopyLink(
+        consultation=consultation,
+        token_hash=hash_patient_copy_token(token),
+        expires_at=timezone.now() + dt.timedelta(days=settings.PATIENT_COPY_LINK_DAYS),
+        created_by=by,
+    )
+    link._change_reason = "Patient's copy link issued"
+    link._history_user = by
+    link.save()
+    return IssuedLink(link=link, token=token)
+
+
+def _revoke(link: PatientCopyLink, *, by, reason: str) -> None:
+    link.revoked_at = timezone.now()
+    link.revoked_by = by
+    link._change_reason = reason[:100]
+    link._history_user = by
+    link.save()
+
+
+@transaction.atomic
+def patient_copy_revoke(*, consultation: Consultation, by) -> int:
+    """Revoke the consultation's live link (if any): it then shows the patient a page that it no longer works.
+    Returns the number of links revoked (0 or 1)."""
+    _may_write(by, consultation.patient)
+    links = list(PatientCopyLink.objects.select_for_update().filter(consultation=consultation, revoked_at__isnull=True))
+    for link in links:
+        _revoke(link, by=by, reason="Patient's copy link revoked by clinic staff")
+    return len(links)
+
+
+class CopyLinkState:
+    VALID = "valid"
+    INVALID = "invalid"  # no such link: 404
+    EXPIRED = "expired"  # 410
+    REVOKED = "revoked"  # 410
+
+
+@dataclass(frozen=True)
+class ResolvedCopyLink:
+    state: str
+    link: PatientCopyLink | None = None
+
+
+def patient_copy_resolve(token: str) -> ResolvedCopyLink:
+    """What a token leads to, without changing anything."""
+    if not token or len(token) > 128:
+        return ResolvedCopyLink(CopyLinkState.INVALID)
+    link = (
+        PatientCopyLink.objects.select_related("consultation__patient__clinic")
+        .filter(token_hash=hash_patient_copy_token(token))
+        .first()
+    )
+    if link is None:
+        return ResolvedCopyLink(CopyLinkState.INVALID)
+    if link.revoked_at is not None:
+        return ResolvedCopyLink(CopyLinkState.REVOKED, link)
+    if timezone.now() >= link.expires_at:
+        return ResolvedCopyLink(CopyLinkState.EXPIRED, link)
+    return ResolvedCopyLink(CopyLinkState.VALID, link)
+
+
+def patient_copy_mark_opened(*, link: PatientCopyLink) -> None:
+    """When the copy was first and last read, for the clinic's page. The link is handed to the patient, not
+    emailed, so an opening is a person (unlike the questionnaire's, whose mail scanners make GETs count for
+    nothing). Not history: two conditional updates, no audit row per reading."""
+    now = timezone.now()
+    PatientCopyLink.objects.filter(pk=link.pk, first_opened_at__isnull=True).update(first_opened_at=now)
+    PatientCopyLink.objects.filter(pk=link.pk).update(last_opened_at=now)
+
+
+def live_patient_copy_link(consultation: Consultation) -> PatientCopyLink | None:
+    link = PatientCopyLink.objects.filter(consultation=consultation, revoked_at__isnull=True).first()
+    return link if link is not None and link.is_live() else None
+
+
+# --- The clinic's own words on the patient's copy ----------------------------------------------------------------
+
+DECISION_AID_FIELDS = ("without_injection", "references")
+
+
+@transaction.atomic
+def decision_aid_text_save(*, clinic: Clinic, by, data: dict[str, str], reason: str = "") -> DecisionAidText:
+    """The clinic's text on every patient's copy (audited). Staff with write access to the clinic only."""
+    if not clinics_for(by, write=True).filter(pk=clinic.pk).exists():
+        raise PermissionDenied("Your role in this clinic can read the text for patients but not change it.")
+    unknown = sorted(set(data) - set(DECISION_AID_FIELDS))
+    if unknown:
+        raise ValidationError(dict.fromkeys(unknown, "Unknown field."))
+    text = DecisionAidText.objects.select_for_update().filter(clinic=clinic).first()
+    created = text is None
+    if created:
+        text = DecisionAidText(clinic=clinic, updated_by=by)
+    for key, value in data.items():
+        setattr(text, key, (value or "").strip())
+    text.updated_by = by
+    text.full_clean(exclude=["clinic", "updated_by"])
+    default_reason = "Text for patients written" if created else "Text for patients changed"
+    text._change_reason = (reason.strip() or default_reason)[:100]
+    text._history_user = by
+    text.save()
+    return text

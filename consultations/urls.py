@@ -1,6 +1,6 @@
 from django.urls import path
 
-from consultations import views, views_exports, views_paths
+from consultations import views, views_exports, views_paths, views_patient_copy
 
 app_name = "consultations"
 urlpatterns = [
@@ -12,4 +12,13 @@ urlpatterns = [
     path("fallback-paths.csv", views_paths.fallback_paths_csv, name="fallback-paths-csv"),
     path("exports/consultations.csv", views_exports.consultations_csv, name="export-consultations"),
     path("exports/reviews.csv", views_exports.reviews_csv, name="export-reviews"),
+    # The patient's copy (issue 16): staff side. The patient's own page is consultations.urls_patient.
+    path("<int:pk>/patient-copy/", views_patient_copy.patient_copy_issue, name="patient-copy-issue"),
+    path("<int:pk>/patient-copy/revoke/", views_patient_copy.patient_copy_revoke, name="patient-copy-revoke"),
+    path("<int:pk>/patient-copy.pdf", views_patient_copy.patient_copy_staff_pdf, name="patient-copy-pdf"),
+    path(
+        "clinics/<int:clinic_id>/text-for-patients/",
+        views_patient_copy.decision_aid_text_edit,
+        name="decision-aid-text",
+    ),
 ]

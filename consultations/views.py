@@ -41,7 +41,7 @@ def _consultation(request, pk: int, *, write: bool = False) -> Consultation:
     return consultation
 
 
-def _error_summary(form) -> list[dict]:
+def error_summary(form) -> list[dict]:
     summary = [{"message": m, "anchor": ""} for m in form.non_field_errors()]
     for name, errors in form.errors.items():
         if name != "__all__" and name in form.fields:
@@ -75,7 +75,7 @@ def _form_page(request, *, form, patient, consultation=None, unusual=()) -> Http
             "form": form,
             "patient": patient,
             "consultation": consultation,
-            "errors": _error_summary(form) if request.method == "POST" else [],
+            "errors": error_summary(form) if request.method == "POST" else [],
             "unusual": unusual,
         },
     )
@@ -188,6 +188,7 @@ def consultation_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "may_write": may_write,
             "record_injection_url": record_injection_url,
             "trail": _history(consultation),
+            "copy_link": services.live_patient_copy_link(consultation),
             "expectation": consultation_expectation(consultation, request.user),
             "indications": consultation.labels("indications"),
             "reasons_against": consultation.labels("reasons_against"),

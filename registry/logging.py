@@ -1,8 +1,8 @@
 """Token redaction for every log line and error report, in one place (filters and handlers named in
 settings.LOGGING, config/gunicorn.py and config/celery.py; audit's access log stores paths through ``redact``).
 
-Questionnaire and unsubscribe links carry a bearer token in their path: none may reach a log line or an email.
-Django's AdminEmailHandler mails the request path, META (PATH_INFO, REQUEST_URI, HTTP_REFERER) and every
+Questionnaire, unsubscribe and patient-copy links carry a bearer token in their path: none may reach a log line or an
+email. Django's AdminEmailHandler mails the request path, META (PATH_INFO, REQUEST_URI, HTTP_REFERER) and every
 frame's local variables, so its handler also replaces the literal token of the request wherever else it appears
 (a `token` local variable, the Referer header) before anything is sent."""
 
@@ -12,7 +12,7 @@ import re
 from django.conf import settings
 from django.utils.log import AdminEmailHandler
 
-TOKEN_IN_PATH = re.compile(r"(/(?:q|unsubscribe)/)[A-Za-z0-9_\-]{16,}")
+TOKEN_IN_PATH = re.compile(r"(/(?:q|unsubscribe|copy)/)[A-Za-z0-9_\-]{16,}")
 REDACTED = "[redacted]"
 
 

@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 
 API_PREFIX = "/api/"
 # Pages a patient reaches from an email (outcomes' /q/<token>/..., notifications' /unsubscribe/<token>/).
-PATIENT_PREFIXES = ("/q/", "/unsubscribe/")
+PATIENT_PREFIXES = ("/q/", "/unsubscribe/", "/copy/")
 
 STAFF_TEMPLATES = {400: "400.html", 403: "403.html", 404: "404.html", 405: "405.html", 500: "500.html"}
 PATIENT_TEMPLATE = "errors/patient.html"

@@ -1,7 +1,9 @@
 """seed_demo's synthetic registry (demo.synth): bulk-written rows that obey the same rules as the services'."""
 
 import io
+import re
 from collections import Counter
+from urllib.parse import urlsplit
 
 import pytest
 from django.core.management import call_command
@@ -211,3 +213,16 @@ def test_later_answers_report_further_treatment_and_a_few_knee_replacements(regi
     plans = TreatmentPlan.objects.filter(pk__in=registry.values("plan_id")).annotate(first=first_injection())
     events = [row for row in arthroplasty_rows(plans) if row.arthroplasty]
     assert len(events) == replaced.count()
+
+
+def test_the_demo_gives_the_first_consultation_a_patients_copy_that_opens(db, var_dir, client):
+    output = seed("--injections", "0")
+    [url] = re.findall(r"Priya Raman's copy of the consultation: (\S+/copy/\S+/)", output)
+    assert (var_dir / "demo-patient-copy.txt").read_text().strip().endswith(url)
+    assert "Priya Raman's copy" in seed("--injections", "0")  # shown again on the next run
+    page = client.get(urlsplit(url).path)
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert "platelet-rich plasma (PRP) into your left knee" in body
+    assert "NICE guideline NG226" in body
+    assert "Priya" not in body

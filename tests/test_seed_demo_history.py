@@ -31,6 +31,9 @@ MAY_BE_AHEAD = {
     ("outcomes.HistoricalFollowUp", "due_on"): ANY,
     ("outcomes.HistoricalFollowUp", "closes_on"): ANY,
     ("notifications.OutboundMessage", "scheduled_for"): models.Q(status="pending"),
+    # The patient's copy link works for PATIENT_COPY_LINK_DAYS from its issue.
+    ("consultations.PatientCopyLink", "expires_at"): ANY,
+    ("consultations.HistoricalPatientCopyLink", "expires_at"): ANY,
 }
 
 

@@ -19,10 +19,18 @@ def cohort(user) -> QuerySet[TreatmentPlan]:
     """The plans the user may analyse: theirs by registry.scoping, first injection given, patient consenting to
     analysis. Annotated with ``first`` (the first injection) for the filters; no outcome joins, so it is cheap
     to narrow and to use as the id list of ``outcome_rows``."""
-    return (
-        plans_for(user)
-        .annotate(first=first_injection())
-        .filter(first__status=InjectionStatus.GIVEN, patient__consent_registry=True)
+    return _analysable(plans_for(user))
+
+
+def clinic_cohort(clinic_id: int) -> QuerySet[TreatmentPlan]:
+    """The plans of one clinic, as ``cohort`` would give its staff: for a page with no user behind it (the
+    patient's copy of a consultation, consultations.patient_copy)."""
+    return _analysable(TreatmentPlan.objects.filter(patient__clinic_id=clinic_id))
+
+
+def _analysable(plans: QuerySet[TreatmentPlan]) -> QuerySet[TreatmentPlan]:
+    return plans.annotate(first=first_injection()).filter(
+        first__status=InjectionStatus.GIVEN, patient__consent_registry=True
     )
 
 

@@ -806,4 +806,10 @@ def sentences(result: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-__all__ = ["KneeProfile", "expectation", "kl_band", "minimum", "sentences"]
+def option_sentences(result: Mapping[str, Any], option: Mapping[str, Any]) -> list[str]:
+    """The plain-language lines of one option of ``result`` (as ``sentences`` words them), for a page that gives
+    each option its own heading."""
+    return _option_sentences(option, str(result["timepoint_label"]), result["minimum"])
+
+
+__all__ = ["KneeProfile", "expectation", "kl_band", "minimum", "option_sentences", "sentences"]

@@ -42,8 +42,9 @@ DESKTOP = {"width": 1366, "height": 900}
 VIEWPORTS = {"desktop": DESKTOP, "phone": PHONE}
 # Pages that finish drawing after "load" (Swagger UI fetches the schema, then renders it).
 READY = {"api-docs": "#swagger-ui .opblock"}
-# The patient's own pages (token links) are visited on a phone in test_patient_pages.py, in every state.
-PATIENT_ROUTES = ("outcomes:questionnaire", "notifications:unsubscribe")
+# The patient's own pages (token links) are visited on a phone in test_patient_pages.py, in every state (the
+# patient's copy of a consultation in test_patient_copy.py).
+PATIENT_ROUTES = ("outcomes:questionnaire", "notifications:unsubscribe", "patient-copy:")
 # Routes that need a query to show their page (without it they answer 404, which is audited too).
 QUERIES = {"safety:event-new": lambda objects: f"?patient={objects['registry_number']}"}
 # Answers for programs, not people: the load balancer's health check (JSON) and Prometheus's /metrics (text; without
@@ -92,6 +93,8 @@ def objects_for(user) -> dict:
         ).pk,
         "q-token": "not-used-here",
         "unsubscribe-token": "not-used-here",
+        "copy-token": "not-used-here",
+        "clinic_id": clinics_for(user).order_by("pk").first().pk,  # the clinic's text for patients
         "table": sorted(tables.BUILDERS)[0],
         "code": "KOOS",
         # The demo's consultations (seed_demo CONSULTATIONS).

@@ -51,14 +51,18 @@ PK_KINDS = (
 
 def path_for(route: Route, objects: dict) -> str:
     """The route's address with its parameters filled from `objects` (keys: parameter names, or for <pk> and
-    <token> the kind of object in PK_KINDS, "q-token" and "unsubscribe-token"). An unknown parameter: KeyError."""
+    <token> the kind of object in PK_KINDS, "q-token", "unsubscribe-token" and "copy-token"). An unknown
+    parameter: KeyError."""
     kwargs = {}
     for param in route.params:
         if param == "pk":
             kind = next(k for k in PK_KINDS if k in route.name)
             kwargs[param] = objects[kind]
         elif param == "token":
-            kwargs[param] = objects["unsubscribe-token" if "unsubscribe" in route.name else "q-token"]
+            if route.name.startswith("patient-copy:"):
+                kwargs[param] = objects["copy-token"]
+            else:
+                kwargs[param] = objects["unsubscribe-token" if "unsubscribe" in route.name else "q-token"]
         else:
             kwargs[param] = objects[param]
     return reverse(route.name, kwargs=kwargs)

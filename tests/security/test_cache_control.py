@@ -79,12 +79,15 @@ def test_every_api_response_to_a_program_is_private(world, token_kind):  # noqa:
 
 
 def test_the_patients_own_pages_are_private_without_a_sign_in(world):  # noqa: F811
-    """The questionnaire (every step and the states of a link) and the unsubscribe page: the link is the key."""
+    """The questionnaire (every step and the states of a link), the unsubscribe page and the patient's copy of a
+    consultation (page and PDF): the link is the key."""
     from django.core import signing
 
     objects, _ = world
-    patient_routes = [r for r in app_routes() if r.name.startswith(("outcomes:questionnaire", "notifications:unsub"))]
-    assert len(patient_routes) >= 6
+    patient_routes = [
+        r for r in app_routes() if r.name.startswith(("outcomes:questionnaire", "notifications:unsub", "patient-copy:"))
+    ]
+    assert len(patient_routes) >= 8
     client = Client(raise_request_exception=False)
     thanks = signing.dumps({"c": objects["clinic"]}, salt=THANKS_SALT)
     with time_machine.travel(MATRIX_AT, tick=True):
@@ -92,6 +95,7 @@ def test_the_patients_own_pages_are_private_without_a_sign_in(world):  # noqa: F
         for url in (
             reverse("outcomes:questionnaire", args=["no-such-link"]),
             reverse("notifications:unsubscribe", args=["no-such-token"]),
+            reverse("patient-copy:page", args=["no-such-link"]),
             f"{reverse('outcomes:questionnaire-thanks')}?s={thanks}",
         ):
             problem = _not_private(client.get(url))

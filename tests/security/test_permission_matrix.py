@@ -16,6 +16,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from consultations.services import patient_copy_issue
 from notifications.models import MessageKind, OutboundMessage, UnsubscribeToken, hash_unsubscribe_token
 from outcomes.models import FollowUp, Timepoint
 from outcomes.services import link_create, questionnaire_submit
@@ -118,6 +119,13 @@ GET = {
     "consultations:consultation-new": (302, 200, 200, 403, 404, 200),
     "consultations:consultation-detail": (302, 200, 200, 200, 404, 200),
     "consultations:consultation-edit": (302, 200, 200, 403, 404, 200),
+    "consultations:patient-copy-issue": (302, 405, 405, 405, 405, 405),
+    "consultations:patient-copy-revoke": (302, 405, 405, 405, 405, 405),
+    "consultations:patient-copy-pdf": (302, 200, 200, 200, 404, 200),
+    "consultations:decision-aid-text": (302, 200, 200, 403, 404, 200),
+    # The patient's copy: no login, the token is the key (a working link here).
+    "patient-copy:page": (200, 200, 200, 200, 200, 200),
+    "patient-copy:pdf": (200, 200, 200, 200, 200, 200),
     "consultations-api:consultation-list": (401, 200, 200, 200, 200, 200),
     "consultations-api:consultation-detail": (401, 200, 200, 200, 404, 200),
     "consultations-api:consultation-expectation": (401, 200, 200, 200, 404, 200),
@@ -212,6 +220,12 @@ POST = {
     "consultations:consultation-new": (302, 200, 200, 403, 404, 200),  # nothing typed: the form again, with errors
     "consultations:consultation-detail": (302, 405, 405, 405, 405, 405),
     "consultations:consultation-edit": (302, 200, 200, 403, 404, 200),
+    "consultations:patient-copy-issue": (302, 200, 200, 403, 404, 200),  # the link, shown once
+    "consultations:patient-copy-revoke": (302, 302, 302, 403, 404, 302),
+    "consultations:patient-copy-pdf": (302, 405, 405, 405, 405, 405),
+    "consultations:decision-aid-text": (302, 302, 302, 403, 404, 302),  # both fields may be empty: saved
+    "patient-copy:page": (405, 405, 405, 405, 405, 405),
+    "patient-copy:pdf": (405, 405, 405, 405, 405, 405),
     "consultations-api:consultation-list": (401, 400, 400, 403, 400, 400),
     "consultations-api:consultation-detail": (401, 405, 405, 403, 405, 405),
     "consultations-api:consultation-expectation": (401, 405, 405, 403, 405, 405),
@@ -247,6 +261,8 @@ def world(clinic, clinician, lead, auditor, outsider, admin_user, patient):
     export_job = ExportJob.objects.create(requested_by=clinician, format=ExportFormat.values[0])
     with time_machine.travel(dt.datetime(2026, 2, 20, 10, tzinfo=LONDON), tick=False):
         consultation = make_consultation(patient, clinician)
+    with time_machine.travel(MATRIX_AT, tick=False):
+        copy_token = patient_copy_issue(consultation=consultation, by=clinician).token  # working on MATRIX_AT
     unsubscribe = "u" * 43
     UnsubscribeToken.objects.create(patient=patient, token_hash=hash_unsubscribe_token(unsubscribe))
     from outcomes.analysis import tables
@@ -264,7 +280,9 @@ def world(clinic, clinician, lead, auditor, outsider, admin_user, patient):
         "event": event.pk,
         "export-job": export_job.pk,
         "consultation": consultation.pk,
+        "clinic_id": clinic.pk,
         "q-token": link_create(follow_up=follow_up),
+        "copy-token": copy_token,
         "unsubscribe-token": unsubscribe,
         "table": sorted(tables.BUILDERS)[0],
         "code": "KOOS",
@@ -341,7 +359,9 @@ def test_outsiders_get_404_for_every_object_of_another_clinic():
     """The table's promise, stated once: wherever a route names one of the clinic's objects, the outsider
     (a clinician of another clinic) is told it does not exist, on GET and on POST."""
     for route in app_routes():
-        if not route.params or route.name.startswith(("outcomes:questionnaire", "notifications:unsubscribe")):
+        if not route.params or route.name.startswith(
+            ("outcomes:questionnaire", "notifications:unsubscribe", "patient-copy:")
+        ):
             continue
         if route.name in ("outcomes-api:instrument-score", "outcomes:dashboard-csv"):
             continue  # parameters that are not the clinic's objects
@@ -357,7 +377,9 @@ def test_auditors_never_change_anything():
     allowed = {"outcomes-api:instrument-score"}  # a calculator: nothing is stored
     for name, codes in POST.items():
         auditor = codes[ROLES.index("auditor")]
-        if name.startswith(("outcomes:questionnaire", "notifications:unsubscribe", "two-factor", "api-token")):
+        if name.startswith(
+            ("outcomes:questionnaire", "notifications:unsubscribe", "patient-copy:", "two-factor", "api-token")
+        ):
             continue  # the patient's own link, or the auditor's own sign-in and token
         if name in allowed or name in ("login", "logout"):
             continue

@@ -14,6 +14,9 @@ from tests.security.test_permission_matrix import world as world  # the matrix's
 READ_ONLY = {
     "consultations:consultation-list",
     "consultations:consultation-detail",
+    "consultations:patient-copy-pdf",
+    "patient-copy:page",
+    "patient-copy:pdf",
     "registry:home",
     "registry:patient-list",
     "registry:patient-detail",
@@ -46,6 +49,9 @@ READ_ONLY = {
 TAKES_POST = {
     "consultations:consultation-new",
     "consultations:consultation-edit",
+    "consultations:patient-copy-issue",
+    "consultations:patient-copy-revoke",
+    "consultations:decision-aid-text",
     "registry:patient-enrol",
     "registry:patient-edit",
     "registry:patient-withdraw",
@@ -122,6 +128,9 @@ GET_ONLY = {
     "safety:export-job-download",  # also deletes an expired file
     "audit:export",
     "outcomes:questionnaire-thanks",  # reading takes the thanks out of the session
+    "consultations:patient-copy-pdf",
+    "patient-copy:pdf",
+    "patient-copy:page",  # reading records when the patient opened their copy
 }
 
 

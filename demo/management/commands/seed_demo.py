@@ -70,6 +70,11 @@ CONSULTATIONS = (
         "decision": "undecided",
     }),
 )  # fmt: skip
+# The first demo clinic's reading list on every patient's copy (real, public documents; the clinic edits it).
+DEMO_REFERENCES = (
+    "NICE guideline NG226: Osteoarthritis in over 16s: diagnosis and management (2022).\n"
+    "Versus Arthritis: Osteoarthritis of the knee (patient information)."
+)
 _PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 
 
@@ -107,6 +112,12 @@ NAMES = (
 
 def logins_file() -> Path:
     return Path(settings.VAR_DIR) / "demo-logins.txt"
+
+
+def patient_copy_file() -> Path:
+    """Where the demo keeps the link to the first consultation's patient's copy (the registry stores its hash only,
+    so this file is the only place the demo can show it again)."""
+    return Path(settings.VAR_DIR) / "demo-patient-copy.txt"
 
 
 def read_logins(path: Path | None = None) -> dict[str, str]:
@@ -335,6 +346,8 @@ class Command(BaseCommand):
         self._synthetic(injections=DEMO_INJECTIONS if injections is None else injections, clinics=clinics, seed=seed)
         write_logins(passwords)
         self.stdout.write(f"\nDemo logins (also in {logins_file()}):\n{logins_table(passwords)}\n")
+        if patient_copy_file().exists():  # the patient's view of a consultation, with no sign-in (issue 16)
+            self.stdout.write(patient_copy_file().read_text())
 
     def _synthetic(self, *, injections: int, clinics: int, seed: int) -> None:
         existing = synth.synthetic_patients()
@@ -584,11 +597,14 @@ class Command(BaseCommand):
         )
 
     def _consultations(self, clinic: Clinic, clinician) -> None:
-        """CONSULTATIONS: new patients seen before any injection, through the consultation service."""
-        from consultations.services import consultation_record
+        """CONSULTATIONS: new patients seen before any injection, through the consultation service. The first is
+        given the patient's copy (a no-login link, shown once: kept in var/ for the demo, see patient_copy_file)."""
+        from consultations.services import consultation_record, decision_aid_text_save, patient_copy_issue
+        from notifications.emails import site_url
 
+        decision_aid_text_save(clinic=clinic, by=clinician, data={"references": DEMO_REFERENCES})
         today = timezone.localdate()
-        for name, born, sex, ago, knee, answers in CONSULTATIONS:
+        for index, (name, born, sex, ago, knee, answers) in enumerate(CONSULTATIONS):
             seen_on = today - dt.timedelta(days=ago)
             patient = patient_enrol(
                 clinic=clinic,
@@ -602,7 +618,7 @@ class Command(BaseCommand):
                     "consent_version": "v1.0",
                 },
             )
-            consultation_record(
+            consultation = consultation_record(
                 patient=patient,
                 by=clinician,
                 data={
@@ -615,6 +631,9 @@ class Command(BaseCommand):
                     **answers,
                 },
             )
+            if index == 0:
+                token = patient_copy_issue(consultation=consultation, by=clinician).token
+                patient_copy_file().write_text(f"{name}'s copy of the consultation: {site_url(f'/copy/{token}/')}\n")
 
     def _both_knees_today(self, rng: random.Random, clinic: Clinic, clinician, showcase) -> int:
         """A patient injected in both knees today, whose baseline invitations are due now (one email, two links)."""

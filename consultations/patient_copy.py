@@ -1,0 +1,219 @@
+"""The patient's copy of a consultation (issue 16): what it says, in words a patient can read at home.
+
+One content builder for the page and the PDF, so they cannot drift apart. What goes on it
+- the knee and the date, the decision in words, the options talked about, and (when going ahead) the fallback plan:
+  from the consultation's coded answers only. The clinician's free-text reasoning is left off: it may name people.
+  Where the patient was referred to (a short field) is shown, as the patient needs it.
+- "knees like yours": outcomes.analysis.expectation over the consultation's clinic (outcomes.analysis.cohort.
+  clinic_cohort), for the proposed product and the injections talked about, all with the same reference group
+  rules, timepoint and small-number protection as the clinician's page. Nothing on it is about one other person.
+- the course without an injection and the published evidence: the clinic's own words (DecisionAidText), with a
+  default for the first.
+- the date the figures were worked out: they are worked out again on every request (page or PDF).
+Reading grade 8 or lower: tests/consultations/test_patient_copy_readability.py checks the rendered page.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.utils import timezone
+
+from consultations.choices import Alternative, Decision, FallbackOffer, NotImprovedRule
+from consultations.models import Consultation, DecisionAidText
+from consultations.selectors import review_timepoint
+from outcomes.analysis.cohort import clinic_cohort
+from outcomes.analysis.expectation import KneeProfile, expectation, option_sentences
+from registry.choices import Product
+
+DEFAULT_WITHOUT_INJECTION = (
+    "Arthritis of the knee often changes slowly. Most people have good days and bad days. "
+    "Without an injection, the pain may stay about the same for a long time. It can also get a bit better or a "
+    "bit worse. Exercise that makes the muscles around the knee strong helps many people. So does losing weight, "
+    "if you need to, and taking pain pills when you need them. These things are worth doing with or without an "
+    "injection. An injection does not cure arthritis. If your knee gets worse, come back and we will talk about "
+    "what to do next."
+)
+NO_REFERENCES = "Your clinic has not added a reading list yet. Ask us if you would like to read the research."
+UPDATE_POLICY = (
+    "We work these numbers out again from the latest data each time you open this page or get the PDF, so they "
+    "may change a little as more people answer."
+)
+
+# The options talked about, in a patient's words (the consultation's labels are written for staff).
+PLAIN_ALTERNATIVES = {
+    Alternative.EXERCISE: "exercise with help from a physio",
+    Alternative.WEIGHT: "losing weight",
+    Alternative.ANALGESIA: "pain pills",
+    Alternative.BRACING: "a knee brace",
+    Alternative.STEROID: "a steroid injection",
+    Alternative.HA: "a hyaluronic acid (HA) injection",
+    Alternative.PRP: "a platelet-rich plasma (PRP) injection",
+    Alternative.BMAC: "a bone marrow cell (BMAC) injection",
+    Alternative.SURGICAL_OPINION: "seeing a knee surgeon",
+    Alternative.NO_TREATMENT: "no treatment for now",
+}
+# The injections talked about, as the registry's products: the options given figures beside the proposed one.
+ALTERNATIVE_PRODUCTS = {
+    Alternative.STEROID: Product.CORTICOSTEROID,
+    Alternative.HA: Product.HA,
+    Alternative.PRP: Product.PRP,
+    Alternative.BMAC: Product.BMAC,
+}
+PLAIN_NOT_IMPROVED = {
+    NotImprovedRule.MCID_OR_RESPONDER: (
+        "your pain score and your knee score have not clearly got better, or your knee does not pass a common test "
+        "of a good response"
+    ),
+    NotImprovedRule.MCID_KOOS_PAIN: "your pain score has not clearly got better",
+    NotImprovedRule.MCID_OKS: "your knee score has not clearly got better",
+    NotImprovedRule.NOT_RESPONDER: "your knee does not pass a common test of a good response",
+    NotImprovedRule.PATIENT_JUDGEMENT: "you tell us the injection has not helped you enough",
+}
+PLAIN_FALLBACK = {
+    FallbackOffer.PHYSIOTHERAPY: "exercise with help from a physio",
+    FallbackOffer.REPEAT_INJECTION: "the same injection again",
+    FallbackOffer.ANOTHER_PRODUCT: "a different kind of injection",
+    FallbackOffer.SURGICAL_REFERRAL: "a visit to a knee surgeon to talk about an operation",
+}
+
+
+def _plain_product(product: str) -> str:
+    names = {
+        Product.BMAC: "bone marrow cells (BMAC)",
+        Product.PRP: "platelet-rich plasma (PRP)",
+        Product.HA: "hyaluronic acid (HA)",
+        Product.CORTICOSTEROID: "a steroid",
+    }
+    return names.get(product, str(Product(product).label).split(" (")[0].lower())
+
+
+def _long_date(day: dt.date) -> str:
+    return f"{day.day} {day:%B %Y}"
+
+
+def decision_words(consultation: Consultation) -> list[str]:
+    knee = f"your {consultation.get_knee_display().lower()} knee"
+    if consultation.decision == Decision.PROCEED:
+        product = _plain_product(consultation.proposed_product)
+        lines = [f"We agreed to go ahead with an injection of {product} into {knee}."]
+    elif consultation.decision == Decision.ADVISE_AGAINST:
+        lines = [f"We advised you not to have an injection into {knee} at this time."]
+    else:
+        lines = [
+            f"You have not yet made up your mind about an injection into {knee}. "
+            "Take your time. You can talk to us again when you are ready."
+        ]
+    if consultation.referred_to:
+        lines.append(f"We suggested you see: {consultation.referred_to}.")
+    return lines
+
+
+def options_compared(consultation: Consultation) -> list[str]:
+    """The products given figures: the proposed one first, then the injections talked about (no duplicates)."""
+    products = [consultation.proposed_product] if consultation.proposed_product else []
+    chosen = set(consultation.alternatives_discussed or [])
+    products += [p for code, p in ALTERNATIVE_PRODUCTS.items() if code in chosen]
+    return list(dict.fromkeys(products))
+
+
+def fallback_plan(consultation: Consultation) -> dict[str, Any] | None:
+    if not consultation.is_proceeding:
+        return None
+    months = consultation.review_after_months
+    chosen = set(consultation.fallback_offer or [])
+    offers = [PLAIN_FALLBACK[c] for c in FallbackOffer.values if c in chosen and c in PLAIN_FALLBACK]
+    rule = PLAIN_NOT_IMPROVED[consultation.not_improved_rule]
+    return {
+        "review": f"We will check how your knee is doing about {months} month{'s' if months != 1 else ''} after the "
+        "injection. We will ask you to fill in a short form about your knee.",
+        "not_improved": f"We will say the injection has not helped if {rule}.",
+        "offer": (
+            f"If it has not helped, we will offer you {_joined(offers)}."
+            if offers
+            else "If it has not helped, we agreed not to offer more treatment from this clinic. You can always ask "
+            "your family doctor for advice."
+        ),
+    }
+
+
+def _joined(items: list[str]) -> str:
+    if len(items) <= 1:
+        return "".join(items)
+    return f"{', '.join(items[:-1])} or {items[-1]}"
+
+
+def _reference_group(result: dict[str, Any], clinic_name: str) -> str:
+    profile = result["profile"]
+    parts = []
+    if profile["kl_band"] == "early":
+        parts.append("had early arthritis on the X-ray")
+    elif profile["kl_band"] == "advanced":
+        parts.append("had more advanced arthritis on the X-ray")
+    if profile["age_band"]:
+        low, _, high = str(profile["age_band"]).partition("-")
+        parts.append(f"belonged to people aged {low} to {high}" if high else f"belonged to people aged {low}")
+    who = f" that, like yours, {' and '.join(parts)}" if parts else ""
+    return (
+        f"We looked at knees treated at {clinic_name}{who}. We count only knees that were due a check at "
+        f"{result['timepoint_label']}. We use the same rules for each kind of injection, so you can compare them."
+    )
+
+
+def knees_like_yours(consultation: Consultation, *, today: dt.date | None = None) -> dict[str, Any] | None:
+    """What knees like this one did after each injection compared, worked out now; None when no injection was
+    talked about (nothing to compare)."""
+    products = options_compared(consultation)
+    if not products:
+        return None
+    profile = KneeProfile(
+        kl_grade=consultation.kl_grade,
+        age=consultation.age_at_consultation,
+        product=consultation.proposed_product or None,
+    )
+    clinic = consultation.patient.clinic
+    today = today or timezone.localtime(timezone.now(), clinic.tzinfo).date()
+    result = expectation(
+        clinic_cohort(clinic.pk),
+        profile,
+        options=products,
+        timepoint=review_timepoint(consultation.review_after_months if consultation.is_proceeding else None),
+        today=today,
+    )
+    return {
+        "timepoint_label": result["timepoint_label"],
+        "reference_group": _reference_group(result, clinic.name),
+        "options": [
+            {
+                "product": option["product"],
+                "heading": f"After an injection of {option['name']}",
+                "enough": option["enough"],
+                "lines": option_sentences(result, option),
+            }
+            for option in result["options"]
+        ],
+        "as_of": _long_date(dt.date.fromisoformat(result["as_of"])),
+        "minimum": result["minimum"],
+    }
+
+
+def patient_copy(consultation: Consultation, *, today: dt.date | None = None) -> dict[str, Any]:
+    """Everything the patient's copy shows (page and PDF). ``consultation`` with patient__clinic selected."""
+    clinic = consultation.patient.clinic
+    text = DecisionAidText.objects.filter(clinic=clinic).first()
+    discussed = set(consultation.alternatives_discussed or [])
+    references = [line.strip() for line in (text.references if text else "").splitlines() if line.strip()]
+    return {
+        "clinic": clinic,
+        "knee": consultation.get_knee_display().lower(),
+        "consulted_on": _long_date(consultation.consulted_on),
+        "decision": decision_words(consultation),
+        "alternatives": [PLAIN_ALTERNATIVES[c] for c in Alternative.values if c in discussed],
+        "fallback": fallback_plan(consultation),
+        "knees": knees_like_yours(consultation, today=today),
+        "without_injection": (text.without_injection.strip() if text else "") or DEFAULT_WITHOUT_INJECTION,
+        "references": references,
+        "no_references": NO_REFERENCES,
+        "update_policy": UPDATE_POLICY,
+    }
