@@ -15,6 +15,8 @@ READ_ONLY = {
     "consultations:consultation-list",
     "consultations:consultation-detail",
     "consultations:patient-copy-pdf",
+    "consultations:fallback-paths",
+    "consultations:fallback-paths-csv",
     "patient-copy:page",
     "patient-copy:pdf",
     "registry:home",
@@ -52,6 +54,8 @@ TAKES_POST = {
     "consultations:patient-copy-issue",
     "consultations:patient-copy-revoke",
     "consultations:decision-aid-text",
+    "consultations:export-consultations",
+    "consultations:export-reviews",
     "registry:patient-enrol",
     "registry:patient-edit",
     "registry:patient-withdraw",
@@ -129,6 +133,7 @@ GET_ONLY = {
     "audit:export",
     "outcomes:questionnaire-thanks",  # reading takes the thanks out of the session
     "consultations:patient-copy-pdf",
+    "consultations:fallback-paths-csv",
     "patient-copy:pdf",
     "patient-copy:page",  # reading records when the patient opened their copy
 }
