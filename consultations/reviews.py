@@ -257,3 +257,11 @@ def with_trajectory(courses: QuerySet[TreatmentPlan]) -> QuerySet[TreatmentPlan]
 
 def review_point(injected_on: dt.date, months: int) -> dt.date:
     return add_months(injected_on, months)
+
+
+def course_with_finding(plans: QuerySet[TreatmentPlan], pk: int, *, today: dt.date) -> TreatmentPlan | None:
+    """One course as the list shows it (finding, review point, trajectory, safety counts), or None when its
+    first injection was not given."""
+    plan_outcomes.refresh()
+    courses = courses_with_findings(plans.filter(pk=pk).select_related("patient__clinic"), today=today)
+    return with_trajectory(_with_safety(courses)).first()
