@@ -16,7 +16,7 @@ from consultations.api.review_serializers import (
 )
 from consultations.choices import ReviewFinding
 from consultations.review_services import correct_review, record_review
-from registry.api.mixins import ID_IN_URL, WriteScopedObjectMixin
+from registry.api.mixins import ID_IN_URL, MAX_ID, WriteScopedObjectMixin
 
 FILTERS = [
     OpenApiParameter("finding", OpenApiTypes.STR, enum=ReviewFinding.values, description="Only this finding."),
@@ -26,7 +26,7 @@ FILTERS = [
 
 class _Filters(serializers.Serializer):
     finding = serializers.ChoiceField(choices=ReviewFinding.choices, required=False)
-    clinic = serializers.IntegerField(min_value=1, required=False)
+    clinic = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False)
 
 
 @extend_schema_view(
@@ -47,7 +47,8 @@ class FallbackReviewViewSet(
     http_method_names = ["get", "post", "patch", "head", "options"]
 
     def _filters(self) -> dict:
-        given = _Filters(data=self.request.query_params)
+        # A plain dict, not the QueryDict: DRF skips a blank value of an HTML form, and "?clinic=" must be a 400.
+        given = _Filters(data=self.request.query_params.dict())
         given.is_valid(raise_exception=True)
         return dict(given.validated_data)
 

@@ -16,6 +16,8 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from consultations.choices import ReviewFinding
+from consultations.models import FallbackReview
 from notifications.models import MessageKind, OutboundMessage, UnsubscribeToken, hash_unsubscribe_token
 from outcomes.models import FollowUp, Timepoint
 from outcomes.services import link_create, questionnaire_submit
@@ -121,6 +123,13 @@ GET = {
     "consultations-api:consultation-list": (401, 200, 200, 200, 200, 200),
     "consultations-api:consultation-detail": (401, 200, 200, 200, 404, 200),
     "consultations-api:consultation-expectation": (401, 200, 200, 200, 404, 200),
+    "consultations:review-list": (302, 200, 200, 200, 200, 200),
+    # The world's course is already reviewed: recording it again leads to the correction.
+    "consultations:review-record": (302, 302, 302, 403, 404, 302),
+    "consultations:review-edit": (302, 200, 200, 403, 404, 200),
+    "consultations-api:review-list": (401, 200, 200, 200, 200, 200),
+    "consultations-api:review-detail": (401, 200, 200, 200, 404, 200),
+    "consultations-api:review-due": (401, 200, 200, 200, 200, 200),
 }
 
 # POST with an empty body, for routes that change something: who is refused before any validation.
@@ -209,6 +218,12 @@ POST = {
     "consultations-api:consultation-list": (401, 400, 400, 403, 400, 400),
     "consultations-api:consultation-detail": (401, 405, 405, 403, 405, 405),
     "consultations-api:consultation-expectation": (401, 405, 405, 403, 405, 405),
+    "consultations:review-list": (302, 405, 405, 405, 405, 405),
+    "consultations:review-record": (302, 302, 302, 403, 404, 302),
+    "consultations:review-edit": (302, 200, 200, 403, 404, 200),  # nothing typed: the form again, with errors
+    "consultations-api:review-list": (401, 400, 400, 403, 400, 400),
+    "consultations-api:review-detail": (401, 405, 405, 403, 405, 405),
+    "consultations-api:review-due": (401, 405, 405, 403, 405, 405),
 }
 
 
@@ -236,6 +251,16 @@ def world(clinic, clinician, lead, auditor, outsider, admin_user, patient):
     export_job = ExportJob.objects.create(requested_by=clinician, format=ExportFormat.values[0])
     with time_machine.travel(dt.datetime(2026, 2, 20, 10, tzinfo=LONDON), tick=False):
         consultation = make_consultation(patient, clinician)
+    # A review of the course, written directly (the service would wait for its review point, in September).
+    review = FallbackReview.objects.create(
+        plan=injection.plan,
+        reviewed_on=dt.date(2026, 3, 30),
+        clinician=clinician,
+        finding=ReviewFinding.NO_FOLLOW_UP,
+        offered=["physiotherapy"],
+        path_taken="physiotherapy",
+        created_by=clinician,
+    )
     unsubscribe = "u" * 43
     UnsubscribeToken.objects.create(patient=patient, token_hash=hash_unsubscribe_token(unsubscribe))
     from outcomes.analysis import tables
@@ -253,6 +278,8 @@ def world(clinic, clinician, lead, auditor, outsider, admin_user, patient):
         "event": event.pk,
         "export-job": export_job.pk,
         "consultation": consultation.pk,
+        "review-detail": review.pk,
+        "plan_id": injection.plan_id,
         "q-token": link_create(follow_up=follow_up),
         "unsubscribe-token": unsubscribe,
         "table": sorted(tables.BUILDERS)[0],
