@@ -41,7 +41,7 @@ def _consultation(request, pk: int, *, write: bool = False) -> Consultation:
     return consultation
 
 
-def _error_summary(form) -> list[dict]:
+def error_summary(form) -> list[dict]:
     summary = [{"message": m, "anchor": ""} for m in form.non_field_errors()]
     for name, errors in form.errors.items():
         if name != "__all__" and name in form.fields:
@@ -75,7 +75,7 @@ def _form_page(request, *, form, patient, consultation=None, unusual=()) -> Http
             "form": form,
             "patient": patient,
             "consultation": consultation,
-            "errors": _error_summary(form) if request.method == "POST" else [],
+            "errors": error_summary(form) if request.method == "POST" else [],
             "unusual": unusual,
         },
     )

@@ -20,7 +20,7 @@ from consultations import review_services, reviews
 from consultations.choices import INJECTION_OFFERS, NotImprovedRule, ReviewFinding
 from consultations.forms import FallbackReviewEditForm, FallbackReviewForm
 from consultations.models import FallbackReview
-from consultations.views import _error_summary
+from consultations.views import error_summary
 from outcomes.models import Timepoint
 from registry.forms import service_errors_onto
 from registry.models import TreatmentPlan
@@ -130,7 +130,7 @@ def _form_page(request, *, form, course, review=None, today) -> HttpResponse:
             "not_yet": course.review_on > today,
             "rule_label": NotImprovedRule(course.review_rule).label,
             "finding_label": ReviewFinding(course.finding).label if course.finding else "",
-            "errors": _error_summary(form) if request.method == "POST" else [],
+            "errors": error_summary(form) if request.method == "POST" else [],
         },
     )
 

@@ -26,7 +26,7 @@ from django.utils import timezone
 from demo import showcase, synth
 from demo.selection import selection_factors
 from outcomes.instruments import get_instrument
-from outcomes.models import FollowUp, SubmissionSource, Timepoint
+from outcomes.models import FollowUp, Submission, SubmissionSource, Timepoint
 from outcomes.services import questionnaire_submit
 from registry.choices import InjectionStatus, Role
 from registry.models import Clinic, Injection
@@ -700,21 +700,26 @@ class Command(BaseCommand):
             health = rng.uniform(0.35, 0.45)
             answered = [Timepoint.BASELINE] + ([Timepoint.SIX_MONTHS] if outcome == "same" else [])
             for timepoint in answered:
-                questionnaire_submit(
-                    follow_up=follow_ups[timepoint],
-                    data=synth.prom_form(rng, health) | _nothing_else(follow_ups[timepoint]),
+                follow_up = follow_ups[timepoint]
+                submission = questionnaire_submit(
+                    follow_up=follow_up,
+                    data=synth.prom_form(rng, health) | _nothing_else(follow_up),
                     source=SubmissionSource.STAFF_ENTERED,
                     entered_by=clinician,
                 )
+                # Answered on the day it was due (entered today only because the demo is built today).
+                follow_up.refresh_from_db()
+                answered_at = dt.datetime.combine(follow_up.due_on, dt.time(11), tzinfo=clinic.tzinfo)
+                Submission.objects.filter(pk=submission.pk).update(submitted_at=answered_at, late=False)
+                flags_evaluate(submission.pk)
             if review is None:
                 continue
             record_review(
                 user=clinician, plan=injection.plan, data={"reviewed_on": today - dt.timedelta(days=30), **review}
             )
             if review["path_taken"] == "repeat_injection":
-                data = _injection_data(
-                    rng, plan_data, injected_on=today - dt.timedelta(days=14), clinician=clinician, knee=knee
-                )
+                # Given today (so its baseline is still collectable, as for a course recorded at the visit).
+                data = _injection_data(rng, plan_data, injected_on=today, clinician=clinician, knee=knee)
                 data["status"] = InjectionStatus.GIVEN
                 injection_record(patient=patient, by=clinician, data=data, repeat_of=injection.plan)
                 injections += 1
