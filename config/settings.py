@@ -266,6 +266,8 @@ SPECTACULAR_SETTINGS = {
         "ConsultationPreviousTreatmentEnum": "consultations.choices.PreviousTreatment",
         "ProductEnum": "registry.choices.Product",
         "ConsultationDecisionEnum": "consultations.choices.Decision",
+        # What a fallback plan offers and what a review found was offered: the same vocabulary, one name.
+        "FallbackOfferEnum": "consultations.choices.FallbackOffer",
     },
 }
 

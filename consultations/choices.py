@@ -109,6 +109,8 @@ class ReviewFinding(models.TextChoices):
     NOT_IMPROVED = "not_improved", "Not improved by the plan's rule"
     NO_FOLLOW_UP = "no_follow_up", "Follow-up missing"
     IMPROVED = "improved", "Improved (reviewed anyway)"
+    # The plan's rule is the patient's own judgement, which no questionnaire asks (consultations.reviews).
+    ASK_PATIENT = "ask_patient", "Ask the patient (their judgement is the plan's rule)"
 
 
 class PathTaken(models.TextChoices):

@@ -3,9 +3,9 @@ puts any error the service raises next to the field it names. Field definitions 
 
 from django import forms
 
-from consultations import services
-from consultations.choices import MULTIPLE_CHOICES
-from consultations.models import Consultation, DecisionAidText
+from consultations import review_services, services
+from consultations.choices import MULTIPLE_CHOICES, FallbackOffer
+from consultations.models import REASONING_MAX, Consultation, DecisionAidText, FallbackReview
 from registry.choices import Pathology
 from registry.forms import DATE, SELECTION_WIDGETS, compartments_field, offer_clinicians, selection_fields_prepare
 from registry.models import Clinic
@@ -91,3 +91,50 @@ class DecisionAidTextForm(forms.ModelForm):
             "without_injection": forms.Textarea(attrs={"rows": 6, "maxlength": 2000}),
             "references": forms.Textarea(attrs={"rows": 8, "maxlength": 4000}),
         }
+
+
+class FallbackReviewForm(
+    type(
+        "FallbackReviewFields",
+        (forms.Form,),
+        forms.fields_for_model(
+            FallbackReview,
+            fields=["reviewed_on", "clinician", "offered_product", "path_taken", "notes"],
+            widgets={
+                "reviewed_on": DATE,
+                "path_taken": forms.RadioSelect,
+                "notes": forms.Textarea(attrs={"rows": 3, "maxlength": REASONING_MAX}),
+            },
+        ),
+    )
+):
+    """The review of a course: what was offered and what the patient took. The finding is not typed: the
+    service takes it from the review list's rule (consultations.reviews)."""
+
+    offered = forms.MultipleChoiceField(
+        label="Offered",
+        choices=FallbackOffer.choices,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="One or more; “Nothing further” stands alone.",
+    )
+    field_order = ["reviewed_on", "clinician", "offered", "offered_product", "path_taken", "notes"]
+
+    def __init__(self, *args, clinic: Clinic, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        offer_clinicians(self, clinic=clinic, user=user)
+        self.fields["path_taken"].choices = [c for c in self.fields["path_taken"].choices if c[0] != ""]
+        self.fields["offered_product"].choices = [
+            ("", "None (no injection offered)"),
+            *self.fields["offered_product"].choices[1:],
+        ]
+
+    def review_data(self) -> dict:
+        return {name: self.cleaned_data[name] for name in review_services.REVIEW_FIELDS if name in self.cleaned_data}
+
+
+class FallbackReviewEditForm(FallbackReviewForm):
+    reason = forms.CharField(
+        label="Reason for the change",
+        max_length=100,
+        help_text="Kept in the audit history, e.g. “patient changed mind”.",
+    )

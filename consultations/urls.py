@@ -1,6 +1,6 @@
 from django.urls import path
 
-from consultations import views, views_exports, views_paths, views_patient_copy
+from consultations import views, views_exports, views_paths, views_patient_copy, views_reviews
 
 app_name = "consultations"
 urlpatterns = [
@@ -21,4 +21,7 @@ urlpatterns = [
         views_patient_copy.decision_aid_text_edit,
         name="decision-aid-text",
     ),
+    path("reviews/", views_reviews.review_list, name="review-list"),
+    path("reviews/<int:plan_id>/record/", views_reviews.review_record, name="review-record"),
+    path("reviews/<int:plan_id>/edit/", views_reviews.review_edit, name="review-edit"),
 ]

@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 
 from registry import selection, services
 from registry.choices import WRITING_ROLES, Pathology, PreviousTreatment, Route, WithdrawalDecision
-from registry.models import Clinic, Injection, InjectionComponent, Patient
+from registry.models import Clinic, Injection, InjectionComponent, Patient, TreatmentPlan
 from registry.models.component import MAX_COMPONENTS
 from registry.protocols import PROTOCOL_FORMS, GovernanceForm
 
@@ -184,6 +184,13 @@ class InjectionForm(
     number_in_plan = forms.IntegerField(
         label="This is injection number", min_value=1, max_value=10, initial=1, help_text="1 opens a new plan."
     )
+    repeat_of = forms.ModelChoiceField(
+        label="Repeat of an earlier course",
+        queryset=TreatmentPlan.objects.none(),
+        required=False,
+        empty_label="No (not a fallback)",
+        help_text="When this new course is given because an earlier one in this knee did not help.",
+    )
     # --- Components (issue 15): the principal product's route and site; the others are ComponentForms. ---
     route = forms.ChoiceField(
         label="Route of the principal product",
@@ -201,9 +208,14 @@ class InjectionForm(
     # Fields the service takes as the injection's data (protocol and governance come from their own forms).
     service_fields = [name for name in services.INJECTION_FIELDS if name not in ("protocol", "governance")]
 
-    def __init__(self, *args, clinic: Clinic, user, **kwargs):
+    def __init__(self, *args, clinic: Clinic, user, patient=None, **kwargs):
         super().__init__(*args, **kwargs)
         offer_clinicians(self, clinic=clinic, user=user)
+        if "repeat_of" in self.fields:
+            # The patient's own courses; the service checks the knee (TreatmentPlan.repeat_problem).
+            courses = TreatmentPlan.objects.filter(patient=patient) if patient else TreatmentPlan.objects.none()
+            self.fields["repeat_of"].queryset = courses.order_by("-created_at")
+            self.fields["repeat_of"].label_from_instance = course_label
         for name in ("knee", "status"):  # radio buttons need no "---------" option
             self.fields[name].choices = [c for c in self.fields[name].choices if c[0] != ""]
         self.fields["product"].choices = [("", "Choose the product"), *self.fields["product"].choices[1:]]
@@ -219,6 +231,10 @@ class InjectionForm(
 
     def injection_data(self) -> dict:
         return {name: self.cleaned_data[name] for name in self.service_fields if name in self.cleaned_data}
+
+
+def course_label(plan: TreatmentPlan) -> str:
+    return f"{plan} from {plan.created_at:%d %b %Y}"
 
 
 def offer_clinicians(form: forms.BaseForm, *, clinic: Clinic, user) -> None:
@@ -244,7 +260,7 @@ class InjectionEditForm(InjectionForm):
         help_text="Kept in the audit history, e.g. “cell count report arrived”.",
     )
 
-    fixed = ("knee", "product", "planned_injections", "number_in_plan")
+    fixed = ("knee", "product", "planned_injections", "number_in_plan", "repeat_of")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

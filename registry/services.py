@@ -307,15 +307,28 @@ def patient_unsubscribe_email(
     return patient
 
 
-def _plan_for(*, patient: Patient, data: dict, number: int, planned: int, by) -> TreatmentPlan:
-    """A first injection opens a plan; a later stage joins the plan its first injection opened."""
+def _plan_for(
+    *, patient: Patient, data: dict, number: int, planned: int, by, repeat_of: TreatmentPlan | None = None
+) -> TreatmentPlan:
+    """A first injection opens a plan (the fallback of ``repeat_of``, an earlier course that did not help, when
+    given); a later stage joins the plan its first injection opened."""
     if number == 1:
         plan = TreatmentPlan(
-            patient=patient, knee=data.get("knee", ""), product=data.get("product", ""), planned_injections=planned
+            patient=patient,
+            knee=data.get("knee", ""),
+            product=data.get("product", ""),
+            planned_injections=planned,
+            repeat_of=repeat_of,
         )
-        plan.full_clean(exclude=["patient"])
-        _save(plan, by=by, reason="Plan opened with first injection")
+        plan.full_clean(exclude=["patient", "repeat_of"])
+        problem = plan.repeat_problem(repeat_of)
+        if problem:
+            raise ValidationError({"repeat_of": problem})
+        reason = "Plan opened with first injection"
+        _save(plan, by=by, reason=f"{reason} (repeat of course {repeat_of.pk})" if repeat_of else reason)
         return plan
+    if repeat_of is not None:
+        raise ValidationError({"repeat_of": "Only the first injection of a course says which course it repeats."})
     plan = (
         TreatmentPlan.objects.filter(
             patient=patient, knee=data.get("knee"), product=data.get("product"), planned_injections__gte=number
@@ -347,9 +360,11 @@ def injection_record(
     number_in_plan: int = 1,
     planned_injections: int = 1,
     acknowledged_warnings: Collection[str] = (),
+    repeat_of: TreatmentPlan | None = None,
 ) -> Injection:
     """Record an injection (given or planned) with its protocol; outcomes schedules its follow-ups. Unusual
-    protocol values raise UnconfirmedWarnings unless their codes are in ``acknowledged_warnings``.
+    protocol values raise UnconfirmedWarnings unless their codes are in ``acknowledged_warnings``. A first
+    injection may open a course that repeats ``repeat_of`` (the same knee's earlier course that did not help).
 
     ``components``: what was injected, each with COMPONENT_FIELDS; the first is the principal product (the
     injection's own product, protocol and volume come from it). Without them, ``data``'s product, protocol and
@@ -366,7 +381,9 @@ def injection_record(
     if isinstance(injected_on, date):
         injection.age_at_injection = patient.age_on(injected_on)
     injection.full_clean(exclude=["plan", "age_at_injection", "patient"])
-    injection.plan = _plan_for(patient=patient, data=data, number=number_in_plan, planned=planned_injections, by=by)
+    injection.plan = _plan_for(
+        patient=patient, data=data, number=number_in_plan, planned=planned_injections, by=by, repeat_of=repeat_of
+    )
     if injection.plan.is_staged and number_in_plan > 1:
         first = injection.plan.first_injection
         if first and injection.injected_on <= first.injected_on:

@@ -128,13 +128,16 @@ def patient_enrol(request: HttpRequest) -> HttpResponse:
 def patient_detail(request: HttpRequest, registry_number: str) -> HttpResponse:
     patient = _patient(request, registry_number)
     plans = list(
-        TreatmentPlan.objects.filter(patient=patient).prefetch_related(
+        TreatmentPlan.objects.filter(patient=patient)
+        .select_related("repeat_of")
+        .prefetch_related(
+            "repeats",
             Prefetch(
                 "injections",
                 queryset=Injection.objects.select_related("clinician")
                 .prefetch_related("components")
                 .order_by("number_in_plan", "injected_on"),
-            )
+            ),
         )
     )
     knees = [
@@ -339,11 +342,12 @@ def _injection_submission(request, *, patient, product, injection=None):
     comes back with one more product and everything typed in place."""
     adding = "add_component" in request.POST
     form_class = InjectionEditForm if injection else InjectionForm
-    form = form_class(request.POST, clinic=patient.clinic, user=request.user)
+    form = form_class(request.POST, clinic=patient.clinic, user=request.user, patient=patient)
     if adding:
         form = form_class(
             clinic=patient.clinic,
             user=request.user,
+            patient=patient,
             initial={name: form[name].data for name in form.fields if form[name].data not in (None, "", [])},
         )
     if injection is not None:
@@ -387,11 +391,12 @@ def _save_injection(request, save, *, form, protocol_form, governance, product, 
 @login_required
 def injection_new(request: HttpRequest, registry_number: str) -> HttpResponse:
     patient = _patient(request, registry_number, write=True)
-    # ?consultation=<id> (registry.prefill): the form starts from that record, and the injection is linked to it.
+    # ?consultation=<id> or ?review=<course id> (registry.prefill): the form starts from that record, and the
+    # injection is linked to it.
     source = prefill.source_in(request.GET)
     initial = source[0].initial(user=request.user, patient=patient, key=source[1]) if source else {}
     if request.method != "POST":
-        form = InjectionForm(clinic=patient.clinic, user=request.user, initial=initial)
+        form = InjectionForm(clinic=patient.clinic, user=request.user, initial=initial, patient=patient)
         started = initial.get("product") if initial.get("product") in PROTOCOL_FORMS else None
         return _injection_page(
             request,
@@ -420,6 +425,7 @@ def injection_new(request: HttpRequest, registry_number: str) -> HttpResponse:
                     number_in_plan=form.cleaned_data["number_in_plan"],
                     planned_injections=form.cleaned_data["planned_injections"],
                     acknowledged_warnings=request.POST.getlist("acknowledged_warnings"),
+                    repeat_of=form.cleaned_data.get("repeat_of"),
                 )
                 if source:
                     source[0].link(key=source[1], injection=injection, by=request.user)

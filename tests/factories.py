@@ -145,6 +145,7 @@ def make_injection(patient: Patient, clinician, **overrides):
     planned = overrides.pop("planned_injections", 1)
     acknowledged = overrides.pop("acknowledged_warnings", ())
     components = overrides.pop("components", None)
+    repeat_of = overrides.pop("repeat_of", None)
     data = injection_data(clinician=clinician, **overrides)
     return injection_record(
         patient=patient,
@@ -154,6 +155,7 @@ def make_injection(patient: Patient, clinician, **overrides):
         number_in_plan=number,
         planned_injections=planned,
         acknowledged_warnings=acknowledged,
+        repeat_of=repeat_of,
     )
 
 

@@ -11,10 +11,10 @@ from rest_framework import serializers
 from registry import doses, plausibility, selection, services
 from registry.api.mixins import MAX_ID, RejectUnknownFieldsMixin, RequiredEvenWhenPartialMixin
 from registry.choices import WRITING_ROLES, Pathology, PreviousTreatment, WithdrawalDecision
-from registry.models import Clinic, Injection, InjectionComponent, Membership, Patient
+from registry.models import Clinic, Injection, InjectionComponent, Membership, Patient, TreatmentPlan
 from registry.models.component import MAX_COMPONENTS
 from registry.protocols import PROTOCOL_FORMS, GovernanceForm, validate_governance, validate_protocol
-from registry.scoping import clinics_for, patients_for
+from registry.scoping import clinics_for, patients_for, plans_for
 
 User = get_user_model()
 
@@ -55,6 +55,13 @@ class WritablePatientField(ScopedPrimaryKeyField):
 
     def scoped(self, user):
         return patients_for(user, write=True)
+
+
+class WritablePlanField(ScopedPrimaryKeyField):
+    model = TreatmentPlan
+
+    def scoped(self, user):
+        return plans_for(user, write=True)
 
 
 class VisibleStaffField(ScopedPrimaryKeyField):
@@ -272,6 +279,13 @@ class InjectionSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer)
         default=1,
         help_text="Injections in the plan; more than one makes a staged plan. Set with the first injection.",
     )
+    repeat_of = WritablePlanField(
+        source="plan.repeat_of",
+        required=False,
+        allow_null=True,
+        help_text="The earlier course (a plan id) in the same knee that did not help, when this injection opens "
+        "its fallback course; only with the first injection of a course.",
+    )
     previous_treatments = serializers.ListField(
         child=serializers.ChoiceField(choices=PreviousTreatment.choices), required=False
     )
@@ -317,6 +331,7 @@ class InjectionSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer)
             "plan",
             "planned_injections",
             "number_in_plan",
+            "repeat_of",
             "age_at_injection",
             "protocol_completeness",
             "components",
@@ -413,6 +428,7 @@ class InjectionUpdateSerializer(RequiredEvenWhenPartialMixin, InjectionSerialize
     required_even_when_partial = ("reason",)
     patient = serializers.PrimaryKeyRelatedField(read_only=True)
     planned_injections = serializers.IntegerField(source="plan.planned_injections", read_only=True)
+    repeat_of = serializers.PrimaryKeyRelatedField(source="plan.repeat_of", read_only=True)
     # django-simple-history keeps the reason in 100 characters.
     reason = serializers.CharField(write_only=True, max_length=100, help_text="Why the record is being changed.")
 

@@ -145,7 +145,8 @@ class InjectionViewSet(
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
         patient = data.pop("patient")
-        planned = data.pop("plan")["planned_injections"]
+        plan = data.pop("plan")
+        planned, repeat_of = plan["planned_injections"], plan.get("repeat_of")
         number = data.pop("number_in_plan", 1)
         acknowledged = data.pop("acknowledged_warnings", [])
         components = _components(data.pop("components", None))
@@ -157,6 +158,7 @@ class InjectionViewSet(
             number_in_plan=number,
             planned_injections=planned,
             acknowledged_warnings=acknowledged,
+            repeat_of=repeat_of,
         )
         return Response(self.get_serializer(injection).data, status=status.HTTP_201_CREATED)
 

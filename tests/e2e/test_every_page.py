@@ -22,6 +22,7 @@ from django.core.management import call_command
 from django.db.models import Count
 from django.utils import timezone
 
+from consultations.reviews import reviews_for
 from consultations.selectors import consultations_for
 from demo import synth
 from demo.management.commands.seed_demo import read_logins
@@ -99,6 +100,9 @@ def objects_for(user) -> dict:
         "code": "KOOS",
         # The demo's consultations (seed_demo CONSULTATIONS).
         "consultation": consultations_for(user).order_by("pk").values_list("pk", flat=True).first(),
+        # The demo's fallback reviews (seed_demo REVIEWS): the reviewed course, for the record and edit pages.
+        "review-detail": reviews_for(user).order_by("pk").values_list("pk", flat=True).first(),
+        "plan_id": reviews_for(user).order_by("pk").values_list("plan_id", flat=True).first(),
     }
 
 

@@ -322,6 +322,19 @@ def test_every_list_parses_through_the_generated_client(api, live_schema, journe
 
     make_consultation(PatientFactory(clinic=clinic), clinician)
     consultation_record(patient=PatientFactory(clinic=clinic), by=clinician, data=advise_against())
+    # Fallback reviews: one offering a repeat injection (a product named) that was taken, with the repeat course
+    # linked (an injection whose repeat_of is set), and a course still due (courses injected on 2 Mar 2026).
+    from consultations.review_services import record_review
+    from tests.consultations.review_data import course
+
+    reviewed, _due = course(clinic, clinician), course(clinic, clinician)
+    data = {"reviewed_on": dt.date(2026, 9, 18), "offered": ["physiotherapy", "repeat_injection"]}
+    record_review(
+        user=clinician,
+        plan=reviewed,
+        data={**data, "offered_product": "bmac", "path_taken": "repeat_injection"},
+    )
+    make_injection(reviewed.patient, clinician, injected_on=dt.date(2026, 9, 20), repeat_of=reviewed)
     openapi = schemathesis.openapi.from_dict(live_schema)
     lists = [path for path, item in live_schema["paths"].items() if "get" in item and "{" not in path]
     assert len(lists) >= 9

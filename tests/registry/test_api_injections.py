@@ -100,6 +100,7 @@ def test_record_returns_the_contract_fields(api_as, clinician, patient):
         "plan",
         "planned_injections",
         "number_in_plan",
+        "repeat_of",
         "age_at_injection",
         "protocol_completeness",
         "components",
@@ -121,6 +122,7 @@ def test_record_returns_the_contract_fields(api_as, clinician, patient):
     assert body["plan"] == injection.plan_id
     assert body["planned_injections"] == 1
     assert body["number_in_plan"] == 1
+    assert body["repeat_of"] is None
     assert body["age_at_injection"] == 2026 - 1960
     assert body["protocol"]["harvest_site"] == "posterior_iliac_crest"
     assert body["protocol"]["aspirate_volume_ml"] == 60
@@ -604,3 +606,23 @@ def test_list_queries_do_not_grow_with_rows(api, clinician, patient, django_asse
     with django_assert_max_num_queries(len(one_row)), CaptureQueriesContext(connection) as twenty_rows:
         assert api.get(URL).json()["count"] == 20
     assert len(twenty_rows) == len(one_row)
+
+
+def test_a_new_course_may_repeat_an_earlier_one_in_the_same_knee(api_as, clinician, patient, outsider):
+    """repeat_of (issue 16): the earlier course that did not help; the same patient's same knee, audited."""
+    earlier = make_injection(patient, clinician).plan
+    api = api_as(clinician)
+    other_knee = post(api, new_injection(patient, knee="right", repeat_of=earlier.pk, injected_on="2026-09-20"))
+    assert other_knee.status_code == 400
+    assert "same knee of the same patient" in other_knee.json()["repeat_of"][0]
+    elsewhere = make_injection(PatientFactory(clinic=outsider.memberships.get().clinic), outsider).plan
+    assert post(api, new_injection(patient, repeat_of=elsewhere.pk, injected_on="2026-09-20")).status_code == 400
+    response = post(api, new_injection(patient, repeat_of=earlier.pk, injected_on="2026-09-20"))
+    assert response.status_code == 201, response.json()
+    assert response.json()["repeat_of"] == earlier.pk
+    repeat = Injection.objects.get(pk=response.json()["id"]).plan
+    assert repeat.repeat_of == earlier
+    assert (
+        repeat.history.get().history_change_reason
+        == f"Plan opened with first injection (repeat of course {earlier.pk})"
+    )

@@ -102,8 +102,10 @@ def token_client(admin_user):
 @pytest.fixture
 def three_of_everything(journey, clinic, other_clinic, clinician):
     """At least three rows in every list an administrator sees: clinics, patients, injections, follow-ups,
-    messages, flags, adverse events and consultations."""
+    messages, flags, adverse events, consultations, fallback reviews and courses due for one."""
+    from consultations.review_services import record_review
     from tests.consultations.factories import make_consultation
+    from tests.consultations.review_data import course
 
     ClinicFactory(name="East Knee Clinic")
     for _ in range(3):
@@ -113,6 +115,11 @@ def three_of_everything(journey, clinic, other_clinic, clinician):
         flags_evaluate(knee.one_month(**{"SAFETY.fever": "yes"}).pk)
         record(clinician, knee.injection)
         assert knee.follow_up(Timepoint.SIX_MONTHS)
+        # Injected 2 Mar 2026, past their review point now: one reviewed, one still due.
+        reviewed = course(clinic, clinician)
+        data = {"reviewed_on": reviewed.injections.get().injected_on, "offered": ["nothing"], "path_taken": "nothing"}
+        record_review(user=clinician, plan=reviewed, data=data)
+        course(clinic, clinician)
 
 
 def test_every_get_route_without_an_id_is_a_paginated_list_or_named_here():

@@ -86,6 +86,7 @@ def _injection_body(patient, clinician) -> dict:
         "governance": {},
         "planned_injections": 1,
         "number_in_plan": 1,
+        "repeat_of": None,  # a first course; a fallback course names the one that did not help
         "acknowledged_warnings": [],
     }
 
@@ -157,7 +158,7 @@ def _injections(ctx):
 def _injection_correction(ctx):
     injection = make_injection(PatientFactory(clinic=ctx["clinic"]), ctx["clinician"])
     body = _injection_body(injection.patient, ctx["clinician"])
-    for fixed in ("patient", "planned_injections", "number_in_plan"):
+    for fixed in ("patient", "planned_injections", "number_in_plan", "repeat_of"):
         del body[fixed]
     body.update(kl_grade=3, bmi=28.0, reason="Re-measured")
     return f"/api/v1/injections/{injection.pk}/", body
@@ -201,7 +202,7 @@ def _consultation_body(patient, clinician) -> dict:
         for k, v in _injection_body(patient, clinician).items()
         if k not in ("injected_on", "status", "product", "guidance", "volume_ml", "rehabilitation",
                      "rehabilitation_notes", "protocol", "components", "governance", "number_in_plan",
-                     "planned_injections")
+                     "planned_injections", "repeat_of")
     }  # fmt: skip
     return {
         **selection,
@@ -234,6 +235,38 @@ def _consultation_correction(ctx):
     return f"/api/v1/consultations/{consultation.pk}/", body
 
 
+def _review_body(plan, clinician) -> dict:
+    return {
+        "plan": plan.pk,
+        "reviewed_on": "2026-09-18",
+        "clinician": clinician.pk,
+        "offered": ["physiotherapy"],
+        "offered_product": "",
+        "path_taken": "physiotherapy",
+        "notes": "Pain unchanged at six months.",
+    }
+
+
+def _reviews(ctx):
+    from tests.consultations.review_data import course
+
+    # Injected 2 Mar 2026: past its review point (2 Sep) by the time these tests run.
+    return "/api/v1/reviews/", _review_body(course(ctx["clinic"], ctx["clinician"]), ctx["clinician"])
+
+
+def _review_correction(ctx):
+    from consultations.review_services import record_review
+    from tests.consultations.review_data import course
+
+    plan = course(ctx["clinic"], ctx["clinician"])
+    body = _review_body(plan, ctx["clinician"])
+    del body["plan"]
+    data = {**body, "reviewed_on": dt.date(2026, 9, 18), "clinician": ctx["clinician"]}
+    review = record_review(user=ctx["clinician"], plan=plan, data=data)
+    body.update(path_taken="declined", reason="The patient decided against it")
+    return f"/api/v1/reviews/{review.pk}/", body
+
+
 # (method, schema path) -> a function giving (address, a body the server accepts), fresh objects on every call.
 KNOWN_GOOD = {
     ("post", "/api/v1/clinics/"): _clinics,
@@ -248,6 +281,8 @@ KNOWN_GOOD = {
     ("post", "/api/v1/instruments/{code}/score/"): _score,
     ("post", "/api/v1/consultations/"): _consultations,
     ("patch", "/api/v1/consultations/{id}/"): _consultation_correction,
+    ("post", "/api/v1/reviews/"): _reviews,
+    ("patch", "/api/v1/reviews/{id}/"): _review_correction,
 }
 # Optional in the schema, needed only in some cases: the description must say which.
 CONDITIONAL = {

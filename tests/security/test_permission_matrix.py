@@ -16,6 +16,8 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from consultations.choices import ReviewFinding
+from consultations.models import FallbackReview
 from consultations.services import patient_copy_issue
 from notifications.models import MessageKind, OutboundMessage, UnsubscribeToken, hash_unsubscribe_token
 from outcomes.models import FollowUp, Timepoint
@@ -135,6 +137,13 @@ GET = {
     # The consultation and review exports are asked for with a POST (they write the export log).
     "consultations:export-consultations": (302, 405, 405, 405, 405, 405),
     "consultations:export-reviews": (302, 405, 405, 405, 405, 405),
+    "consultations:review-list": (302, 200, 200, 200, 200, 200),
+    # The world's course is already reviewed: recording it again leads to the correction.
+    "consultations:review-record": (302, 302, 302, 403, 404, 302),
+    "consultations:review-edit": (302, 200, 200, 403, 404, 200),
+    "consultations-api:review-list": (401, 200, 200, 200, 200, 200),
+    "consultations-api:review-detail": (401, 200, 200, 200, 404, 200),
+    "consultations-api:review-due": (401, 200, 200, 200, 200, 200),
 }
 
 # POST with an empty body, for routes that change something: who is refused before any validation.
@@ -234,6 +243,12 @@ POST = {
     # Exports are for auditors and leads (as the adverse-event export); an empty body is all their clinics.
     "consultations:export-consultations": (302, 403, 200, 200, 403, 200),
     "consultations:export-reviews": (302, 403, 200, 200, 403, 200),
+    "consultations:review-list": (302, 405, 405, 405, 405, 405),
+    "consultations:review-record": (302, 302, 302, 403, 404, 302),
+    "consultations:review-edit": (302, 200, 200, 403, 404, 200),  # nothing typed: the form again, with errors
+    "consultations-api:review-list": (401, 400, 400, 403, 400, 400),
+    "consultations-api:review-detail": (401, 405, 405, 403, 405, 405),
+    "consultations-api:review-due": (401, 405, 405, 403, 405, 405),
 }
 
 
@@ -263,6 +278,16 @@ def world(clinic, clinician, lead, auditor, outsider, admin_user, patient):
         consultation = make_consultation(patient, clinician)
     with time_machine.travel(MATRIX_AT, tick=False):
         copy_token = patient_copy_issue(consultation=consultation, by=clinician).token  # working on MATRIX_AT
+    # A review of the course, written directly (the service would wait for its review point, in September).
+    review = FallbackReview.objects.create(
+        plan=injection.plan,
+        reviewed_on=dt.date(2026, 3, 30),
+        clinician=clinician,
+        finding=ReviewFinding.NO_FOLLOW_UP,
+        offered=["physiotherapy"],
+        path_taken="physiotherapy",
+        created_by=clinician,
+    )
     unsubscribe = "u" * 43
     UnsubscribeToken.objects.create(patient=patient, token_hash=hash_unsubscribe_token(unsubscribe))
     from outcomes.analysis import tables
@@ -281,6 +306,8 @@ def world(clinic, clinician, lead, auditor, outsider, admin_user, patient):
         "export-job": export_job.pk,
         "consultation": consultation.pk,
         "clinic_id": clinic.pk,
+        "review-detail": review.pk,
+        "plan_id": injection.plan_id,
         "q-token": link_create(follow_up=follow_up),
         "copy-token": copy_token,
         "unsubscribe-token": unsubscribe,

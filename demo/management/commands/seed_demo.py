@@ -26,7 +26,7 @@ from django.utils import timezone
 from demo import showcase, synth
 from demo.selection import selection_factors
 from outcomes.instruments import get_instrument
-from outcomes.models import FollowUp, SubmissionSource, Timepoint
+from outcomes.models import FollowUp, Submission, SubmissionSource, Timepoint
 from outcomes.services import questionnaire_submit
 from registry.choices import InjectionStatus, Role
 from registry.models import Clinic, Injection
@@ -75,6 +75,19 @@ DEMO_REFERENCES = (
     "NICE guideline NG226: Osteoarthritis in over 16s: diagnosis and management (2022).\n"
     "Versus Arthritis: Osteoarthritis of the knee (patient information)."
 )
+# Fallback reviews (issue 16): patients whose injection, about eight months ago, followed a consultation with a
+# fallback plan. (name, year of birth, sex, knee, product, 6-month outcome, review) with outcome "same" (answers
+# as at baseline: below the MCID) or "missing" (never answered), and the review recorded (None: still on the list).
+REVIEWS = (
+    ("Farah Siddiqui", 1964, "female", "left", "prp", "same",
+     {"offered": ["physiotherapy", "repeat_injection"], "offered_product": "prp", "path_taken": "repeat_injection",
+      "notes": "Pain as before the injection; a second PRP course after a block of physiotherapy."}),
+    ("Colin Baptiste", 1957, "male", "right", "ha", "same",
+     {"offered": ["physiotherapy", "surgical_referral"], "path_taken": "declined",
+      "notes": "Prefers to manage with his own exercise programme for now."}),
+    ("Mei Tanaka", 1969, "female", "left", "bmac", "missing", None),
+)  # fmt: skip
+REVIEW_INJECTED_DAYS_AGO = 230  # past the 6-month review point by about seven weeks
 _PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 
 
@@ -308,6 +321,25 @@ def _injection_data(rng: random.Random, plan: dict, *, injected_on: dt.date, cli
     return data
 
 
+def _nothing_else(follow_up) -> dict[str, str]:
+    """Beside the PROMs, the answers of a follow-up with nothing to report: no safety problem, no further
+    treatment (the first answer of each question, "no" or "none")."""
+    from outcomes.questionnaire import PROMS, instruments_for, product_of
+
+    answers = {}
+    for instrument in instruments_for(follow_up):
+        if instrument.code in PROMS:
+            continue
+        for item in instrument.items_for_product(product_of(follow_up)):
+            if item.required_if:
+                continue  # "if yes: which?": left empty after a no
+            if item.type == "yesno":
+                answers[f"{instrument.code}.{item.code}"] = "no"
+            elif item.type == "choice":
+                answers[f"{instrument.code}.{item.code}"] = str(min(item.scores))
+    return answers
+
+
 class Command(BaseCommand):
     help = "Load demo clinics, logins, patients and injections (skipped if already loaded); print the logins."
 
@@ -501,7 +533,8 @@ class Command(BaseCommand):
         injections += self._early_check_answered(rng, clinics[0], users["clinician"])
         self._susar_candidates(users["clinician"])
         self._consultations(clinics[0], users["clinician"])
-        patients = len(plans) + 2 + len(CONSULTATIONS)
+        injections += self._fallback_reviews(rng, clinics[0], users["clinician"])
+        patients = len(plans) + 2 + len(CONSULTATIONS) + len(REVIEWS)
         return f"{len(clinics)} clinics, {len(users)} logins, {patients} patients, {injections} injections"
 
     def _early_check_answered(self, rng: random.Random, clinic: Clinic, clinician) -> int:
@@ -634,6 +667,82 @@ class Command(BaseCommand):
             if index == 0:
                 token = patient_copy_issue(consultation=consultation, by=clinician).token
                 patient_copy_file().write_text(f"{name}'s copy of the consultation: {site_url(f'/copy/{token}/')}\n")
+
+    def _fallback_reviews(self, rng: random.Random, clinic: Clinic, clinician) -> int:
+        """REVIEWS: a consultation, the injection recorded from it, its follow-ups as by today, the answers given,
+        and the review (with the repeat course when that is what the patient took), through the services."""
+        from consultations.review_services import record_review
+        from consultations.services import consultation_link_injection, consultation_record
+
+        today = timezone.localdate()
+        injected_on = today - dt.timedelta(days=REVIEW_INJECTED_DAYS_AGO)
+        injections = 0
+        for name, born, sex, knee, product, outcome, review in REVIEWS:
+            patient = patient_enrol(
+                clinic=clinic,
+                by=clinician,
+                data={
+                    "full_name": name,
+                    "email": f"{name.lower().replace(' ', '.')}@example.org",
+                    "year_of_birth": born,
+                    "sex": sex,
+                    "consent_on": injected_on - dt.timedelta(days=10),
+                    "consent_version": "v1.0",
+                },
+            )
+            consultation = consultation_record(
+                patient=patient,
+                by=clinician,
+                data={
+                    "knee": knee,
+                    "consulted_on": injected_on - dt.timedelta(days=7),
+                    "kl_grade": 2,
+                    "bmi": Decimal("27.9"),
+                    "alignment": "neutral",
+                    "activity_level": 4,
+                    "previous_treatments": ["physiotherapy", "analgesia"],
+                    "indications": ["pain_despite_exercise", "early_oa"],
+                    "alternatives_discussed": ["exercise", "weight", "prp", "ha", "bmac"],
+                    "decision": "proceed",
+                    "proposed_product": product,
+                    "fallback_offer": (review or {}).get("offered") or ["physiotherapy", "repeat_injection"],
+                },
+            )
+            plan_data = {"clinic": 0, "product": product, "protocol": synth._protocol(rng, product)}
+            data = _injection_data(rng, plan_data, injected_on=injected_on, clinician=clinician, knee=knee)
+            data["status"] = InjectionStatus.GIVEN
+            injection = injection_record(patient=patient, by=clinician, data=data)
+            consultation_link_injection(key=consultation.pk, injection=injection, by=clinician)
+            injections += 1
+            showcase.stamp_history(patient, recorded_on=injected_on)
+            follow_ups = {fu.timepoint: fu for fu in FollowUp.objects.filter(plan=injection.plan)}
+            health = rng.uniform(0.35, 0.45)
+            answered = [Timepoint.BASELINE] + ([Timepoint.SIX_MONTHS] if outcome == "same" else [])
+            for timepoint in answered:
+                follow_up = follow_ups[timepoint]
+                submission = questionnaire_submit(
+                    follow_up=follow_up,
+                    data=synth.prom_form(rng, health) | _nothing_else(follow_up),
+                    source=SubmissionSource.STAFF_ENTERED,
+                    entered_by=clinician,
+                )
+                # Answered on the day it was due (entered today only because the demo is built today).
+                follow_up.refresh_from_db()
+                answered_at = dt.datetime.combine(follow_up.due_on, dt.time(11), tzinfo=clinic.tzinfo)
+                Submission.objects.filter(pk=submission.pk).update(submitted_at=answered_at, late=False)
+                flags_evaluate(submission.pk)
+            if review is None:
+                continue
+            record_review(
+                user=clinician, plan=injection.plan, data={"reviewed_on": today - dt.timedelta(days=30), **review}
+            )
+            if review["path_taken"] == "repeat_injection":
+                # Given today (so its baseline is still collectable, as for a course recorded at the visit).
+                data = _injection_data(rng, plan_data, injected_on=today, clinician=clinician, knee=knee)
+                data["status"] = InjectionStatus.GIVEN
+                injection_record(patient=patient, by=clinician, data=data, repeat_of=injection.plan)
+                injections += 1
+        return injections
 
     def _both_knees_today(self, rng: random.Random, clinic: Clinic, clinician, showcase) -> int:
         """A patient injected in both knees today, whose baseline invitations are due now (one email, two links)."""
