@@ -11,7 +11,7 @@ import re
 from django.template.loader import render_to_string
 
 from outcomes.analysis import plan_outcomes
-from outcomes.analysis.expectation import WITHHELD_INJECTIONS, sentences
+from outcomes.analysis.expectation import CAUTION_RANGE, WITHHELD_INJECTIONS, sentences
 from outcomes.analysis.stats import clopper_pearson, share
 from tests.outcomes.test_expectation import (
     adverse_events,
@@ -107,3 +107,14 @@ def test_with_everyone_heard_back_the_rate_is_still_given(clinic, clinician):
     rows = {row["seriousness"]: row for row in only(result_for(clinician))["adverse_events"]["rows"]}
     assert (rows["Non-serious"]["injections_text"], rows["Non-serious"]["per_100"]) == ("20", 50.0)
     assert rows["Non-serious"]["ci_low"] is not None
+
+
+def test_the_completion_caution_does_not_tell_eight_from_nine_not_heard_back(clinic, clinician):
+    # 12 heard back of 20 due is 60%, of 21 is 57%: a caution decided on the exact number due would give the 9 away.
+    knees(clinic, clinician, [improved(20.0) for _ in range(12)] + [lost() for _ in range(8)])
+    eight = only(result_for(clinician))
+    knees(clinic, clinician, [lost()])
+    plan_outcomes.refresh()
+    nine = only(result_for(clinician))
+    assert eight["due"]["n_text"] == nine["due"]["n_text"] == "13 to 21"
+    assert eight["caution"] == nine["caution"] == CAUTION_RANGE  # 12 of up to 21 may be fewer than 6 in 10
