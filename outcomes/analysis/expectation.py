@@ -53,7 +53,18 @@ Small numbers (the rule, tests/outcomes/test_expectation.py checks it at its bou
   then an exact audit of the reader's linear system). A number withheld only so that a small one cannot be worked
   out by subtraction is shown as "withheld", never exactly: with "fewer than 10" beside it, both are bounds.
 - When 1 to k - 1 knees were not heard back, the number due is shown as a range ("21 to 29" beside 20 heard back)
-  rather than withholding the number heard back, which is the denominator of every outcome figure.
+  rather than withholding the number heard back, which is the denominator of every outcome figure. Nothing beside
+  the range may narrow it back down (tests/outcomes/test_expectation_disclosure_gap.py reads the whole result, the
+  lines and the table for 1, 3 and 9 not heard back and finds them the same):
+  - the given injections: every knee has at least one, and usually exactly one, so their number is the number due.
+    It is withheld ("would give away how many did not answer"), and with it the rate per 100 injections and its
+    exact interval (events x 100 / rate, or the interval, would give it back). The event counts stay, under the
+    usual rule (0, 10 or more, else "fewer than 10"). We chose this over a range of rates (from the injections of
+    the knees heard back up to k - 1 more knees' planned injections) because a range needs another query and its
+    own audit, and an event count beside a withheld denominator is what the exports already publish;
+  - the shares over the number due (heard back, further treatment): withheld with their denominator, counts kept;
+  - the caution on completion: decided from the range's far end (heard / (heard + k - 1)), which a reader knows
+    anyway, and worded "may have", so that whether it shows says nothing more than the range.
 - A consequence to know: when 1 to k - 1 of the knees heard back have no score to compare on a measure (no
   baseline, say), the number compared on it would give them away (heard back - compared), so it is withheld, and
   with it that measure's percentages and mean; its counts are still shown where safe.
@@ -120,6 +131,12 @@ CAUTION = (
     "We heard back from fewer than 6 in 10 of these knees. People who answer may differ from those who do not, "
     "so the numbers may be too high or too low."
 )
+# When the number due is a range: decided from the range's far end, so its presence narrows nothing down.
+CAUTION_RANGE = (
+    "We may have heard back from fewer than 6 in 10 of these knees. People who answer may differ from those who do "
+    "not, so the numbers may be too high or too low."
+)
+WITHHELD_INJECTIONS = "withheld: would give away how many did not answer"
 # Names a patient can read (the registry's product labels are written for staff).
 PLAIN_NAMES = {
     Product.BMAC: "bone marrow cells (BMAC)",
@@ -471,6 +488,10 @@ def _option(profile, product, level, steps, total, extras, label, k) -> dict[str
         "period": _period(total["first_on"], total["last_on"]),
     }
     heard_pct = 100.0 * total["heard"] / total["due"]
+    caution = CAUTION if heard_pct < COMPLETION_CAUTION_BELOW else None
+    if figures["due"]["n"] is None and figures["heard_back"]["n"] is not None:  # the number due is a range
+        widest = 100.0 * total["heard"] / (total["heard"] + k - 1)
+        caution = CAUTION_RANGE if widest < COMPLETION_CAUTION_BELOW else None
     return {
         **base,
         "enough": True,
@@ -478,7 +499,7 @@ def _option(profile, product, level, steps, total, extras, label, k) -> dict[str
         "widened": widened,
         "group": group,
         **figures,
-        "caution": CAUTION if heard_pct < COMPLETION_CAUTION_BELOW else None,
+        "caution": caution,
     }
 
 
@@ -634,15 +655,24 @@ def _protect(figures: dict[str, Any], k: int) -> None:
         summed = hidden(("kinds added up",), kinds_total)
         r.relate(summed, [cell(("kind", kind["kind"]), kind, "knees", kind["knees"]) for kind in further["kinds"]])
         r.relate(summed, [any_, hidden(("knees with two kinds",), kinds_total - further["any"]["n"])])
+    injections = []
     for row in figures["adverse_events"]["rows"]:
         cell(("events", row["seriousness"]), row, "events", row["events"])
-        cell(("injections",), row, "injections", row["injections"])
+        injections.append(cell(("injections",), row, "injections", row["injections"]))
     # Fewer than k not heard back: the number treated is given as a range rather than the number heard back, who
     # are the denominator of every outcome figure (withholding it would withhold them all).
     if r.is_small(heard["N"] - heard["n"]) and not r.is_small(heard["n"]):
         r.cells[due].hidden = True
     r.protect()
+    if r.cells[due].hidden:
+        # One injection a knee (the usual case) makes the injections the number due: withheld with it, and with
+        # them the rates and intervals (_apply). Hiding one more cell after the audit only tells a reader less.
+        for ident in injections:
+            r.cells[ident].hidden = True
     _apply(r, counts, k)
+    for row in figures["adverse_events"]["rows"]:
+        if row["injections"] is None and row["injections_text"] == "withheld":
+            row["injections_text"] = WITHHELD_INJECTIONS
     if r.cells[due].hidden and not r.cells[y].hidden:
         shown = f"{heard['n'] + 1} to {heard['n'] + k - 1}"  # what a reader knows: 1 to k - 1 not heard back
         for holder, field in ((figures["due"], "n"), (heard, "N"), (further["any"], "N")):
@@ -773,7 +803,18 @@ def _option_sentences(option: Mapping[str, Any], when: str, k: int) -> list[str]
         lines.append("Side effects are not recorded in this registry yet.")
     for row in adverse["rows"]:
         kind = "a serious side effect" if row["seriousness"] == "Serious" else "a side effect that was not serious"
+        if row["injections"] is None and row["injections_text"] == WITHHELD_INJECTIONS:
+            # No number of injections beside the range of knees (see the module's notes): the events alone.
+            events = row["events_text"]
+            lines.append(
+                f"None of the injections led to {kind}."
+                if events == "0"
+                else f"{events[0].upper()}{events[1:]} injections led to {kind}."
+            )
+            continue
         lines.append(_count_line(row, f"of {row['injections_text']} injections", f"led to {kind}", "events", ""))
+    if any(row["injections_text"] == WITHHELD_INJECTIONS for row in adverse["rows"]):
+        lines.append("To keep people private, we do not show how many injections were given.")
         if row["per_100"] is not None:
             lines.append(
                 f"That is about {row['per_100']:.0f} in 100 (likely between {row['ci_low']:.0f} and "

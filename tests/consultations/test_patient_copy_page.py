@@ -266,3 +266,23 @@ def test_the_readability_check_can_fail(client, clinician, patient):
         "across methodologically comparable randomised investigations."
     )
     assert _grade(dense) > MAX_GRADE
+
+
+@time_machine.travel(NOW, tick=False)
+def test_the_number_of_knees_due_is_not_given_away_by_the_injections(client, api_as, clinician, patient, treated_knees):
+    """14 BMAC knees due, 12 heard back: the copy says "13 to 21", and no line beside it (injections given, a rate
+    per 100 injections, a share of the knees) gives the 14 back (outcomes/analysis/expectation.py, small numbers)."""
+    consultation = make_consultation(patient, clinician)
+    _, html = open_copy(client, consultation, clinician)
+    bmac = " ".join(re.sub(r"<[^>]+>", " ", html.split('data-product="bmac"', 1)[1].split("</ul>", 1)[0]).split())
+    assert "Of 13 to 21 knees like yours" in bmac
+    # The harms and further treatment lines name no number of knees or injections (the mean change, +14 points, may).
+    harms = [line for line in bmac.split(". ") if "injection" in line or "treatment" in line]
+    assert any("side effect" in line for line in harms)
+    assert not [line for line in harms if re.search(r"\b14\b", line)]
+    assert "we do not show how many injections were given" in bmac
+    url = reverse("consultations-api:consultation-expectation", args=[consultation.pk])
+    [option] = [o for o in api_as(clinician).get(url).json()["options"] if o["product"] == "bmac"]
+    assert (option["due"]["n"], option["heard_back"]["n"]) == (None, 12)
+    assert all(row["injections"] is None and row["per_100"] is None for row in option["adverse_events"]["rows"])
+    assert "14" not in str(option["adverse_events"]) + str(option["further_treatment"])
