@@ -261,6 +261,8 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",
     # One name per vocabulary wherever it appears (e.g. a patient's withdrawal_decision and the action's decision).
     "ENUM_NAME_OVERRIDES": {
+        # A clinic's default language and a patient's preferred one: the same list (settings.LANGUAGES).
+        "LanguageEnum": [code for code, _name in LANGUAGES],
         "WithdrawalDecisionEnum": "registry.choices.WithdrawalDecision",
         "InjectionStatusEnum": "registry.choices.InjectionStatus",
         "YesNoUnknownEnum": "registry.selection.YesNoUnknown",
