@@ -262,7 +262,7 @@ SPECTACULAR_SETTINGS = {
     # One name per vocabulary wherever it appears (e.g. a patient's withdrawal_decision and the action's decision).
     "ENUM_NAME_OVERRIDES": {
         # A clinic's default language and a patient's preferred one: the same list (settings.LANGUAGES).
-        "LanguageEnum": [code for code, _name in LANGUAGES],
+        "LanguageEnum": LANGUAGES,
         "WithdrawalDecisionEnum": "registry.choices.WithdrawalDecision",
         "InjectionStatusEnum": "registry.choices.InjectionStatus",
         "YesNoUnknownEnum": "registry.selection.YesNoUnknown",
