@@ -5,12 +5,17 @@ was active when they were built."""
 import datetime as dt
 
 import pytest
+import time_machine
 from django.core import mail
 from django.utils import translation
 
 from notifications import emails
 from notifications.models import MessageKind, OutboundMessage
-from tests.factories import PatientFactory, make_injection
+from notifications.services import messages_send
+from outcomes.models import Timepoint
+from outcomes.services import questionnaire_submit
+from tests.factories import PatientFactory, make_injection, questionnaire_data
+from tests.support.clock import at
 from tests.support.outbox import sweep
 
 pytestmark = pytest.mark.django_db
@@ -83,3 +88,28 @@ def test_staff_emails_stay_english_even_when_welsh_is_active(clinic):
     with translation.override("cy"):
         email = emails.build(message, to=["lead@clinic.example"])
     assert email.subject == "North Knee Clinic: daily registry summary"
+
+
+@pytest.fixture
+def welsh_month(journey, clinic):
+    clinic.phone = "0113 496 0123"
+    clinic.save()
+    trip = journey(patient=PatientFactory(clinic=clinic, email="megan@example.org", preferred_language="cy"))
+    trip.baseline()
+    return trip.follow_up(Timepoint.ONE_MONTH)
+
+
+def test_the_urgent_advice_email_is_in_welsh_for_a_welsh_patient(welsh_month):
+    when = at(2026, 3, 30, 12)
+    with time_machine.travel(when, tick=False):
+        questionnaire_submit(follow_up=welsh_month, data=questionnaire_data(welsh_month, **{"SAFETY.fever": "yes"}))
+    rows = list(OutboundMessage.objects.filter(kind=MessageKind.SAFETY_ADVICE).values_list("id", flat=True))
+    with time_machine.travel(when + dt.timedelta(minutes=1), tick=False):
+        assert messages_send(rows).sent == 1
+    (email,) = mail.outbox
+    assert email.subject == "Cysylltwch â North Knee Clinic heddiw, os gwelwch yn dda"
+    for body in (email.body, email.alternatives[0][0]):
+        assert "Cysylltwch â'r clinig heddiw" in body.replace("&#x27;", "'")
+        assert "0113 496 0123" in body
+        assert "30 Mawrth 2026" in body
+        assert "contact the clinic today" not in body
