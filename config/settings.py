@@ -147,6 +147,12 @@ LOGOUT_REDIRECT_URL = "login"
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = env.str("TIME_ZONE", default="Europe/London")
 USE_I18N = True
+# The languages a patient may be written to in (Patient.preferred_language, Clinic.default_language). Staff pages
+# stay English: no LocaleMiddleware; the patient's pages and emails switch to the patient's language themselves.
+# Another language: add it here, run makemessages -l <code>, translate locale/<code>/LC_MESSAGES/django.po,
+# compile it, and add its questionnaire wording to OUTCOMES_WORDING_FILES (README "How a clinic adds a language").
+LANGUAGES = [("en-gb", "English"), ("cy", "Welsh")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 USE_TZ = True
 
 STATIC_URL = "static/"
@@ -255,6 +261,8 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",
     # One name per vocabulary wherever it appears (e.g. a patient's withdrawal_decision and the action's decision).
     "ENUM_NAME_OVERRIDES": {
+        # A clinic's default language and a patient's preferred one: the same list (settings.LANGUAGES).
+        "LanguageEnum": LANGUAGES,
         "WithdrawalDecisionEnum": "registry.choices.WithdrawalDecision",
         "InjectionStatusEnum": "registry.choices.InjectionStatus",
         "YesNoUnknownEnum": "registry.selection.YesNoUnknown",
@@ -305,6 +313,19 @@ FOLLOW_UP_TIMEPOINTS_BY_PRODUCT = {
     "exosome": ["1m", "6m", "12m", "24m"],
 } | _timepoints_by_product
 OUTCOMES_WORDING_FILE = env.str("OUTCOMES_WORDING_FILE", default="") or None
+# Questionnaire wording in the patient's language: {language code: a wording file, or a folder of them (one per
+# instrument)}, in the format of OUTCOMES_WORDING_FILE. English needs none (the definitions are English; the
+# licensed text is OUTCOMES_WORDING_FILE). The shipped Welsh is demo wording, written for the demo: a clinic
+# points "cy" at its licensed Welsh translation. A language without wording asks in English.
+_wording_files = env.json("OUTCOMES_WORDING_FILES", default={})
+if not isinstance(_wording_files, dict) or not all(
+    isinstance(k, str) and isinstance(v, str) for k, v in _wording_files.items()
+):
+    raise ImproperlyConfigured(
+        'OUTCOMES_WORDING_FILES must be a JSON object such as {"cy": "/etc/registry/wording-cy.json"}, '
+        f"not {_wording_files!r}"
+    )
+OUTCOMES_WORDING_FILES = {"cy": str(BASE_DIR / "outcomes" / "instruments" / "wording" / "cy")} | _wording_files
 OUTCOME_THRESHOLDS = env.json("OUTCOME_THRESHOLDS", default={})
 # Outcomes dashboard: no number in a CSV download or the summary API (they may leave the clinic) describes fewer
 # people than this. At least 10, UK LLC's threshold (outcomes.analysis.disclosure.FLOOR): it may be raised only.

@@ -15,26 +15,37 @@ from email.utils import formataddr, parseaddr
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
 from notifications.models import URGENT_STAFF_KINDS, MessageKind, OutboundMessage
 
 # Patient emails name what they are about ({about}: "your left knee", or "both your knees" when one email lists
 # two questionnaires), never the product or any score.
+# Patient subjects are translated (the patient's language is active when they are built); staff ones stay English.
 SUBJECTS = {
-    MessageKind.INVITATION: "{clinic}: a short questionnaire about {about}",
-    MessageKind.REMINDER_1: "Reminder from {clinic}: your {questionnaires} about {about}",
-    MessageKind.REMINDER_2: "Reminder from {clinic}: your {questionnaires} about {about}",
-    MessageKind.FINAL_REMINDER: "Last reminder from {clinic}: your {questionnaires} about {about} {close} soon",
+    MessageKind.INVITATION: gettext_lazy("{clinic}: a short questionnaire about {about}"),
+    MessageKind.REMINDER_1: gettext_lazy("Reminder from {clinic}: your {questionnaires} about {about}"),
+    MessageKind.REMINDER_2: gettext_lazy("Reminder from {clinic}: your {questionnaires} about {about}"),
+    MessageKind.FINAL_REMINDER: gettext_lazy(
+        "Last reminder from {clinic}: your {questionnaires} about {about} {close} soon"
+    ),
     MessageKind.URGENT_FLAG: "Urgent: a safety report needs review ({clinic})",
     MessageKind.SERIOUS_EVENT: "Urgent: a safety report needs review ({clinic})",
     MessageKind.LINK_LOCKED: "A patient's questionnaire link was locked ({clinic})",
     MessageKind.MISSED_DIGEST: "{clinic}: daily registry summary",
-    MessageKind.SAFETY_ADVICE: "Please contact {clinic} today",
+    MessageKind.SAFETY_ADVICE: gettext_lazy("Please contact {clinic} today"),
 }
 # The day 2-3 and day 10-14 safety checks say what they are: short, and about safety, not another questionnaire.
 SAFETY_CHECK_SUBJECTS = {
-    MessageKind.INVITATION: "{clinic}: a 2-minute safety check about {about}",
-    MessageKind.REMINDER_1: "Reminder from {clinic}: your 2-minute safety check about {about}",
+    MessageKind.INVITATION: gettext_lazy("{clinic}: a 2-minute safety check about {about}"),
+    MessageKind.REMINDER_1: gettext_lazy("Reminder from {clinic}: your 2-minute safety check about {about}"),
+}
+# "your left knee": whole phrases per knee, as languages place the word for "left" differently.
+YOUR_KNEE = {
+    "left": gettext_lazy("your left knee"),
+    "right": gettext_lazy("your right knee"),
 }
 TEMPLATES = {
     MessageKind.INVITATION: "invitation",
@@ -77,11 +88,28 @@ class Questionnaire:
     closes_on: dt.date
 
 
+def patient_language(message: OutboundMessage) -> str:
+    """The language a patient's email is written in: theirs, else their clinic's default (the row's clinic is
+    loaded with it, so this costs no query)."""
+    patient = message.patient
+    return (patient.preferred_language if patient else "") or message.clinic.default_language
+
+
+def _your_knee(follow_up) -> str:
+    return str(YOUR_KNEE.get(follow_up.plan.knee, YOUR_KNEE["left"]))
+
+
 def _about(messages: list[OutboundMessage]) -> str:
-    knees = {m.follow_up.plan.get_knee_display().lower() for m in messages}
+    knees = {m.follow_up.plan.knee for m in messages}
     if len(messages) == 1:
-        return f"your {knees.pop()} knee"
-    return "both your knees" if len(knees) == 2 else f"your {knees.pop()} knee ({len(messages)} questionnaires)"
+        return _your_knee(messages[0].follow_up)
+    if len(knees) == 2:
+        return _("both your knees")
+    count = len(messages)
+    return ngettext("%(knee)s (%(count)s questionnaire)", "%(knee)s (%(count)s questionnaires)", count) % {
+        "knee": _your_knee(messages[0].follow_up),
+        "count": count,
+    }
 
 
 def build_questionnaires(
@@ -93,13 +121,32 @@ def build_questionnaires(
     message_id: str,
 ) -> EmailMultiAlternatives:
     """One patient email (invitation or reminder) listing one or more questionnaires of one patient, each with its
-    knee, injection date and link: a patient treated in both knees gets one email, not two identical ones."""
+    knee, injection date and link: a patient treated in both knees gets one email, not two identical ones.
+    Written in the patient's language (subject, text and HTML)."""
+    with translation.override(patient_language(messages[0])):
+        return _build_questionnaires(
+            messages,
+            to=to,
+            questionnaire_tokens=questionnaire_tokens,
+            unsubscribe_token=unsubscribe_token,
+            message_id=message_id,
+        )
+
+
+def _build_questionnaires(
+    messages: list[OutboundMessage],
+    *,
+    to: list[str],
+    questionnaire_tokens: list[str],
+    unsubscribe_token: str,
+    message_id: str,
+) -> EmailMultiAlternatives:
     first = messages[0]
     clinic = first.clinic
     questionnaires = [
         Questionnaire(
             label=m.follow_up.patient_label,
-            knee=f"your {m.follow_up.plan.get_knee_display().lower()} knee",
+            knee=_your_knee(m.follow_up),
             url=questionnaire_url(token),
             closes_on=m.follow_up.closes_on,
         )
@@ -131,8 +178,8 @@ def build_questionnaires(
         subject=((safety_check and SAFETY_CHECK_SUBJECTS.get(first.kind)) or SUBJECTS[first.kind]).format(
             clinic=clinic.name,
             about=_about(messages),
-            questionnaires="questionnaires" if len(messages) > 1 else "questionnaire",
-            close="close" if len(messages) > 1 else "closes",
+            questionnaires=ngettext("questionnaire", "questionnaires", len(messages)),
+            close=ngettext("closes", "close", len(messages)),
         ),
         body=render_to_string(f"notifications/email/{name}.txt", context),
         from_email=_from_address(clinic),
@@ -145,8 +192,15 @@ def build_questionnaires(
 
 
 def build(message: OutboundMessage, *, to: list[str]) -> EmailMultiAlternatives:
-    """Every email but the questionnaire ones (build_questionnaires): staff notices and the patient's advice."""
+    """Every email but the questionnaire ones (build_questionnaires): staff notices and the patient's advice.
+    The patient's advice is in their language; staff emails are English, whatever is active in the worker."""
     assert not message.is_for_patient, "questionnaire emails are built by build_questionnaires"
+    to_patient = message.kind == MessageKind.SAFETY_ADVICE
+    with translation.override(patient_language(message) if to_patient else settings.LANGUAGE_CODE):
+        return _build(message, to=to)
+
+
+def _build(message: OutboundMessage, *, to: list[str]) -> EmailMultiAlternatives:
     clinic = message.clinic
     context = {
         "message": message,

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django import forms
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from outcomes import questionnaire
 from outcomes.instruments import Instrument, Item
@@ -45,7 +47,7 @@ class ItemField:
     @property
     def choices(self) -> list[dict[str, Any]]:
         if self.item.type == "yesno":
-            pairs = [(questionnaire.YES, "Yes"), (questionnaire.NO, "No")]
+            pairs = [(questionnaire.YES, _("Yes")), (questionnaire.NO, _("No"))]
         else:
             pairs = [(str(o.score), o.label) for o in self.item.options]
         return [
@@ -157,9 +159,11 @@ def stray_errors(sections: list[InstrumentSection], errors: Mapping[str, list[st
 
 class YearOfBirthForm(forms.Form):
     year_of_birth = forms.CharField(
-        label="Your year of birth",
+        label=gettext_lazy("Your year of birth"),
         max_length=4,
-        help_text="Four digits, for example 1958. This checks the questionnaire reached the right person.",
+        help_text=gettext_lazy(
+            "Four digits, for example 1958. This checks the questionnaire reached the right person."
+        ),
         widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "bday-year", "pattern": "[0-9]{4}"}),
     )
 

@@ -9,7 +9,8 @@ import re
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.utils import timezone
+from django.utils import dateformat, timezone
+from django.utils.translation import gettext as _
 
 from outcomes.instruments import Instrument, current_version, get_instrument
 from outcomes.models import FollowUp, Timepoint
@@ -38,13 +39,15 @@ MAX_TEXT = 2000
 YES, NO = "yes", "no"
 
 
-def instruments_for(follow_up: FollowUp, versions: dict[str, str] | None = None) -> list[Instrument]:
+def instruments_for(
+    follow_up: FollowUp, versions: dict[str, str] | None = None, language: str | None = None
+) -> list[Instrument]:
     codes = INSTRUMENTS_BY_TIMEPOINT[follow_up.timepoint]
     if versions:
         # A stored submission (an amendment, its page) keeps the instruments it was given in: one answered before
         # the further-treatment questions existed is corrected without them.
         codes = tuple(code for code in codes if code in versions)
-    return [get_instrument(code, (versions or {}).get(code)) for code in codes]
+    return [get_instrument(code, (versions or {}).get(code), language) for code in codes]
 
 
 def product_of(follow_up: FollowUp) -> str:
@@ -64,35 +67,37 @@ def _parse_value(instrument: Instrument, item, raw: Any) -> tuple[Any, str | Non
     if item.type == "text":
         # Refused rather than silently cut or cleaned: the stored answer is exactly what the patient sent.
         if "\x00" in str(raw):
-            raise ValueError("This answer contains a character that cannot be stored.")
+            raise ValueError(_("This answer contains a character that cannot be stored."))
         if len(str(raw).strip()) > MAX_TEXT:
-            raise ValueError(f"Please keep this answer under {MAX_TEXT} characters.")
+            raise ValueError(_("Please keep this answer under %(max)s characters.") % {"max": MAX_TEXT})
         return _clean_text(str(raw)), None
     if item.type == "month":
         match = MONTH.match(str(raw).strip())
         if not match or not 1 <= int(match[2]) <= 12:
-            raise ValueError("Give the year and month, e.g. 2026-09.")
+            raise ValueError(_("Give the year and month, e.g. 2026-09."))
         return match[0], None
     if item.type == "yesno":
         value = str(raw).strip().lower()
         if value not in (YES, NO):
-            raise ValueError("Choose yes or no.")
+            raise ValueError(_("Choose yes or no."))
         return value == YES, None
     try:
         number = int(str(raw).strip())
     except ValueError:
-        raise ValueError("Choose one of the answers.") from None
+        raise ValueError(_("Choose one of the answers.")) from None
     if item.type == "slider":
         if not item.min <= number <= item.max:
-            raise ValueError(f"Give a number from {item.min} to {item.max}.")
+            raise ValueError(_("Give a number from %(min)s to %(max)s.") % {"min": item.min, "max": item.max})
         return number, None
     for option in item.options:
         if option.score == number:
             return number, option.label
-    raise ValueError("Choose one of the answers.")
+    raise ValueError(_("Choose one of the answers."))
 
 
-def parse(follow_up: FollowUp, data, versions: dict[str, str] | None = None) -> tuple[dict, dict[str, str]]:
+def parse(
+    follow_up: FollowUp, data, versions: dict[str, str] | None = None, language: str | None = None
+) -> tuple[dict, dict[str, str]]:
     """Posted form values -> ({instrument: {item: {"score"/"value", "option"}}}, {instrument: version}).
 
     Raises ValidationError keyed by input name for unknown inputs, invalid values and missing required items.
@@ -102,7 +107,8 @@ def parse(follow_up: FollowUp, data, versions: dict[str, str] | None = None) -> 
     answers: dict[str, dict[str, dict[str, Any]]] = {}
     used_versions: dict[str, str] = {}
     expected: set[str] = set()
-    for instrument in instruments_for(follow_up, versions):
+    instruments = instruments_for(follow_up, versions, language)
+    for instrument in instruments:
         used_versions[instrument.code] = instrument.version
         answers[instrument.code] = {}
         for item in instrument.items_for_product(product):
@@ -116,17 +122,17 @@ def parse(follow_up: FollowUp, data, versions: dict[str, str] | None = None) -> 
                 continue
             if value is None:
                 if item.required:
-                    errors[name] = ["Please answer this question."]
+                    errors[name] = [_("Please answer this question.")]
                 continue
             entry: dict[str, Any] = {"value": value}
             if label is not None:
                 entry["option"] = label
             answers[instrument.code][item.code] = entry
-    for instrument in instruments_for(follow_up, versions):
+    for instrument in instruments:
         _check_conditional(follow_up, instrument, answers[instrument.code], errors, product)
     for name in data:
         if "." in name and name not in expected:
-            errors[name] = ["This question is not part of this questionnaire."]
+            errors[name] = [_("This question is not part of this questionnaire.")]
     if errors:
         raise ValidationError(errors)
     return answers, used_versions
@@ -142,9 +148,9 @@ def _check_conditional(follow_up: FollowUp, instrument: Instrument, given: dict,
         if item.required_if and item.required_if in given:
             answered = item.code in given
             if given[item.required_if]["value"] and not answered:
-                errors[name] = ["Please answer this question (you answered yes above)."]
+                errors[name] = [_("Please answer this question (you answered yes above).")]
             elif not given[item.required_if]["value"] and answered:
-                errors[name] = ["You answered no above: leave this empty, or change that answer to yes."]
+                errors[name] = [_("You answered no above: leave this empty, or change that answer to yes.")]
         if item.type == "month" and item.code in given:
             year, month = (int(part) for part in given[item.code]["value"].split("-"))
             day = dt.date(year, month, 1)
@@ -152,9 +158,10 @@ def _check_conditional(follow_up: FollowUp, instrument: Instrument, given: dict,
             first_month = follow_up.injection_day.replace(day=1)
             this_month = timezone.localdate(timezone=follow_up.clinic.tzinfo).replace(day=1)
             if day > this_month:
-                errors[name] = ["This month is still to come: give the month it happened."]
+                errors[name] = [_("This month is still to come: give the month it happened.")]
             elif day < first_month:
-                errors[name] = [f"Give a month since your injection ({first_month:%B %Y}) or later."]
+                month = dateformat.format(first_month, "F Y")  # the month name in the active language
+                errors[name] = [_("Give a month since your injection (%(month)s) or later.") % {"month": month}]
 
 
 def item_values(answers: dict, instrument_code: str) -> dict[str, Any]:

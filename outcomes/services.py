@@ -6,11 +6,12 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.dispatch import Signal
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from outcomes import questionnaire, schedule, signals
 from outcomes.further_treatments import further_treatments_from_submission
@@ -355,10 +356,14 @@ def questionnaire_submit(
     data: dict[str, Any],
     source: str = SubmissionSource.PATIENT_LINK,
     entered_by=None,
+    language: str | None = None,
 ) -> Submission:
     """Validate, score and store a questionnaire atomically, once. A second submission (even at the same
-    moment) raises AlreadySubmitted; invalid answers raise ValidationError keyed by `INSTRUMENT.ITEM`."""
-    answers, versions = questionnaire.parse(follow_up, data)  # raises ValidationError before any write
+    moment) raises AlreadySubmitted; invalid answers raise ValidationError keyed by `INSTRUMENT.ITEM`.
+    `language`: the one the questions were shown in (default: the active language)."""
+    language = language or translation.get_language() or settings.LANGUAGE_CODE
+    # raises ValidationError before any write
+    answers, versions = questionnaire.parse(follow_up, data, language=language)
     scores = questionnaire.score_all(answers, versions)
     try:
         with transaction.atomic():
@@ -387,6 +392,7 @@ def questionnaire_submit(
                 late=late,
                 answers=answers,
                 instrument_versions=versions,
+                language=language,
                 scores=scores,
                 **score_columns(scores),
             )

@@ -17,6 +17,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 from django.utils.decorators import decorator_from_middleware
+from django.utils.translation import get_language, gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -24,6 +25,8 @@ from outcomes import forms, ratelimit, services
 from outcomes.models import FollowUp, QuestionnaireDraft, SubmissionSource, Timepoint
 from outcomes.models.questionnaire import LinkChannel
 from outcomes.services import LinkState, ResolvedLink
+from registry.choices import Knee
+from registry.i18n import language_switch, patient_language
 from registry.models import Clinic
 
 # Status code per link state. Invalid 404: nothing is there. Used 409: the request conflicts with the one
@@ -43,19 +46,24 @@ THANKS_SALT = "outcomes.questionnaire-thanks"
 THANKS_MAX_AGE = 60 * 60  # seconds: a reload shortly after still names the clinic
 
 TIMEPOINT_HEADINGS = {
-    Timepoint.BASELINE: "Before your injection",  # answerable a few days after it too: see BASELINE_NOTE
-    Timepoint.DAY_3: "A short safety check, a few days after your injection",
-    Timepoint.DAY_12: "A short safety check, about two weeks after your injection",
-    Timepoint.ONE_MONTH: "About one month after your injection",
-    Timepoint.SIX_MONTHS: "About six months after your injection",
-    Timepoint.TWELVE_MONTHS: "About a year after your injection",
-    Timepoint.TWENTY_FOUR_MONTHS: "About two years after your injection",
+    Timepoint.BASELINE: gettext_lazy("Before your injection"),  # answerable a few days after it too: BASELINE_NOTE
+    Timepoint.DAY_3: gettext_lazy("A short safety check, a few days after your injection"),
+    Timepoint.DAY_12: gettext_lazy("A short safety check, about two weeks after your injection"),
+    Timepoint.ONE_MONTH: gettext_lazy("About one month after your injection"),
+    Timepoint.SIX_MONTHS: gettext_lazy("About six months after your injection"),
+    Timepoint.TWELVE_MONTHS: gettext_lazy("About a year after your injection"),
+    Timepoint.TWENTY_FOUR_MONTHS: gettext_lazy("About two years after your injection"),
+}
+# The page's title names the knee; translated as a whole title, since languages place the word differently.
+QUESTIONNAIRE_TITLES = {
+    Knee.LEFT: gettext_lazy("Your left knee questionnaire"),
+    Knee.RIGHT: gettext_lazy("Your right knee questionnaire"),
 }
 
 
 # The baseline may be answered up to BASELINE_CLOSES_DAYS_AFTER_INJECTION days after the injection
 # (outcomes.schedule.baseline_window); its questions are then about the days before it.
-BASELINE_NOTE = (
+BASELINE_NOTE = gettext_lazy(
     "If you have already had this injection, please answer about how your knee was in the days before it, "
     "not about how it is now."
 )
@@ -98,7 +106,8 @@ def private(view):
 
 
 def state_page(request: HttpRequest, state: str, *, status: int | None = None) -> HttpResponse:
-    return render(request, "outcomes/q_state.html", {"state": state}, status=status or STATE_STATUS[state])
+    context = {"state": state, "languages": language_switch(get_language())}
+    return render(request, "outcomes/q_state.html", context, status=status or STATE_STATUS[state])
 
 
 def _too_many(request: HttpRequest) -> HttpResponse:
@@ -118,18 +127,28 @@ def _json_state(state: str, status: int) -> JsonResponse:
 
 
 def with_link(*, json: bool = False):
-    """Resolve the token (rate limited) and hand the view a ResolvedLink that is not INVALID."""
+    """Resolve the token (rate limited) and hand the view a ResolvedLink that is not INVALID, with the language
+    of the link's patient active (registry.i18n); an unknown link's page follows the browser."""
 
     def decorate(view):
         @wraps(view)
         def wrapper(request, token: str):
             if ratelimit.is_blocked(request):
-                return _json_state("rate_limited", 429) if json else _too_many(request)
+                if json:
+                    return _json_state("rate_limited", 429)
+                with patient_language(request):
+                    return _too_many(request)
             resolved = services.link_resolve(token)
             if resolved.state == LinkState.INVALID:
                 ratelimit.record_failure(request)
-                return _json_state(LinkState.INVALID, 404) if json else state_page(request, LinkState.INVALID)
-            return view(request, resolved)
+                if json:
+                    return _json_state(LinkState.INVALID, 404)
+                with patient_language(request):
+                    return state_page(request, LinkState.INVALID)
+            with patient_language(request, resolved.follow_up.patient) as language:
+                response = view(request, resolved)
+            response["Content-Language"] = language
+            return response
 
         return wrapper
 
@@ -151,6 +170,7 @@ def _check_page(request, resolved, form=None, *, status=200, tries_left=None) ->
         "tries_left": tries_left,
         # Same-page relative address, so the token is not written into the page a second time.
         "check_action": "" if request.path.endswith("/check/") else "check/",
+        "languages": language_switch(get_language()),
     }
     return render(request, "outcomes/q_check.html", context, status=status)
 
@@ -165,7 +185,7 @@ def _questionnaire_page(request, resolved, *, values=None, errors=None, status=2
         "clinic": follow_up.clinic,
         "heading": TIMEPOINT_HEADINGS.get(follow_up.timepoint, ""),
         # A patient treated in both knees has a questionnaire for each: the page says which one this is.
-        "knee": follow_up.plan.get_knee_display().lower(),
+        "questionnaire_title": QUESTIONNAIRE_TITLES[follow_up.plan.knee],
         "about": follow_up.patient_label,
         "baseline_note": BASELINE_NOTE if follow_up.timepoint == Timepoint.BASELINE else "",
         "minutes": 2 if follow_up.is_safety_check else 10,
@@ -176,7 +196,8 @@ def _questionnaire_page(request, resolved, *, values=None, errors=None, status=2
         # On a shared clinic tablet nothing is kept in the browser; the server draft is enough there.
         "local_save": link.channel != LinkChannel.CLINIC,
         "draft_key": f"q-draft-{follow_up.pk}",
-        "submit_label": "Send my answers",
+        "submit_label": gettext_lazy("Send my answers"),
+        "languages": language_switch(get_language()),
     }
     return render(request, "outcomes/questionnaire.html", context, status=status)
 
@@ -200,7 +221,9 @@ def questionnaire(request: HttpRequest, resolved: ResolvedLink) -> HttpResponse:
     link = resolved.link
     source = SubmissionSource.CLINIC_TABLET if link.channel == LinkChannel.CLINIC else SubmissionSource.PATIENT_LINK
     try:
-        submission = services.questionnaire_submit(follow_up=resolved.follow_up, data=request.POST, source=source)
+        submission = services.questionnaire_submit(
+            follow_up=resolved.follow_up, data=request.POST, source=source, language=get_language()
+        )
     except ValidationError as exc:
         errors = {name: [str(m) for m in messages] for name, messages in exc.message_dict.items()}
         return _questionnaire_page(
@@ -212,7 +235,12 @@ def questionnaire(request: HttpRequest, resolved: ResolvedLink) -> HttpResponse:
         return state_page(request, LinkState.EXPIRED)
     # The thanks page has no token in its address, so nothing on it can leak the link. What it shows travels
     # signed in the address rather than in a session: a patient's submission writes nothing but the answers.
-    thanks = {"c": resolved.follow_up.clinic_id, "f": resolved.follow_up.pk, "t": link.channel == LinkChannel.CLINIC}
+    thanks = {
+        "c": resolved.follow_up.clinic_id,
+        "f": resolved.follow_up.pk,
+        "t": link.channel == LinkChannel.CLINIC,
+        "l": get_language(),  # the thanks page has no link to find the patient's language by
+    }
     if submission.urgent_answers():
         thanks["u"] = True  # the page tells the patient to get care today
     if submission.emergency_answers():
@@ -240,7 +268,7 @@ def questionnaire_check(request: HttpRequest, resolved: ResolvedLink) -> HttpRes
         return redirect(request.path.removesuffix("check/"))
     if link.locked_at:
         return state_page(request, LinkState.LOCKED)
-    form.add_error("year_of_birth", "That year does not match our records. Please check and try again.")
+    form.add_error("year_of_birth", gettext_lazy("That year does not match our records. Please check and try again."))
     tries_left = max(services.YEAR_OF_BIRTH_TRIES - link.failed_checks, 0)
     return _check_page(request, resolved, form, status=400, tries_left=tries_left)
 
@@ -281,6 +309,14 @@ def questionnaire_thanks(request: HttpRequest) -> HttpResponse:
         thanks = {}
     if not isinstance(thanks, dict):
         thanks = {}
+    known = thanks.get("l") if isinstance(thanks.get("l"), str) else None
+    with patient_language(request, known=known) as language:
+        response = _thanks_page(request, thanks)
+    response["Content-Language"] = language
+    return response
+
+
+def _thanks_page(request: HttpRequest, thanks: dict) -> HttpResponse:
     clinic_id = thanks.get("c")
     clinic = Clinic.objects.filter(pk=clinic_id).only("name", "phone").first() if clinic_id else None
     follow_up_id = thanks.get("f")
@@ -296,5 +332,6 @@ def questionnaire_thanks(request: HttpRequest) -> HttpResponse:
             "on_tablet": thanks.get("t") is True,
             "urgent": thanks.get("u") is True,
             "emergency": thanks.get("e") is True,
+            "languages": language_switch(get_language()),
         },
     )

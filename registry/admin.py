@@ -252,7 +252,15 @@ class AdministratorsOnly:
 
 @admin.register(Clinic)
 class ClinicAdmin(AdministratorsOnly, admin.ModelAdmin):
-    list_display = ["name", "country", "time_zone", "contact_email", "phone", "link_requires_year_of_birth"]
+    list_display = [
+        "name",
+        "country",
+        "time_zone",
+        "default_language",
+        "contact_email",
+        "phone",
+        "link_requires_year_of_birth",
+    ]
     search_fields = ["name"]
 
     def get_queryset(self, request):

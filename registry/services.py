@@ -30,6 +30,7 @@ PATIENT_FIELDS: tuple[str, ...] = (
     "consent_version",
     "consent_registry",
     "consent_email_contact",
+    "preferred_language",
 )
 # What a service takes as an injection's data, in the order pages show it (forms, serializer and admin derive
 # from it). The plan numbers are separate arguments.
@@ -239,6 +240,8 @@ def _save(instance, *, by, reason: str) -> None:
 def patient_enrol(*, clinic: Clinic, by, data: dict[str, Any]) -> Patient:
     _reject_unknown(data, PATIENT_FIELDS)
     patient = Patient(clinic=clinic, **data)
+    # Stored, not left to follow the clinic: a clinic changing its default later does not change who reads Welsh.
+    patient.preferred_language = patient.preferred_language or clinic.default_language
     patient.full_clean(exclude=["registry_number"])  # the insert below decides whether the number is free
     _insert_with_a_free_registry_number(patient, by=by, reason="Enrolled")
     return patient

@@ -19,6 +19,8 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from rest_framework import exceptions as api_errors
 
+from registry.i18n import patient_language
+
 logger = logging.getLogger(__name__)
 
 API_PREFIX = "/api/"
@@ -70,7 +72,9 @@ def _render(request: HttpRequest, status: int, context: dict | None = None) -> H
         return JsonResponse({"detail": API_DETAIL[status].format(method=request.method)}, status=status)
     context = {"status": status, **(context or {})}
     if _for_patient(request):
-        return HttpResponse(loader.render_to_string(PATIENT_TEMPLATE, context, request), status=status)
+        # No patient is known here: the page follows the switch or the browser (registry.i18n).
+        with patient_language(request):
+            return HttpResponse(loader.render_to_string(PATIENT_TEMPLATE, context, request), status=status)
     signed_in = getattr(getattr(request, "user", None), "is_authenticated", False)
     context |= {
         "way_back": _way_back(request),

@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 DEFINITIONS_DIR = Path(__file__).resolve().parent
 WORDING_SETTING = "OUTCOMES_WORDING_FILE"
+LANGUAGE_WORDING_SETTING = "OUTCOMES_WORDING_FILES"
 
 ItemType = Literal["choice", "slider", "yesno", "text", "month"]
 Direction = Literal["higher_better", "higher_worse", "none"]
@@ -344,8 +345,28 @@ def wording_file() -> str | None:
     return os.fspath(value) if value else None
 
 
-_INSTRUMENT_KEYS = {"version", "title", "instructions", "items"}
-_ITEM_KEYS = {"text", "options"}
+def _active_language() -> str:
+    """The language Django has active (the patient's, on their pages and emails), or English without Django."""
+    try:
+        from django.utils import translation
+    except ImportError:
+        return "en"
+    return translation.get_language() or "en"
+
+
+def language_wording_file(language: str | None) -> str | None:
+    """The wording file (or folder of files) for a language (OUTCOMES_WORDING_FILES), trying "cy-gb" then "cy".
+    None for English and for a language without its own wording, which is asked in English."""
+    if not language:
+        return None
+    files = _configured_setting(LANGUAGE_WORDING_SETTING) or {}
+    language = language.lower()
+    value = files.get(language) or files.get(language.split("-")[0])
+    return os.fspath(value) if value else None
+
+
+_INSTRUMENT_KEYS = {"version", "title", "instructions", "items", "sections"}
+_ITEM_KEYS = {"text", "options", "anchors"}
 
 
 def _check_override_item(inst: Instrument, code: str, entry: Any, where: str) -> None:
@@ -367,23 +388,56 @@ def _check_override_item(inst: Instrument, code: str, entry: Any, where: str) ->
         )
         _require(len(labels) == len(item.options), at, f"has {len(labels)} option labels, expected {len(item.options)}")
         _require(len(set(labels)) == len(labels), at, "option labels must be distinct")
+    if "anchors" in entry:
+        item = inst.item(code)
+        anchors = entry["anchors"]
+        _require(item.type == "slider", at, f"is a {item.type} item and has no anchors")
+        _require(
+            isinstance(anchors, list)
+            and len(anchors) == len(item.anchors)
+            and all(isinstance(a, str) for a in anchors),
+            at,
+            f"anchors must be a list of {len(item.anchors)} strings",
+        )
 
 
-@functools.lru_cache(maxsize=8)
-def _load_override(path: str) -> dict[str, dict[str, Any]]:
-    """Read and validate the whole file once, so a bad file fails on first use whatever is asked for."""
-    where = f"{WORDING_SETTING} {path}"
+def _read_wording(path: Path, where: str) -> dict[str, Any]:
     try:
-        raw = json.loads(Path(path).read_text(encoding="utf-8"))
+        raw = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise ValueError(f"{where}: file not found") from exc
     except json.JSONDecodeError as exc:
         raise ValueError(f"{where}: invalid JSON ({exc})") from exc
     _require(isinstance(raw, dict), where, "must be a JSON object keyed by instrument code")
+    return raw
+
+
+@functools.lru_cache(maxsize=8)
+def _load_override(path: str) -> dict[str, dict[str, Any]]:
+    """Read and validate the whole file once, so a bad file fails on first use whatever is asked for.
+
+    A folder is read as one file made of every ``*.json`` in it (a file per instrument, as the per-language
+    wording ships: ``wording/cy/koos.json``); an instrument given in two of them is an error. A file whose
+    ``"_wording"`` is ``"demo"`` keeps its instruments marked as demo wording (the page says so)."""
+    where = f"{WORDING_SETTING} {path}"
+    if Path(path).is_dir():
+        files = sorted(Path(path).glob("*.json"))
+        _require(bool(files), where, "folder has no .json wording files")
+    else:
+        files = [Path(path)]
+    raw: dict[str, Any] = {}
+    demo: set[str] = set()
+    for file in files:
+        part = _read_wording(file, f"{where}" if file == Path(path) else f"{where}/{file.name}")
+        for code, block in part.items():
+            if code.startswith("_"):
+                continue
+            _require(code not in raw, where, f"{code} is given in more than one file")
+            raw[code] = block
+            if part.get("_wording") == "demo":
+                demo.add(code)
     blocks: dict[str, dict[str, Any]] = {}
     for code, block in raw.items():
-        if code.startswith("_"):
-            continue  # comments
         known = {c for c, _ in _definitions()}
         _require(code in known, where, f"unknown instrument {code!r}")
         _require(isinstance(block, dict), where, f"{code} must be an object")
@@ -401,7 +455,13 @@ def _load_override(path: str) -> dict[str, dict[str, Any]]:
             inst = _definitions()[(code, version)]
             for item_code, entry in items.items():
                 _check_override_item(inst, item_code, entry, where)
-        blocks[code] = block
+        sections = block.get("sections", {})
+        _require(
+            isinstance(sections, dict) and all(isinstance(t, str) for t in sections.values()),
+            where,
+            f"{code}: sections must be an object of section code to title",
+        )
+        blocks[code] = {**block, "_demo": code in demo}
     return blocks
 
 
@@ -417,39 +477,49 @@ def _apply_override(inst: Instrument, block: Mapping[str, Any], source: str) -> 
         options = item.options
         if "options" in entry:
             options = tuple(Option(label, o.score) for label, o in zip(entry["options"], item.options, strict=True))
-        items.append(replace(item, text=entry.get("text", item.text), options=options))
+        anchors = tuple(entry.get("anchors", item.anchors))
+        items.append(replace(item, text=entry.get("text", item.text), options=options, anchors=anchors))
+    section_titles: Mapping[str, str] = block.get("sections", {})
+    demo = block.get("_demo", False)
     return replace(
         inst,
         items=tuple(items),
+        sections=tuple(replace(sec, title=section_titles.get(sec.code, sec.title)) for sec in inst.sections),
         title=block.get("title", inst.title),
         instructions=block.get("instructions", inst.instructions),
-        wording="override",
-        wording_source=source,
+        # Demo wording in another language is still demo wording: the page keeps its note.
+        wording="demo" if demo else "override",
+        wording_source=f"demo ({source})" if demo else source,
     )
 
 
 @functools.lru_cache(maxsize=64)
-def _instrument(code: str, version: str, wording_path: str | None) -> Instrument:
+def _instrument(code: str, version: str, wording_path: str | None, language_path: str | None = None) -> Instrument:
     inst = _definitions()[(code, version)]
-    if wording_path:
-        block = _load_override(wording_path).get(code)
-        if block is not None and block.get("version", version) == version:
-            inst = _apply_override(inst, block, Path(wording_path).name)
+    # The licensed English first, then the language's wording over it: an item the translation lacks is asked in
+    # English rather than not at all. Only text changes; options keep the definition's scores and order.
+    for path in (wording_path, language_path):
+        if path:
+            block = _load_override(path).get(code)
+            if block is not None and block.get("version", version) == version:
+                inst = _apply_override(inst, block, Path(path).name)
     return inst
 
 
 # --- public API --------------------------------------------------------------------------------------------
 
 
-def get_instrument(code: str, version: str | None = None) -> Instrument:
-    """The instrument definition, with the official wording applied when OUTCOMES_WORDING_FILE is set."""
+def get_instrument(code: str, version: str | None = None, language: str | None = None) -> Instrument:
+    """The instrument definition, with the official wording applied when OUTCOMES_WORDING_FILE is set, in
+    `language` (default: the active one) where OUTCOMES_WORDING_FILES has wording for it. Scores never depend
+    on the language: options keep the definition's values."""
     versions = _versions(code)
     if version is None:
         version = versions[-1]
     elif version not in versions:
         raise ValueError(f"unknown version {version!r} of {code} (known: {', '.join(versions)})")
-    # The wording path is part of the cache key, so changing the setting takes effect without a restart.
-    return _instrument(code, version, wording_file())
+    # The wording paths are part of the cache key, so changing a setting takes effect without a restart.
+    return _instrument(code, version, wording_file(), language_wording_file(language or _active_language()))
 
 
 def all_instruments() -> list[Instrument]:
@@ -476,5 +546,6 @@ __all__ = [
     "clear_cache",
     "current_version",
     "get_instrument",
+    "language_wording_file",
     "wording_file",
 ]

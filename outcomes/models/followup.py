@@ -1,5 +1,6 @@
 from django.db import models
 from django.utils import dateformat
+from django.utils.translation import gettext_lazy
 
 from registry.history import HistoricalRecords
 from registry.models.injection import knee_product_day
@@ -34,6 +35,11 @@ class FollowUpStatus(models.TextChoices):
 
 # A follow-up in one of these may still be answered, moved or cancelled.
 ACTIVE_STATUSES = (FollowUpStatus.SCHEDULED, FollowUpStatus.OPEN)
+# FollowUp.patient_label, by the plan's knee.
+PATIENT_LABELS = {
+    "left": gettext_lazy("your left knee, injected on %(day)s"),
+    "right": gettext_lazy("your right knee, injected on %(day)s"),
+}
 
 
 class FollowUp(models.Model):
@@ -101,8 +107,9 @@ class FollowUp(models.Model):
     def patient_label(self) -> str:
         """What this questionnaire is about, in the patient's words: "your left knee, injected on 3 March 2026".
         A patient treated in both knees gets a questionnaire per knee; this is how they tell them apart."""
-        knee = self.plan.get_knee_display().lower()
-        return f"your {knee} knee, injected on {dateformat.format(self.injection_day, 'j F Y')}"
+        # Whole phrases per knee, translated: languages place the word for "left" differently.
+        label = PATIENT_LABELS.get(self.plan.knee, PATIENT_LABELS["left"])
+        return label % {"day": dateformat.format(self.injection_day, "j F Y")}  # month name in the active language
 
     @property
     def is_safety_check(self) -> bool:

@@ -80,6 +80,9 @@ class Submission(models.Model):
     # {"KOOS": {"P1": {"score": 2, "option": "Monthly"}, ...}, "SAFETY": {...}}
     answers = models.JSONField()
     instrument_versions = models.JSONField()
+    # The language the questions were asked in (the patient's, or English on staff entry): with the versions above,
+    # which wording the answers were given to. Scores do not depend on it (answers are the options' values).
+    language = models.CharField(max_length=16, default="en-gb")
     scores = models.JSONField()
 
     koos_pain = models.FloatField(null=True, blank=True)

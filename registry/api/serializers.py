@@ -131,7 +131,16 @@ class ClinicSerializer(CountryFieldMixin, RejectUnknownFieldsMixin, serializers.
 
     class Meta:
         model = Clinic
-        fields = ["id", "name", "time_zone", "link_requires_year_of_birth", "contact_email", "phone", "country"]
+        fields = [
+            "id",
+            "name",
+            "time_zone",
+            "link_requires_year_of_birth",
+            "contact_email",
+            "phone",
+            "country",
+            "default_language",
+        ]
         extra_kwargs = {"time_zone": {"help_text": "IANA time zone, e.g. Europe/London."}}
 
 

@@ -15,6 +15,12 @@ def validate_time_zone(value: str) -> None:
         raise ValidationError(f"{value!r} is not a known IANA time zone (e.g. Europe/London).")
 
 
+def language_choices() -> list[tuple[str, str]]:
+    """The languages patients may be written to in (settings.LANGUAGES): a callable, so a clinic adding one changes
+    a setting, not a migration. No CheckConstraint for the same reason; full_clean checks the choice."""
+    return list(settings.LANGUAGES)
+
+
 class Clinic(models.Model):
     name = models.CharField(max_length=200, unique=True)
     time_zone = models.CharField(max_length=64, default="Europe/London", validators=[validate_time_zone])
@@ -31,6 +37,13 @@ class Clinic(models.Model):
     country = CountryField(blank=True, help_text="ISO 3166 country code, e.g. GB. Shown on adverse-event reports.")
     # Staff of this clinic must sign in with a second factor (TOTP); set by its lead or an administrator.
     require_two_factor = models.BooleanField(default=False)
+    # The language a new patient of this clinic is written to in, unless they choose another.
+    default_language = models.CharField(
+        max_length=16,
+        choices=language_choices,
+        default="en-gb",
+        help_text="The language new patients get their questionnaires and emails in, unless they choose another.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from registry.choices import Sex, WithdrawalDecision
 from registry.history import HistoricalRecords
+from registry.models.clinic import language_choices
 
 # Crockford base32 without I, L, O, U: easy to read out over the phone.
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -51,6 +52,14 @@ class Patient(models.Model):
     withdrawal_reason = models.TextField(blank=True)
     # Set by the unsubscribe link in every email: stops email contact but is not a withdrawal of consent.
     email_opted_out_at = models.DateTimeField(null=True, blank=True)
+    # The language of the patient's pages, emails and texts. Empty on a new patient means the clinic's default
+    # (registry.services.patient_enrol fills it in), so the record always says which language was used.
+    preferred_language = models.CharField(
+        max_length=16,
+        choices=language_choices,
+        blank=True,
+        help_text="Questionnaires, emails and texts go out in this language. Leave empty for the clinic's default.",
+    )
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -79,6 +88,11 @@ class Patient(models.Model):
         return bool(
             self.email and self.consent_email_contact and not self.has_withdrawn and self.email_opted_out_at is None
         )
+
+    @property
+    def language(self) -> str:
+        """The language to write to this patient in: their choice, else their clinic's default."""
+        return self.preferred_language or self.clinic.default_language
 
     def age_on(self, day) -> int:
         # Only the year of birth is held (data minimisation), so age is approximate to within a year.

@@ -18,6 +18,8 @@
 
   var csrf = (form.querySelector("input[name=csrfmiddlewaretoken]") || {}).value || "";
   var status = document.getElementById("q-save-status");
+  // The words come from the page (data-say-*), in the patient's language; English if a page lacks one.
+  function words(name, fallback) { return form.getAttribute("data-say-" + name) || fallback; }
 
   function say(text) { if (status) status.textContent = text; }
 
@@ -97,15 +99,15 @@
     timer = null;
     keepLocally(false);
     if (!draftUrl) return;
-    say("Saving…");
+    say(words("saving", "Saving…"));
     var body = new FormData(form);
     post(draftUrl, body).then(function (response) {
       if (!response.ok) throw new Error(String(response.status));
       keepLocally(true);
-      say("Your answers are saved.");
+      say(words("saved", "Your answers are saved."));
     }).catch(function () {
-      say(localKey ? "Not saved to the clinic yet (check your connection). Your answers are kept on this device."
-                   : "Not saved yet: check your connection.");
+      say(localKey ? words("kept-here", "Not saved to the clinic yet (check your connection). Your answers are kept on this device.")
+                   : words("not-saved", "Not saved yet: check your connection."));
     });
   }
 
@@ -165,7 +167,7 @@
       var p = document.createElement("p");
       p.className = "field-error";
       p.id = id;
-      p.textContent = "Please answer this question.";
+      p.textContent = words("required", "Please answer this question.");
       var legend = fieldset.querySelector("legend");
       legend.insertAdjacentElement("afterend", p);
       var described = (fieldset.getAttribute("aria-describedby") || "").split(" ").filter(Boolean);
@@ -210,7 +212,7 @@
     // The welcome text once; later steps start at the question, under the page's heading (kept: every page has one).
     if (intro) Array.prototype.forEach.call(intro.children, function (el) { el.hidden = current !== 0 && el.tagName !== "H1"; });
     progress.hidden = false;
-    label.textContent = "Section " + (current + 1) + " of " + sections.length;
+    label.textContent = words("section", "Section {number} of {total}").replace("{number}", String(current + 1)).replace("{total}", String(sections.length));
     fill.style.width = Math.round(((current + 1) / sections.length) * 100) + "%";
     if (stepKey) { try { localStorage.setItem(stepKey, String(current)); } catch (e) { /* ignore */ } }
     if (focus) {

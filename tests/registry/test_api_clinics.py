@@ -12,6 +12,7 @@ NEW_CLINIC = {
     "contact_email": "east@clinic.example",
     "phone": "+1 212 555 0100",
     "country": "US",
+    "default_language": "cy",
 }
 
 
@@ -28,6 +29,7 @@ def test_list_shows_only_the_users_clinics(api_as, clinician, clinic, other_clin
             "contact_email": "",
             "phone": "",
             "country": "",
+            "default_language": "en-gb",
         }
     ]
 

@@ -54,6 +54,7 @@ def test_enrol_returns_the_contract_fields(api_as, clinician, clinic):
         "consent_version",
         "consent_registry",
         "consent_email_contact",
+        "preferred_language",
         "consent_withdrawn_at",
         "withdrawal_decision",
         "email_opted_out_at",

@@ -33,6 +33,7 @@ def _patient_body(clinic) -> dict:
         "consent_version": "v1.0",
         "consent_registry": True,
         "consent_email_contact": True,
+        "preferred_language": "cy",
     }
 
 
@@ -133,6 +134,7 @@ def _clinics(ctx):
         "contact_email": "desk@example.org",
         "phone": "0161 496 0000",
         "country": "GB",
+        "default_language": "cy",
     }
 
 

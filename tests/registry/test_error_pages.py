@@ -37,7 +37,7 @@ def _page(response) -> str:
 
 
 def assert_staff_layout(html: str, *, signed_in: bool):
-    assert '<html lang="en-GB">' in html
+    assert '<html lang="en-gb" dir="ltr">' in html
     assert SITE_STYLESHEET in html
     assert "Knee Outcomes Registry" in html
     assert 'rel="icon"' in html
@@ -45,7 +45,7 @@ def assert_staff_layout(html: str, *, signed_in: bool):
 
 
 def assert_patient_layout(html: str):
-    assert '<html lang="en-GB">' in html
+    assert '<html lang="en-gb" dir="ltr">' in html
     assert 'href="/static/css/questionnaire.css"' in html
     assert STAFF_NAV not in html
     assert "Sign out" not in html

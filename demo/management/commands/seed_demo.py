@@ -510,6 +510,8 @@ class Command(BaseCommand):
                     "sex": rng.choice(["female", "male"]),
                     "consent_on": recorded_on - dt.timedelta(days=rng.randint(0, 14)),
                     "consent_version": "v1.0",
+                    # Every eighth patient reads Welsh: their questionnaires and emails are in Welsh (issue 17).
+                    "preferred_language": "cy" if index % 8 == 5 else "",
                 },
             )
             knee = rng.choice(["left", "right"])
