@@ -136,6 +136,9 @@ _PATIENT_FIELDS = [
     "consent_withdrawn_at",
     "withdrawal_decision",
     "email_opted_out_at",
+    "sms_opted_out_at",
+    "phone_invalid_at",
+    "phone_invalid_reason",
     "created_at",
 ]
 _PATIENT_READ_ONLY = [
@@ -143,6 +146,9 @@ _PATIENT_READ_ONLY = [
     "consent_withdrawn_at",
     "withdrawal_decision",
     "email_opted_out_at",
+    "sms_opted_out_at",
+    "phone_invalid_at",
+    "phone_invalid_reason",
     "created_at",
 ]
 

@@ -15,6 +15,12 @@ def validate_time_zone(value: str) -> None:
         raise ValidationError(f"{value!r} is not a known IANA time zone (e.g. Europe/London).")
 
 
+class ContactChannels(models.TextChoices):
+    EMAIL = "email", "Email"
+    SMS = "sms", "Text message"
+    BOTH = "both", "Email and text message"
+
+
 class Clinic(models.Model):
     name = models.CharField(max_length=200, unique=True)
     time_zone = models.CharField(max_length=64, default="Europe/London", validators=[validate_time_zone])
@@ -29,15 +35,35 @@ class Clinic(models.Model):
     )
     # Where the clinic is: the country of its adverse-event reports (CIOMS I box 1a, E2B(R3) C.2.r.3).
     country = CountryField(blank=True, help_text="ISO 3166 country code, e.g. GB. Shown on adverse-event reports.")
+    # Which contact consents the patient form offers ticked: the clinic's usual way of reaching its patients.
+    default_channels = models.CharField(
+        max_length=8,
+        choices=ContactChannels.choices,
+        default=ContactChannels.EMAIL,
+        help_text="How new patients are usually contacted: the consent boxes the patient form starts with ticked.",
+    )
     # Staff of this clinic must sign in with a second factor (TOTP); set by its lead or an administrator.
     require_two_factor = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(default_channels__in=ContactChannels.values), name="clinic_default_channels_valid"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def default_consents(self) -> dict[str, bool]:
+        """Initial values of the patient form's contact consents."""
+        return {
+            "consent_email_contact": self.default_channels in (ContactChannels.EMAIL, ContactChannels.BOTH),
+            "consent_sms_contact": self.default_channels in (ContactChannels.SMS, ContactChannels.BOTH),
+        }
 
     @property
     def tzinfo(self) -> zoneinfo.ZoneInfo:

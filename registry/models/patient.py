@@ -41,6 +41,10 @@ class Patient(models.Model):
     consent_email_contact = models.BooleanField(
         default=True, help_text="Consents to be emailed questionnaires and reminders."
     )
+    # Off for everyone enrolled before text messages: nobody is texted without having agreed to it.
+    consent_sms_contact = models.BooleanField(
+        default=False, help_text="Consents to be sent questionnaires and reminders by text message."
+    )
     consent_withdrawn_at = models.DateTimeField(null=True, blank=True)
     withdrawal_decision = models.CharField(
         max_length=16,
@@ -51,6 +55,11 @@ class Patient(models.Model):
     withdrawal_reason = models.TextField(blank=True)
     # Set by the unsubscribe link in every email: stops email contact but is not a withdrawal of consent.
     email_opted_out_at = models.DateTimeField(null=True, blank=True)
+    # Set when the text message provider says the patient opted out (replied STOP): stops texts only.
+    sms_opted_out_at = models.DateTimeField(null=True, blank=True)
+    # Set by a text the provider refused for good (not a number, not a mobile); cleared when the number changes.
+    phone_invalid_at = models.DateTimeField(null=True, blank=True)
+    phone_invalid_reason = models.CharField(max_length=200, blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -79,6 +88,28 @@ class Patient(models.Model):
         return bool(
             self.email and self.consent_email_contact and not self.has_withdrawn and self.email_opted_out_at is None
         )
+
+    @property
+    def may_text(self) -> bool:
+        """Whether the registry may send this patient a text message at all, right now."""
+        return bool(
+            self.phone
+            and self.consent_sms_contact
+            and not self.has_withdrawn
+            and self.sms_opted_out_at is None
+            and self.phone_invalid_at is None
+        )
+
+    def clean(self) -> None:
+        from registry.phones import default_region, normalise_phone
+
+        super().clean()
+        try:
+            self.phone = normalise_phone(self.phone, region=default_region(self.clinic if self.clinic_id else None))
+        except ValidationError as error:
+            raise ValidationError({"phone": error.messages}) from None
+        if self.consent_sms_contact and not self.phone:
+            raise ValidationError({"phone": "Give a mobile number for text messages, or untick text message contact."})
 
     def age_on(self, day) -> int:
         # Only the year of birth is held (data minimisation), so age is approximate to within a year.
