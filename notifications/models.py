@@ -123,6 +123,11 @@ class OutboundMessage(models.Model):
     def is_text(self) -> bool:
         return self.channel == Channel.SMS
 
+    @property
+    def title(self) -> str:
+        """What it is, for staff pages: "First reminder", or "First reminder (text message)"."""
+        return f"{self.get_kind_display()} (text message)" if self.is_text else self.get_kind_display()
+
     def delivery_state(self) -> tuple[str, str]:
         """(code, label) of how far this message got, for clinicians: queued, sent, rejected, opened..."""
         if self.status in (MessageStatus.PENDING, MessageStatus.SENDING):
