@@ -168,3 +168,42 @@ def test_the_dev_backend_puts_the_text_in_the_mailbox(clock, clinic, clinician, 
     assert item["subject"] == "Text message to +447700900123"
     assert "North Knee Clinic: please tell us how your knee is now" in item["text"]
     assert texts(patient, status=MessageStatus.SENT).count() == 1
+
+
+def test_correcting_a_refused_number_lets_texts_go_again(clinic, clinician):
+    from registry.services import patient_phone_mark_invalid
+
+    patient = PatientFactory(clinic=clinic, phone="+447700900123", consent_sms_contact=True)
+    patient = patient_phone_mark_invalid(patient=patient, reason="Twilio replied 400 (error 21614)")
+    assert not patient.may_text
+    patient = patient_update(patient=patient, by=clinician, data={"phone": "07700 900456"}, reason="New mobile")
+    assert (patient.phone, patient.phone_invalid_at, patient.may_text) == ("+447700900456", None, True)
+    assert patient.history.first().history_change_reason == "New mobile"
+
+
+def test_a_misconfigured_provider_keeps_the_text_for_later(clock, clinic, clinician, settings):
+    settings.SMS_BACKEND = "notifications.sms.NotifySmsBackend"
+    settings.NOTIFY_API_KEY = ""  # forgotten
+    patient = PatientFactory(
+        clinic=clinic, phone="+447700900123", consent_sms_contact=True, consent_email_contact=False
+    )
+    clock.move_to(at(2026, 3, 30, 9, 30))
+    month_follow_up(patient, clinician)
+    queue()
+    invitation = texts(patient).get(kind=MessageKind.INVITATION)
+    assert services.messages_send([invitation.pk]).retrying == 1
+    invitation.refresh_from_db()
+    assert invitation.status == MessageStatus.PENDING
+    assert "NOTIFY_API_KEY" in invitation.last_error
+    assert not invitation.link_id
+
+
+@pytest.mark.parametrize("days", [[0], [3, 7, 12], "7,12", [True]])
+def test_malformed_text_reminder_days_stop_start_up(settings, days):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from notifications import conf
+
+    settings.SMS_REMINDER_DAYS = days
+    with pytest.raises(ImproperlyConfigured, match="SMS_REMINDER_DAYS"):
+        conf.get()

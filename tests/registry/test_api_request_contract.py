@@ -33,6 +33,7 @@ def _patient_body(clinic) -> dict:
         "consent_version": "v1.0",
         "consent_registry": True,
         "consent_email_contact": True,
+        "consent_sms_contact": True,
     }
 
 
