@@ -29,7 +29,12 @@ class Patient(models.Model):
     # Identifying details stay in the clinic: never exported, never in emails beyond the address itself.
     full_name = models.CharField(max_length=200, blank=True)
     email = models.EmailField(blank=True)
-    phone = models.CharField(max_length=40, blank=True)
+    phone = models.CharField(
+        max_length=40,
+        blank=True,
+        help_text="Stored as E.164 (+447700900123); a number without + is read as the clinic's country's. "
+        "Required when `consent_sms_contact` is true.",
+    )
     year_of_birth = models.PositiveSmallIntegerField(validators=[validate_year_of_birth])
     sex = models.CharField(max_length=8, choices=Sex.choices, default=Sex.UNKNOWN)
 
