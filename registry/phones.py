@@ -5,7 +5,6 @@ import phonenumbers
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
-
 # Ofcom's numbers for drama and examples (07700 900xxx, 01632 960xxx): nobody's real number, so the demo and
 # the tests use them; libphonenumber calls them invalid. A provider refuses them, which marks them as bad.
 FICTIONAL_PREFIXES = ("+447700900", "+441632960")
