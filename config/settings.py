@@ -192,6 +192,31 @@ EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=20)  # seconds per SMTP step; t
 # The demo's mailbox page (/dev/mailbox/): administrators only, and never in production unless asked for.
 SHOW_DEV_MAILBOX = env.bool("SHOW_DEV_MAILBOX", default=not PRODUCTION)
 
+# --- Text messages (notifications/sms.py) -----------------------------------------------------------
+# GOV.UK Notify (a template whose whole text is ((body))) or Twilio; with neither configured, texts go to the
+# dev mailbox like emails. SMS_BACKEND names the transport outright.
+NOTIFY_API_KEY = env.str("NOTIFY_API_KEY", default="")
+NOTIFY_SMS_TEMPLATE_ID = env.str("NOTIFY_SMS_TEMPLATE_ID", default="")
+NOTIFY_BASE_URL = env.str("NOTIFY_BASE_URL", default="")
+TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
+TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
+TWILIO_FROM = env.str("TWILIO_FROM", default="")
+TWILIO_BASE_URL = env.str("TWILIO_BASE_URL", default="")
+SMS_BACKEND = env.str(
+    "SMS_BACKEND",
+    default=(
+        "notifications.sms.NotifySmsBackend"
+        if NOTIFY_API_KEY
+        else "notifications.sms.TwilioSmsBackend"
+        if TWILIO_ACCOUNT_SID
+        else "notifications.sms.DevSmsBackend"
+    ),
+)
+# Text reminders to non-responders who agreed to texts, days after the follow-up opens (notifications/conf.py).
+SMS_REMINDER_DAYS = env.list("SMS_REMINDER_DAYS", cast=int, default=[7, 12])
+# Where a patient's number typed without a country code is from, for a clinic with no country (registry/phones.py).
+PHONE_DEFAULT_REGION = env.str("PHONE_DEFAULT_REGION", default="GB")
+
 # --- Celery --------------------------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):

@@ -14,6 +14,11 @@ NOTIFICATIONS_BACKOFF_BASE_SECONDS       60: wait after the first temporary erro
 NOTIFICATIONS_BACKOFF_MAX_SECONDS        14400: ...up to this
 NOTIFICATIONS_CLAIM_TIMEOUT_MINUTES      replaced by the lease; setting it stops start-up with a pointer to it
 NOTIFICATIONS_GATHER_MINUTES             15: a patient's emails of one kind due this close together go as one
+SMS_REMINDER_DAYS                        [7, 12]: text reminders to patients who agreed to texts and have not
+                                         answered, this many days after the follow-up opens (at most 2; [] none).
+                                         A patient who may be texted but not emailed also gets the invitation by text.
+SMS_BACKEND                              how texts go: notifications.sms.DevSmsBackend (into the dev mailbox),
+                                         notifications.sms.NotifySmsBackend or notifications.sms.TwilioSmsBackend
 SAFETY_CHECK_REMINDER_DAYS               1: the short safety checks' one reminder, days after the invitation (0: none)
 """
 
@@ -41,6 +46,7 @@ class NotificationSettings:
     backoff_max: dt.timedelta
     gather: dt.timedelta
     safety_check_reminder_days: int  # 0: no reminder for the short safety checks
+    sms_reminder_days: tuple[int, ...]
 
 
 def _parse_hours(value: str) -> tuple[dt.time, dt.time | None]:
@@ -79,6 +85,13 @@ def get() -> NotificationSettings:
         or any(not isinstance(d, int) or isinstance(d, bool) or d < 1 for d in days)
     ):
         raise ImproperlyConfigured(f"NOTIFICATIONS_REMINDER_DAYS must be up to two positive day counts, not {days!r}")
+    sms_days = getattr(settings, "SMS_REMINDER_DAYS", [7, 12])
+    if (
+        not isinstance(sms_days, list | tuple)
+        or len(sms_days) > 2
+        or any(not isinstance(d, int) or isinstance(d, bool) or d < 1 for d in sms_days)
+    ):
+        raise ImproperlyConfigured(f"SMS_REMINDER_DAYS must be up to two positive day counts, not {sms_days!r}")
     if hasattr(settings, "NOTIFICATIONS_CLAIM_TIMEOUT_MINUTES"):
         # A fixed timeout stranded a dead worker's batch for its whole length; the renewed lease replaced it.
         raise ImproperlyConfigured(
@@ -102,10 +115,15 @@ def get() -> NotificationSettings:
         backoff_max=dt.timedelta(seconds=_int("NOTIFICATIONS_BACKOFF_MAX_SECONDS", 14400, minimum=backoff_base)),
         gather=dt.timedelta(minutes=_int("NOTIFICATIONS_GATHER_MINUTES", 15, minimum=0, maximum=24 * 60)),
         safety_check_reminder_days=_int("SAFETY_CHECK_REMINDER_DAYS", 1, minimum=0, maximum=14),
+        sms_reminder_days=tuple(sorted(sms_days)),
     )
 
 
 @receiver(setting_changed, dispatch_uid="notifications.conf.reload")
 def _reload(sender, setting: str, **kwargs) -> None:
-    if setting.startswith("NOTIFICATIONS_") or setting in ("EMAIL_TIMEOUT", "SAFETY_CHECK_REMINDER_DAYS"):
+    if setting.startswith("NOTIFICATIONS_") or setting in (
+        "EMAIL_TIMEOUT",
+        "SAFETY_CHECK_REMINDER_DAYS",
+        "SMS_REMINDER_DAYS",
+    ):
         get.cache_clear()

@@ -35,6 +35,11 @@ REMINDER_KINDS = (MessageKind.REMINDER_1, MessageKind.REMINDER_2, MessageKind.FI
 URGENT_STAFF_KINDS = (MessageKind.URGENT_FLAG, MessageKind.SERIOUS_EVENT)
 
 
+class Channel(models.TextChoices):
+    EMAIL = "email", "Email"
+    SMS = "sms", "Text message"
+
+
 class MessageStatus(models.TextChoices):
     PENDING = "pending", "Queued"
     SENDING = "sending", "Being sent"
@@ -45,6 +50,9 @@ class MessageStatus(models.TextChoices):
 
 class OutboundMessage(models.Model):
     kind = models.CharField(max_length=16, choices=MessageKind.choices)
+    # How it reaches the patient. A follow-up's texts are rows of their own (their dedupe key ends in ":sms"), so
+    # an email and a text of one kind are each sent once, and each is stopped by its own consent and opt-out.
+    channel = models.CharField(max_length=8, choices=Channel.choices, default=Channel.EMAIL)
     clinic = models.ForeignKey("registry.Clinic", on_delete=models.CASCADE, related_name="+")
     follow_up = models.ForeignKey(
         "outcomes.FollowUp", null=True, blank=True, on_delete=models.CASCADE, related_name="messages"
@@ -72,6 +80,7 @@ class OutboundMessage(models.Model):
     # with this set may already be in the patient's inbox (see notifications.services.sending).
     handed_over_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # A text's reference (given to the provider, kept through retries) is kept here too.
     # The Message-ID header of the email that carries this row, stored before the first hand-over and reused by
     # every retry and resend. Rows of one patient and kind due together go in one email (sending.py): they share it.
     email_message_id = models.CharField(max_length=255, blank=True)
@@ -89,6 +98,7 @@ class OutboundMessage(models.Model):
         constraints = [
             models.CheckConstraint(condition=models.Q(kind__in=MessageKind.values), name="message_kind_valid"),
             models.CheckConstraint(condition=models.Q(status__in=MessageStatus.values), name="message_status_valid"),
+            models.CheckConstraint(condition=models.Q(channel__in=Channel.values), name="message_channel_valid"),
         ]
         indexes = [
             # The sweep's claim: "pending messages whose time has come", oldest first.
@@ -108,6 +118,15 @@ class OutboundMessage(models.Model):
     @property
     def is_for_patient(self) -> bool:
         return self.kind in PATIENT_KINDS
+
+    @property
+    def is_text(self) -> bool:
+        return self.channel == Channel.SMS
+
+    @property
+    def title(self) -> str:
+        """What it is, for staff pages: "First reminder", or "First reminder (text message)"."""
+        return f"{self.get_kind_display()} (text message)" if self.is_text else self.get_kind_display()
 
     def delivery_state(self) -> tuple[str, str]:
         """(code, label) of how far this message got, for clinicians: queued, sent, rejected, opened..."""

@@ -70,6 +70,10 @@ class EnrolForm(PatientForm):
             self.fields["clinic"].initial = clinics[0]
         else:
             self.fields["clinic"].empty_label = "—"
+        if clinics:
+            # The contact consents start as the clinic usually contacts patients (Clinic.default_channels).
+            for name, ticked in clinics[0].default_consents.items():
+                self.fields[name].initial = ticked
 
     def patient_data(self) -> dict:
         return {name: self.cleaned_data[name] for name in PATIENT_FIELDS}

@@ -31,6 +31,7 @@ PATIENT_FIELDS: tuple[str, ...] = (
     "consent_registry",
     "consent_email_contact",
     "preferred_language",
+    "consent_sms_contact",
 )
 # What a service takes as an injection's data, in the order pages show it (forms, serializer and admin derive
 # from it). The plan numbers are separate arguments.
@@ -266,9 +267,13 @@ def _insert_with_a_free_registry_number(patient: Patient, *, by, reason: str) ->
 def patient_update(*, patient: Patient, by, data: dict[str, Any], reason: str = "Details updated") -> Patient:
     _reject_unknown(data, PATIENT_FIELDS)
     patient = Patient.objects.select_for_update().get(pk=patient.pk)
+    old_phone = patient.phone
     for key, value in data.items():
         setattr(patient, key, value)
     patient.full_clean()
+    if patient.phone != old_phone and patient.phone_invalid_at is not None:
+        # A new number is worth a try: the provider's refusal was about the old one.
+        patient.phone_invalid_at, patient.phone_invalid_reason = None, ""
     _save(patient, by=by, reason=reason)
     return patient
 
@@ -306,6 +311,30 @@ def patient_unsubscribe_email(
     patient = Patient.objects.select_for_update().get(pk=patient.pk)
     if patient.email_opted_out_at is None:
         patient.email_opted_out_at = timezone.now()
+        _save(patient, by=by, reason=reason)
+    return patient
+
+
+@transaction.atomic
+def patient_phone_mark_invalid(*, patient: Patient, reason: str, by=None) -> Patient:
+    """The text message provider refused the number for good (not a number, not a mobile): no more texts to it
+    until a clinician corrects it. Recorded with history, so the clinic sees when and why."""
+    patient = Patient.objects.select_for_update().get(pk=patient.pk)
+    if patient.phone_invalid_at is None:
+        patient.phone_invalid_at = timezone.now()
+        patient.phone_invalid_reason = reason[:200]
+        _save(patient, by=by, reason=f"Phone number refused by the text message provider: {reason}"[:100])
+    return patient
+
+
+@transaction.atomic
+def patient_unsubscribe_sms(
+    *, patient: Patient, by=None, reason: str = "Opted out of text messages (told by the provider)"
+) -> Patient:
+    """The patient opted out of texts (replied STOP, as the provider told us). Stops texts only."""
+    patient = Patient.objects.select_for_update().get(pk=patient.pk)
+    if patient.sms_opted_out_at is None:
+        patient.sms_opted_out_at = timezone.now()
         _save(patient, by=by, reason=reason)
     return patient
 

@@ -49,3 +49,15 @@ def test_first_start_has_a_questionnaire_link_for_each_knee_in_the_mailbox(demo)
     rows = OutboundMessage.objects.filter(patient__full_name=seed_demo.BOTH_KNEES_PATIENT, kind=MessageKind.INVITATION)
     assert {r.status for r in rows} == {MessageStatus.SENT}
     assert len({r.email_message_id for r in rows}) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_first_start_shows_a_text_message_in_the_mailbox(demo, settings):
+    settings.SMS_BACKEND = "notifications.sms.DevSmsBackend"  # what `make run` uses
+    rundemo.send_due_emails(io.StringIO())
+    (text,) = [m for m in read_mailbox() if m["subject"] == "Text message to +447700900077"]
+    assert "Northgate Knee Clinic: please tell us how your knee is now" in text["text"]
+    assert re.search(r"http://127\.0\.0\.1:8111/q/[\w-]{43}/", text["text"])
+    both = OutboundMessage.objects.filter(patient__full_name=seed_demo.BOTH_KNEES_PATIENT)
+    assert set(both.values_list("channel", flat=True)) == {"email"}  # email first; her texts come on days 7 and 12
+    assert both.first().patient.may_text

@@ -9,6 +9,7 @@ from audit.erasure import scrub_rows
 from notifications.models import (
     CallAttempt,
     CallOutcome,
+    Channel,
     DeliveryAttempt,
     OutboundMessage,
     UnsubscribeToken,
@@ -57,7 +58,7 @@ def unsubscribe_confirm(*, token: UnsubscribeToken) -> Patient:
     clinic sees it) and every pending email to them is cancelled at once."""
     patient = registry_services.patient_unsubscribe_email(patient=token.patient)
     UnsubscribeToken.objects.filter(pk=token.pk, used_at__isnull=True).update(used_at=timezone.now())
-    messages_cancel(patient_id=patient.pk, reason="Patient unsubscribed from email")
+    messages_cancel(patient_id=patient.pk, reason="Patient unsubscribed from email", channel=Channel.EMAIL)
     return patient
 
 

@@ -1,5 +1,11 @@
-"""When each patient email should go: invitation and reminders as outbox rows, moved and cancelled with their
-follow-up. Everything here works in bulk (values_list in, bulk_create/update out): no query per follow-up."""
+"""When each patient email and text should go: invitation and reminders as outbox rows, moved and cancelled with
+their follow-up.
+
+Texts (SMS_REMINDER_DAYS, default days 7 and 12): email goes first; a patient who agreed to texts also gets text
+reminders on those days while they have not answered (a completed follow-up cancels every channel's rows), and a
+patient who may be texted but not emailed gets the invitation by text too.
+
+Everything here works in bulk (values_list in, bulk_create/update out): no query per follow-up."""
 
 import datetime as dt
 import zoneinfo
@@ -9,7 +15,7 @@ from dataclasses import dataclass
 from django.utils import timezone
 
 from notifications import conf
-from notifications.models import PATIENT_KINDS, MessageKind, MessageStatus, OutboundMessage
+from notifications.models import PATIENT_KINDS, Channel, MessageKind, MessageStatus, OutboundMessage
 from outcomes.models import FollowUp, FollowUpStatus
 from outcomes.models.followup import SAFETY_CHECK_TIMEPOINTS
 
@@ -23,8 +29,9 @@ def chunked(ids: Iterable[int], size: int = CHUNK) -> Iterator[list[int]]:
         yield ids[start : start + size]
 
 
-def dedupe_key(follow_up_id: int, kind: str) -> str:
-    return f"{follow_up_id}:{kind}"
+def dedupe_key(follow_up_id: int, kind: str, channel: str = Channel.EMAIL) -> str:
+    # Emails keep the key they always had; a text of the same kind is a row of its own.
+    return f"{follow_up_id}:{kind}" if channel == Channel.EMAIL else f"{follow_up_id}:{kind}:{channel}"
 
 
 def in_sending_hours(moment: dt.datetime, tz: zoneinfo.ZoneInfo) -> bool:
@@ -48,12 +55,21 @@ def next_sending_time(*, tz: zoneinfo.ZoneInfo, not_before: dt.datetime, day: dt
     return dt.datetime.combine(tomorrow, settings.sending_start, tzinfo=tz).astimezone(dt.UTC)
 
 
-def planned_day(kind: str, *, opens_on: dt.date, closes_on: dt.date, safety_check: bool = False) -> dt.date | None:
+def planned_day(
+    kind: str, *, opens_on: dt.date, closes_on: dt.date, safety_check: bool = False, channel: str = Channel.EMAIL
+) -> dt.date | None:
     """The clinic-local day a patient email of this kind belongs on, by the current settings. A short safety check
-    (a window of a few days) gets its invitation and at most one reminder, SAFETY_CHECK_REMINDER_DAYS later."""
+    (a window of a few days) gets its invitation and at most one reminder, SAFETY_CHECK_REMINDER_DAYS later.
+    Texts: the invitation, and reminders SMS_REMINDER_DAYS after opening (none for a short safety check)."""
     settings = conf.get()
     if kind == MessageKind.INVITATION:
         return opens_on
+    if channel == Channel.SMS:
+        if safety_check or kind not in REMINDER_SLOTS:
+            return None
+        slot = REMINDER_SLOTS.index(kind)
+        days = settings.sms_reminder_days
+        return opens_on + dt.timedelta(days=days[slot]) if slot < len(days) else None
     if safety_check:
         days = settings.safety_check_reminder_days
         return opens_on + dt.timedelta(days=days) if kind == MessageKind.REMINDER_1 and days else None
@@ -92,6 +108,27 @@ def message_plan(
     return plan
 
 
+def text_plan(
+    *, opens_on: dt.date, closes_on: dt.date, today: dt.date, safety_check: bool = False, invitation: bool
+) -> list[tuple[str, dt.date]]:
+    """(kind, day) of every text still to come for a window: the invitation only if `invitation` (the patient
+    cannot be emailed), then the text reminders still in the future and inside the window."""
+    if today >= closes_on:
+        return []
+    invite_on = max(opens_on, today)
+    plan = [(MessageKind.INVITATION, invite_on)] if invitation else []
+    for kind in REMINDER_SLOTS:
+        day = planned_day(kind, opens_on=opens_on, closes_on=closes_on, safety_check=safety_check, channel=Channel.SMS)
+        if day is not None and invite_on < day <= closes_on:
+            plan.append((kind, day))
+    return plan
+
+
+def _may(email, consent, opted_out, withdrawn, invalid=None) -> bool:
+    # Patient.may_email / may_text from values, without loading patients one by one.
+    return bool(email and consent and opted_out is None and withdrawn is None and invalid is None)
+
+
 @dataclass
 class Scheduled:
     invitations: int = 0
@@ -101,24 +138,63 @@ class Scheduled:
 def _rows_for(follow_up_ids: list[int], now: dt.datetime) -> list[OutboundMessage]:
     rows = []
     follow_ups = FollowUp.objects.filter(id__in=follow_up_ids, status=FollowUpStatus.OPEN).values_list(
-        "id", "clinic_id", "patient_id", "opens_on", "closes_on", "clinic__time_zone", "timepoint"
+        "id",
+        "clinic_id",
+        "patient_id",
+        "opens_on",
+        "closes_on",
+        "clinic__time_zone",
+        "timepoint",
+        "patient__email",
+        "patient__consent_email_contact",
+        "patient__email_opted_out_at",
+        "patient__phone",
+        "patient__consent_sms_contact",
+        "patient__sms_opted_out_at",
+        "patient__phone_invalid_at",
+        "patient__consent_withdrawn_at",
     )
     zones: dict[str, zoneinfo.ZoneInfo] = {}
-    for follow_up_id, clinic_id, patient_id, opens_on, closes_on, zone, timepoint in follow_ups:
+    for (
+        follow_up_id,
+        clinic_id,
+        patient_id,
+        opens_on,
+        closes_on,
+        zone,
+        timepoint,
+        email,
+        email_consent,
+        email_opted_out,
+        phone,
+        sms_consent,
+        sms_opted_out,
+        phone_invalid,
+        withdrawn,
+    ) in follow_ups:
         tz = zones.setdefault(zone, zoneinfo.ZoneInfo(zone))
         today = now.astimezone(tz).date()
         safety_check = timepoint in SAFETY_CHECK_TIMEPOINTS
-        for kind, day in message_plan(opens_on=opens_on, closes_on=closes_on, today=today, safety_check=safety_check):
-            rows.append(
-                OutboundMessage(
-                    kind=kind,
-                    clinic_id=clinic_id,
-                    follow_up_id=follow_up_id,
-                    patient_id=patient_id,
-                    dedupe_key=dedupe_key(follow_up_id, kind),
-                    scheduled_for=next_sending_time(tz=tz, not_before=now, day=day),
+        window = {"opens_on": opens_on, "closes_on": closes_on, "today": today, "safety_check": safety_check}
+        # Email rows are written whatever the patient's email consent today (the send-time check decides, as it
+        # always has); text rows only for a patient who may be texted now.
+        plans = [(Channel.EMAIL, message_plan(**window))]
+        if _may(phone, sms_consent, sms_opted_out, withdrawn, phone_invalid):
+            may_email = _may(email, email_consent, email_opted_out, withdrawn)
+            plans.append((Channel.SMS, text_plan(**window, invitation=not may_email)))
+        for channel, plan in plans:
+            for kind, day in plan:
+                rows.append(
+                    OutboundMessage(
+                        kind=kind,
+                        channel=channel,
+                        clinic_id=clinic_id,
+                        follow_up_id=follow_up_id,
+                        patient_id=patient_id,
+                        dedupe_key=dedupe_key(follow_up_id, kind, channel),
+                        scheduled_for=next_sending_time(tz=tz, not_before=now, day=day),
+                    )
                 )
-            )
     return rows
 
 
@@ -127,12 +203,15 @@ def _gather(rows: list[OutboundMessage]) -> list[OutboundMessage]:
     time, so one sweep claims them together and sending.py sends them as one email (both knees treated at one
     visit: one invitation listing both questionnaires, not two identical ones)."""
     window = conf.get().gather
+    texts = [r for r in rows if r.channel == Channel.SMS]  # one text per row: nothing to gather
+    rows = [r for r in rows if r.channel != Channel.SMS]
     if not window or not rows:
-        return rows
+        return rows + texts
     times = [r.scheduled_for for r in rows]
     anchors: dict[tuple[int, str], list[dt.datetime]] = {}
     pending = OutboundMessage.objects.filter(
         status=MessageStatus.PENDING,
+        channel=Channel.EMAIL,
         patient_id__in={r.patient_id for r in rows},
         kind__in={r.kind for r in rows},
         scheduled_for__range=(min(times) - window, max(times) + window),
@@ -146,7 +225,7 @@ def _gather(rows: list[OutboundMessage]) -> list[OutboundMessage]:
             row.scheduled_for = min(near, key=lambda when: abs(when - row.scheduled_for))
         else:
             known.append(row.scheduled_for)
-    return rows
+    return rows + texts
 
 
 def messages_schedule(*, follow_up_ids: Iterable[int], now: dt.datetime | None = None) -> Scheduled:
@@ -176,10 +255,13 @@ def messages_cancel(
     follow_up_ids: Iterable[int] | None = None,
     patient_id: int | None = None,
     kinds: Iterable[str] = PATIENT_KINDS,
+    channel: str | None = None,
 ) -> int:
-    """Cancel pending patient emails of these follow-ups (or of a patient). Rows already claimed by a worker are
-    caught by the send-time check instead."""
+    """Cancel pending patient emails and texts of these follow-ups (or of a patient), or of one `channel` only.
+    Rows already claimed by a worker are caught by the send-time check instead."""
     base = OutboundMessage.objects.filter(status=MessageStatus.PENDING, kind__in=list(kinds))
+    if channel is not None:
+        base = base.filter(channel=channel)
     fields = {"status": MessageStatus.CANCELLED, "cancelled_reason": reason[:200], "updated_at": timezone.now()}
     if patient_id is not None:
         return base.filter(patient_id=patient_id).update(**fields)
@@ -195,18 +277,18 @@ def messages_reschedule(*, follow_up: FollowUp, now: dt.datetime | None = None) 
         return
     tz = follow_up.clinic.tzinfo
     today = now.astimezone(tz).date()
-    plan = dict(
-        message_plan(
-            opens_on=follow_up.opens_on,
-            closes_on=follow_up.closes_on,
-            today=today,
-            safety_check=follow_up.is_safety_check,
-        )
-    )
+    window = {
+        "opens_on": follow_up.opens_on,
+        "closes_on": follow_up.closes_on,
+        "today": today,
+        "safety_check": follow_up.is_safety_check,
+    }
+    plans = {Channel.EMAIL: dict(message_plan(**window)), Channel.SMS: dict(text_plan(**window, invitation=True))}
     pending = OutboundMessage.objects.filter(
         follow_up=follow_up, status=MessageStatus.PENDING, kind__in=list(PATIENT_KINDS)
     )
     for message in pending:
+        plan = plans.get(message.channel, {})
         if message.kind in plan:
             message.scheduled_for = next_sending_time(tz=tz, not_before=now, day=plan[message.kind])
             message.save(update_fields=["scheduled_for", "updated_at"])

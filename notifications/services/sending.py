@@ -26,6 +26,12 @@ outage it is at most those ~30 seconds of retries, after which the ids are logge
 "sending" with `handed_over_at` set; when its lease runs out the sweep sends it once more, with the same
 Message-ID, so the copy is recognisable (and often merged by the recipient's mail system). SMTP offers no
 idempotency key to do better.
+
+Texts (channel "sms") go through the same claim, lease, hand-over stamp, record and backoff, one row per text, by
+the SMS_BACKEND transport (notifications/sms.py). The reference given to the provider is stored in
+`email_message_id` before the hand-over and reused by a resend. A provider's permanent refusal of the number (not
+a mobile, opted out by STOP) also marks the patient's number (registry, with history) and cancels their other
+texts.
 """
 
 import datetime as dt
@@ -48,10 +54,11 @@ from django.db import DatabaseError, InterfaceError, OperationalError, connectio
 from django.db.models import F, Q
 from django.utils import timezone
 
-from notifications import conf, emails
+from notifications import conf, emails, sms, texts
 from notifications.models import (
     URGENT_STAFF_KINDS,
     AttemptOutcome,
+    Channel,
     DeliveryAttempt,
     MessageKind,
     MessageStatus,
@@ -62,7 +69,8 @@ from notifications.models import (
 from notifications.services.advice import safety_advice_reason_not_to_send
 from notifications.services.schedule import in_sending_hours, messages_cancel, next_sending_time, planned_day
 from outcomes.models import FollowUpStatus, QuestionnaireLink
-from outcomes.models.questionnaire import hash_token
+from outcomes.models.questionnaire import LinkChannel, hash_token
+from registry import services as registry_services
 from registry.choices import WRITING_ROLES
 from registry.models import Membership
 
@@ -75,16 +83,20 @@ class TransportError(Exception):
     """A failed hand-over to the mail server. Permanent errors (a refused or invalid address) fail the message
     at once; temporary ones (a dropped connection, a timeout, a 4xx reply) are retried with backoff."""
 
-    def __init__(self, message: str, permanent: bool = False):
+    def __init__(self, message: str, permanent: bool = False, problem: str = ""):
         super().__init__(message)
         self.message = message
         self.permanent = permanent
+        # For a text: "invalid_number" or "opted_out" when no text should be tried to this number again.
+        self.problem = problem
 
 
 def classify(exc: BaseException) -> TransportError:
     """What a mail backend's exception means for the message."""
     if isinstance(exc, TransportError):
         return exc
+    if isinstance(exc, sms.SmsError):
+        return TransportError(exc.message, permanent=exc.permanent, problem=exc.problem)
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         codes = [code for code, _ in exc.recipients.values()]
         detail = "; ".join(f"{addr}: {code} {msg!r}" for addr, (code, msg) in exc.recipients.items())
@@ -318,13 +330,16 @@ def messages_send(
         .order_by("id")
     )
     backend = mail.get_connection(fail_silently=False)
+    texter = _Texter()
     renew_at = now + lease / 4
     try:
         for group in _one_email_each(messages):
             if timezone.now() >= renew_at:
                 _lease_renew(token)
                 renew_at = timezone.now() + lease / 4
-            if group[0].is_for_patient:
+            if group[0].is_text:
+                result.add(_process_text(group[0], token=token, texter=texter))
+            elif group[0].is_for_patient:
                 result.add(_process_questionnaires(group, token=token, backend=backend))
             else:
                 result.add(_process(group[0], token=token, backend=backend))
@@ -357,8 +372,8 @@ def _one_email_each(messages: list[OutboundMessage]) -> list[list[OutboundMessag
         # A short safety check goes in its own email: its words ("2 minutes") are not the questionnaire's.
         key = (
             (message.patient_id, message.kind, message.follow_up.is_safety_check)
-            if message.is_for_patient
-            else ("row", message.pk)
+            if message.is_for_patient and not message.is_text
+            else ("row", message.pk)  # a staff notice, or a text (one link per text keeps it short)
         )
         groups.setdefault(key, []).append(message)
     return list(groups.values())
@@ -409,8 +424,23 @@ def _patient_reason_not_to_email(patient) -> str:
     return "Email contact not allowed"
 
 
+def _patient_reason_not_to_text(patient) -> str:
+    if patient.has_withdrawn:
+        return "Consent withdrawn"
+    if patient.sms_opted_out_at:
+        return "Patient opted out of text messages"
+    if patient.phone_invalid_at:
+        return f"Phone number refused: {patient.phone_invalid_reason}"
+    if not patient.consent_sms_contact:
+        return "No consent to text message contact"
+    if not patient.phone:
+        return "No phone number on record"
+    return "Text message contact not allowed"
+
+
 def _check_patient_message(message: OutboundMessage, now: dt.datetime):
-    """None to send now, else ("cancel", reason) or ("reschedule", when): the send-time safety net."""
+    """None to send now, else ("cancel", reason) or ("reschedule", when): the send-time safety net (emails and
+    texts alike, each by its own channel's consent)."""
     follow_up, patient = message.follow_up, message.patient
     if follow_up.status == FollowUpStatus.COMPLETED:
         return "cancel", "Questionnaire already completed"
@@ -420,9 +450,13 @@ def _check_patient_message(message: OutboundMessage, now: dt.datetime):
         return "cancel", "Questionnaire window closed"
     if follow_up.status == FollowUpStatus.NOT_COLLECTED:
         return "cancel", "Baseline not collected: recorded after the injection"
-    if not patient.may_email:
+    if message.is_text and not patient.may_text:
+        reason = _patient_reason_not_to_text(patient)
+        messages_cancel(patient_id=patient.pk, reason=reason, channel=Channel.SMS)  # the rest would fail alike
+        return "cancel", reason
+    if not message.is_text and not patient.may_email:
         reason = _patient_reason_not_to_email(patient)
-        messages_cancel(patient_id=patient.pk, reason=reason)  # the rest of them would only fail the same way
+        messages_cancel(patient_id=patient.pk, reason=reason, channel=Channel.EMAIL)  # the rest would fail alike
         return "cancel", reason
     tz = message.clinic.tzinfo
     today = now.astimezone(tz).date()
@@ -433,6 +467,7 @@ def _check_patient_message(message: OutboundMessage, now: dt.datetime):
         opens_on=follow_up.opens_on,
         closes_on=follow_up.closes_on,
         safety_check=follow_up.is_safety_check,
+        channel=message.channel,
     )
     if day is not None and day > today:
         # The injection date moved since this was scheduled: the email moves with the window.
@@ -482,7 +517,8 @@ def _recipients(message: OutboundMessage) -> list[str] | str:
 def _mint_link(message: OutboundMessage) -> tuple[str, int]:
     from outcomes.services import link_create
 
-    token = link_create(follow_up=message.follow_up)
+    channel = LinkChannel.SMS if message.is_text else LinkChannel.EMAIL
+    token = link_create(follow_up=message.follow_up, channel=channel)
     return token, QuestionnaireLink.objects.values_list("id", flat=True).get(token_hash=hash_token(token))
 
 
@@ -598,6 +634,77 @@ def _process(message: OutboundMessage, *, token: str, backend) -> SendResult:
     if not _hand_over([message], token=token, now=now, message_id=message_id):
         return SendResult(lost=1)
     return _send_and_record(email, [message], token=token, backend=backend, now=now, to=to, message_id=message_id)
+
+
+class _Texter:
+    """The batch's text message transport, made at its first text: a misconfigured SMS_BACKEND fails those rows
+    (retried with backoff, shown on the ops page), never a batch of emails."""
+
+    def __init__(self):
+        self._backend: sms.SmsBackend | None = None
+
+    def backend(self) -> sms.SmsBackend:
+        if self._backend is None:
+            self._backend = sms.get_backend()
+        return self._backend
+
+
+def _process_text(message: OutboundMessage, *, token: str, texter: _Texter) -> SendResult:
+    """One text for one row: checked like an email, then handed to the provider once, stamped first."""
+    now = timezone.now()
+    decision = _check_patient_message(message, now)
+    if decision is not None:
+        action, value = decision
+        return _cancel(message, token, value) if action == "cancel" else _reschedule(message, token, value)
+    to = message.patient.phone
+    # Kept through retries and a resend, so the provider's records and ours name the same text.
+    reference = message.email_message_id or f"kr-text-{message.pk}-{secrets.token_hex(6)}"
+    link_id = None
+    try:
+        backend = texter.backend()
+        questionnaire_token, link_id = _mint_link(message)
+        body = texts.questionnaire_text(
+            kind=message.kind,
+            clinic_name=message.clinic.name,
+            token=questionnaire_token,
+            supports_stop=backend.supports_stop,
+        )
+    except DatabaseError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - an unusable text (or transport) is recorded on its row
+        return _failed([message], token, classify(exc), now, [link_id] if link_id else [])
+    if not _hand_over([message], token=token, now=now, message_id=reference):
+        _discard_links([link_id], None)
+        return SendResult(lost=1)
+    if message.handed_over_at is not None:
+        logger.warning("Text %s was handed to the provider before without a record; sending again", message.pk)
+    try:
+        backend.send_text(to=to, body=body, reference=reference)
+    except Exception as exc:  # noqa: BLE001 - every failure is recorded on the row
+        error = classify(exc)
+        result = _failed([message], token, error, now, [link_id])
+        if error.problem:
+            _stop_texts(message.patient, error)
+        return result
+    result = _record_sent([message], now=now, to=[to], links={message.pk: link_id}, message_id=reference)
+    result.resent = int(message.handed_over_at is not None)
+    return result
+
+
+def _stop_texts(patient, error: TransportError) -> None:
+    """The provider will never take a text to this number: say so on the patient (the clinic sees it and can
+    correct the number) and cancel their other texts. Emails go on."""
+
+    def write() -> int:
+        if error.problem == "opted_out":
+            registry_services.patient_unsubscribe_sms(patient=patient)
+            reason = "Patient opted out of text messages"
+        else:
+            registry_services.patient_phone_mark_invalid(patient=patient, reason=error.message)
+            reason = "Phone number refused by the text message provider"
+        return messages_cancel(patient_id=patient.pk, reason=reason, channel=Channel.SMS)
+
+    _on_fresh_connection(write, what="record the refused phone number", message_ids=[])
 
 
 def _hand_over(rows: list[OutboundMessage], *, token: str, now: dt.datetime, message_id: str) -> list[OutboundMessage]:

@@ -70,6 +70,7 @@ def _ops_context(now) -> dict:
     base = OutboundMessage.objects.select_related("clinic").only(
         "id",
         "kind",
+        "channel",
         "status",
         "attempts",
         "last_error",

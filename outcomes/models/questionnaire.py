@@ -13,6 +13,7 @@ def hash_token(token: str) -> str:
 
 class LinkChannel(models.TextChoices):
     EMAIL = "email", "Emailed to the patient"
+    SMS = "sms", "Texted to the patient"
     CLINIC = "clinic", "Clinic tablet"
 
 

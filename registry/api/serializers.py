@@ -152,6 +152,9 @@ _PATIENT_FIELDS = [
     "consent_withdrawn_at",
     "withdrawal_decision",
     "email_opted_out_at",
+    "sms_opted_out_at",
+    "phone_invalid_at",
+    "phone_invalid_reason",
     "created_at",
 ]
 _PATIENT_READ_ONLY = [
@@ -159,6 +162,9 @@ _PATIENT_READ_ONLY = [
     "consent_withdrawn_at",
     "withdrawal_decision",
     "email_opted_out_at",
+    "sms_opted_out_at",
+    "phone_invalid_at",
+    "phone_invalid_reason",
     "created_at",
 ]
 

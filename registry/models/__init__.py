@@ -1,6 +1,6 @@
-from .clinic import Clinic, Membership
+from .clinic import Clinic, ContactChannels, Membership
 from .component import InjectionComponent
 from .injection import Injection, TreatmentPlan
 from .patient import Patient
 
-__all__ = ["Clinic", "Injection", "InjectionComponent", "Membership", "Patient", "TreatmentPlan"]
+__all__ = ["Clinic", "ContactChannels", "Injection", "InjectionComponent", "Membership", "Patient", "TreatmentPlan"]

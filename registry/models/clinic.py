@@ -21,6 +21,12 @@ def language_choices() -> list[tuple[str, str]]:
     return list(settings.LANGUAGES)
 
 
+class ContactChannels(models.TextChoices):
+    EMAIL = "email", "Email"
+    SMS = "sms", "Text message"
+    BOTH = "both", "Email and text message"
+
+
 class Clinic(models.Model):
     name = models.CharField(max_length=200, unique=True)
     time_zone = models.CharField(max_length=64, default="Europe/London", validators=[validate_time_zone])
@@ -35,6 +41,13 @@ class Clinic(models.Model):
     )
     # Where the clinic is: the country of its adverse-event reports (CIOMS I box 1a, E2B(R3) C.2.r.3).
     country = CountryField(blank=True, help_text="ISO 3166 country code, e.g. GB. Shown on adverse-event reports.")
+    # Which contact consents the patient form offers ticked: the clinic's usual way of reaching its patients.
+    default_channels = models.CharField(
+        max_length=8,
+        choices=ContactChannels.choices,
+        default=ContactChannels.EMAIL,
+        help_text="How new patients are usually contacted: the consent boxes the patient form starts with ticked.",
+    )
     # Staff of this clinic must sign in with a second factor (TOTP); set by its lead or an administrator.
     require_two_factor = models.BooleanField(default=False)
     # The language a new patient of this clinic is written to in, unless they choose another.
@@ -48,9 +61,22 @@ class Clinic(models.Model):
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(default_channels__in=ContactChannels.values), name="clinic_default_channels_valid"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def default_consents(self) -> dict[str, bool]:
+        """Initial values of the patient form's contact consents."""
+        return {
+            "consent_email_contact": self.default_channels in (ContactChannels.EMAIL, ContactChannels.BOTH),
+            "consent_sms_contact": self.default_channels in (ContactChannels.SMS, ContactChannels.BOTH),
+        }
 
     @property
     def tzinfo(self) -> zoneinfo.ZoneInfo:

@@ -30,7 +30,12 @@ class Patient(models.Model):
     # Identifying details stay in the clinic: never exported, never in emails beyond the address itself.
     full_name = models.CharField(max_length=200, blank=True)
     email = models.EmailField(blank=True)
-    phone = models.CharField(max_length=40, blank=True)
+    phone = models.CharField(
+        max_length=40,
+        blank=True,
+        help_text="Stored as E.164 (+447700900123); a number without + is read as the clinic's country's. "
+        "Required when `consent_sms_contact` is true.",
+    )
     year_of_birth = models.PositiveSmallIntegerField(validators=[validate_year_of_birth])
     sex = models.CharField(max_length=8, choices=Sex.choices, default=Sex.UNKNOWN)
 
@@ -41,6 +46,10 @@ class Patient(models.Model):
     )
     consent_email_contact = models.BooleanField(
         default=True, help_text="Consents to be emailed questionnaires and reminders."
+    )
+    # Off for everyone enrolled before text messages: nobody is texted without having agreed to it.
+    consent_sms_contact = models.BooleanField(
+        default=False, help_text="Consents to be sent questionnaires and reminders by text message."
     )
     consent_withdrawn_at = models.DateTimeField(null=True, blank=True)
     withdrawal_decision = models.CharField(
@@ -60,6 +69,11 @@ class Patient(models.Model):
         blank=True,
         help_text="Questionnaires, emails and texts go out in this language. Leave empty for the clinic's default.",
     )
+    # Set when the text message provider says the patient opted out (replied STOP): stops texts only.
+    sms_opted_out_at = models.DateTimeField(null=True, blank=True)
+    # Set by a text the provider refused for good (not a number, not a mobile); cleared when the number changes.
+    phone_invalid_at = models.DateTimeField(null=True, blank=True)
+    phone_invalid_reason = models.CharField(max_length=200, blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -93,6 +107,27 @@ class Patient(models.Model):
     def language(self) -> str:
         """The language to write to this patient in: their choice, else their clinic's default."""
         return self.preferred_language or self.clinic.default_language
+
+    def may_text(self) -> bool:
+        """Whether the registry may send this patient a text message at all, right now."""
+        return bool(
+            self.phone
+            and self.consent_sms_contact
+            and not self.has_withdrawn
+            and self.sms_opted_out_at is None
+            and self.phone_invalid_at is None
+        )
+
+    def clean(self) -> None:
+        from registry.phones import default_region, normalise_phone
+
+        super().clean()
+        try:
+            self.phone = normalise_phone(self.phone, region=default_region(self.clinic if self.clinic_id else None))
+        except ValidationError as error:
+            raise ValidationError({"phone": error.messages}) from None
+        if self.consent_sms_contact and not self.phone:
+            raise ValidationError({"phone": "Give a mobile number for text messages, or untick text message contact."})
 
     def age_on(self, day) -> int:
         # Only the year of birth is held (data minimisation), so age is approximate to within a year.

@@ -212,10 +212,17 @@ def test_administrators_set_a_clinics_country(client, admin_user, clinic):
     client.force_login(admin_user)
     url = reverse("admin:registry_clinic_change", args=[clinic.pk])
     assert 'name="country"' in client.get(url).text
-    data = {"name": clinic.name, "time_zone": clinic.time_zone, "contact_email": "", "country": "IE"}
+    data = {
+        "name": clinic.name,
+        "time_zone": clinic.time_zone,
+        "contact_email": "",
+        "country": "IE",
+        "default_channels": "both",
+    }
     assert client.post(url, data).status_code == 302
     clinic.refresh_from_db()
     assert clinic.country.name == "Ireland"
+    assert clinic.default_consents == {"consent_email_contact": True, "consent_sms_contact": True}
 
 
 def test_registry_administrator_grants_a_membership(client, clinic, db):

@@ -118,7 +118,7 @@ def test_the_generated_client_imports_and_records_a_patient_and_two_injections(a
     corrected = patients_partial_update.sync(
         client=api, id=patient.id, body=models.PatchedPatientUpdateRequest(phone="07700 900123")
     )
-    assert corrected.phone == "07700 900123"
+    assert corrected.phone == "+447700900123"  # stored as E.164
 
     bmac = injections_create.sync(
         client=api,

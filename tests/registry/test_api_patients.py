@@ -55,12 +55,18 @@ def test_enrol_returns_the_contract_fields(api_as, clinician, clinic):
         "consent_registry",
         "consent_email_contact",
         "preferred_language",
+        "consent_sms_contact",
         "consent_withdrawn_at",
         "withdrawal_decision",
         "email_opted_out_at",
+        "sms_opted_out_at",
+        "phone_invalid_at",
+        "phone_invalid_reason",
         "created_at",
     }
     assert body["id"] == patient.id
+    assert body["phone"] == "+442079460000"  # stored as E.164, whatever the spacing typed
+    assert body["consent_sms_contact"] is False  # nobody is texted without agreeing to it
     assert body["registry_number"] == patient.registry_number
     assert body["registry_number"].startswith("KR-")
     assert body["clinic"] == clinic.id
@@ -198,10 +204,10 @@ def test_unauthenticated_is_refused(api, patient):
 def test_patch_updates_through_the_service(api_as, clinician, patient):
     response = api_as(clinician).patch(detail(patient), {"phone": "+44 1632 960000", "consent_email_contact": False})
     assert response.status_code == 200, response.json()
-    assert response.json()["phone"] == "+44 1632 960000"
+    assert response.json()["phone"] == "+441632960000"  # stored as E.164
     assert response.json()["consent_email_contact"] is False
     patient.refresh_from_db()
-    assert patient.phone == "+44 1632 960000"
+    assert patient.phone == "+441632960000"
     assert patient.history.first().history_change_reason == "Details updated"
 
 
@@ -349,3 +355,25 @@ def test_page_size_has_a_default_and_a_ceiling(api_as, clinician, clinic, monkey
     too_many = api_as(clinician).get(URL, {"limit": 10**9})
     assert too_many.status_code == 400
     assert too_many.json() == {"limit": ["Ensure this value is less than or equal to 2."]}
+
+
+def test_a_bad_phone_number_is_refused_with_a_clear_message(api_as, clinician, clinic):
+    response = api_as(clinician).post(URL, new_patient(clinic, phone="0770 090"))
+    assert response.status_code == 400
+    assert "not a valid number" in " ".join(response.json()["phone"])
+    assert not Patient.objects.exists()
+
+
+def test_a_number_without_country_code_takes_the_clinics_country(api_as, clinician, clinic):
+    clinic.country = "FR"
+    clinic.save()
+    response = api_as(clinician).post(URL, new_patient(clinic, phone="06 12 34 56 78", consent_sms_contact=True))
+    assert response.status_code == 201, response.json()
+    assert response.json()["phone"] == "+33612345678"
+    assert Patient.objects.get().may_text
+
+
+def test_texts_need_a_phone_number(api_as, clinician, clinic):
+    response = api_as(clinician).post(URL, new_patient(clinic, phone="", consent_sms_contact=True))
+    assert response.status_code == 400
+    assert "mobile number" in " ".join(response.json()["phone"])

@@ -34,6 +34,7 @@ def _patient_body(clinic) -> dict:
         "consent_registry": True,
         "consent_email_contact": True,
         "preferred_language": "cy",
+        "consent_sms_contact": True,
     }
 
 
@@ -288,6 +289,8 @@ KNOWN_GOOD = {
 }
 # Optional in the schema, needed only in some cases: the description must say which.
 CONDITIONAL = {
+    ("post", "/api/v1/patients/", "phone"): "Required when `consent_sms_contact` is true",
+    ("patch", "/api/v1/patients/{id}/", "phone"): "Required when `consent_sms_contact` is true",
     ("post", "/api/v1/injections/", "protocol"): "keys depend on `product`",
     ("post", "/api/v1/injections/", "governance"): "required for exosome",
     ("post", "/api/v1/injections/", "alignment_degrees"): "varus or valgus",

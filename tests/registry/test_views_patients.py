@@ -176,6 +176,34 @@ def test_enrol_errors_sit_next_to_fields_and_keep_typed_values(as_user, clinicia
     assert 'value="Carol Cooper"' in response.text
 
 
+def test_a_bad_phone_number_is_refused_next_to_the_field(as_user, clinician, clinic):
+    response = as_user(clinician).post(reverse("registry:patient-enrol"), enrol_data(clinic, phone="07700 12"))
+    assert response.status_code == 200
+    assert not Patient.objects.exists()
+    assert 'id="id_phone_error"' in response.text
+    assert "is not a valid number in GB" in response.text
+    assert 'value="07700 12"' in response.text  # what was typed stays, to correct
+
+
+def test_the_phone_is_stored_as_e164_with_consent_to_texts(as_user, clinician, clinic):
+    data = enrol_data(clinic, phone="07700 900123", consent_sms_contact="on")
+    as_user(clinician).post(reverse("registry:patient-enrol"), data)
+    patient = Patient.objects.get()
+    assert (patient.phone, patient.consent_sms_contact, patient.may_text) == ("+447700900123", True, True)
+    page = as_user(clinician).get(reverse("registry:patient-detail", args=[patient.registry_number])).text
+    assert "Text message contact" in page
+
+
+@pytest.mark.parametrize(
+    ("channels", "email", "sms"), [("email", True, False), ("sms", False, True), ("both", True, True)]
+)
+def test_the_clinics_default_channels_tick_the_consent_boxes(as_user, clinician, clinic, channels, email, sms):
+    clinic.default_channels = channels
+    clinic.save()
+    form = as_user(clinician).get(reverse("registry:patient-enrol")).context["form"]
+    assert (form["consent_email_contact"].value(), form["consent_sms_contact"].value()) == (email, sms)
+
+
 def test_enrol_rejects_a_clinic_the_user_cannot_write_in(as_user, clinician, other_clinic):
     response = as_user(clinician).post(reverse("registry:patient-enrol"), enrol_data(other_clinic))
     assert response.status_code == 200

@@ -39,6 +39,9 @@ DEMO_INJECTIONS = 300  # synthetic injections next to the showcase patients when
 # Treated in both knees today: at first start her one email, listing both knees' baseline questionnaires, waits in
 # the dev mailbox (rundemo sends what is due before it starts).
 BOTH_KNEES_PATIENT = "Grace Adeyemi"
+# Agreed to text messages only (no email): treated today, her baseline invitation is a text, which waits in the dev
+# mailbox marked "Text message to +44...". Grace Adeyemi is on both channels: email first, texts on days 7 and 12.
+TEXTS_ONLY_PATIENT = "Amara Nwosu"
 # Injected two days ago; answered the day 2-3 safety check this morning with a swollen knee and pain 32 mm worse
 # than before the injection: an urgent flag on the attention page (issue 15's red-flag combination, no fever).
 EARLY_CHECK_PATIENT = "Oluwaseun Barrett"
@@ -533,10 +536,11 @@ class Command(BaseCommand):
             showcase.stamp_history(patient, recorded_on=recorded_on)
         injections += self._both_knees_today(rng, clinics[0], users["clinician"], showcase)
         injections += self._early_check_answered(rng, clinics[0], users["clinician"])
+        injections += self._texts_only_today(rng, clinics[0], users["clinician"], showcase)
         self._susar_candidates(users["clinician"])
         self._consultations(clinics[0], users["clinician"])
         injections += self._fallback_reviews(rng, clinics[0], users["clinician"])
-        patients = len(plans) + 2 + len(CONSULTATIONS) + len(REVIEWS)
+        patients = len(plans) + 3 + len(CONSULTATIONS) + len(REVIEWS)
         return f"{len(clinics)} clinics, {len(users)} logins, {patients} patients, {injections} injections"
 
     def _early_check_answered(self, rng: random.Random, clinic: Clinic, clinician) -> int:
@@ -760,6 +764,7 @@ class Command(BaseCommand):
                 "sex": "female",
                 "consent_on": today,
                 "consent_version": "v1.0",
+                "consent_sms_contact": True,
             },
         )
         plan = {"clinic": 0, "product": "ha", "protocol": _ha(rng)}
@@ -769,3 +774,27 @@ class Command(BaseCommand):
             injection_record(patient=patient, by=clinician, data=data)
         showcase.send_now(patient)
         return 2
+
+    def _texts_only_today(self, rng: random.Random, clinic: Clinic, clinician, showcase) -> int:
+        """TEXTS_ONLY_PATIENT: injected today, her baseline invitation goes by text (due now)."""
+        today = timezone.localdate()
+        patient = patient_enrol(
+            clinic=clinic,
+            by=clinician,
+            data={
+                "full_name": TEXTS_ONLY_PATIENT,
+                "phone": "07700 900077",
+                "year_of_birth": 1961,
+                "sex": "female",
+                "consent_on": today,
+                "consent_version": "v1.0",
+                "consent_email_contact": False,
+                "consent_sms_contact": True,
+            },
+        )
+        plan = {"clinic": 0, "product": "ha", "protocol": _ha(rng)}
+        data = _injection_data(rng, plan, injected_on=today, clinician=clinician, knee="left")
+        data["status"] = InjectionStatus.GIVEN
+        injection_record(patient=patient, by=clinician, data=data)
+        showcase.send_now(patient)
+        return 1
