@@ -262,7 +262,7 @@ def link_resolve(token: str) -> ResolvedLink:
     if not token or len(token) > 128:
         return ResolvedLink(LinkState.INVALID)
     link = (
-        QuestionnaireLink.objects.select_related("follow_up__clinic", "follow_up__plan", "follow_up__patient")
+        QuestionnaireLink.objects.select_related("follow_up__clinic", "follow_up__plan", "follow_up__patient__clinic")
         .filter(token_hash=hash_token(token))
         .first()
     )

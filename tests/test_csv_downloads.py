@@ -45,11 +45,26 @@ def knee_replacement_csv(client, **params):
     return client.get(reverse("outcomes:knee-replacement-csv"), params)
 
 
+def fallback_paths_csv(client, **params):
+    return client.get(reverse("consultations:fallback-paths-csv"), params)
+
+
+def consultations_csv(client, **params):
+    return client.post(reverse("consultations:export-consultations"), params)
+
+
+def reviews_csv(client, **params):
+    return client.post(reverse("consultations:export-reviews"), params)
+
+
 DOWNLOADS = {
     "outcomes:dashboard-csv": (dashboard_csv, NAME),
     "outcomes:knee-replacement-csv": (knee_replacement_csv, "Kaplan-Meier"),
     "safety:export-page": (adverse_events_csv, "Épanchement, genou gauche; 痛み"),
     "audit:export": (audit_csv, "Corrigé: sexe"),
+    "consultations:fallback-paths-csv": (fallback_paths_csv, "repeat_product"),
+    "consultations:export-consultations": (consultations_csv, "registry_number"),
+    "consultations:export-reviews": (reviews_csv, "path_taken"),
 }
 
 
@@ -86,6 +101,8 @@ def test_the_list_names_every_csv_download():
         "outcomes/views_dashboard.py",
         "safety/views/exports.py",
         "safety/exports/service.py",
+        "consultations/views_paths.py",
+        "consultations/views_exports.py",
     }
     assert set(found) == producers, "a new CSV download? list it in DOWNLOADS"
 

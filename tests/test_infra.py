@@ -281,3 +281,15 @@ def test_contributing_decisions_and_changelog_are_there():
     for subject in ("outbox", "summary", "copy", "signals"):
         assert subject in decisions
     assert "## [Unreleased]" in (ROOT / "CHANGELOG.md").read_text()
+
+
+def test_template_comments_are_one_line_or_comment_tags():
+    """Django's {# #} comment ends at the line's end: a comment spread over lines is printed into the page (one
+    was, on every patient page). Longer comments use {% comment %}."""
+    spread = [
+        f"{path}:{number}"
+        for path in sorted((ROOT / "templates").rglob("*.html"))
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if "{#" in line and "#}" not in line.split("{#", 1)[1]
+    ]
+    assert not spread, spread

@@ -108,6 +108,7 @@ class Patient(models.Model):
         """The language to write to this patient in: their choice, else their clinic's default."""
         return self.preferred_language or self.clinic.default_language
 
+    @property
     def may_text(self) -> bool:
         """Whether the registry may send this patient a text message at all, right now."""
         return bool(

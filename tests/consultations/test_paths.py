@@ -70,7 +70,7 @@ def test_reviews_by_product_and_kl_band_checked_by_hand(registry, clinician):
             "bmac",
             "early",
             3,  # a1, a2, a4
-            {"not_improved": 1, "no_follow_up": 1, "improved": 1},
+            {"not_improved": 1, "no_follow_up": 1, "improved": 1, "ask_patient": 0},
             {"physiotherapy": 1, "repeat_injection": 1, "another_product": 0, "surgical_referral": 1, "nothing": 1},
             {
                 "physiotherapy": 0,
@@ -86,7 +86,7 @@ def test_reviews_by_product_and_kl_band_checked_by_hand(registry, clinician):
             "bmac",
             "advanced",
             1,  # a3
-            {"not_improved": 1, "no_follow_up": 0, "improved": 0},
+            {"not_improved": 1, "no_follow_up": 0, "improved": 0, "ask_patient": 0},
             {"physiotherapy": 0, "repeat_injection": 0, "another_product": 1, "surgical_referral": 0, "nothing": 0},
             {
                 "physiotherapy": 0,

@@ -218,6 +218,7 @@ def test_administrators_set_a_clinics_country(client, admin_user, clinic):
         "contact_email": "",
         "country": "IE",
         "default_channels": "both",
+        "default_language": "en-gb",
     }
     assert client.post(url, data).status_code == 302
     clinic.refresh_from_db()
