@@ -334,10 +334,11 @@ def pad_follow_ups(total: int, due: int) -> dict:
         cursor.execute(
             """
             INSERT INTO registry_patient (clinic_id, registry_number, full_name, email, phone, year_of_birth, sex,
-                consent_on, consent_version, consent_registry, consent_email_contact, withdrawal_decision,
-                withdrawal_reason, created_at, updated_at)
+                consent_on, consent_version, consent_registry, consent_email_contact, consent_sms_contact,
+                phone_invalid_reason, preferred_language, withdrawal_decision, withdrawal_reason, created_at,
+                updated_at)
             SELECT %s, 'KR-FILL-' || lpad(g::text, 6, '0'), '', 'filler' || g || '@example.org', '', 1960,
-                'unknown', CURRENT_DATE - 800, 'bench-filler', true, true, '', '', now(), now()
+                'unknown', CURRENT_DATE - 800, 'bench-filler', true, true, false, '', '', '', '', now(), now()
             FROM generate_series(1, 2000) g
             ON CONFLICT (registry_number) DO NOTHING
             """,
