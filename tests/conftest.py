@@ -1,6 +1,8 @@
 """Personas every permission test uses: a clinician, their clinic lead, an auditor, and an outsider from
 another clinic who must see nothing."""
 
+import os
+
 import pytest
 from rest_framework.test import APIClient
 
@@ -71,6 +73,11 @@ pytest_plugins = ["tests.service_checks", "tests.faults.report", "tests.support.
 
 
 def pytest_configure(config):
+    # A test database needs no durability: without waiting for each commit's fsync (3-4 ms on CI's disk) the
+    # transactional tests, the seeds and the real-process tests commit thousands of times faster. libpq reads
+    # PGOPTIONS, so it also reaches the workers and servers the tests start (not those given a container's clean
+    # environment). Visibility and locking are unchanged: only a crash of PostgreSQL itself could lose a commit.
+    os.environ.setdefault("PGOPTIONS", "-c synchronous_commit=off")
     # Every persona has a password and one PBKDF2 hash costs about 0.5 s on a 2-core CI machine: hash fast in tests.
     from django.conf import settings
 
