@@ -41,7 +41,7 @@ from consultations.models import REVIEW_MONTHS, FallbackReview
 from consultations.selectors import review_timepoint
 from outcomes.analysis import plan_outcomes
 from outcomes.analysis.cohort import first_injection
-from outcomes.analysis.expressions import oarsi_responder, reaches_mcid, score
+from outcomes.analysis.expressions import Picked, oarsi_responder, reaches_mcid, score
 from outcomes.models import FollowUpStatus, Timepoint
 from outcomes.models.plan_outcome import SHORT
 from outcomes.schedule import add_months
@@ -84,25 +84,44 @@ def _months_reading(timepoint: str) -> Q:
     return Q(review_months__in=months)
 
 
-def _both(column: str, timepoint: str) -> Q:
+# Each course's review-point follow-up, picked row by row from the outcome summary's timepoints: the rule below is
+# then one expression, not one per timepoint (four copies cost most of a review page's time in the ORM).
+AT_REVIEW = Picked("rp")
+PICKED_COLUMNS = (*RULE_COLUMNS, "status", "due")
+
+
+def _review_point_columns() -> dict[str, Case]:
+    return {
+        f"{AT_REVIEW.prefix}_{column}": Case(
+            *[When(_months_reading(tp), then=F(f"{SHORT[tp]}_{column}")) for tp in FOLLOW_UPS], default=None
+        )
+        for column in PICKED_COLUMNS
+    }
+
+
+def _reads_follow_up(months: int) -> bool:
+    return review_timepoint(months) in FOLLOW_UPS
+
+
+def _both(column: str, timepoint: str | Picked) -> Q:
     return Q(IsNull(score(Timepoint.BASELINE, column), False)) & Q(IsNull(score(timepoint, column), False))
 
 
-def _finding_at(timepoint: str, today: dt.date) -> list[When]:
-    """The finding of the plans whose review point reads ``timepoint``: follow-up missing when it was missed,
-    cancelled or is still open past its due day; nothing yet while it may still come in; otherwise the rule."""
-    t = SHORT[timepoint]
-    reads = _months_reading(timepoint)
-    awaited = Q(**{f"{t}_status": FollowUpStatus.SCHEDULED}) | Q(
-        **{f"{t}_status": FollowUpStatus.OPEN, f"{t}_due__gte": today}
+def _finding(today: dt.date) -> Case:
+    """The finding at the review point: follow-up missing when it was missed, cancelled or is still open past its
+    due day; nothing yet while it may still come in; otherwise the plan's rule."""
+    at, p = AT_REVIEW, AT_REVIEW.prefix
+    reads = Q(review_months__in=[m for m in range(REVIEW_MONTHS[0], REVIEW_MONTHS[1] + 1) if _reads_follow_up(m)])
+    awaited = Q(**{f"{p}_status": FollowUpStatus.SCHEDULED}) | Q(
+        **{f"{p}_status": FollowUpStatus.OPEN, f"{p}_due__gte": today}
     )
-    completed = Q(**{f"{t}_status": FollowUpStatus.COMPLETED})
+    completed = Q(**{f"{p}_status": FollowUpStatus.COMPLETED})
 
     thresholds = get_thresholds()
-    koos_decided, oks_decided = _both("koos_pain", timepoint), _both("oks_total", timepoint)
-    koos_below = koos_decided & ~Q(reaches_mcid(timepoint, "koos_pain", thresholds["mcid.koos.pain"]))
-    oks_below = oks_decided & ~Q(reaches_mcid(timepoint, "oks_total", thresholds["mcid.oks.total"]))
-    responder = oarsi_responder(timepoint, pain="koos.pain")
+    koos_decided, oks_decided = _both("koos_pain", at), _both("oks_total", at)
+    koos_below = koos_decided & ~Q(reaches_mcid(at, "koos_pain", thresholds["mcid.koos.pain"]))
+    oks_below = oks_decided & ~Q(reaches_mcid(at, "oks_total", thresholds["mcid.oks.total"]))
+    responder = oarsi_responder(at, pain="koos.pain")
     not_responder, responder_unknown = Q(Exact(responder, Value(0))), Q(IsNull(responder, True))
     # Per rule: (not improved, cannot be decided).
     rules = {
@@ -114,13 +133,16 @@ def _finding_at(timepoint: str, today: dt.date) -> list[When]:
         NotImprovedRule.MCID_OKS: (oks_below, ~oks_decided),
         NotImprovedRule.NOT_RESPONDER: (not_responder, responder_unknown),
     }
-    whens = [When(reads & awaited, then=Value(None, output_field=CharField()))]
-    whens.append(When(reads & ~completed, then=Value(ReviewFinding.NO_FOLLOW_UP)))
+    whens = [
+        When(review_rule=NotImprovedRule.PATIENT_JUDGEMENT, then=Value(ReviewFinding.ASK_PATIENT)),
+        When(~reads, then=Value(None, output_field=CharField())),
+        When(awaited, then=Value(None, output_field=CharField())),
+        When(~completed, then=Value(ReviewFinding.NO_FOLLOW_UP)),
+    ]
     for rule, (not_improved, undecided) in rules.items():
-        whens.append(When(reads & Q(review_rule=rule) & not_improved, then=Value(ReviewFinding.NOT_IMPROVED)))
-        whens.append(When(reads & Q(review_rule=rule) & undecided, then=Value(ReviewFinding.NO_FOLLOW_UP)))
-    whens.append(When(reads, then=Value(ReviewFinding.IMPROVED)))
-    return whens
+        whens.append(When(Q(review_rule=rule) & not_improved, then=Value(ReviewFinding.NOT_IMPROVED)))
+        whens.append(When(Q(review_rule=rule) & undecided, then=Value(ReviewFinding.NO_FOLLOW_UP)))
+    return Case(*whens, default=Value(ReviewFinding.IMPROVED), output_field=CharField())
 
 
 def _summary_columns() -> dict[str, F]:
@@ -137,12 +159,6 @@ def courses_with_findings(plans: QuerySet[TreatmentPlan], *, today: dt.date) -> 
     """``plans`` whose first injection was given, annotated with ``injected_on``, ``review_months``,
     ``review_rule``, ``review_on`` (the review point) and ``finding`` (a ReviewFinding code, or None while the
     follow-up may still come in). The outcome summary must be fresh (``plan_outcomes.refresh``)."""
-    finding = Case(
-        When(review_rule=NotImprovedRule.PATIENT_JUDGEMENT, then=Value(ReviewFinding.ASK_PATIENT)),
-        *[when for tp in FOLLOW_UPS for when in _finding_at(tp, today)],
-        default=Value(None),
-        output_field=CharField(),
-    )
     return (
         plans.annotate(first=first_injection())
         .filter(first__status=InjectionStatus.GIVEN)
@@ -158,7 +174,8 @@ def courses_with_findings(plans: QuerySet[TreatmentPlan], *, today: dt.date) -> 
                 F("first__consultation__not_improved_rule"), Value(DEFAULT_RULE), output_field=CharField()
             ),
         )
-        .annotate(review_on=AddMonths(F("injected_on"), F("review_months")), finding=finding)
+        .alias(**_review_point_columns())
+        .annotate(review_on=AddMonths(F("injected_on"), F("review_months")), finding=_finding(today))
     )
 
 

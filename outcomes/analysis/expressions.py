@@ -10,6 +10,7 @@ the pure functions agree on random scores.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Literal
 
 from django.db.models import Case, Count, F, FloatField, IntegerField, Q, Sum, Value, When
@@ -26,6 +27,19 @@ from outcomes.thresholds import Threshold
 # Outcome timepoints only (baseline, 1m, 6m, 12m, 24m): the early safety checks are not outcome measurements.
 TIMEPOINTS: tuple[str, ...] = OUTCOME_TIMEPOINTS
 FOLLOW_UP_TIMEPOINTS: tuple[str, ...] = tuple(t for t in TIMEPOINTS if t != Timepoint.BASELINE)
+
+
+@dataclass(frozen=True)
+class Picked:
+    """Stands for a timepoint chosen row by row: columns already aliased ``<prefix>_koos_pain``,
+    ``<prefix>_status``... (e.g. each course's review point). The expressions below accept it wherever they take
+    a follow-up timepoint, so a rule is written once instead of once per timepoint it may read."""
+
+    prefix: str
+
+
+def _prefix(timepoint: str | Picked) -> str:
+    return timepoint.prefix if isinstance(timepoint, Picked) else SHORT[timepoint]
 
 
 def follow_up_alias(timepoint: str) -> str:
@@ -45,8 +59,8 @@ def row_aliases() -> dict[str, F]:
     return aliases
 
 
-def score(timepoint: str, column: str) -> F:
-    return F(f"{SHORT[timepoint]}_{column}")
+def score(timepoint: str | Picked, column: str) -> F:
+    return F(f"{_prefix(timepoint)}_{column}")
 
 
 def change(timepoint: str, column: str) -> CombinedExpression:
@@ -75,7 +89,7 @@ def reaches_pass(timepoint: str, column: str, threshold: Threshold) -> Expressio
 def is_due(timepoint: str, today: dt.date) -> Q:
     """The follow-up counts in the completion denominator: completed, missed, or open past its due date. The
     knees a missing-as-non-responder share divides by."""
-    t = SHORT[timepoint]
+    t = _prefix(timepoint)
     return Q(**{f"{t}_status__in": [FollowUpStatus.COMPLETED, FollowUpStatus.MISSED]}) | Q(
         **{f"{t}_status": FollowUpStatus.OPEN, f"{t}_due__lt": today}
     )
