@@ -63,7 +63,7 @@ def test_next_arm_draws_without_replacement_so_every_block_is_balanced():
             while len(block) < size:
                 block.append(reminders.next_arm(block, size))
             assert block.count(ComparisonArm.A) == block.count(ComparisonArm.B) == size // 2
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="already full"):
         reminders.next_arm(["a", "b"], 2)
 
 
@@ -78,7 +78,8 @@ def test_patients_enrolled_while_it_runs_are_allocated_1_to_1_in_permuted_blocks
     *complete, last = blocks.values()
     for block in complete:
         sizes = {a.block_size for a in block}
-        assert len(sizes) == 1 and sizes <= set(reminders.BLOCK_SIZES)
+        assert len(sizes) == 1
+        assert sizes <= set(reminders.BLOCK_SIZES)
         assert len(block) == block[0].block_size
         assert sum(a.arm == ComparisonArm.A for a in block) == len(block) // 2  # balanced within every block
     assert len(last) <= last[0].block_size
@@ -92,9 +93,11 @@ def test_patients_enrolled_while_it_runs_are_allocated_1_to_1_in_permuted_blocks
     # patients except with a tiny probability.
     assert len({block[0].block_size for block in blocks.values()}) >= 2
     first = allocations[0]
-    assert first.method == reminders.METHOD and "SystemRandom" in first.method
+    assert first.method == reminders.METHOD
+    assert "SystemRandom" in first.method
     assert first.strategy == comparison.strategy_of(first.arm)
-    assert first.clinic_id == clinic.pk and first.allocated_at is not None
+    assert first.clinic_id == clinic.pk
+    assert first.allocated_at is not None
 
 
 def test_the_draw_comes_from_the_operating_system_not_a_seed(comparison, clinic, clinician, lead, other_clinic):
@@ -115,7 +118,8 @@ def test_an_allocation_is_recorded_in_the_audit_trail(comparison, clinic, clinic
     allocation = patient.reminder_allocation
     (row,) = allocation.history.all()
     assert row.history_type == "+"
-    assert row.arm == allocation.arm and row.block == allocation.block
+    assert row.arm == allocation.arm
+    assert row.block == allocation.block
     assert row.history_change_reason.startswith("Allocated at enrolment")
     comparison_row = comparison.history.get()
     assert comparison_row.history_user.username == "lead_north"
@@ -151,14 +155,16 @@ def test_an_allocation_cannot_be_changed_or_removed(comparison, clinic, clinicia
             block_size=2,
         )
     fresh = ReminderAllocation.objects.get(pk=allocation.pk)
-    assert fresh.arm != allocation.arm and fresh.history.count() == 1
+    assert fresh.arm != allocation.arm
+    assert fresh.history.count() == 1
 
 
 def test_only_the_clinic_lead_starts_or_stops_a_comparison(clock, clinic, clinician, auditor, lead):
     for user in (clinician, auditor):
         with pytest.raises(PermissionDenied):
             start(clinic, user)
-    assert not ReminderComparison.objects.exists() and not ReminderStrategy.objects.exists()
+    assert not ReminderComparison.objects.exists()
+    assert not ReminderStrategy.objects.exists()
     comparison = start(clinic, lead)
     for user in (clinician, auditor):
         with pytest.raises(PermissionDenied):
@@ -195,7 +201,8 @@ def test_bad_input_is_refused_and_nothing_is_stored(clock, clinic, lead):
     for overrides in bad:
         with pytest.raises(ValidationError):
             start(clinic, lead, **overrides)
-    assert not ReminderComparison.objects.exists() and not ReminderStrategy.objects.exists()
+    assert not ReminderComparison.objects.exists()
+    assert not ReminderStrategy.objects.exists()
 
 
 def test_allocation_only_while_it_runs_and_from_its_start_day(clock, clinic, clinician, lead):
@@ -224,9 +231,12 @@ def test_stopping_is_recorded_and_audited_and_patients_keep_their_arm(comparison
     patients = enrol(clinic, clinician, 4)
     before = {p.pk: reminders.strategy_for(p) for p in patients}
     stopped = reminders.comparison_stop(comparison=comparison, by=lead, reason="Enough patients")
-    assert stopped.stopped_at is not None and stopped.stopped_by == lead and stopped.stop_reason == "Enough patients"
+    assert stopped.stopped_at is not None
+    assert stopped.stopped_by == lead
+    assert stopped.stop_reason == "Enough patients"
     latest = stopped.history.first()
-    assert latest.history_user == lead and latest.history_change_reason.startswith("Reminder comparison stopped")
+    assert latest.history_user == lead
+    assert latest.history_change_reason.startswith("Reminder comparison stopped")
     with pytest.raises(ValidationError, match="already stopped"):
         reminders.comparison_stop(comparison=comparison, by=lead, reason="Again")
     with pytest.raises(ValidationError):
