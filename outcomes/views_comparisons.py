@@ -13,7 +13,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_http_methods, require_POST, require_safe
+from django.views.decorators.http import require_GET, require_http_methods, require_POST, require_safe
 
 from outcomes import reminders
 from outcomes.analysis.comparison import comparison_results
@@ -155,7 +155,7 @@ def _csv_lines(comparison: ReminderComparison, *, bom: bool) -> Iterator[str]:
 
 
 @login_required
-@require_safe
+@require_GET  # a HEAD would log an export that never happened
 def comparison_csv(request: HttpRequest, pk: int) -> HttpResponse:
     """The per-arm table for auditors and the clinic's staff, protected like every download (the access log
     records it: audit.middleware)."""

@@ -13,7 +13,6 @@ from rest_framework.response import Response
 
 from outcomes import reminders
 from outcomes.analysis.comparison import comparison_results
-from outcomes.api.views import IsClinicStaff
 from outcomes.models import ComparisonArm, ReminderComparison, ReminderStrategy, Timepoint
 from registry.api.mixins import ID_IN_URL
 
@@ -88,7 +87,6 @@ class ComparisonResultsSerializer(serializers.Serializer):
 )
 class ReminderComparisonViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = ReminderComparisonSerializer
-    permission_classes = [IsClinicStaff]
     lookup_value_regex = ID_IN_URL
 
     def get_queryset(self):

@@ -273,7 +273,7 @@ def test_the_csv_is_protected_streamed_and_logged(example, client, auditor):
 # --- API ------------------------------------------------------------------------------------------------------
 
 
-def test_the_api_lists_the_users_comparisons_and_their_protected_results(example, api_as, auditor, other_clinic):
+def test_the_api_lists_the_users_comparisons_and_their_protected_results(example, api_as, auditor, lead, other_clinic):
     other_lead = staff(other_clinic, Role.LEAD, username="lead_south")
     elsewhere = reminders.comparison_start(
         clinic=other_clinic,
@@ -296,7 +296,8 @@ def test_the_api_lists_the_users_comparisons_and_their_protected_results(example
     assert results["protected"] is True
     month = next(r for r in results["timepoints"] if r["timepoint"] == Timepoint.ONE_MONTH)
     assert month["arms"]["a"]["n"] is None
-    assert api.post("/api/v1/reminder-comparisons/", {}).status_code == 405
+    assert api.post("/api/v1/reminder-comparisons/", {}).status_code == 403  # auditors read only
+    assert api_as(lead).post("/api/v1/reminder-comparisons/", {}).status_code == 405  # read only for everyone
 
 
 def test_the_api_refuses_strangers(example, api):
