@@ -231,7 +231,7 @@ class ReminderComparisonForm(forms.Form):
     starts_on = forms.DateField(
         label="Start on",
         help_text="Patients enrolled from this day are allocated at random.",
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"}),  # the ISO date a date input needs
     )
     a_name = forms.CharField(max_length=80, label="Arm A: name", initial="Text on day 7")
     a_text_reminders = forms.BooleanField(required=False, initial=True, label="Arm A: send text reminders")
