@@ -54,7 +54,8 @@ def comparison_new(request: HttpRequest) -> HttpResponse:
     if not clinics.exists():
         raise PermissionDenied("Only a clinic lead starts a reminder comparison.")
     initial = {"starts_on": timezone.localdate()}
-    form = ReminderComparisonForm(request.POST or None, clinics=clinics, initial=initial)
+    data = request.POST if request.method == "POST" else None  # an empty POST is a submission, with errors
+    form = ReminderComparisonForm(data, clinics=clinics, initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
