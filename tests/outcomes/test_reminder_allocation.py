@@ -273,3 +273,19 @@ def test_one_default_strategy_per_clinic(clinic):
     ReminderStrategy.objects.create(clinic=clinic, name="One", is_clinic_default=True)
     with pytest.raises(IntegrityError), transaction.atomic():
         ReminderStrategy.objects.create(clinic=clinic, name="Two", is_clinic_default=True)
+
+
+def test_the_auditor_finds_the_allocation_and_the_comparison_in_the_audit_trail(comparison, clinic, clinician, auditor):
+    from audit.trail import TrailFilter, recent_events
+
+    (patient,) = enrol(clinic, clinician)
+    events = recent_events(auditor, TrailFilter())
+    allocation = next(
+        e for e in events if e.record_id == str(patient.reminder_allocation.pk) and "llocation" in e.record
+    )
+    assert allocation.registry_number == patient.registry_number
+    assert allocation.event == "created"
+    assert allocation.reason.startswith("Allocated at enrolment")
+    started = next(e for e in events if e.record_id == str(comparison.pk) and "omparison" in e.record)
+    assert started.user == "lead_north"
+    assert started.reason == "Reminder comparison started"
