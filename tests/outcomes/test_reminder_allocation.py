@@ -289,3 +289,40 @@ def test_the_auditor_finds_the_allocation_and_the_comparison_in_the_audit_trail(
     started = next(e for e in events if e.record_id == str(comparison.pk) and "omparison" in e.record)
     assert started.user == "lead_north"
     assert started.reason == "Reminder comparison started"
+
+
+def test_an_administrator_sets_a_clinics_default_and_an_arm_stays_fixed(admin_client, comparison, clinic):
+    from django.urls import reverse
+
+    response = admin_client.post(
+        reverse("admin:outcomes_reminderstrategy_add"),
+        {
+            "clinic": clinic.pk,
+            "name": "Our default",
+            "text_reminders": "on",
+            "text_reminder_days": "[5, 40]",
+            "show_own_scores": "on",
+            "is_clinic_default": "on",
+        },
+    )
+    assert response.status_code == 200  # refused: day 40 is after the window closes
+    assert not ReminderStrategy.objects.filter(is_clinic_default=True).exists()
+    form = {"clinic": clinic.pk, "name": "Our default", "text_reminders": "on", "is_clinic_default": "on"}
+    response = admin_client.post(reverse("admin:outcomes_reminderstrategy_add"), form | {"text_reminder_days": "[5]"})
+    assert response.status_code == 302
+    default = ReminderStrategy.objects.get(is_clinic_default=True)
+    assert default.text_reminder_days == [5]
+    assert reminders.strategy_for(PatientFactory(clinic=clinic)).text_reminder_days == (5,)
+    arm = reverse("admin:outcomes_reminderstrategy_change", args=[comparison.arm_a_id])
+    admin_client.post(arm, {"clinic": clinic.pk, "name": "Changed", "text_reminder_days": "[9]"})
+    comparison.arm_a.refresh_from_db()
+    assert comparison.arm_a.text_reminder_days == [7]  # an arm is fixed
+
+
+def test_staff_of_a_clinic_cannot_open_the_strategies_in_the_admin(client, comparison, lead):
+    from django.urls import reverse
+
+    lead.is_staff = True
+    lead.save()
+    client.force_login(lead)
+    assert client.get(reverse("admin:outcomes_reminderstrategy_changelist")).status_code == 403
