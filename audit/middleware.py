@@ -25,6 +25,7 @@ ACCESS_RULES: dict[str, tuple[str, str | None, str, str]] = {
     "outcomes:patient-trajectory": (AccessAction.VIEW, "registry.Patient", "registry_number", "registry_number"),
     "outcomes:dashboard-csv": (AccessAction.EXPORT, None, "", ""),
     "outcomes:knee-replacement-csv": (AccessAction.EXPORT, None, "", ""),
+    "outcomes:reminder-comparison-csv": (AccessAction.EXPORT, "outcomes.ReminderComparison", "pk", "pk"),
     "consultations:fallback-paths-csv": (AccessAction.EXPORT, None, "", ""),
     "outcomes-api:follow-up-detail": (AccessAction.VIEW, "outcomes.FollowUp", "pk", "pk"),
     "safety:flag-detail": (AccessAction.VIEW, "safety.Flag", "pk", "pk"),

@@ -17,6 +17,8 @@ NOTIFICATIONS_GATHER_MINUTES             15: a patient's emails of one kind due 
 SMS_REMINDER_DAYS                        [7, 12]: text reminders to patients who agreed to texts and have not
                                          answered, this many days after the follow-up opens (at most 2; [] none).
                                          A patient who may be texted but not emailed also gets the invitation by text.
+                                         The default only: a clinic's default reminder strategy, or a patient's arm
+                                         of a reminder comparison, sets its own days (outcomes.reminders).
 SMS_BACKEND                              how texts go: notifications.sms.DevSmsBackend (into the dev mailbox),
                                          notifications.sms.NotifySmsBackend or notifications.sms.TwilioSmsBackend
 SAFETY_CHECK_REMINDER_DAYS               1: the short safety checks' one reminder, days after the invitation (0: none)

@@ -2,9 +2,13 @@
 (corrections are amendments, made on the submission's page), and no link's token hash is ever shown."""
 
 from django.contrib import admin
+from django.db.models import Q
+from simple_history.admin import SimpleHistoryAdmin
 
 from outcomes import selectors
-from outcomes.models import Amendment, FollowUp, QuestionnaireLink, Submission
+from outcomes.models import Amendment, FollowUp, QuestionnaireLink, ReminderComparison, ReminderStrategy, Submission
+from registry.admin import AdministratorsOnly
+from registry.scoping import clinics_for
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -87,3 +91,25 @@ class AmendmentAdmin(ReadOnlyAdmin):
 
     def get_queryset(self, request):
         return selectors.amendments_for(request.user)
+
+
+@admin.register(ReminderStrategy)
+class ReminderStrategyAdmin(AdministratorsOnly, SimpleHistoryAdmin):
+    """A clinic's default way of reminding patients (text reminder days, the after-submission score view) is set
+    here by an administrator; without one the settings apply (SMS_REMINDER_DAYS). A strategy that is an arm of a
+    reminder comparison is fixed: an arm must mean the same thing from its first patient to its last."""
+
+    list_display = ["name", "clinic", "is_clinic_default", "text_reminders", "text_reminder_days", "show_own_scores"]
+    list_filter = ["clinic", "is_clinic_default"]
+    list_select_related = ["clinic"]
+
+    def get_queryset(self, request):
+        return ReminderStrategy.objects.filter(clinic__in=clinics_for(request.user).values("id"))
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and ReminderComparison.objects.filter(Q(arm_a=obj) | Q(arm_b=obj)).exists():
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # patients' reminders were planned by it; its history stays

@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy
 from outcomes import questionnaire
 from outcomes.instruments import Instrument, Item
 from outcomes.models import FollowUp, FurtherTreatmentKind
+from outcomes.models.reminders import validate_text_reminder_days
 
 
 @dataclass
@@ -216,3 +217,73 @@ class FurtherTreatmentForm(forms.Form):
         if not cleaned.get("month") and not cleaned.get("day") and "month" not in self.errors:
             self.add_error("month", "Give the month (or the day) it happened.")
         return cleaned
+
+
+class ReminderComparisonForm(forms.Form):
+    """A clinic lead's new reminder comparison: the question, the start day and the two arms."""
+
+    clinic = forms.ModelChoiceField(queryset=None, empty_label=None)
+    question = forms.CharField(
+        max_length=300,
+        label="The question, in plain words",
+        help_text="For example: does a text on day 7 help more patients answer?",
+    )
+    starts_on = forms.DateField(
+        label="Start on",
+        help_text="Patients enrolled from this day are allocated at random.",
+        widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"}),  # the ISO date a date input needs
+    )
+    a_name = forms.CharField(max_length=80, label="Arm A: name", initial="Text on day 7")
+    a_text_reminders = forms.BooleanField(required=False, initial=True, label="Arm A: send text reminders")
+    a_text_reminder_days = forms.CharField(
+        required=False, max_length=20, initial="7", label="Arm A: text on days", help_text="e.g. 7 or 7, 12"
+    )
+    a_show_own_scores = forms.BooleanField(
+        required=False, initial=True, label="Arm A: show patients their own scores after they submit"
+    )
+    b_name = forms.CharField(max_length=80, label="Arm B: name", initial="No text")
+    b_text_reminders = forms.BooleanField(required=False, initial=False, label="Arm B: send text reminders")
+    b_text_reminder_days = forms.CharField(
+        required=False, max_length=20, initial="", label="Arm B: text on days", help_text="e.g. 7 or 7, 12"
+    )
+    b_show_own_scores = forms.BooleanField(
+        required=False, initial=True, label="Arm B: show patients their own scores after they submit"
+    )
+
+    def __init__(self, *args, clinics, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["clinic"].queryset = clinics
+
+    def _days(self, arm: str) -> list[int]:
+        raw = self.cleaned_data.get(f"{arm}_text_reminder_days", "")
+        parts = [part.strip() for part in raw.replace(" and ", ",").split(",") if part.strip()]
+        try:
+            days = [int(part) for part in parts]
+        except ValueError:
+            raise forms.ValidationError("Give whole numbers of days, e.g. 7, 12.") from None
+        try:
+            validate_text_reminder_days(days)
+        except forms.ValidationError as error:
+            raise forms.ValidationError(error.messages) from None
+        if self.cleaned_data.get(f"{arm}_text_reminders") and not days:
+            raise forms.ValidationError("Give the days to text on, or untick the text reminders.")
+        return sorted(days)
+
+    def clean_a_text_reminder_days(self):
+        return self._days("a")
+
+    def clean_b_text_reminder_days(self):
+        return self._days("b")
+
+    def arm(self, arm: str) -> dict:
+        data = self.cleaned_data
+        return {
+            "name": data[f"{arm}_name"],
+            "text_reminders": data[f"{arm}_text_reminders"],
+            "text_reminder_days": data[f"{arm}_text_reminder_days"],
+            "show_own_scores": data[f"{arm}_show_own_scores"],
+        }
+
+
+class ComparisonStopForm(forms.Form):
+    reason = forms.CharField(max_length=300, label="Why it stops", help_text="For example: enough patients.")

@@ -2,7 +2,7 @@
 
 from django.dispatch import receiver
 
-from outcomes import services
+from outcomes import reminders, services
 from registry import signals
 
 
@@ -20,3 +20,8 @@ def move_follow_ups(sender, injection, previous_date, **kwargs):
 @receiver(signals.consent_withdrawn, dispatch_uid="outcomes.cancel_follow_ups")
 def cancel_follow_ups(sender, patient, **kwargs):
     services.follow_ups_cancel_for_patient(patient=patient, reason="Consent withdrawn")
+
+
+@receiver(signals.patient_enrolled, dispatch_uid="outcomes.allocate_to_reminder_comparison")
+def allocate_to_reminder_comparison(sender, patient, **kwargs):
+    reminders.patient_allocate(patient=patient)

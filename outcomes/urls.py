@@ -1,6 +1,6 @@
 from django.urls import path
 
-from outcomes import views, views_dashboard, views_questionnaire
+from outcomes import views, views_comparisons, views_dashboard, views_questionnaire
 
 app_name = "outcomes"
 urlpatterns = [
@@ -25,6 +25,12 @@ urlpatterns = [
     path("dashboard/outcomes/csv/<slug:table>/", views_dashboard.dashboard_csv, name="dashboard-csv"),
     path("dashboard/knee-replacement/", views_dashboard.knee_replacement, name="knee-replacement"),
     path("dashboard/knee-replacement/csv/", views_dashboard.knee_replacement_csv, name="knee-replacement-csv"),
+    # Randomised comparisons of reminder strategies (the registry testing its own reminders).
+    path("reminder-comparisons/", views_comparisons.comparison_list, name="reminder-comparisons"),
+    path("reminder-comparisons/new/", views_comparisons.comparison_new, name="reminder-comparison-new"),
+    path("reminder-comparisons/<int:pk>/", views_comparisons.comparison_detail, name="reminder-comparison"),
+    path("reminder-comparisons/<int:pk>/stop/", views_comparisons.comparison_stop, name="reminder-comparison-stop"),
+    path("reminder-comparisons/<int:pk>/csv/", views_comparisons.comparison_csv, name="reminder-comparison-csv"),
     path(
         "patients/<str:registry_number>/trajectory/",
         views_dashboard.patient_trajectory_page,

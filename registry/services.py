@@ -245,6 +245,7 @@ def patient_enrol(*, clinic: Clinic, by, data: dict[str, Any]) -> Patient:
     patient.preferred_language = patient.preferred_language or clinic.default_language
     patient.full_clean(exclude=["registry_number"])  # the insert below decides whether the number is free
     _insert_with_a_free_registry_number(patient, by=by, reason="Enrolled")
+    signals.patient_enrolled.send(sender=Patient, patient=patient)
     return patient
 
 

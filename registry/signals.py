@@ -5,6 +5,8 @@ Sent inside the registry service's transaction, so a receiver's writes commit or
 
 from django.dispatch import Signal
 
+# patient: just enrolled (registered); outcomes allocates them to a running reminder comparison.
+patient_enrolled = Signal()
 # injection: the Injection just recorded.
 injection_recorded = Signal()
 # injection, previous_date: the injection's date moved; follow-ups and pending messages move with it.

@@ -49,6 +49,25 @@ def fallback_paths_csv(client, **params):
     return client.get(reverse("consultations:fallback-paths-csv"), params)
 
 
+def reminder_comparison_csv(client, **params):
+    from django.contrib.auth import get_user_model
+    from django.utils import timezone
+
+    from outcomes.models import ReminderComparison
+    from outcomes.reminders import comparison_start
+    from registry.models import Clinic
+
+    comparison = ReminderComparison.objects.first() or comparison_start(
+        clinic=Clinic.objects.get(name=NAME),
+        by=get_user_model().objects.get(username="lead_north"),
+        question="¿Ayuda un SMS el día 7?",
+        starts_on=timezone.localdate(),
+        arm_a={"name": "SMS día 7", "text_reminder_days": [7]},
+        arm_b={"name": "Sin SMS", "text_reminders": False},
+    )
+    return client.get(reverse("outcomes:reminder-comparison-csv", args=[comparison.pk]), params)
+
+
 def consultations_csv(client, **params):
     return client.post(reverse("consultations:export-consultations"), params)
 
@@ -60,6 +79,7 @@ def reviews_csv(client, **params):
 DOWNLOADS = {
     "outcomes:dashboard-csv": (dashboard_csv, NAME),
     "outcomes:knee-replacement-csv": (knee_replacement_csv, "Kaplan-Meier"),
+    "outcomes:reminder-comparison-csv": (reminder_comparison_csv, "¿Ayuda un SMS el día 7?"),
     "safety:export-page": (adverse_events_csv, "Épanchement, genou gauche; 痛み"),
     "audit:export": (audit_csv, "Corrigé: sexe"),
     "consultations:fallback-paths-csv": (fallback_paths_csv, "repeat_product"),
@@ -99,6 +119,7 @@ def test_the_list_names_every_csv_download():
     producers = {
         "audit/views.py",
         "outcomes/views_dashboard.py",
+        "outcomes/views_comparisons.py",
         "safety/views/exports.py",
         "safety/exports/service.py",
         "consultations/views_paths.py",

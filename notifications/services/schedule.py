@@ -1,9 +1,10 @@
 """When each patient email and text should go: invitation and reminders as outbox rows, moved and cancelled with
 their follow-up.
 
-Texts (SMS_REMINDER_DAYS, default days 7 and 12): email goes first; a patient who agreed to texts also gets text
-reminders on those days while they have not answered (a completed follow-up cancels every channel's rows), and a
-patient who may be texted but not emailed gets the invitation by text too.
+Texts: email goes first; a patient who agreed to texts also gets text reminders on the days of the reminder
+strategy in force for them (outcomes.reminders: their comparison arm's, else the clinic's default, else
+SMS_REMINDER_DAYS, default days 7 and 12) while they have not answered (a completed follow-up cancels every
+channel's rows), and a patient who may be texted but not emailed gets the invitation by text too.
 
 Everything here works in bulk (values_list in, bulk_create/update out): no query per follow-up."""
 
@@ -18,6 +19,7 @@ from notifications import conf
 from notifications.models import PATIENT_KINDS, Channel, MessageKind, MessageStatus, OutboundMessage
 from outcomes.models import FollowUp, FollowUpStatus
 from outcomes.models.followup import SAFETY_CHECK_TIMEPOINTS
+from outcomes.reminders import strategy_for, text_days_by_strategy, with_strategy_id
 
 CHUNK = 500  # ids per IN (...) clause: well under SQLite's variable limit, cheap for PostgreSQL
 REMINDER_SLOTS = (MessageKind.REMINDER_1, MessageKind.REMINDER_2)
@@ -56,11 +58,18 @@ def next_sending_time(*, tz: zoneinfo.ZoneInfo, not_before: dt.datetime, day: dt
 
 
 def planned_day(
-    kind: str, *, opens_on: dt.date, closes_on: dt.date, safety_check: bool = False, channel: str = Channel.EMAIL
+    kind: str,
+    *,
+    opens_on: dt.date,
+    closes_on: dt.date,
+    safety_check: bool = False,
+    channel: str = Channel.EMAIL,
+    sms_days: tuple[int, ...] | None = None,
 ) -> dt.date | None:
     """The clinic-local day a patient email of this kind belongs on, by the current settings. A short safety check
     (a window of a few days) gets its invitation and at most one reminder, SAFETY_CHECK_REMINDER_DAYS later.
-    Texts: the invitation, and reminders SMS_REMINDER_DAYS after opening (none for a short safety check)."""
+    Texts: the invitation, and reminders `sms_days` after opening (the patient's reminder strategy; None:
+    SMS_REMINDER_DAYS), none for a short safety check."""
     settings = conf.get()
     if kind == MessageKind.INVITATION:
         return opens_on
@@ -68,7 +77,7 @@ def planned_day(
         if safety_check or kind not in REMINDER_SLOTS:
             return None
         slot = REMINDER_SLOTS.index(kind)
-        days = settings.sms_reminder_days
+        days = settings.sms_reminder_days if sms_days is None else sms_days
         return opens_on + dt.timedelta(days=days[slot]) if slot < len(days) else None
     if safety_check:
         days = settings.safety_check_reminder_days
@@ -109,16 +118,30 @@ def message_plan(
 
 
 def text_plan(
-    *, opens_on: dt.date, closes_on: dt.date, today: dt.date, safety_check: bool = False, invitation: bool
+    *,
+    opens_on: dt.date,
+    closes_on: dt.date,
+    today: dt.date,
+    safety_check: bool = False,
+    invitation: bool,
+    sms_days: tuple[int, ...] | None = None,
 ) -> list[tuple[str, dt.date]]:
     """(kind, day) of every text still to come for a window: the invitation only if `invitation` (the patient
-    cannot be emailed), then the text reminders still in the future and inside the window."""
+    cannot be emailed), then the text reminders (on `sms_days`, the patient's strategy) still in the future and
+    inside the window."""
     if today >= closes_on:
         return []
     invite_on = max(opens_on, today)
     plan = [(MessageKind.INVITATION, invite_on)] if invitation else []
     for kind in REMINDER_SLOTS:
-        day = planned_day(kind, opens_on=opens_on, closes_on=closes_on, safety_check=safety_check, channel=Channel.SMS)
+        day = planned_day(
+            kind,
+            opens_on=opens_on,
+            closes_on=closes_on,
+            safety_check=safety_check,
+            channel=Channel.SMS,
+            sms_days=sms_days,
+        )
         if day is not None and invite_on < day <= closes_on:
             plan.append((kind, day))
     return plan
@@ -137,23 +160,29 @@ class Scheduled:
 
 def _rows_for(follow_up_ids: list[int], now: dt.datetime) -> list[OutboundMessage]:
     rows = []
-    follow_ups = FollowUp.objects.filter(id__in=follow_up_ids, status=FollowUpStatus.OPEN).values_list(
-        "id",
-        "clinic_id",
-        "patient_id",
-        "opens_on",
-        "closes_on",
-        "clinic__time_zone",
-        "timepoint",
-        "patient__email",
-        "patient__consent_email_contact",
-        "patient__email_opted_out_at",
-        "patient__phone",
-        "patient__consent_sms_contact",
-        "patient__sms_opted_out_at",
-        "patient__phone_invalid_at",
-        "patient__consent_withdrawn_at",
+    # The text reminder days differ per patient (comparison arm) and clinic (default strategy): the strategy's id
+    # comes with each row from the same query, and its days from one query for the whole chunk.
+    follow_ups = list(
+        with_strategy_id(FollowUp.objects.filter(id__in=follow_up_ids, status=FollowUpStatus.OPEN)).values_list(
+            "id",
+            "clinic_id",
+            "patient_id",
+            "opens_on",
+            "closes_on",
+            "clinic__time_zone",
+            "timepoint",
+            "patient__email",
+            "patient__consent_email_contact",
+            "patient__email_opted_out_at",
+            "patient__phone",
+            "patient__consent_sms_contact",
+            "patient__sms_opted_out_at",
+            "patient__phone_invalid_at",
+            "patient__consent_withdrawn_at",
+            "reminder_strategy_id",
+        )
     )
+    text_days = text_days_by_strategy(row[-1] for row in follow_ups)
     zones: dict[str, zoneinfo.ZoneInfo] = {}
     for (
         follow_up_id,
@@ -171,6 +200,7 @@ def _rows_for(follow_up_ids: list[int], now: dt.datetime) -> list[OutboundMessag
         sms_opted_out,
         phone_invalid,
         withdrawn,
+        strategy_id,
     ) in follow_ups:
         tz = zones.setdefault(zone, zoneinfo.ZoneInfo(zone))
         today = now.astimezone(tz).date()
@@ -181,7 +211,8 @@ def _rows_for(follow_up_ids: list[int], now: dt.datetime) -> list[OutboundMessag
         plans = [(Channel.EMAIL, message_plan(**window))]
         if _may(phone, sms_consent, sms_opted_out, withdrawn, phone_invalid):
             may_email = _may(email, email_consent, email_opted_out, withdrawn)
-            plans.append((Channel.SMS, text_plan(**window, invitation=not may_email)))
+            sms_days = text_days.get(strategy_id)  # None: no strategy, the global setting
+            plans.append((Channel.SMS, text_plan(**window, invitation=not may_email, sms_days=sms_days)))
         for channel, plan in plans:
             for kind, day in plan:
                 rows.append(
@@ -283,7 +314,11 @@ def messages_reschedule(*, follow_up: FollowUp, now: dt.datetime | None = None) 
         "today": today,
         "safety_check": follow_up.is_safety_check,
     }
-    plans = {Channel.EMAIL: dict(message_plan(**window)), Channel.SMS: dict(text_plan(**window, invitation=True))}
+    sms_days = strategy_for(follow_up.patient).text_reminder_days
+    plans = {
+        Channel.EMAIL: dict(message_plan(**window)),
+        Channel.SMS: dict(text_plan(**window, invitation=True, sms_days=sms_days)),
+    }
     pending = OutboundMessage.objects.filter(
         follow_up=follow_up, status=MessageStatus.PENDING, kind__in=list(PATIENT_KINDS)
     )

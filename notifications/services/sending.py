@@ -70,6 +70,7 @@ from notifications.services.advice import safety_advice_reason_not_to_send
 from notifications.services.schedule import in_sending_hours, messages_cancel, next_sending_time, planned_day
 from outcomes.models import FollowUpStatus, QuestionnaireLink
 from outcomes.models.questionnaire import LinkChannel, hash_token
+from outcomes.reminders import text_days_by_strategy, with_strategy_id
 from registry import services as registry_services
 from registry.choices import WRITING_ROLES
 from registry.models import Membership
@@ -325,10 +326,15 @@ def messages_send(
     if not taken:
         return result
     messages = list(
-        OutboundMessage.objects.filter(claimed_by=token, status=MessageStatus.SENDING)
+        with_strategy_id(OutboundMessage.objects.filter(claimed_by=token, status=MessageStatus.SENDING))
         .select_related("clinic", "follow_up__plan", "patient", "recipient_user")
         .order_by("id")
     )
+    # A text's day is checked against the patient's own reminder strategy (their comparison arm's, the clinic's
+    # default or the setting): the strategies' days in one query for the batch.
+    text_days = text_days_by_strategy(m.reminder_strategy_id for m in messages if m.is_text)
+    for message in messages:
+        message.sms_days = text_days.get(message.reminder_strategy_id)
     backend = mail.get_connection(fail_silently=False)
     texter = _Texter()
     renew_at = now + lease / 4
@@ -468,6 +474,7 @@ def _check_patient_message(message: OutboundMessage, now: dt.datetime):
         closes_on=follow_up.closes_on,
         safety_check=follow_up.is_safety_check,
         channel=message.channel,
+        sms_days=getattr(message, "sms_days", None),
     )
     if day is not None and day > today:
         # The injection date moved since this was scheduled: the email moves with the window.

@@ -23,6 +23,9 @@ CLINICAL_MODELS = {
     "outcomes.Submission",
     "safety.Flag",
     "safety.AdverseEvent",
+    # A reminder comparison's allocation of a patient, and the comparison itself (started, stopped).
+    "outcomes.ReminderAllocation",
+    "outcomes.ReminderComparison",
 }
 
 

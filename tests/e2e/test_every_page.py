@@ -29,6 +29,7 @@ from demo.management.commands.seed_demo import read_logins
 from notifications.selectors import messages_for
 from outcomes.analysis import tables
 from outcomes.models import FollowUpStatus
+from outcomes.reminders import comparisons_for
 from outcomes.selectors import follow_ups_for, submissions_for
 from registry.models import Injection
 from registry.scoping import clinics_for, patients_for
@@ -103,6 +104,8 @@ def objects_for(user) -> dict:
         # The demo's fallback reviews (seed_demo REVIEWS): the reviewed course, for the record and edit pages.
         "review-detail": reviews_for(user).order_by("pk").values_list("pk", flat=True).first(),
         "plan_id": reviews_for(user).order_by("pk").values_list("plan_id", flat=True).first(),
+        # The demo's running reminder comparison (seed_demo: text on day 7 or not).
+        "reminder-comparison": comparisons_for(user).order_by("pk").values_list("pk", flat=True).first(),
     }
 
 

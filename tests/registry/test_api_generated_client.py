@@ -301,6 +301,66 @@ def test_the_generated_client_parses_a_400_by_field(api, clinic):
     assert too_big.parsed["limit"] == ["Ensure this value is less than or equal to 500."]
 
 
+def _comparison(clinic, *, stop: bool = False):
+    from django.utils import timezone
+
+    from outcomes.reminders import comparison_start, comparison_stop
+    from registry.choices import Role
+
+    lead = staff(clinic, Role.LEAD)
+    comparison = comparison_start(
+        clinic=clinic,
+        by=lead,
+        question="Does a text on day 7 help?",
+        starts_on=timezone.localdate(),
+        arm_a={"name": "Text on day 7", "text_reminder_days": [7]},
+        arm_b={"name": "No text", "text_reminders": False, "show_own_scores": False},
+    )
+    if stop:
+        comparison_stop(comparison=comparison, by=lead, reason="Enough patients")
+    return comparison
+
+
+def test_the_generated_client_reads_a_reminder_comparisons_results(api, live_schema, clinic, clinician):
+    from outcomes.models import ReminderAllocation
+
+    comparison = _comparison(clinic)
+    for arm in ("a", "b"):
+        patient = PatientFactory(clinic=clinic)
+        ReminderAllocation.objects.create(
+            comparison=comparison,
+            patient=patient,
+            clinic=clinic,
+            arm=arm,
+            strategy=comparison.strategy_of(arm),
+            method="test",
+            block=1,
+            block_size=2,
+        )
+    models = _module("models")
+    listed = _module("api.reminder_comparisons.reminder_comparisons_list").sync(client=api)
+    assert [row.id for row in listed.results] == [comparison.pk]
+    assert listed.results[0].arm_a.text_reminder_days == [7]
+    assert listed.results[0].stopped_at is None
+    results = _module("api.reminder_comparisons.reminder_comparisons_results_retrieve").sync(
+        client=api, id=comparison.pk
+    )
+    assert isinstance(results, models.ComparisonResults)
+    assert [t.timepoint for t in results.timepoints] == [
+        models.TimepointEnum.BASELINE,
+        models.TimepointEnum("1m"),
+        models.TimepointEnum("6m"),
+    ]
+    assert results.protected is True
+    assert [arm.patients for arm in results.arms] == [None, None]  # one patient each: withheld
+    assert results.timepoints[0].difference.estimate is None
+    openapi = schemathesis.openapi.from_dict(live_schema)
+    path = "/api/v1/reminder-comparisons/{id}/results/"
+    openapi[path]["GET"].validate_response(
+        api.get_httpx_client().get(f"/api/v1/reminder-comparisons/{comparison.pk}/results/")
+    )
+
+
 def test_every_list_parses_through_the_generated_client(api, live_schema, journey, clinic, clinician):
     """Rows with the values that are easy to get wrong in a schema (a withdrawn patient, a dismissed flag, an
     event recorded from a flag, cancelled messages) parse into the client's models, and every body also matches
@@ -335,6 +395,9 @@ def test_every_list_parses_through_the_generated_client(api, live_schema, journe
         data={**data, "offered_product": "bmac", "path_taken": "repeat_injection"},
     )
     make_injection(reviewed.patient, clinician, injected_on=dt.date(2026, 9, 20), repeat_of=reviewed)
+    # Reminder comparisons: one stopped (its stop fields set), one running (nulls there).
+    _comparison(clinic, stop=True)
+    _comparison(clinic)
     openapi = schemathesis.openapi.from_dict(live_schema)
     lists = [path for path, item in live_schema["paths"].items() if "get" in item and "{" not in path]
     assert len(lists) >= 9

@@ -8,13 +8,15 @@ silently ignored filter, never a page larger than the maximum. Addresses with a 
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 from drf_spectacular.generators import EndpointEnumerator, SchemaGenerator
 from rest_framework.authtoken.models import Token
 
 from outcomes.models import Timepoint
 from registry.api.mixins import MAX_ID, RegistryPagination
+from registry.choices import Role
 from safety.services import flags_evaluate
-from tests.factories import ClinicFactory, PatientFactory
+from tests.factories import ClinicFactory, PatientFactory, staff
 from tests.safety.ae_support import record
 
 pytestmark = pytest.mark.django_db
@@ -120,6 +122,21 @@ def three_of_everything(journey, clinic, other_clinic, clinician):
         data = {"reviewed_on": reviewed.injections.get().injected_on, "offered": ["nothing"], "path_taken": "nothing"}
         record_review(user=clinician, plan=reviewed, data=data)
         course(clinic, clinician)
+    # Reminder comparisons: two stopped, one running (one runs per clinic at a time).
+    from outcomes.reminders import comparison_start, comparison_stop
+
+    lead = staff(clinic, Role.LEAD, username="lead_of_three")
+    for number in range(3):
+        comparison = comparison_start(
+            clinic=clinic,
+            by=lead,
+            question=f"Comparison {number}",
+            starts_on=timezone.localdate(),
+            arm_a={"name": "Text on day 7", "text_reminder_days": [7]},
+            arm_b={"name": "No text", "text_reminders": False},
+        )
+        if number < 2:
+            comparison_stop(comparison=comparison, by=lead, reason="Next one")
 
 
 def test_every_get_route_without_an_id_is_a_paginated_list_or_named_here():

@@ -36,6 +36,7 @@ def all_routes() -> list[Route]:
 
 # Which object a route's <pk> names, by the first of these its name contains.
 PK_KINDS = (
+    "reminder-comparison",
     "review-detail",  # consultations-api:review-detail (its name contains "consultation" too)
     "consultation",
     "injection",

@@ -58,6 +58,15 @@ GET = {
     "outcomes:dashboard-csv": (302, 200, 200, 200, 200, 200),
     "outcomes:knee-replacement": (302, 200, 200, 200, 200, 200),
     "outcomes:knee-replacement-csv": (302, 200, 200, 200, 200, 200),
+    # Reminder comparisons: the clinic's staff read; only the clinic's lead starts and stops one.
+    "outcomes:reminder-comparisons": (302, 200, 200, 200, 200, 200),
+    "outcomes:reminder-comparison-new": (302, 403, 200, 403, 403, 403),
+    "outcomes:reminder-comparison": (302, 200, 200, 200, 404, 200),
+    "outcomes:reminder-comparison-stop": (302, 405, 405, 405, 405, 405),
+    "outcomes:reminder-comparison-csv": (302, 200, 200, 200, 404, 200),
+    "outcomes-api:reminder-comparison-list": (401, 200, 200, 200, 200, 200),
+    "outcomes-api:reminder-comparison-detail": (401, 200, 200, 200, 404, 200),
+    "outcomes-api:reminder-comparison-results": (401, 200, 200, 200, 404, 200),
     "outcomes:further-treatment-new": (302, 200, 200, 403, 404, 200),
     "outcomes:patient-trajectory": (302, 200, 200, 200, 404, 200),
     "safety:flag-list": (302, 200, 200, 200, 200, 200),
@@ -170,6 +179,14 @@ POST = {
     "outcomes:dashboard-csv": (302, 405, 405, 405, 405, 405),
     "outcomes:knee-replacement": (302, 405, 405, 405, 405, 405),
     "outcomes:knee-replacement-csv": (302, 405, 405, 405, 405, 405),
+    "outcomes:reminder-comparisons": (302, 405, 405, 405, 405, 405),
+    "outcomes:reminder-comparison-new": (302, 403, 400, 403, 403, 403),  # the lead, nothing typed: 400
+    "outcomes:reminder-comparison": (302, 405, 405, 405, 405, 405),
+    "outcomes:reminder-comparison-stop": (302, 403, 400, 403, 404, 403),  # no reason given: nothing changes
+    "outcomes:reminder-comparison-csv": (302, 405, 405, 405, 405, 405),
+    "outcomes-api:reminder-comparison-list": (401, 405, 405, 403, 405, 405),
+    "outcomes-api:reminder-comparison-detail": (401, 405, 405, 403, 405, 405),
+    "outcomes-api:reminder-comparison-results": (401, 405, 405, 403, 405, 405),
     "outcomes:further-treatment-new": (302, 400, 400, 403, 404, 400),
     "outcomes:patient-trajectory": (302, 405, 405, 405, 405, 405),
     "safety:flag-list": (302, 405, 405, 405, 405, 405),
@@ -288,6 +305,16 @@ def world(clinic, clinician, lead, auditor, outsider, admin_user, patient):
         path_taken="physiotherapy",
         created_by=clinician,
     )
+    from outcomes.reminders import comparison_start
+
+    comparison = comparison_start(
+        clinic=clinic,
+        by=lead,
+        question="Does a text on day 7 help?",
+        starts_on=timezone.localdate(),
+        arm_a={"name": "Text on day 7", "text_reminder_days": [7]},
+        arm_b={"name": "No text", "text_reminders": False},
+    )
     unsubscribe = "u" * 43
     UnsubscribeToken.objects.create(patient=patient, token_hash=hash_unsubscribe_token(unsubscribe))
     from outcomes.analysis import tables
@@ -305,6 +332,7 @@ def world(clinic, clinician, lead, auditor, outsider, admin_user, patient):
         "event": event.pk,
         "export-job": export_job.pk,
         "consultation": consultation.pk,
+        "reminder-comparison": comparison.pk,
         "clinic_id": clinic.pk,
         "review-detail": review.pk,
         "plan_id": injection.plan_id,

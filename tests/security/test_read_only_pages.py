@@ -30,6 +30,9 @@ READ_ONLY = {
     "outcomes:dashboard-csv",
     "outcomes:knee-replacement",
     "outcomes:knee-replacement-csv",
+    "outcomes:reminder-comparisons",
+    "outcomes:reminder-comparison",
+    "outcomes:reminder-comparison-csv",
     "outcomes:patient-trajectory",
     "safety:flag-list",
     "safety:flag-detail",
@@ -50,6 +53,8 @@ READ_ONLY = {
 
 # Forms (GET shows them, POST submits) and actions (POST only). Exports start with a POST.
 TAKES_POST = {
+    "outcomes:reminder-comparison-new",
+    "outcomes:reminder-comparison-stop",
     "consultations:consultation-new",
     "consultations:consultation-edit",
     "consultations:patient-copy-issue",
@@ -130,6 +135,7 @@ def test_read_only_pages_refuse_post_and_forms_still_take_it(world):
 # reading uses something up.
 GET_ONLY = {
     "outcomes:dashboard-csv",
+    "outcomes:reminder-comparison-csv",
     "outcomes:knee-replacement-csv",
     "safety:event-cioms",
     "safety:export-job-download",  # also deletes an expired file

@@ -27,6 +27,7 @@ from demo import showcase, synth
 from demo.selection import selection_factors
 from outcomes.instruments import get_instrument
 from outcomes.models import FollowUp, Submission, SubmissionSource, Timepoint
+from outcomes.reminders import comparison_start
 from outcomes.services import questionnaire_submit
 from registry.choices import InjectionStatus, Role
 from registry.models import Clinic, Injection
@@ -487,6 +488,7 @@ class Command(BaseCommand):
                 else:  # pragma: no cover
                     Membership.objects.create(user=user, clinic=clinics[clinic_index], role=role)
             users[login.username] = user
+        self._reminder_comparison(clinics[0], users["lead"])
 
         today = timezone.localdate()
         plans = _plans(rng)
@@ -542,6 +544,18 @@ class Command(BaseCommand):
         injections += self._fallback_reviews(rng, clinics[0], users["clinician"])
         patients = len(plans) + 3 + len(CONSULTATIONS) + len(REVIEWS)
         return f"{len(clinics)} clinics, {len(users)} logins, {patients} patients, {injections} injections"
+
+    def _reminder_comparison(self, clinic: Clinic, lead) -> None:
+        """One running comparison at the first clinic (issue 17: the registry tests its own reminders), started
+        before the demo patients are enrolled, so each of them is allocated to an arm and the page has numbers."""
+        comparison_start(
+            clinic=clinic,
+            by=lead,
+            question="Does a text on day 7 help more patients answer?",
+            starts_on=timezone.localdate(timezone=clinic.tzinfo),
+            arm_a={"name": "Text on day 7", "text_reminders": True, "text_reminder_days": [7]},
+            arm_b={"name": "No text", "text_reminders": False, "text_reminder_days": []},
+        )
 
     def _early_check_answered(self, rng: random.Random, clinic: Clinic, clinician) -> int:
         """EARLY_CHECK_PATIENT: baseline answered at the clinic, then the day 2-3 safety check from the email link,
