@@ -148,6 +148,7 @@ def _rows_for(follow_up_ids: list[int], now: dt.datetime) -> list[OutboundMessag
         "patient__email",
         "patient__consent_email_contact",
         "patient__email_opted_out_at",
+        "patient__email_invalid_at",
         "patient__phone",
         "patient__consent_sms_contact",
         "patient__sms_opted_out_at",
@@ -166,6 +167,7 @@ def _rows_for(follow_up_ids: list[int], now: dt.datetime) -> list[OutboundMessag
         email,
         email_consent,
         email_opted_out,
+        email_invalid,
         phone,
         sms_consent,
         sms_opted_out,
@@ -180,7 +182,7 @@ def _rows_for(follow_up_ids: list[int], now: dt.datetime) -> list[OutboundMessag
         # always has); text rows only for a patient who may be texted now.
         plans = [(Channel.EMAIL, message_plan(**window))]
         if _may(phone, sms_consent, sms_opted_out, withdrawn, phone_invalid):
-            may_email = _may(email, email_consent, email_opted_out, withdrawn)
+            may_email = _may(email, email_consent, email_opted_out, withdrawn, email_invalid)
             plans.append((Channel.SMS, text_plan(**window, invitation=not may_email)))
         for channel, plan in plans:
             for kind, day in plan:
