@@ -32,6 +32,10 @@ the SMS_BACKEND transport (notifications/sms.py). The reference given to the pro
 `email_message_id` before the hand-over and reused by a resend. A provider's permanent refusal of the number (not
 a mobile, opted out by STOP) also marks the patient's number (registry, with history) and cancels their other
 texts.
+
+The provider's own id for what it took (Notify's notification id, Twilio's SID, an email service's message id
+through django-anymail; none through plain SMTP) is kept in `provider_message_id`, by which its later delivery
+receipts find the row (notifications.services.receipts).
 """
 
 import datetime as dt
