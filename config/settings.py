@@ -5,6 +5,7 @@ Production sets DJANGO_ENV=production and must provide SECRET_KEY, DATABASE_URL,
 SITE_URL and ALLOWED_HOSTS; a malformed value fails at start-up rather than at the first request.
 """
 
+import os
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -76,6 +77,7 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_static",
     "axes",
     "csp",
+    "anymail",  # email services and their delivery receipts, when ANYMAIL_ESP is set
     "registry",
     "outcomes",
     "safety",
@@ -186,6 +188,36 @@ if env.str("EMAIL_URL", default=""):
     vars().update(env.email_url("EMAIL_URL"))
 else:
     EMAIL_BACKEND = "notifications.mailbox.LocalMailboxBackend"
+# An email service through django-anymail instead (notifications/views/receipts.py): ANYMAIL_ESP names it
+# (mailgun, postmark, sendgrid, sparkpost, brevo, mailjet, amazon_ses, resend) and every other ANYMAIL_<NAME>
+# variable becomes anymail's <NAME> setting: ANYMAIL_MAILGUN_API_KEY, ANYMAIL_MAILGUN_SENDER_DOMAIN,
+# ANYMAIL_MAILGUN_WEBHOOK_SIGNING_KEY, ANYMAIL_WEBHOOK_SECRET ("user:password", basic auth on the webhook)...
+# Its delivery receipts arrive at /receipts/email/. Plain SMTP (EMAIL_URL) sends none.
+ANYMAIL_ESP = env.str("ANYMAIL_ESP", default="").strip().lower()
+ANYMAIL = {
+    key.removeprefix("ANYMAIL_"): value
+    for key, value in os.environ.items()
+    if key.startswith("ANYMAIL_") and key != "ANYMAIL_ESP" and value
+}
+_ANYMAIL_BACKENDS = {
+    "mailgun": "anymail.backends.mailgun.EmailBackend",
+    "postmark": "anymail.backends.postmark.EmailBackend",
+    "sendgrid": "anymail.backends.sendgrid.EmailBackend",
+    "sparkpost": "anymail.backends.sparkpost.EmailBackend",
+    "brevo": "anymail.backends.brevo.EmailBackend",
+    "mailjet": "anymail.backends.mailjet.EmailBackend",
+    "amazon_ses": "anymail.backends.amazon_ses.EmailBackend",
+    "resend": "anymail.backends.resend.EmailBackend",
+}
+if ANYMAIL_ESP:
+    if ANYMAIL_ESP not in _ANYMAIL_BACKENDS:
+        raise ImproperlyConfigured(f"ANYMAIL_ESP must be one of {', '.join(_ANYMAIL_BACKENDS)}, not {ANYMAIL_ESP!r}")
+    if env.str("EMAIL_URL", default=""):
+        raise ImproperlyConfigured("Set EMAIL_URL (plain SMTP) or ANYMAIL_ESP (an email service), not both")
+    EMAIL_BACKEND = _ANYMAIL_BACKENDS[ANYMAIL_ESP]
+    # anymail refuses every Mailgun webhook without a signing key: say so at start-up, not at the first bounce.
+    if ANYMAIL_ESP == "mailgun" and not DEBUG and not ANYMAIL.get("MAILGUN_WEBHOOK_SIGNING_KEY"):
+        raise ImproperlyConfigured("ANYMAIL_ESP=mailgun needs ANYMAIL_MAILGUN_WEBHOOK_SIGNING_KEY for its receipts")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Knee Outcomes Registry <registry@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=20)  # seconds per SMTP step; the claim lease is 3x at least
@@ -202,6 +234,14 @@ TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
 TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
 TWILIO_FROM = env.str("TWILIO_FROM", default="")
 TWILIO_BASE_URL = env.str("TWILIO_BASE_URL", default="")
+# The bearer token GOV.UK Notify sends with its delivery receipts (set the same one in Notify's callback
+# settings, at least 32 characters); empty: Notify's receipts are refused (a system check warns).
+NOTIFY_CALLBACK_TOKEN = env.str("NOTIFY_CALLBACK_TOKEN", default="")
+if NOTIFY_CALLBACK_TOKEN and len(NOTIFY_CALLBACK_TOKEN) < 32:
+    raise ImproperlyConfigured(
+        "NOTIFY_CALLBACK_TOKEN must be at least 32 characters: "
+        "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+    )
 SMS_BACKEND = env.str(
     "SMS_BACKEND",
     default=(

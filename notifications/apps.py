@@ -6,6 +6,6 @@ class NotificationsConfig(AppConfig):
     verbose_name = "Notifications"
 
     def ready(self) -> None:
-        from notifications import conf, heartbeat, receivers  # noqa: F401 - domain signals below us; Celery's task signals
+        from notifications import checks, conf, heartbeat, receivers  # noqa: F401 - domain signals; task signals; checks
 
         conf.get()  # a malformed NOTIFICATIONS_* setting fails at start-up, not at the first sweep

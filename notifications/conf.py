@@ -22,6 +22,22 @@ SMS_REMINDER_DAYS                        [7, 12]: text reminders to patients who
 SMS_BACKEND                              how texts go: notifications.sms.DevSmsBackend (into the dev mailbox),
                                          notifications.sms.NotifySmsBackend or notifications.sms.TwilioSmsBackend
 SAFETY_CHECK_REMINDER_DAYS               1: the short safety checks' one reminder, days after the invitation (0: none)
+
+Delivery receipts (notifications/receipts.py, notifications/views/receipts.py; read in config/settings.py):
+NOTIFY_CALLBACK_TOKEN                    "": the bearer token GOV.UK Notify sends with its receipts to
+                                         /receipts/notify/ (at least 32 characters); empty: they are refused
+                                         (system check notifications.W001 while texts go through Notify).
+                                         Twilio's status callbacks (/receipts/twilio/) are signed with
+                                         TWILIO_AUTH_TOKEN over SITE_URL's address, which each text names.
+ANYMAIL_ESP                              "": plain SMTP (EMAIL_URL) or the dev mailbox, no receipts. mailgun,
+                                         postmark, sendgrid, sparkpost, brevo, mailjet, amazon_ses or resend:
+                                         email through that service with django-anymail, its tracking webhook at
+                                         /receipts/email/. ANYMAIL_<NAME> variables become anymail's <NAME>
+                                         settings (ANYMAIL_MAILGUN_API_KEY, ANYMAIL_MAILGUN_WEBHOOK_SIGNING_KEY,
+                                         ANYMAIL_WEBHOOK_SECRET "user:password"). Mailgun's webhooks are signed:
+                                         production will not start without the signing key. The others have only
+                                         basic auth: without ANYMAIL_WEBHOOK_SECRET their receipts are refused
+                                         (system check notifications.W002).
 """
 
 import datetime as dt

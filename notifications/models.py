@@ -48,6 +48,24 @@ class MessageStatus(models.TextChoices):
     CANCELLED = "cancelled", "Not sent"
 
 
+class DeliveryState(models.TextChoices):
+    """What the provider later told us about a message it took (delivery receipts, notifications/receipts.py)."""
+
+    QUEUED = "queued", "Queued at the provider"
+    SENT = "sent", "Sent by the provider"
+    DEFERRED = "deferred", "Delayed (the provider is retrying)"
+    DELIVERED = "delivered", "Delivered"
+    OPENED = "opened", "Opened"
+    FAILED_TEMPORARY = "failed_temporary", "Not delivered"
+    FAILED_PERMANENT = "failed_permanent", "Bounced"
+    COMPLAINED = "complained", "Reported as spam"
+
+
+# States that say the message did not reach the patient (or should not have been sent): the chase list puts
+# their patients first.
+UNDELIVERED_STATES = (DeliveryState.FAILED_TEMPORARY, DeliveryState.FAILED_PERMANENT)
+
+
 class OutboundMessage(models.Model):
     kind = models.CharField(max_length=16, choices=MessageKind.choices)
     # How it reaches the patient. A follow-up's texts are rows of their own (their dedupe key ends in ":sms"), so
@@ -84,6 +102,14 @@ class OutboundMessage(models.Model):
     # The Message-ID header of the email that carries this row, stored before the first hand-over and reused by
     # every retry and resend. Rows of one patient and kind due together go in one email (sending.py): they share it.
     email_message_id = models.CharField(max_length=255, blank=True)
+    # The provider's own id for what it took (Notify's notification id, Twilio's SID, the ESP's message id), by
+    # which its delivery receipts find the row. The rows of one gathered email share it.
+    provider_message_id = models.CharField(max_length=255, blank=True)
+    # The current delivery state, derived from all the message's receipts by the precedence rule of
+    # notifications.receipts (recomputed at each receipt, never just overwritten by the latest one).
+    delivery = models.CharField(max_length=16, choices=DeliveryState.choices, blank=True)
+    delivery_reason = models.CharField(max_length=300, blank=True)
+    delivery_updated_at = models.DateTimeField(null=True, blank=True)
     # The questionnaire link minted for this email (never its token), so opening/starting can be tracked.
     link = models.ForeignKey(
         "outcomes.QuestionnaireLink", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -99,6 +125,9 @@ class OutboundMessage(models.Model):
             models.CheckConstraint(condition=models.Q(kind__in=MessageKind.values), name="message_kind_valid"),
             models.CheckConstraint(condition=models.Q(status__in=MessageStatus.values), name="message_status_valid"),
             models.CheckConstraint(condition=models.Q(channel__in=Channel.values), name="message_channel_valid"),
+            models.CheckConstraint(
+                condition=models.Q(delivery__in=[*DeliveryState.values, ""]), name="message_delivery_valid"
+            ),
         ]
         indexes = [
             # The sweep's claim: "pending messages whose time has come", oldest first.
@@ -110,6 +139,18 @@ class OutboundMessage(models.Model):
             models.Index(fields=["follow_up", "status"]),
             models.Index(fields=["patient", "scheduled_for"]),
             models.Index(fields=["clinic", "status"]),
+            # A delivery receipt's lookup: "the rows the provider knows by this id".
+            models.Index(
+                fields=["provider_message_id"],
+                name="message_provider_id",
+                condition=~models.Q(provider_message_id=""),
+            ),
+            # The chase list's "did not arrive": few rows, so a small partial index.
+            models.Index(
+                fields=["follow_up"],
+                name="message_undelivered",
+                condition=models.Q(delivery__in=["failed_temporary", "failed_permanent"]),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -137,6 +178,12 @@ class OutboundMessage(models.Model):
             return "rejected", f"Rejected: {self.last_error}"
         if self.status == MessageStatus.CANCELLED:
             return "cancelled", f"Not sent: {self.cancelled_reason}"
+        # What the provider told us afterwards: a failure or a complaint outranks anything the link shows.
+        if self.delivery in (*UNDELIVERED_STATES, DeliveryState.COMPLAINED):
+            label = DeliveryState(self.delivery).label
+            if self.delivery == DeliveryState.FAILED_PERMANENT and self.is_text:
+                label = "Failed: number refused"
+            return self.delivery, f"{label}: {self.delivery_reason}" if self.delivery_reason else label
         link = self.link
         follow_up = self.follow_up
         if follow_up is not None and follow_up.status == "completed" and link and link.started_at:
@@ -147,7 +194,42 @@ class OutboundMessage(models.Model):
             return "opened", "Link opened"
         if follow_up is not None and follow_up.status == "completed":
             return "completed", "Questionnaire completed"
+        if self.delivery == DeliveryState.OPENED:
+            return "opened", "Email opened"
+        if self.delivery == DeliveryState.DELIVERED:
+            return "delivered", "Delivered"
+        if self.delivery == DeliveryState.DEFERRED:
+            return "deferred", f"Delayed: {self.delivery_reason}" if self.delivery_reason else "Delayed"
         return "sent", "Sent"
+
+
+class DeliveryReceipt(models.Model):
+    """One delivery callback from a provider (Notify, Twilio, an email service through anymail), as it came and
+    as the registry reads it. A repeated callback has the same fingerprint and is stored once; the message's
+    current state is derived from all its receipts (notifications.receipts.current_state)."""
+
+    message = models.ForeignKey(OutboundMessage, on_delete=models.CASCADE, related_name="receipts")
+    provider = models.CharField(max_length=32)
+    provider_message_id = models.CharField(max_length=255)
+    provider_status = models.CharField(max_length=64, help_text="The provider's own word, as it sent it.")
+    state = models.CharField(max_length=16, choices=DeliveryState.choices)
+    reason = models.CharField(max_length=300, blank=True)
+    # One part of a long text, when the provider reports parts separately ("" for the whole message).
+    segment = models.CharField(max_length=32, blank=True)
+    provider_at = models.DateTimeField(null=True, blank=True)
+    received_at = models.DateTimeField(default=timezone.now)
+    # sha256 of what makes a callback the same callback (provider, id, status, part, time, event id).
+    fingerprint = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["received_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["message", "fingerprint"], name="receipt_once_per_message"),
+            models.CheckConstraint(condition=models.Q(state__in=DeliveryState.values), name="receipt_state_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.provider_status} for message #{self.message_id}"
 
 
 class AttemptOutcome(models.TextChoices):

@@ -6,11 +6,12 @@ serious adverse event) write rows and queue their sending at once. Notifications
 rules and exports are safety's own work (safety.receivers, safety.tasks).
 """
 
+from anymail import signals as anymail_signals
 from django.dispatch import receiver
 from django.utils import timezone
 
 from audit import signals as audit_signals
-from notifications import services
+from notifications import receipts, services
 from notifications.models import PATIENT_KINDS, MessageStatus, OutboundMessage
 from outcomes import signals as outcomes_signals
 from outcomes.models import FollowUp, FollowUpStatus
@@ -87,3 +88,22 @@ def flag_raised(sender, flag, **kwargs):
 def adverse_event_serious(sender, event, **kwargs):
     # An urgent email to the clinic lead(s), at once, whatever the hour; once per event and recipient.
     services.serious_event_notify(event)
+
+
+@receiver(anymail_signals.tracking, dispatch_uid="notifications.email_tracked")
+def email_tracked(sender, event, esp_name, **kwargs):
+    """An email service's tracking event (already checked by anymail's webhook view): a delivery receipt."""
+    reading = receipts.read_anymail(event.event_type, event.description or event.mta_response or "")
+    if reading is None or not event.message_id:
+        return
+    services.receipt_record(
+        services.Callback(
+            provider=esp_name.lower(),
+            provider_message_id=str(event.message_id),
+            provider_status=str(event.event_type),
+            reading=reading,
+            provider_at=event.timestamp,
+            event_id=str(event.event_id or ""),
+            recipient=str(event.recipient or ""),
+        )
+    )

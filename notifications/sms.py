@@ -126,6 +126,13 @@ TWILIO_INVALID_NUMBER = {21211, 21214, 21217, 21265, 21407, 21408, 21421, 21612,
 TWILIO_OPTED_OUT = {21610}
 
 
+def twilio_status_callback_url() -> str:
+    """Where Twilio posts a text's status: the public address (SITE_URL), which its signature is computed over."""
+    from django.urls import reverse
+
+    return f"{settings.SITE_URL}{reverse('notifications:twilio-status')}"
+
+
 class TwilioSmsBackend(SmsBackend):
     """Twilio. Its Advanced Opt-Out handles STOP replies; a later text to that number fails with 21610."""
 
@@ -155,7 +162,9 @@ class TwilioSmsBackend(SmsBackend):
         from twilio.base.exceptions import TwilioException, TwilioRestException
 
         try:
-            message = self.client.messages.create(to=to, from_=self.sender, body=body)
+            message = self.client.messages.create(
+                to=to, from_=self.sender, body=body, status_callback=twilio_status_callback_url()
+            )
         except TwilioRestException as error:
             raise self.classify(error) from error
         except (requests.RequestException, TwilioException, OSError) as error:

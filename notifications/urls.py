@@ -1,6 +1,6 @@
 from django.urls import path
 
-from notifications.views import attention, chase, mailbox, ops, unsubscribe
+from notifications.views import attention, chase, mailbox, ops, receipts, unsubscribe
 
 app_name = "notifications"
 urlpatterns = [
@@ -14,4 +14,8 @@ urlpatterns = [
     path("ops/messages/<int:pk>/requeue/", ops.ops_message_requeue, name="ops-message-requeue"),
     path("metrics", ops.metrics, name="metrics"),
     path("health/", ops.health, name="health"),
+    # Delivery receipts posted by the providers (notifications/views/receipts.py): no sign-in, their own proof.
+    path("receipts/notify/", receipts.notify_receipt, name="notify-receipt"),
+    path("receipts/twilio/", receipts.twilio_status, name="twilio-status"),
+    path("receipts/email/", receipts.email_tracking, name="email-tracking"),
 ]

@@ -268,13 +268,16 @@ def _insert_with_a_free_registry_number(patient: Patient, *, by, reason: str) ->
 def patient_update(*, patient: Patient, by, data: dict[str, Any], reason: str = "Details updated") -> Patient:
     _reject_unknown(data, PATIENT_FIELDS)
     patient = Patient.objects.select_for_update().get(pk=patient.pk)
-    old_phone = patient.phone
+    old_phone, old_email = patient.phone, patient.email
     for key, value in data.items():
         setattr(patient, key, value)
     patient.full_clean()
     if patient.phone != old_phone and patient.phone_invalid_at is not None:
         # A new number is worth a try: the provider's refusal was about the old one.
         patient.phone_invalid_at, patient.phone_invalid_reason = None, ""
+    if patient.email != old_email and patient.email_invalid_at is not None:
+        # Likewise a new address after a bounce.
+        patient.email_invalid_at, patient.email_invalid_reason = None, ""
     _save(patient, by=by, reason=reason)
     return patient
 
@@ -325,6 +328,18 @@ def patient_phone_mark_invalid(*, patient: Patient, reason: str, by=None) -> Pat
         patient.phone_invalid_at = timezone.now()
         patient.phone_invalid_reason = reason[:200]
         _save(patient, by=by, reason=f"Phone number refused by the text message provider: {reason}"[:100])
+    return patient
+
+
+@transaction.atomic
+def patient_email_mark_invalid(*, patient: Patient, reason: str, by=None) -> Patient:
+    """The mail provider says the address bounced for good: no more emails to it until a clinician corrects it.
+    Recorded with history, so the clinic sees when and why."""
+    patient = Patient.objects.select_for_update().get(pk=patient.pk)
+    if patient.email_invalid_at is None:
+        patient.email_invalid_at = timezone.now()
+        patient.email_invalid_reason = reason[:200]
+        _save(patient, by=by, reason=f"Email address bounced: {reason}"[:100])
     return patient
 
 

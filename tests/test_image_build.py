@@ -53,7 +53,7 @@ def test_the_image_command_is_the_compose_web_command():
 # production from starting, so pyproject.toml allows only the majors the tests ran with.
 STARTUP_DEPENDENCIES = {
     "django", "gunicorn", "celery", "kombu", "psycopg", "redis", "whitenoise", "django-environ", "django-otp",
-    "django-axes", "django-csp", "djangorestframework", "drf-spectacular", "django-simple-history",
+    "django-axes", "django-csp", "djangorestframework", "drf-spectacular", "django-simple-history", "django-anymail",
 }  # fmt: skip
 
 

@@ -16,6 +16,7 @@ from notifications.services.contact import (
     unsubscribe_resolve,
 )
 from notifications.services.ops import message_requeue
+from notifications.services.receipts import Callback, fallback_queue, receipt_record
 from notifications.services.schedule import messages_cancel, messages_reschedule, messages_schedule, next_sending_time
 from notifications.services.sending import (
     SendResult,
@@ -28,6 +29,7 @@ from notifications.services.sending import (
 from notifications.services.sweep import SweepReport, digests_queue, followups_sweep
 
 __all__ = [
+    "Callback",
     "SendResult",
     "SweepReport",
     "TransportError",
@@ -35,6 +37,7 @@ __all__ = [
     "classify",
     "contact_copies_erase",
     "digests_queue",
+    "fallback_queue",
     "followups_sweep",
     "link_locked_notify",
     "message_requeue",
@@ -45,6 +48,7 @@ __all__ = [
     "messages_schedule",
     "messages_send",
     "next_sending_time",
+    "receipt_record",
     "safety_advice_write",
     "send_soon",
     "serious_event_notify",

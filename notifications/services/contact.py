@@ -11,6 +11,7 @@ from notifications.models import (
     CallOutcome,
     Channel,
     DeliveryAttempt,
+    DeliveryReceipt,
     OutboundMessage,
     UnsubscribeToken,
     hash_unsubscribe_token,
@@ -70,6 +71,7 @@ def contact_copies_erase(*, patient: Patient, values: list[str]) -> int:
         for queryset, fields in (
             (OutboundMessage.objects.filter(patient=patient), ["recipient", "last_error", "cancelled_reason"]),
             (DeliveryAttempt.objects.filter(message__patient=patient), ["error"]),
+            (DeliveryReceipt.objects.filter(message__patient=patient), ["reason"]),
             (CallAttempt.objects.filter(follow_up__patient=patient), ["note"]),
         )
     )

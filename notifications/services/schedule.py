@@ -174,6 +174,7 @@ def _rows_for(follow_up_ids: list[int], now: dt.datetime) -> list[OutboundMessag
             "patient__email",
             "patient__consent_email_contact",
             "patient__email_opted_out_at",
+            "patient__email_invalid_at",
             "patient__phone",
             "patient__consent_sms_contact",
             "patient__sms_opted_out_at",
@@ -195,6 +196,7 @@ def _rows_for(follow_up_ids: list[int], now: dt.datetime) -> list[OutboundMessag
         email,
         email_consent,
         email_opted_out,
+        email_invalid,
         phone,
         sms_consent,
         sms_opted_out,
@@ -210,7 +212,7 @@ def _rows_for(follow_up_ids: list[int], now: dt.datetime) -> list[OutboundMessag
         # always has); text rows only for a patient who may be texted now.
         plans = [(Channel.EMAIL, message_plan(**window))]
         if _may(phone, sms_consent, sms_opted_out, withdrawn, phone_invalid):
-            may_email = _may(email, email_consent, email_opted_out, withdrawn)
+            may_email = _may(email, email_consent, email_opted_out, withdrawn, email_invalid)
             sms_days = text_days.get(strategy_id)  # None: no strategy, the global setting
             plans.append((Channel.SMS, text_plan(**window, invitation=not may_email, sms_days=sms_days)))
         for channel, plan in plans:

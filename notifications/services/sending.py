@@ -32,6 +32,10 @@ the SMS_BACKEND transport (notifications/sms.py). The reference given to the pro
 `email_message_id` before the hand-over and reused by a resend. A provider's permanent refusal of the number (not
 a mobile, opted out by STOP) also marks the patient's number (registry, with history) and cancels their other
 texts.
+
+The provider's own id for what it took (Notify's notification id, Twilio's SID, an email service's message id
+through django-anymail; none through plain SMTP) is kept in `provider_message_id`, by which its later delivery
+receipts find the row (notifications.services.receipts).
 """
 
 import datetime as dt
@@ -423,6 +427,8 @@ def _patient_reason_not_to_email(patient) -> str:
         return "Consent withdrawn"
     if patient.email_opted_out_at:
         return "Patient unsubscribed from email"
+    if patient.email_invalid_at:
+        return f"Email address bounced: {patient.email_invalid_reason}"
     if not patient.consent_email_contact:
         return "No consent to email contact"
     if not patient.email:
@@ -686,14 +692,16 @@ def _process_text(message: OutboundMessage, *, token: str, texter: _Texter) -> S
     if message.handed_over_at is not None:
         logger.warning("Text %s was handed to the provider before without a record; sending again", message.pk)
     try:
-        backend.send_text(to=to, body=body, reference=reference)
+        provider_id = backend.send_text(to=to, body=body, reference=reference)
     except Exception as exc:  # noqa: BLE001 - every failure is recorded on the row
         error = classify(exc)
         result = _failed([message], token, error, now, [link_id])
         if error.problem:
             _stop_texts(message.patient, error)
         return result
-    result = _record_sent([message], now=now, to=[to], links={message.pk: link_id}, message_id=reference)
+    result = _record_sent(
+        [message], now=now, to=[to], links={message.pk: link_id}, message_id=reference, provider_id=provider_id
+    )
     result.resent = int(message.handed_over_at is not None)
     return result
 
@@ -761,9 +769,19 @@ def _send_and_record(
     except Exception as exc:  # noqa: BLE001 - every failure is recorded on the rows; one bad email never stops a batch
         _close_quietly(backend)  # the next email of the batch opens a new session rather than reuse a broken one
         return _failed(rows, token, classify(exc), now, list(links.values()), unsubscribe_id)
-    result = _record_sent(rows, now=now, to=to, links=links, message_id=message_id)
+    result = _record_sent(rows, now=now, to=to, links=links, message_id=message_id, provider_id=_provider_id(email))
     result.resent = len(resent)
     return result
+
+
+def _provider_id(email) -> str:
+    """The email service's id for a sent email (django-anymail sets `anymail_status`), by which its tracking
+    webhooks name it; "" through plain SMTP, which has none and sends no receipts."""
+    status = getattr(email, "anymail_status", None)
+    message_id = getattr(status, "message_id", None)
+    if isinstance(message_id, set):  # one id per recipient where the service gives each its own: rare here
+        message_id = sorted(message_id)[0] if message_id else None
+    return str(message_id or "")[:255]
 
 
 def _close_quietly(backend) -> None:
@@ -774,7 +792,13 @@ def _close_quietly(backend) -> None:
 
 
 def _record_sent(
-    rows: list[OutboundMessage], *, now: dt.datetime, to: list[str], links: dict[int, int], message_id: str
+    rows: list[OutboundMessage],
+    *,
+    now: dt.datetime,
+    to: list[str],
+    links: dict[int, int],
+    message_id: str,
+    provider_id: str = "",
 ) -> SendResult:
     """The mail server accepted the email: record that once for each row it carried, in one transaction, whatever
     the claim (a copy that went is a copy that went)."""
@@ -797,6 +821,7 @@ def _record_sent(
                     lease_expires_at=None,
                     handed_over_at=None,
                     email_message_id=message_id,
+                    provider_message_id=provider_id,
                     updated_at=timezone.now(),
                 )
             )

@@ -18,7 +18,7 @@ from notifications import conf
 from notifications.health import health as health_checks
 from notifications.metrics import metrics_text, reason_of
 from notifications.metrics import stuck as stuck_messages
-from notifications.models import MessageKind, MessageStatus, OutboundMessage
+from notifications.models import UNDELIVERED_STATES, DeliveryState, MessageKind, MessageStatus, OutboundMessage
 from notifications.services import message_requeue
 from registry.scoping import is_administrator
 
@@ -77,12 +77,21 @@ def _ops_context(now) -> dict:
         "scheduled_for",
         "claimed_at",
         "updated_at",
+        "delivery",
+        "delivery_reason",
+        "delivery_updated_at",
         "clinic__name",
     )
     stuck = list(base.filter(stuck_messages(now)).order_by("claimed_at")[:ROWS_SHOWN])
     failed = list(base.filter(status=MessageStatus.FAILED).order_by("-updated_at", "-id")[:ROWS_SHOWN])
     retrying = list(
         base.filter(status=MessageStatus.PENDING, attempts__gt=0).order_by("scheduled_for", "id")[:ROWS_SHOWN]
+    )
+    # Taken by the provider, then reported as not delivered (or reported as spam): its receipts said so.
+    not_arrived = list(
+        base.filter(delivery__in=[*UNDELIVERED_STATES, DeliveryState.COMPLAINED]).order_by(
+            "-delivery_updated_at", "-id"
+        )[:ROWS_SHOWN]
     )
     for message in failed + retrying:
         message.reason = reason_of(message.last_error).replace("_", " ")
@@ -91,6 +100,7 @@ def _ops_context(now) -> dict:
         "stuck": stuck,
         "failed": failed,
         "retrying": retrying,
+        "not_arrived": not_arrived,
         "lease_seconds": int(conf.get().claim_lease.total_seconds()),
         "rows_shown": ROWS_SHOWN,
         "kinds": dict(MessageKind.choices),

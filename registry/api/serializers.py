@@ -155,6 +155,8 @@ _PATIENT_FIELDS = [
     "sms_opted_out_at",
     "phone_invalid_at",
     "phone_invalid_reason",
+    "email_invalid_at",
+    "email_invalid_reason",
     "created_at",
 ]
 _PATIENT_READ_ONLY = [
@@ -165,6 +167,8 @@ _PATIENT_READ_ONLY = [
     "sms_opted_out_at",
     "phone_invalid_at",
     "phone_invalid_reason",
+    "email_invalid_at",
+    "email_invalid_reason",
     "created_at",
 ]
 

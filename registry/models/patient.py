@@ -74,6 +74,10 @@ class Patient(models.Model):
     # Set by a text the provider refused for good (not a number, not a mobile); cleared when the number changes.
     phone_invalid_at = models.DateTimeField(null=True, blank=True)
     phone_invalid_reason = models.CharField(max_length=200, blank=True)
+    # Set by an email that bounced for good (the mail provider's receipt); cleared when the address changes.
+    # db_default: the bulk writers (demo, benchmark) insert patients with raw SQL that does not name it.
+    email_invalid_at = models.DateTimeField(null=True, blank=True)
+    email_invalid_reason = models.CharField(max_length=200, blank=True, default="", db_default="")
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -100,7 +104,11 @@ class Patient(models.Model):
     def may_email(self) -> bool:
         """Whether the registry may send this patient any email at all, right now."""
         return bool(
-            self.email and self.consent_email_contact and not self.has_withdrawn and self.email_opted_out_at is None
+            self.email
+            and self.consent_email_contact
+            and not self.has_withdrawn
+            and self.email_opted_out_at is None
+            and self.email_invalid_at is None
         )
 
     @property

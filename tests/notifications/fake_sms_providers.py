@@ -1,6 +1,9 @@
-"""Stand-ins for GOV.UK Notify and Twilio: real HTTP servers on 127.0.0.1, in a thread, that the real client
-libraries talk to (NOTIFY_BASE_URL, TWILIO_BASE_URL). Each answers as its provider does, and the test decides
-how: `reply` is called with the request number and the parsed request and returns (status, json body, delay)."""
+"""Stand-ins for GOV.UK Notify, Twilio and Mailgun: real HTTP servers on 127.0.0.1, in a thread, that the real
+client libraries talk to (NOTIFY_BASE_URL, TWILIO_BASE_URL, anymail's MAILGUN_API_URL). Each answers as its
+provider does, with the provider's id for what it took (Notify's notification id, Twilio's SID, Mailgun's message
+id), and the test decides how: `reply` is called with the request number and the parsed request and returns
+(status, json body, delay). The delivery receipts that follow are posted by the test (tests/notifications/
+test_delivery_receipts.py), as the provider would, to the registry's own endpoints."""
 
 import json
 import threading
@@ -20,11 +23,18 @@ class Received:
     body: str
     reference: str
     status: int
+    # What the provider answered (its id for the message is in it) and every field it was sent.
+    answer: dict = field(default_factory=dict)
+    request: dict = field(default_factory=dict)
+
+    @property
+    def provider_id(self) -> str:
+        return str(self.answer.get("id") or self.answer.get("sid") or "")
 
 
 @dataclass
 class FakeProvider:
-    kind: str  # "notify" or "twilio"
+    kind: str  # "notify", "twilio" or "mailgun"
     url: str = ""
     received: list[Received] = field(default_factory=list)
     reply: Reply | None = None
@@ -60,11 +70,20 @@ def twilio_error(status: int, code: int, message: str) -> dict:
     }
 
 
+def mailgun_success(request: dict) -> dict:
+    return {"id": f"<{uuid.uuid4().hex}@mg.example.org>", "message": "Queued. Thank you."}
+
+
 def _handler(provider: FakeProvider, lock: threading.Lock):
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self):
-            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
-            if provider.kind == "notify":
+            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode(errors="replace")
+            if provider.kind == "mailgun":
+                # anymail posts multipart form data to /v3/<domain>/messages; the test needs only the answer.
+                assert self.path.endswith("/messages"), self.path
+                request = {"raw": raw}
+                to, body, reference = "", raw, ""
+            elif provider.kind == "notify":
                 assert self.path == "/v2/notifications/sms", self.path
                 assert self.headers["Authorization"].startswith("Bearer ")
                 request = json.loads(raw)
@@ -76,9 +95,14 @@ def _handler(provider: FakeProvider, lock: threading.Lock):
                 to, body, reference = request["To"], request["Body"], ""
             with lock:
                 number = len(provider.received) + 1
-                default = (201, (notify_success if provider.kind == "notify" else twilio_success)(request), 0.0)
+                success = {"notify": notify_success, "twilio": twilio_success, "mailgun": mailgun_success}[
+                    provider.kind
+                ]
+                default = (200 if provider.kind == "mailgun" else 201, success(request), 0.0)
                 status, payload, delay = provider.reply(number, request) if provider.reply else default
-                provider.received.append(Received(to=to, body=body, reference=reference, status=status))
+                provider.received.append(
+                    Received(to=to, body=body, reference=reference, status=status, answer=payload, request=request)
+                )
             if delay:
                 time.sleep(delay)
             data = json.dumps(payload).encode()

@@ -102,3 +102,22 @@ def test_patient_page_email_list_is_one_query(patient, invitation, django_assert
     assert states.count("queued") == 2
     assert states.count("sent") == 1
     assert OutboundMessage.objects.filter(patient=patient, status=MessageStatus.PENDING).count() == 2
+
+
+def test_patient_page_shows_receipts_without_a_query_per_message(
+    client, clinician, patient, invitation, django_assert_max_num_queries
+):
+    """The delivery state from the providers' receipts is on each row: the page's queries do not grow with them."""
+    assert client.login(username=clinician.username, password=PASSWORD)
+    url = f"/patients/{patient.registry_number}/"
+    client.get(url)
+    with django_assert_max_num_queries(60) as few:
+        client.get(url)
+    rows = OutboundMessage.objects.filter(patient=patient)
+    rows.filter(kind=MessageKind.INVITATION).update(delivery="failed_permanent", delivery_reason="No such mailbox")
+    rows.exclude(kind=MessageKind.INVITATION).update(status=MessageStatus.SENT, delivery="delivered")
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        response = client.get(url)
+    body = response.content.decode()
+    assert "Bounced: No such mailbox" in body
+    assert body.count(">Delivered<") == rows.exclude(kind=MessageKind.INVITATION).count() >= 2

@@ -5,6 +5,7 @@ import datetime as dt
 
 import pytest
 from django.core import mail  # noqa: F401 - the locmem outbox is reset per test
+from django.utils import timezone
 
 from notifications.models import CallAttempt, CallOutcome, MessageStatus, OutboundMessage
 from notifications.selectors import chase_list_for, missed_for
@@ -135,3 +136,49 @@ def test_missed_selector_for_the_dashboard(clock, clinic, clinician, outsider):
     sweep()
     assert list(missed_for(clinician)) == [baseline]
     assert list(missed_for(outsider)) == []
+
+
+def did_not_arrive(follow_up, *, state="failed_permanent", reason="No such mailbox", channel="email"):
+    """The provider's receipt said this follow-up's invitation did not arrive (set as receipt_record leaves it)."""
+    OutboundMessage.objects.filter(follow_up=follow_up, kind="invitation", channel=channel).update(
+        status=MessageStatus.SENT, delivery=state, delivery_reason=reason, delivery_updated_at=timezone.now()
+    )
+
+
+def test_patients_whose_messages_did_not_arrive_come_first(client, chased, clinician):
+    late, soon, fresh = chased
+    assert list(chase_list_for(clinician)) == [soon, late]  # closing soonest first
+    did_not_arrive(late)
+    # The bounce puts `late` before `soon`, and `fresh` (its reminders still queued) on the list at once, after
+    # `late` (both did not arrive: then the window closing soonest).
+    did_not_arrive(fresh, state="failed_temporary", reason="Twilio error 30003: phone switched off or unreachable")
+    rows = list(chase_list_for(clinician))
+    assert rows == [late, fresh, soon]
+    assert [r.not_arrived for r in rows] == [True, True, False]
+    assert rows[0].not_arrived_reason == "No such mailbox"
+    body = login(client, clinician).get(URL).content.decode()
+    assert body.index(late.patient.registry_number) < body.index(soon.patient.registry_number)
+    assert "Email did not arrive" in body
+    assert "No such mailbox" in body
+
+
+def test_a_delivered_message_does_not_move_anyone_up(chased, clinician):
+    late, soon, _ = chased
+    did_not_arrive(late, state="delivered", reason="")
+    assert list(chase_list_for(clinician)) == [soon, late]
+
+
+def test_list_with_undelivered_rows_query_count_does_not_grow(
+    client, chased, clinician, clinic, django_assert_max_num_queries
+):
+    login(client, clinician)
+    late, _soon, _ = chased
+    did_not_arrive(late)
+    client.get(URL)
+    for day in (3, 4, 5):
+        follow_up = one_month_of(PatientFactory(clinic=clinic), clinician, dt.date(2026, 2, day))
+        OutboundMessage.objects.filter(follow_up=follow_up).update(status=MessageStatus.SENT)
+        did_not_arrive(follow_up)
+    with django_assert_max_num_queries(12):
+        response = client.get(URL)
+    assert response.content.decode().count("did not arrive</span>") == 4

@@ -182,8 +182,10 @@ def test_the_page_costs_the_same_queries_for_many_rows(
         message(target, f"f{n}", status=MessageStatus.FAILED, last_error="Invalid address: x")
         message(target, f"r{n}", attempts=1, last_error="Mail server replied 421: later")
         message(target, f"s{n}", status=MessageStatus.SENDING, claimed_at=now - dt.timedelta(hours=2))
-    # Session and user (2), counts by state (1), the three lists with their clinics (3), the header's "may
+        message(target, f"d{n}", status=MessageStatus.SENT, delivery="failed_permanent", delivery_reason="Bounced")
+    # Session and user (2), counts by state (1), the four lists with their clinics (4), the header's "may
     # write" (1), saving the session (3): none of them per row.
-    with django_assert_max_num_queries(10):
+    with django_assert_max_num_queries(11):
         response = client.get(OPS)
     assert response.content.decode().count("Requeue #") == 30
+    assert response.content.decode().count("Bounced: Bounced") == 30  # the "did not arrive" list

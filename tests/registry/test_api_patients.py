@@ -62,6 +62,8 @@ def test_enrol_returns_the_contract_fields(api_as, clinician, clinic):
         "sms_opted_out_at",
         "phone_invalid_at",
         "phone_invalid_reason",
+        "email_invalid_at",
+        "email_invalid_reason",
         "created_at",
     }
     assert body["id"] == patient.id

@@ -122,6 +122,10 @@ GET = {
     "notifications:ops-message-requeue": (302, 405, 405, 405, 405, 405),
     "notifications:metrics": (404, 404, 404, 404, 404, 404),
     "notifications:health": (200, 200, 200, 200, 200, 200),
+    # Delivery receipts: providers POST them, with their own proof (no sign-in); a GET is refused by anyone.
+    "notifications:notify-receipt": (405, 405, 405, 405, 405, 405),
+    "notifications:twilio-status": (405, 405, 405, 405, 405, 405),
+    "notifications:email-tracking": (405, 405, 405, 405, 405, 405),
     "adverse-event-list": (401, 200, 200, 200, 200, 200),
     "adverse-event-detail": (401, 200, 200, 200, 404, 200),
     "adverse-event-reports": (401, 200, 200, 200, 404, 200),
@@ -239,6 +243,10 @@ POST = {
     "notifications:ops-message-requeue": (302, 403, 403, 403, 403, 400),  # no reason given: nothing changes
     "notifications:metrics": (405, 405, 405, 405, 405, 405),
     "notifications:health": (405, 405, 405, 405, 405, 405),
+    # A signed-in session is no proof for a provider's receipt: no bearer token, no signature, no email service.
+    "notifications:notify-receipt": (401, 401, 401, 401, 401, 401),
+    "notifications:twilio-status": (403, 403, 403, 403, 403, 403),
+    "notifications:email-tracking": (404, 404, 404, 404, 404, 404),
     "adverse-event-list": (401, 400, 400, 403, 400, 400),
     "adverse-event-detail": (401, 405, 405, 403, 405, 405),
     "adverse-event-reports": (401, 400, 400, 403, 404, 400),  # an empty report: 400; auditors may not add one
