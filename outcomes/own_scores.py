@@ -162,7 +162,7 @@ def _submission(follow_up: FollowUp) -> Submission | None:
 def timeline(follow_up: FollowUp) -> Timeline:
     """The scores of ``follow_up``'s knee over time, in the active language. ``follow_up`` with its plan."""
     found = _timepoints(follow_up.plan_id)
-    shown = [t for t in ALWAYS_SHOWN] + [t for t in SHOWN_IF_ANSWERED if t in found and _submission(found[t])]
+    shown = list(ALWAYS_SHOWN) + [t for t in SHOWN_IF_ANSWERED if t in found and _submission(found[t])]
     result = Timeline(knee_label=follow_up.patient_label, knee=follow_up.plan.knee)
     submissions: dict[str, Submission] = {}
     for timepoint in shown:

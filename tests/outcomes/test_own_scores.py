@@ -115,7 +115,8 @@ def test_a_missing_timepoint_is_explained_never_invented(client, journey):
 def test_a_part_not_scorable_under_the_missing_item_rule_says_so(client, course):
     thanks = _send(client, course.follow_up(Timepoint.ONE_MONTH), ONE_MONTH_AT, **NO_SPORT)
     submission = course.follow_up(Timepoint.ONE_MONTH).submission
-    assert submission.koos_sport_rec is None and submission.koos_pain is not None
+    assert submission.koos_sport_rec is None
+    assert submission.koos_pain is not None
     with time_machine.travel(ONE_MONTH_AT, tick=False):
         text = _text(client.get(_scores_url(thanks)))
     assert (
@@ -236,7 +237,8 @@ def test_a_welsh_patient_reads_their_scores_in_welsh(client, journey, clinic):
     assert "Sut mae eich sgorau wedi newid" in text
     assert "pen-glin chwith" in text
     assert "yn is yn well: mae 0 yn golygu dim poen" in text  # the slider, the right way round, in Welsh
-    assert "higher is better" not in text and "How your scores have changed" not in text
+    assert "higher is better" not in text
+    assert "How your scores have changed" not in text
     # The switch keeps the view token: English is one tap away, with the same scores.
     switch = re.search(r'href="([^"]+)" lang="en-gb"', html)
     with time_machine.travel(ONE_MONTH_AT, tick=False):
@@ -283,7 +285,7 @@ def test_every_plain_measure_reads_the_way_its_measure_runs():
 
 def test_baseline_answered_long_ago_still_shows_with_the_new_answers(client, course):
     """The baseline's own view token would long have expired; the page after the 1-month answers shows it."""
-    assert BASELINE_AT < ONE_MONTH_AT - dt.timedelta(days=7)
+    assert ONE_MONTH_AT - dt.timedelta(days=7) > BASELINE_AT
     thanks = _send(client, course.follow_up(Timepoint.ONE_MONTH), ONE_MONTH_AT)
     with time_machine.travel(ONE_MONTH_AT, tick=False):
         assert "Before your injection: answered." in _text(client.get(_scores_url(thanks)))
