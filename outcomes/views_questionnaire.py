@@ -22,7 +22,7 @@ from django.utils.cache import add_never_cache_headers
 from django.utils.decorators import decorator_from_middleware
 from django.utils.translation import get_language, gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST, require_safe
 
 from outcomes import forms, own_scores, ratelimit, services
 from outcomes.models import FollowUp, QuestionnaireDraft, SubmissionSource, Timepoint
@@ -54,6 +54,7 @@ THANKS_MAX_AGE = 60 * 60  # seconds: a reload shortly after still names the clin
 # this long after the answers were sent, however often the thanks page is reloaded to sign a fresh one.
 OWN_SCORES_SALT = "outcomes.own-scores"
 OWN_SCORES_MAX_AGE = THANKS_MAX_AGE
+OWN_SCORES_RATE_BUCKET = "own-scores"  # its own count: a forged view token never blocks a patient's questionnaire
 
 TIMEPOINT_HEADINGS = {
     Timepoint.BASELINE: gettext_lazy("Before your injection"),  # answerable a few days after it too: BASELINE_NOTE
@@ -408,11 +409,11 @@ def _own_scores_gone(request: HttpRequest, reason: str, status: int) -> HttpResp
 
 
 @private
-@require_GET
+@require_safe  # reading changes nothing: a HEAD answers as the GET would
 def questionnaire_own_scores(request: HttpRequest) -> HttpResponse:
     """The patient's own scores for the knee they just answered about. Refused (with nothing about anyone) when the
     view token is missing, edited or forged (404, logged and counted like an unknown link), or has expired (410)."""
-    if ratelimit.is_blocked(request):
+    if ratelimit.is_blocked(request, bucket=OWN_SCORES_RATE_BUCKET):
         with patient_language(request):
             return _too_many(request)
     raw = request.GET.get("s", "")
@@ -420,7 +421,7 @@ def questionnaire_own_scores(request: HttpRequest) -> HttpResponse:
     if view is None:
         if reason == "invalid":
             logger.warning("Own-scores page refused: a missing, edited or forged view token")
-            ratelimit.record_failure(request)
+            ratelimit.record_failure(request, bucket=OWN_SCORES_RATE_BUCKET)
         with patient_language(request) as language:
             response = _own_scores_gone(request, reason, 404 if reason == "invalid" else 410)
         response["Content-Language"] = language

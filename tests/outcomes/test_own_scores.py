@@ -289,3 +289,14 @@ def test_baseline_answered_long_ago_still_shows_with_the_new_answers(client, cou
     thanks = _send(client, course.follow_up(Timepoint.ONE_MONTH), ONE_MONTH_AT)
     with time_machine.travel(ONE_MONTH_AT, tick=False):
         assert "Before your injection: answered." in _text(client.get(_scores_url(thanks)))
+
+
+def test_forged_view_tokens_are_counted_in_their_own_bucket(client, settings, course):
+    settings.OUTCOMES_LINK_RATE_LIMIT = (3, 600)
+    for _ in range(3):
+        assert client.get(SCORES, {"s": "forged"}).status_code == 404
+    assert client.get(SCORES, {"s": "forged"}).status_code == 429
+    # The patient's questionnaire links are not blocked by it.
+    with time_machine.travel(ONE_MONTH_AT, tick=False):
+        token = link_create(follow_up=course.follow_up(Timepoint.ONE_MONTH))
+        assert client.get(q_url(token)).status_code == 200
