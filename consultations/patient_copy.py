@@ -31,6 +31,7 @@ from consultations.models import Consultation, DecisionAidText
 from consultations.selectors import review_timepoint
 from outcomes.analysis.cohort import clinic_cohort
 from outcomes.analysis.expectation import KneeProfile, expectation, option_sentences
+from outcomes.models import Timepoint
 from registry.choices import Product
 
 DEFAULT_WITHOUT_INJECTION = gettext_noop(
@@ -98,6 +99,15 @@ PLAIN_PRODUCTS = {
     Product.PRP: gettext_noop("platelet-rich plasma (PRP)"),
     Product.HA: gettext_noop("hyaluronic acid (HA)"),
     Product.CORTICOSTEROID: gettext_noop("a steroid"),
+}
+
+
+# The timepoint the figures are about, in the patient's words (the analysis labels them in English).
+WHEN = {
+    Timepoint.ONE_MONTH: gettext_noop("1 month"),
+    Timepoint.SIX_MONTHS: gettext_noop("6 months"),
+    Timepoint.TWELVE_MONTHS: gettext_noop("12 months"),
+    Timepoint.TWENTY_FOUR_MONTHS: gettext_noop("24 months"),
 }
 
 
@@ -194,7 +204,8 @@ def _reference_group(result: dict[str, Any], clinic_name: str) -> str:
             if high
             else _("belonged to people aged %(low)s") % {"low": low}
         )
-    words = {"clinic": clinic_name, "when": result["timepoint_label"]}
+    when = WHEN.get(result.get("timepoint"))
+    words = {"clinic": clinic_name, "when": _(when) if when else result["timepoint_label"]}
     if parts:
         words["who"] = _(" and ").join(parts)
         looked = _("We looked at knees treated at %(clinic)s that, like yours, %(who)s.") % words
@@ -237,7 +248,12 @@ def knees_like_yours(consultation: Consultation, *, today: dt.date | None = None
         "options": [
             {
                 "product": option["product"],
-                "heading": _("After an injection of %(name)s") % {"name": option["name"]},
+                "heading": _("After an injection of %(name)s")
+                % {
+                    "name": _(PLAIN_PRODUCTS[option["product"]])
+                    if option["product"] in PLAIN_PRODUCTS
+                    else option["name"]
+                },
                 "enough": option["enough"],
                 "lines": option_sentences(result, option),
             }

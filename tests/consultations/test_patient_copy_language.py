@@ -49,6 +49,8 @@ def test_a_welsh_patients_copy_page_is_in_welsh(client, welsh_copy):
     assert WELSH_DECISION in text
     assert "Ymarfer corff gyda help ffisiotherapydd" in text
     assert "Beth ddigwyddodd i bengliniau fel eich un chi" in text
+    assert "Ar ôl pigiad o celloedd mêr esgyrn (BMAC)" in text
+    assert "Dim ond pengliniau a oedd i fod i gael eu gwirio ar 6 mis a gyfrifwn." in text
     assert "Byddwn yn gwirio sut mae eich pen-glin tua 6 mis ar ôl y pigiad." in text
     assert "Cysylltwch â North Knee Clinic dros y ffôn ar 029 2000 0000." in text
     assert "Mae arthritis y pen-glin yn aml yn newid yn araf." in text  # the default words, translated
