@@ -29,7 +29,7 @@ from outcomes.models import FollowUp, QuestionnaireDraft, SubmissionSource, Time
 from outcomes.models.questionnaire import LinkChannel
 from outcomes.services import LinkState, ResolvedLink
 from registry.choices import Knee
-from registry.i18n import language_switch, patient_language
+from registry.i18n import LANGUAGE_PARAMETER, language_switch, patient_language, supported
 from registry.models import Clinic
 
 logger = logging.getLogger(__name__)
@@ -355,13 +355,20 @@ def _thanks_page(request: HttpRequest, thanks: dict) -> HttpResponse:
             "on_tablet": on_tablet,
             "urgent": thanks.get("u") is True,
             "emergency": thanks.get("e") is True,
-            "scores_url": f"{reverse('outcomes:questionnaire-own-scores')}?{urlencode({'s': scores_token})}"
-            if scores_token
-            else "",
+            "scores_url": _scores_url(scores_token, request) if scores_token else "",
             # The switch keeps the signed value, so the page in the other language still says the same.
             "languages": _switch_keeping(raw),
         },
     )
+
+
+def _scores_url(token: str, request: HttpRequest) -> str:
+    """The own-scores page's address; a language picked on the thanks page carries on to it."""
+    query = {"s": token}
+    chosen = supported(request.GET.get(LANGUAGE_PARAMETER))
+    if chosen:
+        query[LANGUAGE_PARAMETER] = chosen
+    return f"{reverse('outcomes:questionnaire-own-scores')}?{urlencode(query)}"
 
 
 def _switch_keeping(signed: str) -> list[dict[str, str]]:

@@ -300,3 +300,14 @@ def test_forged_view_tokens_are_counted_in_their_own_bucket(client, settings, co
     with time_machine.travel(ONE_MONTH_AT, tick=False):
         token = link_create(follow_up=course.follow_up(Timepoint.ONE_MONTH))
         assert client.get(q_url(token)).status_code == 200
+
+
+def test_a_language_picked_on_the_thanks_page_carries_on_to_the_scores(client, course):
+    thanks = _send(client, course.follow_up(Timepoint.ONE_MONTH), ONE_MONTH_AT)
+    switch = re.search(r'href="([^"]+)" lang="cy"', thanks.content.decode())
+    with time_machine.travel(ONE_MONTH_AT, tick=False):
+        welsh_thanks = client.get("/q/thanks/" + unescape(switch[1]))
+        assert "Eich atebion am eich pen-glin chwith" in _text(welsh_thanks)  # the switch kept the thanks' content
+        response = client.get(_scores_url(welsh_thanks))
+    assert response["Content-Language"] == "cy"
+    assert "Sut mae eich sgorau wedi newid" in _text(response)
