@@ -11,6 +11,7 @@ The patient (no login) at /copy/<token>/ and its PDF: the token is the key, as o
 
 import re
 from functools import wraps
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -18,13 +19,13 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.views.decorators.http import require_GET, require_POST
 
 from consultations import services
 from consultations.forms import DecisionAidTextForm
 from consultations.models import Consultation, DecisionAidText
-from consultations.patient_copy import DEFAULT_WITHOUT_INJECTION, patient_copy
+from consultations.patient_copy import DEFAULT_WITHOUT_INJECTION, long_date, patient_copy
 from consultations.pdf import patient_copy_pdf
 from consultations.selectors import consultations_for
 from consultations.services import CopyLinkState
@@ -32,6 +33,7 @@ from consultations.views import error_summary
 from outcomes import ratelimit
 from outcomes.views_questionnaire import private
 from registry.forms import service_errors_onto
+from registry.i18n import LANGUAGE_PARAMETER, language_switch, patient_language, supported
 from registry.scoping import clinics_for, get_for_user_or_404
 
 READ_ONLY = "Your role in this clinic can read consultations but not give patients a copy."
@@ -47,8 +49,11 @@ def _consultation(request, pk: int, *, write: bool = False) -> Consultation:
     return consultation
 
 
-def _pdf_response(copy: dict, consultation: Consultation) -> HttpResponse:
-    response = HttpResponse(patient_copy_pdf(copy), content_type="application/pdf")
+def _pdf_response(copy: dict, consultation: Consultation, language: str) -> HttpResponse:
+    """The PDF of a copy built in `language` (the patient's), laid out in that language too."""
+    with translation.override(language):
+        response = HttpResponse(patient_copy_pdf(copy), content_type="application/pdf")
+    response["Content-Language"] = language
     name = f"knee-consultation-{consultation.consulted_on:%Y-%m-%d}.pdf"  # the date only: nothing that names anyone
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
@@ -87,7 +92,10 @@ def patient_copy_revoke(request: HttpRequest, pk: int) -> HttpResponse:
 def patient_copy_staff_pdf(request: HttpRequest, pk: int) -> HttpResponse:
     """The same PDF the patient downloads, for staff to print in clinic."""
     consultation = _consultation(request, pk)
-    return _pdf_response(patient_copy(consultation), consultation)
+    language = consultation.patient.language  # the patient's copy: in their language, whoever prints it
+    with translation.override(language):
+        copy = patient_copy(consultation)
+    return _pdf_response(copy, consultation, language)
 
 
 def _back_to(path: str) -> str:
@@ -131,13 +139,19 @@ def decision_aid_text_edit(request: HttpRequest, clinic_id: int) -> HttpResponse
 # --- The patient -----------------------------------------------------------------------------------------------
 
 
-def _state_page(request: HttpRequest, state: str, *, status: int | None = None, **context) -> HttpResponse:
-    return render(
-        request,
-        "consultations/patient_copy_state.html",
-        {"state": state, **context},
-        status=status or STATE_STATUS[state],
-    )
+def _state_page(
+    request: HttpRequest, state: str, *, status: int | None = None, patient=None, **context
+) -> HttpResponse:
+    """A link state's page, in the patient's language when the link names one (else the browser's)."""
+    with patient_language(request, patient) as language:
+        response = render(
+            request,
+            "consultations/patient_copy_state.html",
+            {"state": state, **context},
+            status=status or STATE_STATUS[state],
+        )
+    response["Content-Language"] = language
+    return response
 
 
 def with_copy_link(view):
@@ -157,7 +171,8 @@ def with_copy_link(view):
             return _state_page(request, resolved.state)
         if resolved.state != CopyLinkState.VALID:
             # The clinic's name and phone only, so the patient knows whom to ask for a new copy.
-            return _state_page(request, resolved.state, clinic=resolved.link.consultation.patient.clinic)
+            patient = resolved.link.consultation.patient
+            return _state_page(request, resolved.state, patient=patient, clinic=patient.clinic)
         return view(request, resolved.link)
 
     return wrapper
@@ -168,13 +183,24 @@ def with_copy_link(view):
 @with_copy_link
 def patient_copy_page(request: HttpRequest, link) -> HttpResponse:
     services.patient_copy_mark_opened(link=link)
-    copy = patient_copy(link.consultation)
-    expires_on = timezone.localtime(link.expires_at, copy["clinic"].tzinfo).date()
-    return render(
-        request,
-        "consultations/patient_copy.html",
-        {"copy": copy, "clinic": copy["clinic"], "expires_on": f"{expires_on.day} {expires_on:%B %Y}"},
-    )
+    chosen = supported(request.GET.get(LANGUAGE_PARAMETER))
+    with patient_language(request, link.consultation.patient) as language:
+        copy = patient_copy(link.consultation)
+        expires_on = timezone.localtime(link.expires_at, copy["clinic"].tzinfo).date()
+        response = render(
+            request,
+            "consultations/patient_copy.html",
+            {
+                "copy": copy,
+                "clinic": copy["clinic"],
+                "expires_on": long_date(expires_on),
+                "languages": language_switch(language),
+                # A language picked with the switch carries on to the PDF.
+                "pdf_query": urlencode({LANGUAGE_PARAMETER: chosen}) if chosen else "",
+            },
+        )
+    response["Content-Language"] = language
+    return response
 
 
 @private
@@ -182,4 +208,6 @@ def patient_copy_page(request: HttpRequest, link) -> HttpResponse:
 @with_copy_link
 def patient_copy_pdf_download(request: HttpRequest, link) -> HttpResponse:
     services.patient_copy_mark_opened(link=link)
-    return _pdf_response(patient_copy(link.consultation), link.consultation)
+    with patient_language(request, link.consultation.patient) as language:
+        copy = patient_copy(link.consultation)
+    return _pdf_response(copy, link.consultation, language)

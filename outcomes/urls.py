@@ -6,6 +6,7 @@ app_name = "outcomes"
 urlpatterns = [
     # The patient's questionnaire: the thanks page first, so "thanks" is never taken for a token.
     path("q/thanks/", views_questionnaire.questionnaire_thanks, name="questionnaire-thanks"),
+    path("q/thanks/scores/", views_questionnaire.questionnaire_own_scores, name="questionnaire-own-scores"),
     path("q/<str:token>/", views_questionnaire.questionnaire, name="questionnaire"),
     path("q/<str:token>/check/", views_questionnaire.questionnaire_check, name="questionnaire-check"),
     path("q/<str:token>/draft/", views_questionnaire.questionnaire_draft, name="questionnaire-draft"),

@@ -6,6 +6,8 @@
 - Each state of a link has its own page and status code, and none of them names the patient.
 """
 
+import logging
+from datetime import timedelta
 from functools import wraps
 from urllib.parse import urlencode
 
@@ -15,19 +17,22 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from django.utils.decorators import decorator_from_middleware
 from django.utils.translation import get_language, gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST, require_safe
 
-from outcomes import forms, ratelimit, services
+from outcomes import forms, own_scores, ratelimit, services
 from outcomes.models import FollowUp, QuestionnaireDraft, SubmissionSource, Timepoint
 from outcomes.models.questionnaire import LinkChannel
 from outcomes.services import LinkState, ResolvedLink
 from registry.choices import Knee
-from registry.i18n import language_switch, patient_language
+from registry.i18n import LANGUAGE_PARAMETER, language_switch, patient_language, supported
 from registry.models import Clinic
+
+logger = logging.getLogger(__name__)
 
 # Status code per link state. Invalid 404: nothing is there. Used 409: the request conflicts with the one
 # submission already stored. Expired and cancelled 410: the questionnaire existed and is gone for good.
@@ -44,6 +49,12 @@ STATE_STATUS = {
 VERIFIED_SESSION_KEY = "q_verified_links"
 THANKS_SALT = "outcomes.questionnaire-thanks"
 THANKS_MAX_AGE = 60 * 60  # seconds: a reload shortly after still names the clinic
+# The patient's own scores (outcomes.own_scores) are reached from the thanks page only, through a signed view token
+# bound to the one submission just sent: it cannot be guessed or edited to name another follow-up, and it expires
+# this long after the answers were sent, however often the thanks page is reloaded to sign a fresh one.
+OWN_SCORES_SALT = "outcomes.own-scores"
+OWN_SCORES_MAX_AGE = THANKS_MAX_AGE
+OWN_SCORES_RATE_BUCKET = "own-scores"  # its own count: a forged view token never blocks a patient's questionnaire
 
 TIMEPOINT_HEADINGS = {
     Timepoint.BASELINE: gettext_lazy("Before your injection"),  # answerable a few days after it too: BASELINE_NOTE
@@ -320,7 +331,19 @@ def _thanks_page(request: HttpRequest, thanks: dict) -> HttpResponse:
     clinic_id = thanks.get("c")
     clinic = Clinic.objects.filter(pk=clinic_id).only("name", "phone").first() if clinic_id else None
     follow_up_id = thanks.get("f")
-    follow_up = FollowUp.objects.select_related("plan").filter(pk=follow_up_id).first() if follow_up_id else None
+    follow_up = (
+        FollowUp.objects.select_related("plan", "patient__clinic", "submission").filter(pk=follow_up_id).first()
+        if follow_up_id
+        else None
+    )
+    on_tablet = thanks.get("t") is True
+    urgent = thanks.get("u") is True or thanks.get("e") is True
+    scores_token = ""
+    if follow_up is not None and own_scores.offered_after(follow_up, on_tablet=on_tablet, urgent=urgent):
+        submission = getattr(follow_up, "submission", None)
+        if submission is not None and _own_scores_open(submission):
+            scores_token = own_scores_token(submission)
+    raw = request.GET.get("s", "")
     return render(
         request,
         "outcomes/q_thanks.html",
@@ -329,9 +352,109 @@ def _thanks_page(request: HttpRequest, thanks: dict) -> HttpResponse:
             "clinic_phone": clinic.phone if clinic else "",
             "clinic_phone_link": clinic.phone_link if clinic else "",
             "about": follow_up.patient_label if follow_up else "",
-            "on_tablet": thanks.get("t") is True,
+            "on_tablet": on_tablet,
             "urgent": thanks.get("u") is True,
             "emergency": thanks.get("e") is True,
-            "languages": language_switch(get_language()),
+            "scores_url": _scores_url(scores_token, request) if scores_token else "",
+            # The switch keeps the signed value, so the page in the other language still says the same.
+            "languages": _switch_keeping(raw),
         },
     )
+
+
+def _scores_url(token: str, request: HttpRequest) -> str:
+    """The own-scores page's address; a language picked on the thanks page carries on to it."""
+    query = {"s": token}
+    chosen = supported(request.GET.get(LANGUAGE_PARAMETER))
+    if chosen:
+        query[LANGUAGE_PARAMETER] = chosen
+    return f"{reverse('outcomes:questionnaire-own-scores')}?{urlencode(query)}"
+
+
+def _switch_keeping(signed: str) -> list[dict[str, str]]:
+    languages = language_switch(get_language())
+    if signed:
+        for language in languages:
+            language["href"] = "?" + urlencode({"s": signed, "lang": language["lang"]})
+    return languages
+
+
+# --- The patient's own scores, after sending --------------------------------------------------------------------
+
+
+def own_scores_token(submission) -> str:
+    """The view token of one submission's scores page: signed (not guessable, not editable), short-lived."""
+    return signing.dumps(
+        {"f": submission.follow_up_id, "s": submission.pk, "l": submission.language}, salt=OWN_SCORES_SALT
+    )
+
+
+def _own_scores_open(submission) -> bool:
+    return timezone.now() < submission.submitted_at + timedelta(seconds=OWN_SCORES_MAX_AGE)
+
+
+def _read_own_scores_token(raw: str) -> tuple[dict | None, str]:
+    """(the signed view, "") or (None, "expired" or "invalid")."""
+    try:
+        view = signing.loads(raw, salt=OWN_SCORES_SALT, max_age=OWN_SCORES_MAX_AGE)
+    except signing.SignatureExpired:
+        return None, "expired"
+    except signing.BadSignature:
+        return None, "invalid"
+    if not isinstance(view, dict) or not all(isinstance(view.get(k), int) for k in ("f", "s")):
+        return None, "invalid"
+    return view, ""
+
+
+def _own_scores_gone(request: HttpRequest, reason: str, status: int) -> HttpResponse:
+    return render(
+        request,
+        "outcomes/q_own_scores.html",
+        {"gone": reason, "languages": language_switch(get_language())},
+        status=status,
+    )
+
+
+@private
+@require_safe  # reading changes nothing: a HEAD answers as the GET would
+def questionnaire_own_scores(request: HttpRequest) -> HttpResponse:
+    """The patient's own scores for the knee they just answered about. Refused (with nothing about anyone) when the
+    view token is missing, edited or forged (404, logged and counted like an unknown link), or has expired (410)."""
+    if ratelimit.is_blocked(request, bucket=OWN_SCORES_RATE_BUCKET):
+        with patient_language(request):
+            return _too_many(request)
+    raw = request.GET.get("s", "")
+    view, reason = _read_own_scores_token(raw)
+    if view is None:
+        if reason == "invalid":
+            logger.warning("Own-scores page refused: a missing, edited or forged view token")
+            ratelimit.record_failure(request, bucket=OWN_SCORES_RATE_BUCKET)
+        with patient_language(request) as language:
+            response = _own_scores_gone(request, reason, 404 if reason == "invalid" else 410)
+        response["Content-Language"] = language
+        return response
+    known = view.get("l") if isinstance(view.get("l"), str) else None
+    # The follow-up and the submission the token was signed for, together: a token never reaches another's data.
+    follow_up = (
+        FollowUp.objects.select_related("plan", "patient__clinic", "submission")
+        .filter(pk=view["f"], submission__pk=view["s"])
+        .first()
+    )
+    with patient_language(request, known=known) as language:
+        if follow_up is None or follow_up.patient.has_withdrawn or not own_scores.offered_to(follow_up.patient):
+            response = _own_scores_gone(request, "invalid", 404)
+        elif not _own_scores_open(follow_up.submission):
+            response = _own_scores_gone(request, "expired", 410)
+        else:
+            clinic = follow_up.patient.clinic
+            response = render(
+                request,
+                "outcomes/q_own_scores.html",
+                {
+                    "clinic": clinic,
+                    "timeline": own_scores.timeline(follow_up),
+                    "languages": _switch_keeping(raw),
+                },
+            )
+    response["Content-Language"] = language
+    return response

@@ -260,6 +260,7 @@ class ClinicAdmin(AdministratorsOnly, admin.ModelAdmin):
         "contact_email",
         "phone",
         "link_requires_year_of_birth",
+        "show_own_scores",
     ]
     search_fields = ["name"]
 

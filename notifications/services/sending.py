@@ -56,7 +56,7 @@ from django.conf import settings
 from django.core import mail
 from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import F, Q
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from notifications import conf, emails, sms, texts
 from notifications.models import (
@@ -676,12 +676,13 @@ def _process_text(message: OutboundMessage, *, token: str, texter: _Texter) -> S
     try:
         backend = texter.backend()
         questionnaire_token, link_id = _mint_link(message)
-        body = texts.questionnaire_text(
-            kind=message.kind,
-            clinic_name=message.clinic.name,
-            token=questionnaire_token,
-            supports_stop=backend.supports_stop,
-        )
+        with translation.override(emails.patient_language(message)):  # the patient's, as their emails are
+            body = texts.questionnaire_text(
+                kind=message.kind,
+                clinic_name=message.clinic.name,
+                token=questionnaire_token,
+                supports_stop=backend.supports_stop,
+            )
     except DatabaseError:
         raise
     except Exception as exc:  # noqa: BLE001 - an unusable text (or transport) is recorded on its row

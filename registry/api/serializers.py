@@ -140,6 +140,7 @@ class ClinicSerializer(CountryFieldMixin, RejectUnknownFieldsMixin, serializers.
             "phone",
             "country",
             "default_language",
+            "show_own_scores",
         ]
         extra_kwargs = {"time_zone": {"help_text": "IANA time zone, e.g. Europe/London."}}
 

@@ -57,6 +57,13 @@ class Clinic(models.Model):
         default="en-gb",
         help_text="The language new patients get their questionnaires and emails in, unless they choose another.",
     )
+    # After sending a questionnaire, the patient may open their own scores over time (outcomes.own_scores): shown to
+    # patients in a randomised trial to improve how they experienced the questionnaire (Geerards et al.).
+    show_own_scores = models.BooleanField(
+        default=True,
+        help_text="After sending a questionnaire, patients may see their own scores for that knee over time "
+        "(their own only, in plain words).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

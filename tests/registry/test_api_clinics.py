@@ -13,6 +13,7 @@ NEW_CLINIC = {
     "phone": "+1 212 555 0100",
     "country": "US",
     "default_language": "cy",
+    "show_own_scores": False,
 }
 
 
@@ -30,6 +31,7 @@ def test_list_shows_only_the_users_clinics(api_as, clinician, clinic, other_clin
             "phone": "",
             "country": "",
             "default_language": "en-gb",
+            "show_own_scores": True,
         }
     ]
 
@@ -45,6 +47,7 @@ def test_administrator_creates_a_clinic_even_when_there_is_none_yet(api_as, admi
     clinic = Clinic.objects.get()
     assert response.json() == {"id": clinic.id, **NEW_CLINIC}
     assert clinic.time_zone == "America/New_York"
+    assert clinic.show_own_scores is False
 
 
 @pytest.mark.parametrize("persona", ["clinician", "lead", "auditor", "outsider"])

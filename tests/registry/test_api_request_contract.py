@@ -136,6 +136,7 @@ def _clinics(ctx):
         "phone": "0161 496 0000",
         "country": "GB",
         "default_language": "cy",
+        "show_own_scores": False,
     }
 
 

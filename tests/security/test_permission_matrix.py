@@ -46,6 +46,8 @@ GET = {
     "registry:injection-detail": (302, 200, 200, 200, 404, 200),
     "registry:injection-edit": (302, 200, 200, 403, 404, 200),
     "outcomes:questionnaire-thanks": (200, 200, 200, 200, 200, 200),
+    # Without its signed view token (only the thanks page after a submission gives one): nothing there.
+    "outcomes:questionnaire-own-scores": (404, 404, 404, 404, 404, 404),
     "outcomes:questionnaire": (200, 200, 200, 200, 200, 200),
     "outcomes:questionnaire-check": (405, 405, 405, 405, 405, 405),
     "outcomes:questionnaire-draft": (405, 405, 405, 405, 405, 405),
@@ -171,6 +173,7 @@ POST = {
     "registry:injection-detail": (302, 405, 405, 405, 405, 405),
     "registry:injection-edit": (302, 200, 200, 403, 404, 200),
     "outcomes:questionnaire-thanks": (405, 405, 405, 405, 405, 405),
+    "outcomes:questionnaire-own-scores": (405, 405, 405, 405, 405, 405),
     "outcomes:questionnaire": (400, 400, 400, 400, 400, 400),
     "outcomes:questionnaire-check": (302, 302, 302, 302, 302, 302),
     "outcomes:questionnaire-draft": (200, 200, 200, 200, 200, 200),

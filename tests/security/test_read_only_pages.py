@@ -25,6 +25,7 @@ READ_ONLY = {
     "registry:patient-detail",
     "registry:injection-detail",
     "outcomes:questionnaire-thanks",
+    "outcomes:questionnaire-own-scores",
     "outcomes:submission-detail",
     "outcomes:dashboard",
     "outcomes:dashboard-csv",
