@@ -9,7 +9,7 @@ Showing patients their own PROM scores improved how they experienced the questio
   under its missing-item rule, never an invented number;
 - no other patient, no comparison with anyone, no advice beyond "contact your clinic if you are worried".
 
-``offered_to`` is the one gate: the clinic's setting, and (at merge) a reminder-strategy trial arm may join it.
+``offered_to`` is the one gate: the clinic's setting and its reminder strategy, or a reminder comparison's arm.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from django.utils.translation import gettext_lazy
 
 from outcomes.measures import BY_NAME, Measure
 from outcomes.models import FollowUp, FollowUpStatus, Submission, Timepoint
+from outcomes.reminders import strategy_for
 
 # The timepoints shown, in order: always the first three; the later ones once answered.
 ALWAYS_SHOWN = (Timepoint.BASELINE, Timepoint.ONE_MONTH, Timepoint.SIX_MONTHS)
@@ -100,8 +101,12 @@ UNSCORABLE = gettext_lazy("could not be worked out: too many questions in this p
 
 def offered_to(patient) -> bool:
     """Whether this patient is offered their own scores after sending a questionnaire. The one gate: a clinic
-    switches it off (Clinic.show_own_scores); a reminder-strategy comparison's arm joins here."""
-    return bool(patient.clinic.show_own_scores)
+    switches it off (Clinic.show_own_scores) or its default reminder strategy does; a patient allocated to an arm
+    of a reminder comparison gets what the arm says, since the lead chose the arms to answer exactly this."""
+    strategy = strategy_for(patient)
+    if strategy.arm is not None:
+        return strategy.show_own_scores
+    return bool(patient.clinic.show_own_scores) and strategy.show_own_scores
 
 
 def offered_after(follow_up: FollowUp, *, on_tablet: bool, urgent: bool) -> bool:

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('registry', '0013_patient_phone_e164_help'),
+        ('registry', '0014_patient_email_invalid'),
     ]
 
     operations = [
