@@ -55,6 +55,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from notifications import conf, emails, sms, texts
+from notifications.services import caps
 from notifications.models import (
     URGENT_STAFF_KINDS,
     AttemptOutcome,
@@ -219,29 +220,45 @@ def _claimable(now: dt.datetime) -> Q:
 
 
 def messages_claim(*, now: dt.datetime | None = None, limit: int | None = None) -> tuple[list[int], str]:
-    """Claim up to `limit` due rows (oldest first) for one batch, and rows whose lease ran out: (ids, claim)."""
+    """Claim up to `limit` due rows (oldest first) for one batch, and rows whose lease ran out: (ids, claim).
+    Rows over their clinic's daily limit are held to the next day instead (notifications.services.caps), and the
+    batch is filled up with the next due rows: fewer than `limit` means nothing more is due."""
     now = now or timezone.now()
     limit = limit or conf.get().batch_size
     claim = f"sweep:{uuid.uuid4().hex}"
     due = _claimable(now)
+    ids: list[int] = []
+    expired: list[int] = []
+    taken = 0
     with transaction.atomic():
-        candidates = OutboundMessage.objects.filter(due).order_by("scheduled_for", "id")
-        if connection.features.has_select_for_update_skip_locked:
-            # Two sweeps at once each take different rows instead of waiting on each other.
-            candidates = candidates.select_for_update(skip_locked=True)
-        rows = list(candidates.values_list("id", "status")[:limit])
-        if not rows:
-            return [], claim
-        ids = [pk for pk, _status in rows]
-        expired = [pk for pk, status in rows if status == MessageStatus.SENDING]
-        # Without row locks (SQLite) this conditional update is the claim; its count says whether another
-        # sweep took some of them first.
-        taken = OutboundMessage.objects.filter(due, id__in=ids).update(
-            status=MessageStatus.SENDING,
-            claimed_by=claim,
-            claimed_at=now,
-            lease_expires_at=now + conf.get().claim_lease,
-        )
+        while len(ids) < limit:
+            wanted = limit - len(ids)
+            candidates = OutboundMessage.objects.filter(due).order_by("scheduled_for", "id")
+            if connection.features.has_select_for_update_skip_locked:
+                # Two sweeps at once each take different rows instead of waiting on each other (the clinic's row,
+                # joined for its daily limits, is not locked).
+                candidates = candidates.select_for_update(skip_locked=True, of=("self",))
+            rows = [caps.Candidate(*values) for values in candidates.values_list(*caps.CANDIDATE_FIELDS)[:wanted]]
+            if not rows:
+                break
+            # Counted and applied under a per-clinic lock in this transaction; the rows claimed below count for
+            # the next round's count (same transaction).
+            held = {row.id for row in caps.hold_over_cap(rows, now)}
+            chosen = [row.id for row in rows if row.id not in held]
+            expired += [row.id for row in rows if row.status == MessageStatus.SENDING]
+            if chosen:
+                # Without row locks (SQLite) this conditional update is the claim; its count says whether another
+                # sweep took some of them first.
+                taken += OutboundMessage.objects.filter(due, id__in=chosen).update(
+                    status=MessageStatus.SENDING,
+                    claimed_by=claim,
+                    claimed_at=now,
+                    lease_expires_at=now + conf.get().claim_lease,
+                    held_reason="",
+                )
+                ids += chosen
+            if len(rows) < wanted:
+                break  # nothing more is due
     if taken != len(ids):
         ids = list(OutboundMessage.objects.filter(claimed_by=claim).values_list("id", flat=True))
     if expired:
@@ -786,6 +803,7 @@ def _record_sent(
                     recipient=", ".join(to),
                     link_id=links.get(row.pk),
                     last_error="",
+                    held_reason="",
                     claimed_by="",
                     lease_expires_at=None,
                     handed_over_at=None,

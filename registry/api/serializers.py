@@ -140,6 +140,9 @@ class ClinicSerializer(CountryFieldMixin, RejectUnknownFieldsMixin, serializers.
             "phone",
             "country",
             "default_language",
+            "default_channels",
+            "daily_email_cap",
+            "daily_text_cap",
         ]
         extra_kwargs = {"time_zone": {"help_text": "IANA time zone, e.g. Europe/London."}}
 

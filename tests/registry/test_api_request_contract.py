@@ -136,6 +136,9 @@ def _clinics(ctx):
         "phone": "0161 496 0000",
         "country": "GB",
         "default_language": "cy",
+        "default_channels": "both",
+        "daily_email_cap": 1000,
+        "daily_text_cap": 300,
     }
 
 
