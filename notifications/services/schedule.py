@@ -199,33 +199,30 @@ def _rows_for(follow_up_ids: list[int], now: dt.datetime) -> list[OutboundMessag
 
 
 def _gather(rows: list[OutboundMessage]) -> list[OutboundMessage]:
-    """A patient's emails of one kind due within NOTIFICATIONS_GATHER_MINUTES of each other are given the same
-    time, so one sweep claims them together and sending.py sends them as one email (both knees treated at one
-    visit: one invitation listing both questionnaires, not two identical ones)."""
+    """A patient's emails (or texts) of one kind due within NOTIFICATIONS_GATHER_MINUTES of each other are given
+    the same time, so one sweep claims them together and sending.py sends them as one email or one text (both
+    knees treated at one visit: one invitation for both questionnaires, not two identical ones)."""
     window = conf.get().gather
-    texts = [r for r in rows if r.channel == Channel.SMS]  # one text per row: nothing to gather
-    rows = [r for r in rows if r.channel != Channel.SMS]
     if not window or not rows:
-        return rows + texts
+        return rows
     times = [r.scheduled_for for r in rows]
-    anchors: dict[tuple[int, str], list[dt.datetime]] = {}
+    anchors: dict[tuple[int, str, str], list[dt.datetime]] = {}
     pending = OutboundMessage.objects.filter(
         status=MessageStatus.PENDING,
-        channel=Channel.EMAIL,
         patient_id__in={r.patient_id for r in rows},
         kind__in={r.kind for r in rows},
         scheduled_for__range=(min(times) - window, max(times) + window),
-    ).values_list("patient_id", "kind", "scheduled_for")
-    for patient_id, kind, when in pending:
-        anchors.setdefault((patient_id, kind), []).append(when)
+    ).values_list("patient_id", "kind", "channel", "scheduled_for")
+    for patient_id, kind, channel, when in pending:
+        anchors.setdefault((patient_id, kind, channel), []).append(when)
     for row in sorted(rows, key=lambda r: r.scheduled_for):
-        known = anchors.setdefault((row.patient_id, row.kind), [])
+        known = anchors.setdefault((row.patient_id, row.kind, row.channel), [])
         near = [when for when in known if abs(when - row.scheduled_for) <= window]
         if near:
             row.scheduled_for = min(near, key=lambda when: abs(when - row.scheduled_for))
         else:
             known.append(row.scheduled_for)
-    return rows + texts
+    return rows
 
 
 def messages_schedule(*, follow_up_ids: Iterable[int], now: dt.datetime | None = None) -> Scheduled:
