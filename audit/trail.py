@@ -2,7 +2,8 @@
 (AccessLog), scoped to the clinics the reader may audit, as rows for the page and for a streamed CSV.
 
 A history source is any model with simple-history that belongs to a patient (a `patient`, `follow_up` or
-`clinic` field, or the Patient itself) or is the Clinic (its settings), so a clinical model that gains history joins the trail by itself.
+`clinic` field, or the Patient itself) or is the Clinic (its settings), so a clinical model that gains history
+joins the trail by itself.
 """
 
 import csv

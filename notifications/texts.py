@@ -32,9 +32,7 @@ _WORDS_BOTH_KNEES = {
         "It takes a few minutes: {url}"
     ),
     MessageKind.REMINDER_2: gettext_lazy("{clinic}: a last reminder to tell us how both your knees are now: {url}"),
-    MessageKind.FINAL_REMINDER: gettext_lazy(
-        "{clinic}: a last reminder to tell us how both your knees are now: {url}"
-    ),
+    MessageKind.FINAL_REMINDER: gettext_lazy("{clinic}: a last reminder to tell us how both your knees are now: {url}"),
 }
 _STOP = gettext_lazy("Reply STOP to opt out.")
 

@@ -116,9 +116,7 @@ def hold_over_cap(candidates: list[Candidate], now: dt.datetime) -> list[Candida
     if not counted:
         return []
     zones: dict[str, zoneinfo.ZoneInfo] = {}
-    keys = {
-        (c.clinic_id, c.channel): zones.setdefault(c.time_zone, zoneinfo.ZoneInfo(c.time_zone)) for c in counted
-    }
+    keys = {(c.clinic_id, c.channel): zones.setdefault(c.time_zone, zoneinfo.ZoneInfo(c.time_zone)) for c in counted}
     _lock(list(keys))
     used = _used_today(keys, now)
     left: dict[tuple[int, str], int] = {}

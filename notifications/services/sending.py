@@ -55,7 +55,6 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from notifications import conf, emails, sms, texts
-from notifications.services import caps
 from notifications.models import (
     URGENT_STAFF_KINDS,
     AttemptOutcome,
@@ -67,6 +66,7 @@ from notifications.models import (
     UnsubscribeToken,
     hash_unsubscribe_token,
 )
+from notifications.services import caps
 from notifications.services.advice import safety_advice_reason_not_to_send
 from notifications.services.schedule import in_sending_hours, messages_cancel, next_sending_time, planned_day
 from outcomes.models import FollowUpStatus, QuestionnaireLink
@@ -538,9 +538,7 @@ def _mint_link(message: OutboundMessage, *, after: str | None = None) -> tuple[s
     from outcomes.services import link_create, link_token_next
 
     channel = LinkChannel.SMS if message.is_text else LinkChannel.EMAIL
-    token = link_create(
-        follow_up=message.follow_up, channel=channel, token=link_token_next(after) if after else None
-    )
+    token = link_create(follow_up=message.follow_up, channel=channel, token=link_token_next(after) if after else None)
     return token, QuestionnaireLink.objects.values_list("id", flat=True).get(token_hash=hash_token(token))
 
 

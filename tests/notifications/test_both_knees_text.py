@@ -81,7 +81,8 @@ def test_the_texts_of_both_knees_are_planned_together(both_knees):
     reminders = OutboundMessage.objects.filter(
         patient=patient, channel=Channel.SMS, kind=MessageKind.REMINDER_1, follow_up__timepoint=Timepoint.ONE_MONTH
     )
-    assert len({m.scheduled_for for m in reminders}) == 1 and reminders.count() == 2
+    assert len({m.scheduled_for for m in reminders}) == 1
+    assert reminders.count() == 2
 
 
 def test_one_text_asks_about_both_knees_with_one_link_and_both_rows_are_sent_once(both_knees, texts_sent):
@@ -112,7 +113,7 @@ def test_one_text_asks_about_both_knees_with_one_link_and_both_rows_are_sent_onc
 
 
 def test_the_link_leads_from_one_knee_to_the_other(both_knees, texts_sent, client):
-    patient, (left, right) = both_knees
+    _patient, (left, right) = both_knees
     sweep()
     first = token_in(texts_sent[0]["body"])
     second = link_token_next(first)
@@ -134,7 +135,7 @@ def test_the_link_leads_from_one_knee_to_the_other(both_knees, texts_sent, clien
 
 
 def test_an_urgent_answer_shows_the_advice_before_the_other_knee(both_knees, texts_sent, client):
-    patient, (left, _right) = both_knees
+    _patient, (left, _right) = both_knees
     sweep()
     first = token_in(texts_sent[0]["body"])
     response = client.post(f"/q/{first}/", answers_for(left, **{"SAFETY.fever": "yes"}))
@@ -144,7 +145,7 @@ def test_an_urgent_answer_shows_the_advice_before_the_other_knee(both_knees, tex
 def test_a_patient_past_the_year_of_birth_check_is_past_it_for_the_other_knee(both_knees, texts_sent, client, clinic):
     clinic.link_requires_year_of_birth = True
     clinic.save()
-    patient, (left, _right) = both_knees
+    _patient, (left, _right) = both_knees
     sweep()
     first = token_in(texts_sent[0]["body"])
     assert client.post(f"/q/{first}/check/", {"year_of_birth": "1960"}).status_code == 302

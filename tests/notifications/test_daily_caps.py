@@ -77,6 +77,7 @@ def assert_each_sent_once(ids):
 
 
 pytestmark = pytest.mark.django_db
+START = at(2026, 3, 2)  # the clock's start (tests/support/clock.py)
 
 
 def test_past_the_limit_the_rest_wait_for_the_next_morning_oldest_first(clock, clinic, clinician):
@@ -108,16 +109,16 @@ def test_past_the_limit_the_rest_wait_for_the_next_morning_oldest_first(clock, c
     # The next morning: the held ones first, then the later one, and the new day's limit counts from zero.
     clock.move_to(at(2026, 3, 3, 9, 5))
     assert sweep().send.sent == 3
-    assert_each_sent_once(ids + [late])
+    assert_each_sent_once([*ids, late])
     assert len(mail.outbox) == 6
     assert set(OutboundMessage.objects.filter(pk__in=ids).values_list("held_reason", flat=True)) == {""}
-    sent_order = list(OutboundMessage.objects.filter(pk__in=last_two + [late]).order_by("sent_at", "id"))
-    assert [m.pk for m in sent_order] == last_two + [late]
+    sent_order = list(OutboundMessage.objects.filter(pk__in=[*last_two, late]).order_by("sent_at", "id"))
+    assert [m.pk for m in sent_order] == [*last_two, late]
 
     # And once more on the following day: nothing is sent twice.
     clock.move_to(at(2026, 3, 4, 10))
     sweep()
-    assert_each_sent_once(ids + [late])
+    assert_each_sent_once([*ids, late])
     assert len(mail.outbox) == 6
 
 
@@ -151,12 +152,14 @@ def test_texts_and_emails_are_limited_apart(clock, clinic, clinician, texts_reco
     texts = invitations_due(clock, clinic, clinician, 3, texts_only=True)
     report = sweep()
     assert report.send.sent == 3
-    assert len(mail.outbox) == 2 and len(texts_recorded) == 1
+    assert len(mail.outbox) == 2
+    assert len(texts_recorded) == 1
     assert [statuses(emails)[pk] for pk in emails] == ["sent", "sent", "pending"]
     assert [statuses(texts)[pk] for pk in texts] == ["sent", "pending", "pending"]
     clock.move_to(at(2026, 3, 3, 9, 30))
     sweep()
-    assert len(mail.outbox) == 3 and len(texts_recorded) == 2
+    assert len(mail.outbox) == 3
+    assert len(texts_recorded) == 2
     clock.move_to(at(2026, 3, 4, 9, 30))
     sweep()
     assert len(texts_recorded) == 3
@@ -179,7 +182,7 @@ def test_urgent_safety_emails_to_staff_are_never_held(clock, clinic, clinician):
     patient_rows = invitations_due(clock, clinic, clinician, 3)
     urgent = [
         OutboundMessage.objects.create(
-            kind=kind, clinic=clinic, recipient_user=clinician, dedupe_key=f"urgent:{kind}", scheduled_for=at(2026, 3, 2)
+            kind=kind, clinic=clinic, recipient_user=clinician, dedupe_key=f"urgent:{kind}", scheduled_for=START
         ).pk
         for kind in (MessageKind.URGENT_FLAG, MessageKind.SERIOUS_EVENT)
     ]
@@ -281,7 +284,8 @@ def test_two_sweeps_claiming_at_once_send_exactly_the_limit_each_day(transaction
         sweep_a.join(timeout=30)
         sweep_b.join(timeout=30)
         assert not errors, errors
-        assert len(claimed["a"]) == 3 and len(claimed["b"]) == 2
+        assert len(claimed["a"]) == 3
+        assert len(claimed["b"]) == 2
         assert sorted(claimed["a"] + claimed["b"]) == ids[:5]
         for name in ("a", "b"):
             assert services.messages_send(claimed[name], claim=claims[name]).sent == len(claimed[name])
@@ -291,11 +295,15 @@ def test_two_sweeps_claiming_at_once_send_exactly_the_limit_each_day(transaction
     for day in (3, 4, 5):
         with time_machine.travel(at(2026, 3, day, 9, 30), tick=True):
             # Two sweeps at once, in threads, each sending what it claims.
-            results = []
-            workers = [
-                threading.Thread(target=lambda: (results.append(sweep().send.sent), connection.close()))
-                for _ in range(2)
-            ]
+            results: list[int] = []
+
+            def sweep_and_send(results=results):
+                try:
+                    results.append(sweep().send.sent)
+                finally:
+                    connection.close()
+
+            workers = [threading.Thread(target=sweep_and_send) for _ in range(2)]
             for worker in workers:
                 worker.start()
             for worker in workers:

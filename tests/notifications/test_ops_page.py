@@ -193,6 +193,7 @@ def test_the_page_costs_the_same_queries_for_many_rows(
 
 def test_the_page_shows_what_a_clinics_daily_limit_holds_back(client, admin_user, clinic, other_clinic):
     tomorrow = timezone.now() + dt.timedelta(hours=20)
+
     def patient_message(clinic, key, **fields):
         return OutboundMessage.objects.create(clinic=clinic, dedupe_key=key, scheduled_for=tomorrow, **fields)
 
