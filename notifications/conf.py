@@ -18,7 +18,9 @@ SMS_REMINDER_DAYS                        [7, 12]: text reminders to patients who
                                          answered, this many days after the follow-up opens (at most 2; [] none).
                                          A patient who may be texted but not emailed also gets the invitation by text.
 SMS_BACKEND                              how texts go: notifications.sms.DevSmsBackend (into the dev mailbox),
-                                         notifications.sms.NotifySmsBackend or notifications.sms.TwilioSmsBackend
+                                         notifications.sms.NotifySmsBackend or notifications.sms.TwilioSmsBackend;
+                                         on staging notifications.sms.MailCatcherSmsBackend (each text as an email
+                                         to the mail catcher, docker-compose.staging.yml)
 SAFETY_CHECK_REMINDER_DAYS               1: the short safety checks' one reminder, days after the invitation (0: none)
 """
 
