@@ -422,9 +422,7 @@ def sweep() -> dict:
         seconds = time.perf_counter() - started
     written = OutboundMessage.objects.filter(id__gt=before).order_by()
     rows = dict(written.values_list("channel").annotate(n=Count("id")))
-    claimed = dict(
-        written.filter(status=MessageStatus.SENDING).values_list("channel").annotate(n=Count("id"))
-    )
+    claimed = dict(written.filter(status=MessageStatus.SENDING).values_list("channel").annotate(n=Count("id")))
     with app.connection_for_write() as conn:
         purged = conn.default_channel.queue_purge(settings.CELERY_TASK_DEFAULT_QUEUE)
     return {

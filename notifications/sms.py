@@ -102,7 +102,7 @@ class MailCatcherSmsBackend(SmsBackend):
         )
         try:
             message.send()
-        except Exception as error:  # noqa: BLE001 - the catcher is down or refused it: like an outage, try later
+        except Exception as error:
             raise SmsError(f"Mail catcher unreachable: {error.__class__.__name__}: {error}", permanent=False) from error
         return f"mailcatcher-{reference}"
 

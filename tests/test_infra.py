@@ -313,8 +313,7 @@ def test_staging_shows_texts_in_the_mail_catcher(compose):
     assert "mailpit" in compose["services"]
     # Production configures a real provider through the base file's environment.
     base = compose["services"]["worker"]["environment"]
-    assert {"NOTIFY_API_KEY", "NOTIFY_SMS_TEMPLATE_ID", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM"} <= set(
-        base
-    )
+    providers = {"NOTIFY_API_KEY", "NOTIFY_SMS_TEMPLATE_ID", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM"}
+    assert providers <= set(base)
     assert "docker-compose.staging.yml" in (ROOT / "docker-compose.yml").read_text()
     assert "docker-compose.staging.yml" in (ROOT / "Makefile").read_text()  # `make compose-check` validates it

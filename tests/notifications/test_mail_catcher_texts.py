@@ -58,7 +58,7 @@ def test_each_text_arrives_in_the_mail_catcher_as_an_email(clock, clinic, clinic
     report = services.followups_sweep(dispatch=lambda ids, claim: services.messages_send(ids, claim=claim))
     assert report.send.sent == 1
     wait_until(lambda: len(smtp_server.received) == 1, "the text at the SMTP server", timeout=10)
-    (recipients, message), = smtp_server.received
+    ((recipients, message),) = smtp_server.received
     assert recipients == ["447700900123@texts.invalid"]
     assert message["Subject"] == "Text message to +447700900123"
     assert message["X-Text-Message-To"] == "+447700900123"
