@@ -5,13 +5,14 @@ Texts (SMS_REMINDER_DAYS, default days 7 and 12): email goes first; a patient wh
 reminders on those days while they have not answered (a completed follow-up cancels every channel's rows), and a
 patient who may be texted but not emailed gets the invitation by text too.
 
-Everything here works in bulk (values_list in, bulk_create/update out): no query per follow-up."""
+Everything here works in bulk (values_list in, COPY or bulk_create out): no query per follow-up."""
 
 import datetime as dt
 import zoneinfo
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from django.db import connection, transaction
 from django.utils import timezone
 
 from notifications import conf
@@ -135,7 +136,32 @@ class Scheduled:
     reminders: int = 0
 
 
-def _rows_for(follow_up_ids: list[int], now: dt.datetime) -> list[OutboundMessage]:
+@dataclass(slots=True)
+class PlannedMessage:
+    """An outbox row about to be written: what the plan decides (a model instance per row cost a quarter of the
+    sweep at 60,000 rows)."""
+
+    kind: str
+    channel: str
+    clinic_id: int
+    follow_up_id: int
+    patient_id: int
+    dedupe_key: str
+    scheduled_for: dt.datetime
+
+    def as_row(self) -> tuple:
+        return (
+            self.kind,
+            self.channel,
+            self.clinic_id,
+            self.follow_up_id,
+            self.patient_id,
+            self.dedupe_key,
+            self.scheduled_for,
+        )
+
+
+def _rows_for(follow_up_ids: list[int], now: dt.datetime) -> list[PlannedMessage]:
     rows = []
     follow_ups = FollowUp.objects.filter(id__in=follow_up_ids, status=FollowUpStatus.OPEN).values_list(
         "id",
@@ -185,7 +211,7 @@ def _rows_for(follow_up_ids: list[int], now: dt.datetime) -> list[OutboundMessag
         for channel, plan in plans:
             for kind, day in plan:
                 rows.append(
-                    OutboundMessage(
+                    PlannedMessage(
                         kind=kind,
                         channel=channel,
                         clinic_id=clinic_id,
@@ -198,7 +224,7 @@ def _rows_for(follow_up_ids: list[int], now: dt.datetime) -> list[OutboundMessag
     return rows
 
 
-def _gather(rows: list[OutboundMessage]) -> list[OutboundMessage]:
+def _gather(rows: list[PlannedMessage]) -> list[PlannedMessage]:
     """A patient's emails (or texts) of one kind due within NOTIFICATIONS_GATHER_MINUTES of each other are given
     the same time, so one sweep claims them together and sending.py sends them as one email or one text (both
     knees treated at one visit: one invitation for both questionnaires, not two identical ones)."""
@@ -225,6 +251,46 @@ def _gather(rows: list[OutboundMessage]) -> list[OutboundMessage]:
     return rows
 
 
+# The columns a planned row sets; every other column takes the model's default (_insert_rows).
+PLANNED = ("kind", "channel", "clinic_id", "follow_up_id", "patient_id", "dedupe_key", "scheduled_for")
+
+
+def _insert_rows(rows: list[PlannedMessage]) -> list[str]:
+    """Write planned rows, skipping any whose dedupe key a concurrent sweep wrote a moment ago: the kinds of the
+    rows written. On PostgreSQL one COPY into a temporary table and one INSERT ... SELECT ... ON
+    CONFLICT DO NOTHING: at 10,000 follow-ups due on two channels (60,000 rows) the ORM's per-field preparation of
+    a bulk_create was most of the sweep's time (`make bench`)."""
+    if connection.vendor != "postgresql":
+        # ignore_conflicts: a concurrent sweep may have written the same keys a moment ago; the key wins.
+        models = [OutboundMessage(**dict(zip(PLANNED, r.as_row(), strict=True))) for r in rows]
+        OutboundMessage.objects.bulk_create(models, batch_size=CHUNK, ignore_conflicts=True)
+        return [r.kind for r in rows]
+    meta = OutboundMessage._meta
+    template = OutboundMessage()
+    defaults = [f for f in meta.concrete_fields if not f.primary_key and f.attname not in PLANNED]
+    values = [f.get_db_prep_save(f.pre_save(template, add=True), connection) for f in defaults]
+    planned = ", ".join(meta.get_field(name.removesuffix("_id")).column for name in PLANNED)
+    qn = connection.ops.quote_name
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TEMPORARY TABLE IF NOT EXISTS planned_message (kind text, channel text, clinic_id bigint, "
+            "follow_up_id bigint, patient_id bigint, dedupe_key text, scheduled_for timestamptz) "
+            "ON COMMIT DELETE ROWS"
+        )
+        with cursor.copy(f"COPY planned_message ({planned}) FROM STDIN") as copy:
+            for r in rows:
+                copy.write_row(r.as_row())
+        cursor.execute(
+            f"INSERT INTO {qn(meta.db_table)} ({planned}, {', '.join(qn(f.column) for f in defaults)}) "
+            f"SELECT {planned}, {', '.join(f'%s::{f.cast_db_type(connection)}' for f in defaults)} "
+            "FROM planned_message ON CONFLICT (dedupe_key) DO NOTHING RETURNING kind",
+            values,
+        )
+        kinds = [kind for (kind,) in cursor.fetchall()]
+        cursor.execute("TRUNCATE planned_message")  # a caller's outer transaction may write more rows
+    return kinds
+
+
 def messages_schedule(*, follow_up_ids: Iterable[int], now: dt.datetime | None = None) -> Scheduled:
     """Write the invitation and reminder rows of open follow-ups, skipping any already written (dedupe key)."""
     now = now or timezone.now()
@@ -238,11 +304,9 @@ def messages_schedule(*, follow_up_ids: Iterable[int], now: dt.datetime | None =
                 "dedupe_key", flat=True
             )
         )
-        new = _gather([r for r in rows if r.dedupe_key not in existing])
-        # ignore_conflicts: a concurrent sweep may have written the same keys a moment ago; the key wins.
-        OutboundMessage.objects.bulk_create(new, batch_size=CHUNK, ignore_conflicts=True)
-        result.invitations += sum(1 for r in new if r.kind == MessageKind.INVITATION)
-        result.reminders += sum(1 for r in new if r.kind != MessageKind.INVITATION)
+        kinds = _insert_rows(_gather([r for r in rows if r.dedupe_key not in existing]))
+        result.invitations += sum(1 for kind in kinds if kind == MessageKind.INVITATION)
+        result.reminders += sum(1 for kind in kinds if kind != MessageKind.INVITATION)
     return result
 
 
