@@ -280,10 +280,13 @@ def _insert_rows(rows: list[PlannedMessage]) -> list[str]:
         with cursor.copy(f"COPY planned_message ({planned}) FROM STDIN") as copy:
             for r in rows:
                 copy.write_row(r.as_row())
+        # Names and types from the model's own fields; every value is a parameter.
+        columns = ", ".join(qn(f.column) for f in defaults)
+        casts = ", ".join(f"%s::{f.cast_db_type(connection)}" for f in defaults)
+        table = qn(meta.db_table)
+        select = f"SELECT {planned}, {casts} FROM planned_message"  # noqa: S608 - own names
         cursor.execute(
-            f"INSERT INTO {qn(meta.db_table)} ({planned}, {', '.join(qn(f.column) for f in defaults)}) "
-            f"SELECT {planned}, {', '.join(f'%s::{f.cast_db_type(connection)}' for f in defaults)} "
-            "FROM planned_message ON CONFLICT (dedupe_key) DO NOTHING RETURNING kind",
+            f"INSERT INTO {table} ({planned}, {columns}) {select} ON CONFLICT (dedupe_key) DO NOTHING RETURNING kind",
             values,
         )
         kinds = [kind for (kind,) in cursor.fetchall()]
