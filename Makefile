@@ -21,7 +21,7 @@ help:
 	@echo "make test   run the whole test suite"
 	@echo "make lint   ruff check + ruff format --check;  make format  ruff format"
 	@echo "make check  migrations up to date, Django system checks"
-	@echo "make compose-check  validate docker-compose.yml against the Compose schema (offline)"
+	@echo "make compose-check  validate docker-compose.yml (and the staging override) against the Compose schema (offline)"
 	@echo "make clean-demo     empty the demo database and mailbox, then seed again"
 	@echo "make bench  benchmarks against local PostgreSQL + Redis (drops and recreates database 'bench'); see README"
 
@@ -74,7 +74,7 @@ check: $(STAMP)
 # check-jsonschema is a one-off validation tool, not a project dependency.
 compose-check: $(STAMP)
 	@if [ ! -x $(VENV)/bin/check-jsonschema ]; then $(UV) pip install --quiet --python $(PY) check-jsonschema; fi
-	$(VENV)/bin/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
+	$(VENV)/bin/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml docker-compose.staging.yml
 
 clean-demo: $(STAMP)
 	$(PY) manage.py migrate --noinput

@@ -2,7 +2,8 @@
 (AccessLog), scoped to the clinics the reader may audit, as rows for the page and for a streamed CSV.
 
 A history source is any model with simple-history that belongs to a patient (a `patient`, `follow_up` or
-`clinic` field, or the Patient itself), so a clinical model that gains history joins the trail by itself.
+`clinic` field, or the Patient itself) or is the Clinic (its settings), so a clinical model that gains history
+joins the trail by itself.
 """
 
 import csv
@@ -65,6 +66,8 @@ def history_sources() -> list[Source]:
         names = {f.name for f in model._meta.fields}
         if model is Patient:
             sources.append(Source(model, "clinic_id", "registry_number"))
+        elif model is Clinic:  # its settings: defaults, daily caps
+            sources.append(Source(model, "id", ""))
         elif "patient" in names:
             sources.append(Source(model, "patient__clinic_id", "patient__registry_number"))
         elif "follow_up" in names:

@@ -384,6 +384,8 @@ def main(argv: list[str]) -> None:
         results["sweep_seconds"] = sw["seconds"]
         results["sweep_queries"] = sw["queries"]
         results["sweep_batches"] = sw["batches"]
+        for key in ("rows_email", "rows_sms", "claimed_email", "claimed_sms"):
+            results[f"sweep_{key}"] = sw[key]
     if "export" not in args.skip:
         log(f"adverse-event CSV export of {args.events} events vs COPY")
         ex = export_bench(args, env)

@@ -25,6 +25,7 @@ django.setup()
 from django.conf import settings  # noqa: E402
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
+from django.db.models import Count  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django.utils import timezone  # noqa: E402
@@ -324,21 +325,25 @@ def dashboard(repeats: int) -> dict:
 
 def pad_follow_ups(total: int, due: int) -> dict:
     """Bring the registry to `total` follow-ups with SQL, `due` of them scheduled and due to open today: filler
-    plans (three follow-ups each, long answered or missed, some scheduled months ahead) in a filler clinic."""
+    plans (three follow-ups each, long answered or missed, some scheduled months ahead) in a filler clinic. Its
+    patients may be reached on both channels (email, and texts to a valid UK mobile number), the clinic's default,
+    so the follow-ups due write rows on both."""
     existing = FollowUp.objects.count()
     plans_needed = max(due, -(-(total - existing) // 3))  # at least one plan per due follow-up
     if connection.vendor != "postgresql":
         raise SystemExit("pad_follow_ups needs PostgreSQL")
     with transaction.atomic(), connection.cursor() as cursor:
-        clinic, _ = Clinic.objects.get_or_create(name=FILLER_CLINIC)
+        clinic, _ = Clinic.objects.update_or_create(name=FILLER_CLINIC, defaults={"default_channels": "both"})
+        # 07700 900000-900999: Ofcom's numbers for drama, valid mobiles that reach nobody.
         cursor.execute(
             """
             INSERT INTO registry_patient (clinic_id, registry_number, full_name, email, phone, year_of_birth, sex,
                 consent_on, consent_version, consent_registry, consent_email_contact, consent_sms_contact,
                 phone_invalid_reason, preferred_language, withdrawal_decision, withdrawal_reason, created_at,
                 updated_at)
-            SELECT %s, 'KR-FILL-' || lpad(g::text, 6, '0'), '', 'filler' || g || '@example.org', '', 1960,
-                'unknown', CURRENT_DATE - 800, 'bench-filler', true, true, false, '', '', '', '', now(), now()
+            SELECT %s, 'KR-FILL-' || lpad(g::text, 6, '0'), '', 'filler' || g || '@example.org',
+                '+447700900' || lpad((g %% 1000)::text, 3, '0'), 1960, 'unknown', CURRENT_DATE - 800, 'bench-filler',
+                true, true, true, '', '', '', '', now(), now()
             FROM generate_series(1, 2000) g
             ON CONFLICT (registry_number) DO NOTHING
             """,
@@ -408,10 +413,16 @@ def sweep() -> dict:
     with app.connection_for_write() as conn:
         conn.ensure_connection(max_retries=1)
     FollowUp.objects.exists()
+    from notifications.models import MessageStatus, OutboundMessage
+
+    before = OutboundMessage.objects.order_by("-id").values_list("id", flat=True).first() or 0
     with CaptureQueriesContext(connection) as queries:
         started = time.perf_counter()
         report = followups_sweep()
         seconds = time.perf_counter() - started
+    written = OutboundMessage.objects.filter(id__gt=before).order_by()
+    rows = dict(written.values_list("channel").annotate(n=Count("id")))
+    claimed = dict(written.filter(status=MessageStatus.SENDING).values_list("channel").annotate(n=Count("id")))
     with app.connection_for_write() as conn:
         purged = conn.default_channel.queue_purge(settings.CELERY_TASK_DEFAULT_QUEUE)
     return {
@@ -421,6 +432,11 @@ def sweep() -> dict:
         "invitations": report.invitations,
         "reminders": report.reminders,
         "claimed": report.claimed,
+        # Rows the sweep wrote per channel (invitations due now, reminders for later) and claimed per channel.
+        "rows_email": rows.get("email", 0),
+        "rows_sms": rows.get("sms", 0),
+        "claimed_email": claimed.get("email", 0),
+        "claimed_sms": claimed.get("sms", 0),
         "batches": report.batches,
         "enqueue_failed": report.enqueue_failed,
         "purged_tasks": purged,

@@ -20,7 +20,9 @@ SMS_REMINDER_DAYS                        [7, 12]: text reminders to patients who
                                          The default only: a clinic's default reminder strategy, or a patient's arm
                                          of a reminder comparison, sets its own days (outcomes.reminders).
 SMS_BACKEND                              how texts go: notifications.sms.DevSmsBackend (into the dev mailbox),
-                                         notifications.sms.NotifySmsBackend or notifications.sms.TwilioSmsBackend
+                                         notifications.sms.NotifySmsBackend or notifications.sms.TwilioSmsBackend;
+                                         on staging notifications.sms.MailCatcherSmsBackend (each text as an email
+                                         to the mail catcher, docker-compose.staging.yml)
 SAFETY_CHECK_REMINDER_DAYS               1: the short safety checks' one reminder, days after the invitation (0: none)
 
 Delivery receipts (notifications/receipts.py, notifications/views/receipts.py; read in config/settings.py):

@@ -89,6 +89,9 @@ class OutboundMessage(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.TextField(blank=True)
     cancelled_reason = models.CharField(max_length=200, blank=True)
+    # Why a queued patient message waits past its time, shown to clinicians: the clinic's daily limit on its channel
+    # was reached, so it moved to the next day's sending window (sending.py). Cleared when it is sent.
+    held_reason = models.CharField(max_length=100, blank=True)
     claimed_by = models.CharField(max_length=64, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
     # A claim is its holder's until this time; a running worker keeps pushing it on, so only the claim of a dead
@@ -151,6 +154,10 @@ class OutboundMessage(models.Model):
                 name="message_undelivered",
                 condition=models.Q(delivery__in=["failed_temporary", "failed_permanent"]),
             ),
+            # The daily cap's count: "patient messages of this clinic and channel sent since the clinic's midnight".
+            models.Index(
+                fields=["clinic", "channel", "sent_at"], name="message_sent_per_day", condition=models.Q(status="sent")
+            ),
         ]
 
     def __str__(self) -> str:
@@ -172,6 +179,8 @@ class OutboundMessage(models.Model):
     def delivery_state(self) -> tuple[str, str]:
         """(code, label) of how far this message got, for clinicians: queued, sent, rejected, opened..."""
         if self.status in (MessageStatus.PENDING, MessageStatus.SENDING):
+            if self.held_reason:
+                return "queued", f"Queued: {self.held_reason.lower()}"
             label = "Queued" if not self.attempts else f"Queued (retrying after {self.attempts} failed attempts)"
             return "queued", label
         if self.status == MessageStatus.FAILED:

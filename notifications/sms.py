@@ -4,6 +4,8 @@ permanent (the row fails at once), and for a permanent one whether the number it
 out at the provider, so no further text is tried.
 
 DevSmsBackend     into the dev mailbox (var/mailbox/), shown at /dev/mailbox/ as "Text message to +44..."
+MailCatcherSmsBackend  staging: each text as an email "Text message to +44..." through Django's email connection
+                  (EMAIL_URL, the compose file's mailpit), so texts show in the mail catcher beside the emails
 NotifySmsBackend  GOV.UK Notify: NOTIFY_API_KEY, NOTIFY_SMS_TEMPLATE_ID (a template whose whole text is
                   ((body))), NOTIFY_BASE_URL (optional)
 TwilioSmsBackend  Twilio: TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_FROM, TWILIO_BASE_URL (optional)
@@ -76,6 +78,33 @@ class DevSmsBackend(SmsBackend):
         name = f"{timezone.now():%Y%m%dT%H%M%S%f}-{get_random_string(6)}.eml"
         (folder / name).write_bytes(message.as_bytes())
         return f"dev-{name}"
+
+
+class MailCatcherSmsBackend(SmsBackend):
+    """Staging (docker-compose.staging.yml): each text goes as a plain email "Text message to <number>" to
+    <number>@texts.invalid through the registry's own email connection (EMAIL_URL, mailpit on staging), so a tester
+    sees every text in the mail catcher, searchable by number. Reaches no phone, so never for production: a relay
+    would try to deliver to .invalid and bounce."""
+
+    supports_stop = True  # shown as a real provider would send it
+
+    def send_text(self, *, to: str, body: str, reference: str) -> str:
+        from django.core.mail import EmailMessage as DjangoEmail
+        from django.core.mail import get_connection
+
+        message = DjangoEmail(
+            subject=f"Text message to {to}",
+            body=body,
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            to=[f"{to.lstrip('+')}@texts.invalid"],
+            headers={"X-Text-Message-To": to, "X-Reference": reference},
+            connection=get_connection(fail_silently=False),
+        )
+        try:
+            message.send()
+        except Exception as error:
+            raise SmsError(f"Mail catcher unreachable: {error.__class__.__name__}: {error}", permanent=False) from error
+        return f"mailcatcher-{reference}"
 
 
 class NotifySmsBackend(SmsBackend):

@@ -1,16 +1,17 @@
 """The words of patient text messages. Short (at most two segments in English and in Welsh), saying who is asking,
 carrying the questionnaire link, and nothing clinical: a text shows on a locked phone's screen, so no product, no
-diagnosis, no knee detail beyond "your knee".
+diagnosis, no knee detail beyond "your knee" (or "both your knees" when one text asks about both: its one link
+leads from the first questionnaire to the second).
 
-Written in the active language: the sending service builds each text under translation.override of its patient's
-language (notifications.emails.patient_language). A single character outside GSM-7 (Welsh â, ŵ, ŷ) makes the whole
-text UCS-2, 67 characters a segment instead of 153, so the Welsh words are chosen without circumflexes where Welsh
-allows it; ``segments`` measures what a text costs and tests/notifications/test_text_language.py states it.
+Written in the patient's language (the sending service passes it; notifications.emails.patient_language). A single
+character outside GSM-7 (Welsh â, ŵ, ŷ) makes the whole text UCS-2, 67 characters a segment instead of 153, so
+the Welsh words are chosen without circumflexes where Welsh allows it; ``segments`` measures what a text costs and
+tests/notifications/test_text_language.py states it.
 """
 
 from dataclasses import dataclass
 
-from django.utils.translation import gettext as _
+from django.utils import translation
 from django.utils.translation import gettext_lazy
 
 from notifications.emails import questionnaire_url
@@ -36,6 +37,19 @@ _WORDS = {
     MessageKind.REMINDER_2: gettext_lazy("{clinic}: a last reminder to tell us how your knee is now: {url}"),
     MessageKind.FINAL_REMINDER: gettext_lazy("{clinic}: a last reminder to tell us how your knee is now: {url}"),
 }
+# One text for a patient's questionnaires about both knees due together: one link, one questionnaire after the other.
+_WORDS_BOTH_KNEES = {
+    MessageKind.INVITATION: gettext_lazy(
+        "{clinic}: please tell us how both your knees are now, one after the other. It takes a few minutes: {url}"
+    ),
+    MessageKind.REMINDER_1: gettext_lazy(
+        "{clinic}: a reminder to tell us how both your knees are now, one after the other. "
+        "It takes a few minutes: {url}"
+    ),
+    MessageKind.REMINDER_2: gettext_lazy("{clinic}: a last reminder to tell us how both your knees are now: {url}"),
+    MessageKind.FINAL_REMINDER: gettext_lazy("{clinic}: a last reminder to tell us how both your knees are now: {url}"),
+}
+_STOP = gettext_lazy("Reply STOP to opt out.")
 
 
 @dataclass(frozen=True)
@@ -59,9 +73,12 @@ def _clinic_name(name: str) -> str:
     return name if len(name) <= MAX_CLINIC_NAME else name[: MAX_CLINIC_NAME - 3].rstrip() + "..."
 
 
-def questionnaire_text(*, kind: str, clinic_name: str, token: str, supports_stop: bool) -> str:
-    """The text of one message kind, in the active language ("STOP" stays the keyword providers act on)."""
-    body = str(_WORDS[kind]).format(clinic=_clinic_name(clinic_name), url=questionnaire_url(token))
-    if supports_stop:
-        body += " " + _("Reply STOP to opt out.")
+def questionnaire_text(
+    *, kind: str, clinic_name: str, token: str, supports_stop: bool, both_knees: bool = False, language: str = ""
+) -> str:
+    words = _WORDS_BOTH_KNEES if both_knees else _WORDS
+    with translation.override(language or translation.get_language()):
+        body = str(words[kind]).format(clinic=_clinic_name(clinic_name), url=questionnaire_url(token))
+        if supports_stop:
+            body += " " + str(_STOP)
     return body

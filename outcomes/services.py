@@ -1,6 +1,9 @@
 """Write paths for follow-ups and questionnaires: scheduling, links, submission and amendment."""
 
+import base64
 import datetime as dt
+import hashlib
+import hmac
 import logging
 import secrets
 from dataclasses import dataclass
@@ -224,9 +227,10 @@ def follow_ups_close_overdue() -> list[int]:
 # --- Links ---------------------------------------------------------------------------------------------------
 
 
-def link_create(*, follow_up: FollowUp, channel: str = LinkChannel.EMAIL, by=None) -> str:
-    """Mint a fresh link; returns the token, which is never stored (only its hash is)."""
-    token = secrets.token_urlsafe(32)  # 256 bits
+def link_create(*, follow_up: FollowUp, channel: str = LinkChannel.EMAIL, by=None, token: str | None = None) -> str:
+    """Mint a fresh link; returns the token, which is never stored (only its hash is). `token`: one derived with
+    link_token_next (the next questionnaire of one text), else a new random one."""
+    token = token or secrets.token_urlsafe(32)  # 256 bits
     QuestionnaireLink.objects.create(
         follow_up=follow_up,
         token_hash=hash_token(token),
@@ -235,6 +239,32 @@ def link_create(*, follow_up: FollowUp, channel: str = LinkChannel.EMAIL, by=Non
         expires_at=_end_of_day(follow_up.closes_on, follow_up.clinic),
     )
     return token
+
+
+def link_token_next(token: str) -> str:
+    """The token of the questionnaire that follows this one in a text carrying several (a patient treated in both
+    knees gets one text with one link): derived from the text's token with the server's secret, so it is stored
+    nowhere (only its link's hash is) and only the holder of the text's link can reach it. 256 bits."""
+    digest = hmac.new(settings.SECRET_KEY.encode(), f"questionnaire-link-next:{token}".encode(), hashlib.sha256)
+    return base64.urlsafe_b64encode(digest.digest()).rstrip(b"=").decode()
+
+
+def link_following(link: QuestionnaireLink, token: str) -> tuple[str, QuestionnaireLink] | None:
+    """The token and link of the next questionnaire still to answer after this text link's (a chain of links minted
+    for one text), or None. Follows the chain past questionnaires already answered; only text links have one."""
+    if link.channel != LinkChannel.SMS:
+        return None
+    for _ in range(MAX_LINKS_IN_ONE_TEXT):
+        token = link_token_next(token)
+        resolved = link_resolve(token)
+        if resolved.state == LinkState.INVALID:
+            return None
+        if resolved.state != LinkState.SUBMITTED:
+            return (token, resolved.link) if resolved.state == LinkState.VALID else None
+    return None
+
+
+MAX_LINKS_IN_ONE_TEXT = 4  # a patient's questionnaires of one kind due together: both knees, rarely more
 
 
 class LinkState:

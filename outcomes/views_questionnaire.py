@@ -222,6 +222,11 @@ def _draft_values(follow_up) -> dict[str, str]:
 @require_http_methods(["GET", "HEAD", "POST"])
 @with_link()
 def questionnaire(request: HttpRequest, resolved: ResolvedLink) -> HttpResponse:
+    if resolved.state == LinkState.SUBMITTED and request.method != "POST":
+        # A text for both knees: its link, once the first questionnaire is in, leads to the next one.
+        following = _next_questionnaire(request, resolved)
+        if following is not None:
+            return following
     if resolved.state != LinkState.VALID:
         return state_page(request, resolved.state)
     if _needs_check(request, resolved):
@@ -256,8 +261,29 @@ def questionnaire(request: HttpRequest, resolved: ResolvedLink) -> HttpResponse:
         thanks["u"] = True  # the page tells the patient to get care today
     if submission.emergency_answers():
         thanks["e"] = True  # ...or to call emergency services now (chest pain, facial swelling)
+    if not (thanks.get("u") or thanks.get("e")):
+        # One text for both knees: straight on to the other knee's questionnaire. Never past the advice to get
+        # care (the thanks page); the text's link leads to the other one when opened again.
+        following = _next_questionnaire(request, resolved)
+        if following is not None:
+            return following
     thanks = signing.dumps(thanks, salt=THANKS_SALT)
     return redirect(f"{reverse('outcomes:questionnaire-thanks')}?{urlencode({'s': thanks})}")
+
+
+def _next_questionnaire(request: HttpRequest, resolved: ResolvedLink) -> HttpResponse | None:
+    """A redirect to the next questionnaire of the text this link came in, if it carried several and one is still
+    to answer. A patient past the year-of-birth check for this link is past it for the next too (one text, one
+    person)."""
+    token = request.resolver_match.kwargs["token"]
+    following = services.link_following(resolved.link, token)
+    if following is None:
+        return None
+    next_token, next_link = following
+    verified = request.session.get(VERIFIED_SESSION_KEY, []) if hasattr(request, "session") else []
+    if resolved.link.pk in verified and next_link.pk not in verified:
+        request.session[VERIFIED_SESSION_KEY] = [*verified, next_link.pk][-20:]
+    return redirect(reverse("outcomes:questionnaire", args=[next_token]))
 
 
 @private

@@ -293,3 +293,27 @@ def test_template_comments_are_one_line_or_comment_tags():
         if "{#" in line and "#}" not in line.split("{#", 1)[1]
     ]
     assert not spread, spread
+
+
+def test_staging_shows_texts_in_the_mail_catcher(compose):
+    """docker-compose.staging.yml, on top of docker-compose.yml: every app service sends texts, like emails, to
+    mailpit; its variables are settings that exist, and the backend it names is a text transport."""
+    from django.utils.module_loading import import_string
+
+    from notifications.sms import SmsBackend
+
+    staging = yaml.safe_load((ROOT / "docker-compose.staging.yml").read_text())
+    for service in (*APP_SERVICES, "migrate"):
+        environment = staging["services"][service]["environment"]
+        assert set(environment) <= settings_env_vars()
+        assert environment["SMS_BACKEND"] == "notifications.sms.MailCatcherSmsBackend"
+        assert environment["EMAIL_URL"] == "smtp://mailpit:1025"
+        assert service in compose["services"]
+    assert issubclass(import_string("notifications.sms.MailCatcherSmsBackend"), SmsBackend)
+    assert "mailpit" in compose["services"]
+    # Production configures a real provider through the base file's environment.
+    base = compose["services"]["worker"]["environment"]
+    providers = {"NOTIFY_API_KEY", "NOTIFY_SMS_TEMPLATE_ID", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM"}
+    assert providers <= set(base)
+    assert "docker-compose.staging.yml" in (ROOT / "docker-compose.yml").read_text()
+    assert "docker-compose.staging.yml" in (ROOT / "Makefile").read_text()  # `make compose-check` validates it

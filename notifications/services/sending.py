@@ -56,7 +56,7 @@ from django.conf import settings
 from django.core import mail
 from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import F, Q
-from django.utils import timezone, translation
+from django.utils import timezone
 
 from notifications import conf, emails, sms, texts
 from notifications.models import (
@@ -70,6 +70,7 @@ from notifications.models import (
     UnsubscribeToken,
     hash_unsubscribe_token,
 )
+from notifications.services import caps
 from notifications.services.advice import safety_advice_reason_not_to_send
 from notifications.services.schedule import in_sending_hours, messages_cancel, next_sending_time, planned_day
 from outcomes.models import FollowUpStatus, QuestionnaireLink
@@ -224,29 +225,45 @@ def _claimable(now: dt.datetime) -> Q:
 
 
 def messages_claim(*, now: dt.datetime | None = None, limit: int | None = None) -> tuple[list[int], str]:
-    """Claim up to `limit` due rows (oldest first) for one batch, and rows whose lease ran out: (ids, claim)."""
+    """Claim up to `limit` due rows (oldest first) for one batch, and rows whose lease ran out: (ids, claim).
+    Rows over their clinic's daily limit are held to the next day instead (notifications.services.caps), and the
+    batch is filled up with the next due rows: fewer than `limit` means nothing more is due."""
     now = now or timezone.now()
     limit = limit or conf.get().batch_size
     claim = f"sweep:{uuid.uuid4().hex}"
     due = _claimable(now)
+    ids: list[int] = []
+    expired: list[int] = []
+    taken = 0
     with transaction.atomic():
-        candidates = OutboundMessage.objects.filter(due).order_by("scheduled_for", "id")
-        if connection.features.has_select_for_update_skip_locked:
-            # Two sweeps at once each take different rows instead of waiting on each other.
-            candidates = candidates.select_for_update(skip_locked=True)
-        rows = list(candidates.values_list("id", "status")[:limit])
-        if not rows:
-            return [], claim
-        ids = [pk for pk, _status in rows]
-        expired = [pk for pk, status in rows if status == MessageStatus.SENDING]
-        # Without row locks (SQLite) this conditional update is the claim; its count says whether another
-        # sweep took some of them first.
-        taken = OutboundMessage.objects.filter(due, id__in=ids).update(
-            status=MessageStatus.SENDING,
-            claimed_by=claim,
-            claimed_at=now,
-            lease_expires_at=now + conf.get().claim_lease,
-        )
+        while len(ids) < limit:
+            wanted = limit - len(ids)
+            candidates = OutboundMessage.objects.filter(due).order_by("scheduled_for", "id")
+            if connection.features.has_select_for_update_skip_locked:
+                # Two sweeps at once each take different rows instead of waiting on each other (the clinic's row,
+                # joined for its daily limits, is not locked).
+                candidates = candidates.select_for_update(skip_locked=True, of=("self",))
+            rows = [caps.Candidate(*values) for values in candidates.values_list(*caps.CANDIDATE_FIELDS)[:wanted]]
+            if not rows:
+                break
+            # Counted and applied under a per-clinic lock in this transaction; the rows claimed below count for
+            # the next round's count (same transaction).
+            held = {row.id for row in caps.hold_over_cap(rows, now)}
+            chosen = [row.id for row in rows if row.id not in held]
+            expired += [row.id for row in rows if row.status == MessageStatus.SENDING]
+            if chosen:
+                # Without row locks (SQLite) this conditional update is the claim; its count says whether another
+                # sweep took some of them first.
+                taken += OutboundMessage.objects.filter(due, id__in=chosen).update(
+                    status=MessageStatus.SENDING,
+                    claimed_by=claim,
+                    claimed_at=now,
+                    lease_expires_at=now + conf.get().claim_lease,
+                    held_reason="",
+                )
+                ids += chosen
+            if len(rows) < wanted:
+                break  # nothing more is due
     if taken != len(ids):
         ids = list(OutboundMessage.objects.filter(claimed_by=claim).values_list("id", flat=True))
     if expired:
@@ -348,7 +365,7 @@ def messages_send(
                 _lease_renew(token)
                 renew_at = timezone.now() + lease / 4
             if group[0].is_text:
-                result.add(_process_text(group[0], token=token, texter=texter))
+                result.add(_process_texts(group, token=token, texter=texter))
             elif group[0].is_for_patient:
                 result.add(_process_questionnaires(group, token=token, backend=backend))
             else:
@@ -375,15 +392,16 @@ def messages_send(
 
 
 def _one_email_each(messages: list[OutboundMessage]) -> list[list[OutboundMessage]]:
-    """The batch's rows grouped by the email that carries them: a patient's questionnaire rows of one kind go in
-    one email (a patient treated in both knees hears once, with a link per knee); every other row alone."""
+    """The batch's rows grouped by the email or text that carries them: a patient's questionnaire rows of one kind
+    and channel go in one email (a patient treated in both knees hears once, with a link per knee) or one text (one
+    link, leading from one knee's questionnaire to the other's); every other row alone."""
     groups: dict[tuple, list[OutboundMessage]] = {}
     for message in messages:
         # A short safety check goes in its own email: its words ("2 minutes") are not the questionnaire's.
         key = (
-            (message.patient_id, message.kind, message.follow_up.is_safety_check)
-            if message.is_for_patient and not message.is_text
-            else ("row", message.pk)  # a staff notice, or a text (one link per text keeps it short)
+            (message.patient_id, message.kind, message.channel, message.follow_up.is_safety_check)
+            if message.is_for_patient
+            else ("row", message.pk)  # a staff notice
         )
         groups.setdefault(key, []).append(message)
     return list(groups.values())
@@ -527,11 +545,13 @@ def _recipients(message: OutboundMessage) -> list[str] | str:
     return _staff_addresses(message.clinic_id) or "The clinic has no staff email address"
 
 
-def _mint_link(message: OutboundMessage) -> tuple[str, int]:
-    from outcomes.services import link_create
+def _mint_link(message: OutboundMessage, *, after: str | None = None) -> tuple[str, int]:
+    """A fresh link for this row's questionnaire; `after`: the token of the questionnaire before it in one text,
+    from which this one's is derived (outcomes.services.link_token_next)."""
+    from outcomes.services import link_create, link_token_next
 
     channel = LinkChannel.SMS if message.is_text else LinkChannel.EMAIL
-    token = link_create(follow_up=message.follow_up, channel=channel)
+    token = link_create(follow_up=message.follow_up, channel=channel, token=link_token_next(after) if after else None)
     return token, QuestionnaireLink.objects.values_list("id", flat=True).get(token_hash=hash_token(token))
 
 
@@ -662,48 +682,78 @@ class _Texter:
         return self._backend
 
 
-def _process_text(message: OutboundMessage, *, token: str, texter: _Texter) -> SendResult:
-    """One text for one row: checked like an email, then handed to the provider once, stamped first."""
+def _process_texts(messages: list[OutboundMessage], *, token: str, texter: _Texter) -> SendResult:
+    """One text for a patient's rows of one kind due together (both knees: one text, one link that leads from one
+    questionnaire to the next), each row checked on its own like an email's; handed to the provider once, stamped
+    first, and recorded sent on every row it carried."""
     now = timezone.now()
-    decision = _check_patient_message(message, now)
-    if decision is not None:
+    result = SendResult()
+    sendable = []
+    for message in messages:
+        decision = _check_patient_message(message, now)
+        if decision is None:
+            sendable.append(message)
+            continue
         action, value = decision
-        return _cancel(message, token, value) if action == "cancel" else _reschedule(message, token, value)
-    to = message.patient.phone
+        result.add(_cancel(message, token, value) if action == "cancel" else _reschedule(message, token, value))
+    if not sendable:
+        return result
+    to = sendable[0].patient.phone
     # Kept through retries and a resend, so the provider's records and ours name the same text.
-    reference = message.email_message_id or f"kr-text-{message.pk}-{secrets.token_hex(6)}"
-    link_id = None
+    earlier = [m.email_message_id for m in sendable if m.email_message_id and m.handed_over_at]
+    earlier += [m.email_message_id for m in sendable if m.email_message_id]
+    reference = (earlier or [f"kr-text-{sendable[0].pk}-{secrets.token_hex(6)}"])[0]
+    links: dict[int, int] = {}
+
+    def build(rows: list[OutboundMessage]) -> str:
+        # The first row's link is the text's; each next row's token is derived from the one before (never stored).
+        first_token = questionnaire_token = None
+        for row in rows:
+            questionnaire_token, links[row.pk] = _mint_link(row, after=questionnaire_token)
+            first_token = first_token or questionnaire_token
+        return texts.questionnaire_text(
+            kind=rows[0].kind,
+            clinic_name=rows[0].clinic.name,
+            token=first_token,
+            supports_stop=backend.supports_stop,
+            both_knees=len({row.follow_up.plan.knee for row in rows}) > 1,
+            language=emails.patient_language(rows[0]),
+        )
+
+    def discard() -> None:
+        _discard_links(list(links.values()), None)
+        links.clear()
+
     try:
         backend = texter.backend()
-        questionnaire_token, link_id = _mint_link(message)
-        with translation.override(emails.patient_language(message)):  # the patient's, as their emails are
-            body = texts.questionnaire_text(
-                kind=message.kind,
-                clinic_name=message.clinic.name,
-                token=questionnaire_token,
-                supports_stop=backend.supports_stop,
-            )
+        body = build(sendable)
     except DatabaseError:
         raise
-    except Exception as exc:  # noqa: BLE001 - an unusable text (or transport) is recorded on its row
-        return _failed([message], token, classify(exc), now, [link_id] if link_id else [])
-    if not _hand_over([message], token=token, now=now, message_id=reference):
-        _discard_links([link_id], None)
-        return SendResult(lost=1)
-    if message.handed_over_at is not None:
-        logger.warning("Text %s was handed to the provider before without a record; sending again", message.pk)
+    except Exception as exc:  # noqa: BLE001 - an unusable text (or transport) is recorded on its rows
+        return _failed(sendable, token, classify(exc), now, list(links.values()))
+    handed = _hand_over(sendable, token=token, now=now, message_id=reference)
+    result.lost += len(sendable) - len(handed)
+    if not handed:
+        discard()
+        return result
+    if len(handed) < len(sendable):
+        # Some rows went to a newer claim while we wrote the text (our lease ran out): write it again without them.
+        discard()
+        body = build(handed)
+    resent = [row.pk for row in handed if row.handed_over_at is not None]
+    if resent:
+        logger.warning("Texts %s were handed to the provider before without a record; sending again", resent)
     try:
         provider_id = backend.send_text(to=to, body=body, reference=reference)
-    except Exception as exc:  # noqa: BLE001 - every failure is recorded on the row
+    except Exception as exc:  # noqa: BLE001 - every failure is recorded on the rows
         error = classify(exc)
-        result = _failed([message], token, error, now, [link_id])
+        result.add(_failed(handed, token, error, now, list(links.values())))
         if error.problem:
-            _stop_texts(message.patient, error)
+            _stop_texts(handed[0].patient, error)
         return result
-    result = _record_sent(
-        [message], now=now, to=[to], links={message.pk: link_id}, message_id=reference, provider_id=provider_id
-    )
-    result.resent = int(message.handed_over_at is not None)
+    sent = _record_sent(handed, now=now, to=[to], links=links, message_id=reference, provider_id=provider_id)
+    sent.resent = len(resent)
+    result.add(sent)
     return result
 
 
@@ -818,6 +868,7 @@ def _record_sent(
                     recipient=", ".join(to),
                     link_id=links.get(row.pk),
                     last_error="",
+                    held_reason="",
                     claimed_by="",
                     lease_expires_at=None,
                     handed_over_at=None,

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count
+from django.db.models import Count, Min
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -18,7 +18,14 @@ from notifications import conf
 from notifications.health import health as health_checks
 from notifications.metrics import metrics_text, reason_of
 from notifications.metrics import stuck as stuck_messages
-from notifications.models import UNDELIVERED_STATES, DeliveryState, MessageKind, MessageStatus, OutboundMessage
+from notifications.models import (
+    UNDELIVERED_STATES,
+    Channel,
+    DeliveryState,
+    MessageKind,
+    MessageStatus,
+    OutboundMessage,
+)
 from notifications.services import message_requeue
 from registry.scoping import is_administrator
 
@@ -93,6 +100,16 @@ def _ops_context(now) -> dict:
             "-delivery_updated_at", "-id"
         )[:ROWS_SHOWN]
     )
+    # Patient messages waiting for the next day because their clinic reached its daily limit on that channel.
+    held = list(
+        OutboundMessage.objects.filter(status=MessageStatus.PENDING)
+        .exclude(held_reason="")
+        .order_by("clinic__name", "channel")
+        .values("clinic__name", "channel")
+        .annotate(n=Count("id"), next_at=Min("scheduled_for"))
+    )
+    for row in held:
+        row["channel_label"] = Channel(row["channel"]).label
     for message in failed + retrying:
         message.reason = reason_of(message.last_error).replace("_", " ")
     return {
@@ -101,6 +118,7 @@ def _ops_context(now) -> dict:
         "failed": failed,
         "retrying": retrying,
         "not_arrived": not_arrived,
+        "held": held,
         "lease_seconds": int(conf.get().claim_lease.total_seconds()),
         "rows_shown": ROWS_SHOWN,
         "kinds": dict(MessageKind.choices),

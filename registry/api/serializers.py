@@ -141,6 +141,9 @@ class ClinicSerializer(CountryFieldMixin, RejectUnknownFieldsMixin, serializers.
             "country",
             "default_language",
             "show_own_scores",
+            "default_channels",
+            "daily_email_cap",
+            "daily_text_cap",
         ]
         extra_kwargs = {"time_zone": {"help_text": "IANA time zone, e.g. Europe/London."}}
 

@@ -3,11 +3,16 @@ import zoneinfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django_countries.fields import CountryField
 
 from registry.choices import Role
+from registry.history import HistoricalRecords
+
+# A daily cap is a number of patient messages a clinic-local day; more than this is a typo, not a policy.
+MAX_DAILY_CAP = 1_000_000
+_CAP_VALIDATORS = [MinValueValidator(1), MaxValueValidator(MAX_DAILY_CAP)]
 
 
 def validate_time_zone(value: str) -> None:
@@ -64,13 +69,40 @@ class Clinic(models.Model):
         help_text="After sending a questionnaire, patients may see their own scores for that knee over time "
         "(their own only, in plain words).",
     )
+    # At most this many patient questionnaire emails / texts a clinic-local day (empty: no limit). Past it the rest
+    # wait for the next day's sending window, oldest due first (notifications.services.sending). A cap the clinic's
+    # provider contract or budget sets; urgent safety emails to staff are never held by it.
+    daily_email_cap = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=_CAP_VALIDATORS,
+        help_text="Most patient emails sent in one day (clinic time); empty for no limit. The rest wait a day.",
+    )
+    daily_text_cap = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=_CAP_VALIDATORS,
+        help_text="Most patient text messages sent in one day (clinic time); empty for no limit. The rest wait a day.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
+    # Who changed a clinic's settings (defaults, daily caps...) and when: the audit trail.
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["name"]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(default_channels__in=ContactChannels.values), name="clinic_default_channels_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(daily_email_cap__isnull=True)
+                | models.Q(daily_email_cap__gte=1, daily_email_cap__lte=MAX_DAILY_CAP),
+                name="clinic_daily_email_cap_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(daily_text_cap__isnull=True)
+                | models.Q(daily_text_cap__gte=1, daily_text_cap__lte=MAX_DAILY_CAP),
+                name="clinic_daily_text_cap_valid",
             ),
         ]
 
@@ -84,6 +116,10 @@ class Clinic(models.Model):
             "consent_email_contact": self.default_channels in (ContactChannels.EMAIL, ContactChannels.BOTH),
             "consent_sms_contact": self.default_channels in (ContactChannels.SMS, ContactChannels.BOTH),
         }
+
+    def daily_cap(self, channel: str) -> int | None:
+        """The clinic's daily limit of patient messages on this channel ("email" or "sms"), None for none."""
+        return self.daily_text_cap if channel == ContactChannels.SMS else self.daily_email_cap
 
     @property
     def tzinfo(self) -> zoneinfo.ZoneInfo:

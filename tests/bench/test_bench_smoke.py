@@ -74,6 +74,11 @@ def test_make_bench_at_tiny_sizes(tmp_path):
     assert data["submit_rps"] > 0
     assert data["submit_errors"] == 0
     assert data["sweep_due"] == 40
+    # The filler patients may be emailed and texted: rows on both channels (an email invitation and reminders, and
+    # text reminders for later), the 40 invitations claimed by email.
+    assert data["sweep_rows_email"] == 4 * 40
+    assert data["sweep_rows_sms"] == 2 * 40
+    assert data["sweep_claimed_email"] >= 40
     assert data["export_rows"] == 2000  # padded to --events, and every row read back from the streamed CSV
     assert data["export_rows_per_s"] > 0
     assert data["copy_rows_per_s"] > 0

@@ -2,6 +2,7 @@
 rejected one (audited, with a reason) and nothing else; a fixed number of queries however many rows."""
 
 import datetime as dt
+import re
 
 import pytest
 from django.contrib.auth.models import Group
@@ -183,9 +184,30 @@ def test_the_page_costs_the_same_queries_for_many_rows(
         message(target, f"r{n}", attempts=1, last_error="Mail server replied 421: later")
         message(target, f"s{n}", status=MessageStatus.SENDING, claimed_at=now - dt.timedelta(hours=2))
         message(target, f"d{n}", status=MessageStatus.SENT, delivery="failed_permanent", delivery_reason="Bounced")
-    # Session and user (2), counts by state (1), the four lists with their clinics (4), the header's "may
-    # write" (1), saving the session (3): none of them per row.
-    with django_assert_max_num_queries(11):
+        message(target, f"h{n}", held_reason="Daily limit reached", scheduled_for=now + dt.timedelta(hours=20))
+    # Session and user (2), counts by state (1), the four lists with their clinics (4), the rows held by a daily
+    # limit per clinic and channel (1), the header's "may write" (1), saving the session (3): none per row.
+    with django_assert_max_num_queries(12):
         response = client.get(OPS)
     assert response.content.decode().count("Requeue #") == 30
     assert response.content.decode().count("Bounced: Bounced") == 30  # the "did not arrive" list
+
+
+def test_the_page_shows_what_a_clinics_daily_limit_holds_back(client, admin_user, clinic, other_clinic):
+    tomorrow = timezone.now() + dt.timedelta(hours=20)
+
+    def patient_message(clinic, key, **fields):
+        return OutboundMessage.objects.create(clinic=clinic, dedupe_key=key, scheduled_for=tomorrow, **fields)
+
+    for n in range(3):
+        patient_message(clinic, f"held-email-{n}", kind=MessageKind.INVITATION, held_reason="Daily limit reached")
+    patient_message(clinic, "held-text", kind=MessageKind.REMINDER_1, channel="sms", held_reason="Daily limit reached")
+    patient_message(other_clinic, "waiting", kind=MessageKind.INVITATION)  # queued, not held
+    client.force_login(admin_user)
+    page = client.get(OPS).content.decode()
+    section = page.split('id="held-title"', 1)[1]
+    assert '<span class="badge badge-warn">2</span>' in section  # email and text rows of one clinic
+    rows = re.findall(r"<tr>\s*<td data-label=\"Clinic\">([^<]+)</td>\s*<td data-label=\"Channel\">([^<]+)</td>\s*"
+                      r"<td data-label=\"Queued\">(\d+)</td>", section)  # fmt: skip
+    assert rows == [("North Knee Clinic", "Email", "3"), ("North Knee Clinic", "Text message", "1")]
+    assert "South Knee Clinic" not in section

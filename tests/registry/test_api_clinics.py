@@ -14,6 +14,9 @@ NEW_CLINIC = {
     "country": "US",
     "default_language": "cy",
     "show_own_scores": False,
+    "default_channels": "both",
+    "daily_email_cap": 2000,
+    "daily_text_cap": 500,
 }
 
 
@@ -32,6 +35,9 @@ def test_list_shows_only_the_users_clinics(api_as, clinician, clinic, other_clin
             "country": "",
             "default_language": "en-gb",
             "show_own_scores": True,
+            "default_channels": "email",
+            "daily_email_cap": None,
+            "daily_text_cap": None,
         }
     ]
 
@@ -66,6 +72,12 @@ def test_only_administrators_create_clinics(api_as, persona, request):
         ("contact_email", "not-an-email"),
         ("country", "XX"),
         ("country", "Atlantis"),
+        ("default_channels", "fax"),
+        ("daily_email_cap", 0),  # no limit is empty; a limit of none would hold every email for ever
+        ("daily_email_cap", -5),
+        ("daily_email_cap", 2_000_000),
+        ("daily_text_cap", "lots"),
+        ("daily_text_cap", 0),
     ],
 )
 def test_create_rejects_invalid_values(api_as, admin_user, field, value):
@@ -144,3 +156,37 @@ def test_a_clinic_phone_number_must_be_diallable(api_as, admin_user):
     assert api_as(admin_user).post(URL, {**NEW_CLINIC, "phone": "020 7946 0018"}).status_code == 201
     clinic = Clinic.objects.get()
     assert (clinic.phone, clinic.phone_link) == ("020 7946 0018", "tel:02079460018")
+
+
+def test_a_clinic_without_limits_sends_empty_ones_and_the_creation_is_audited(api_as, admin_user):
+    body = {k: v for k, v in NEW_CLINIC.items() if k not in ("daily_email_cap", "daily_text_cap")}
+    response = api_as(admin_user).post(URL, {**body, "daily_text_cap": None}, format="json")
+    assert response.status_code == 201, response.json()
+    assert (response.json()["daily_email_cap"], response.json()["daily_text_cap"]) == (None, None)
+    clinic = Clinic.objects.get()
+    (created,) = clinic.history.all()
+    assert (created.history_type, created.history_user, created.default_channels) == ("+", admin_user, "both")
+
+
+def test_a_change_of_a_clinics_limits_in_the_admin_is_validated_and_audited(client, admin_user, clinic):
+    from django.urls import reverse
+
+    client.force_login(admin_user)
+    url = reverse("admin:registry_clinic_change", args=[clinic.pk])
+    form = {
+        "name": clinic.name,
+        "time_zone": clinic.time_zone,
+        "default_channels": "sms",
+        "default_language": "en-gb",
+        "daily_email_cap": "",
+        "daily_text_cap": "0",
+    }
+    assert client.post(url, form).status_code == 200  # the form again, with the error
+    clinic.refresh_from_db()
+    assert clinic.daily_text_cap is None
+    assert client.post(url, {**form, "daily_text_cap": "250"}).status_code == 302
+    clinic.refresh_from_db()
+    assert (clinic.default_channels, clinic.daily_email_cap, clinic.daily_text_cap) == ("sms", None, 250)
+    change = clinic.history.first()
+    assert (change.history_type, change.history_user, change.daily_text_cap) == ("~", admin_user, 250)
+    assert change.prev_record.daily_text_cap is None

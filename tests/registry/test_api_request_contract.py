@@ -137,6 +137,9 @@ def _clinics(ctx):
         "country": "GB",
         "default_language": "cy",
         "show_own_scores": False,
+        "default_channels": "both",
+        "daily_email_cap": 1000,
+        "daily_text_cap": 300,
     }
 
 
