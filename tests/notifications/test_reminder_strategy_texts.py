@@ -150,7 +150,8 @@ def test_the_sweep_plans_a_chunk_of_follow_ups_in_a_fixed_number_of_queries(
     clock.move_to(at(2026, 3, 30, 9))
     ids = list(FollowUp.objects.filter(timepoint=Timepoint.ONE_MONTH).values_list("id", flat=True))
     FollowUp.objects.filter(id__in=ids).update(status="open")
-    with django_assert_max_num_queries(6):
+    # 6 on SQLite; PostgreSQL writes the rows with COPY through a temporary table (a few more, as fixed).
+    with django_assert_max_num_queries(10):
         result = messages_schedule(follow_up_ids=ids)
     assert result.reminders > 0
     days = {
