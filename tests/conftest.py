@@ -82,3 +82,26 @@ def pytest_configure(config):
     from django.conf import settings
 
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+# The longest tests, longest first (seconds on a quiet 2-core machine). The run ends when its last test ends: started
+# last, these left one xdist worker running alone for five minutes while the other sat idle. Started first, they
+# overlap, and with `--dist worksteal` (Makefile) the idle worker takes the short tests queued behind them.
+LONGEST_FIRST = (
+    "tests/test_production_smoke.py",  # 100 s: compose's commands started for real
+    "tests/e2e/test_every_page.py",  # 4 x 50 s: every page as each persona, axe-core
+    "tests/bench/",  # 65 s: make bench at tiny sizes
+    "tests/faults/",  # 90 s: workers, Redis and the mail server broken on purpose
+    "tests/security/test_no_server_errors.py",
+    "tests/security/test_permission_matrix.py",
+    "tests/test_image_build.py",
+    "tests/e2e/",
+)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    def rank(item) -> int:
+        return next((i for i, prefix in enumerate(LONGEST_FIRST) if item.nodeid.startswith(prefix)), len(LONGEST_FIRST))
+
+    items.sort(key=rank)  # stable: collection order within each rank
