@@ -55,11 +55,11 @@ run: $(STAMP)
 	$(DEMO_SITE_URL) $(PY) manage.py seed_demo
 	$(DEMO_SITE_URL) $(PY) manage.py rundemo --port $(PORT)
 
-# -n auto: one xdist worker per core, each with its own test database and Celery queue; worksteal lets an idle
-# worker take queued tests from a busy one (the longest tests start first: tests/conftest.py).
+# -n auto: one xdist worker per core, each with its own test database and Celery queue. On PostgreSQL worksteal lets
+# an idle worker take queued tests from a busy one (the longest tests start first: tests/conftest.py).
 test: $(STAMP)
 	@mkdir -p $(STATIC_DIR)
-	$(PY) -m pytest -n auto --dist worksteal $(PYTEST_ARGS)
+	$(PY) -m pytest -n auto $(if $(findstring postgres,$(DATABASE_URL)),--dist worksteal,) $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
