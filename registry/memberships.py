@@ -7,7 +7,7 @@ from django.db import transaction
 from registry.choices import Role
 from registry.models import Clinic, Membership
 
-# Group names are created by migration 0002_roles.
+# The groups and their permissions are declared in registry.roles.
 ROLE_GROUPS: dict[str, str] = {
     Role.CLINICIAN: "Clinician",
     Role.LEAD: "Clinic lead",

@@ -159,3 +159,23 @@ class PageAuditor:
 
     def report(self) -> str:
         return "\n".join(self.findings)
+
+
+_WIDEST = """
+() => [...document.body.querySelectorAll('*')]
+  .filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
+  .filter(e => ![...e.children].some(c => c.getBoundingClientRect().right > document.documentElement.clientWidth + 1))
+  .slice(0, 8)
+  .map(e => `${e.tagName.toLowerCase()}${e.id ? '#' + e.id : ''} `
+            + `(right edge ${Math.round(e.getBoundingClientRect().right)}px): `
+            + (e.textContent || '').trim().replace(/\\s+/g, ' ').slice(0, 80))
+"""
+
+
+def assert_no_sideways_scroll(page, width: int) -> None:
+    """The page fits the viewport's width; if not, the failure names the innermost elements that stick out."""
+    scroll_width = page.evaluate("document.documentElement.scrollWidth")
+    if scroll_width > width:
+        path = screenshot(page, f"too-wide-{page.url.rsplit('/', 2)[-2]}")
+        sticking_out = "\n  ".join(page.evaluate(_WIDEST))
+        raise AssertionError(f"{page.url} is {scroll_width}px wide on a {width}px screen ({path}):\n  {sticking_out}")

@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 from notifications.services import followups_sweep, messages_send
 from outcomes.models import FollowUp, FollowUpStatus, Submission, Timepoint
 from outcomes.services import draft_save
-from tests.e2e.checks import axe_violations, describe_violations
+from tests.e2e.checks import assert_no_sideways_scroll, axe_violations, describe_violations
 from tests.factories import make_injection, questionnaire_data
 from tests.safety.ae_support import PRP_PROTOCOL
 
@@ -36,7 +36,7 @@ def both_knees(patient, clinician, settings):
 
 
 def _no_sideways_scroll(page):
-    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    assert_no_sideways_scroll(page, 390)
 
 
 def test_one_email_two_labelled_links_both_questionnaires_on_a_phone(phone_page, live_server, settings, both_knees):

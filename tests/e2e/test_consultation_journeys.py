@@ -14,7 +14,7 @@ from consultations.models import Consultation
 from consultations.selectors import consultation_expectation
 from outcomes.analysis import plan_outcomes
 from registry.models import Injection
-from tests.e2e.checks import screenshot
+from tests.e2e.checks import assert_no_sideways_scroll, screenshot
 from tests.e2e.conftest import PHONE
 from tests.factories import BMAC_PROTOCOL, PASSWORD
 from tests.outcomes.analysis_data import bulk_pairs
@@ -40,7 +40,7 @@ def fill(page, **values: str) -> None:
 
 
 def no_sideways_scroll(page) -> None:
-    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    assert_no_sideways_scroll(page, PHONE["width"])
 
 
 def open_new_consultation(page, live_server, patient) -> None:

@@ -15,6 +15,7 @@ from outcomes.models import FollowUp, FollowUpStatus, Submission, Timepoint
 from outcomes.services import draft_save, link_create
 from safety.choices import FlagRule
 from safety.services import flags_evaluate
+from tests.e2e.checks import assert_no_sideways_scroll
 from tests.e2e.conftest import PHONE
 from tests.factories import make_injection
 
@@ -31,7 +32,7 @@ def day_3_link(patient, clinician):
 
 
 def _no_sideways_scroll(page):
-    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    assert_no_sideways_scroll(page, PHONE["width"])
 
 
 def test_the_day_3_check_on_a_phone_with_an_emergency_answer(phone_page, live_server, day_3_link):

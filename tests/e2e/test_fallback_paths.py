@@ -15,7 +15,7 @@ from consultations.models import Consultation
 from outcomes.analysis import plan_outcomes
 from registry.models import TreatmentPlan
 from tests.consultations.factories import advise_against, make_consultation, make_review
-from tests.e2e.checks import page_problems
+from tests.e2e.checks import assert_no_sideways_scroll, page_problems
 from tests.e2e.conftest import PHONE
 from tests.factories import PASSWORD, PatientFactory
 from tests.outcomes.analysis_data import make_plan
@@ -59,7 +59,7 @@ def test_clinician_reads_the_fallback_paths_on_a_phone(phone_page, live_server, 
     expect(reviews).to_contain_text("KL grade 0-2 (early)")
     repeats = page.get_by_test_id("repeats-table")
     expect(repeats).to_contain_text("1 of 1 (100%; 95% CI 21–100%)")  # the repeat's KOOS Pain: +15
-    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]  # tables scroll in their box
+    assert_no_sideways_scroll(page, PHONE["width"])  # tables scroll in their box
     assert page_problems(page, "fallback-paths-phone", layout_only=True) == []
 
 

@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 
 from outcomes.models import FollowUp, FollowUpStatus, SubmissionSource, Timepoint
 from outcomes.services import link_create, questionnaire_submit
-from tests.e2e.checks import screenshot
+from tests.e2e.checks import assert_no_sideways_scroll, screenshot
 from tests.e2e.conftest import PHONE
 from tests.factories import PatientFactory, make_injection
 from tests.support.answers import answers_for
@@ -95,5 +95,5 @@ def test_a_patient_reads_their_own_scores_after_sending_on_a_phone(
     # Seven scores, each with its words and a bar the screen reader skips (the number is beside it).
     expect(page.get_by_test_id("own-scores-measure")).to_have_count(7)
     expect(page.locator("svg.own-scores-bar[aria-hidden='true']")).to_have_count(14)
-    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    assert_no_sideways_scroll(page, PHONE["width"])
     screenshot(page, f"own-scores-{language}")

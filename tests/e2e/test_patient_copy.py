@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 
 from outcomes.analysis import plan_outcomes
 from tests.consultations.factories import make_consultation
-from tests.e2e.checks import screenshot
+from tests.e2e.checks import assert_no_sideways_scroll, screenshot
 from tests.e2e.conftest import PHONE
 from tests.factories import PASSWORD
 from tests.outcomes.analysis_data import bulk_pairs
@@ -27,7 +27,7 @@ def consultation(clinic, clinician, patient):
 
 
 def _fits_the_phone(page):
-    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    assert_no_sideways_scroll(page, PHONE["width"])
 
 
 def test_a_clinician_gives_the_patient_a_copy_they_read_on_a_phone(

@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 
 from outcomes.models import FollowUp, FollowUpStatus, Submission, Timepoint
 from outcomes.services import link_create, questionnaire_submit
-from tests.e2e.checks import screenshot
+from tests.e2e.checks import assert_no_sideways_scroll, screenshot
 from tests.e2e.conftest import PHONE
 from tests.factories import PatientFactory, make_injection
 from tests.support.answers import answers_for
@@ -57,7 +57,7 @@ def test_a_welsh_patient_answers_on_a_phone_and_is_scored_as_in_english(
         if send.is_visible():
             break
         page.get_by_role("button", name="Nesaf").filter(visible=True).click()
-    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    assert_no_sideways_scroll(page, PHONE["width"])
     send.click()
 
     expect(page).to_have_url(re.compile(rf"^{re.escape(live_server.url)}/q/thanks/\?s="))

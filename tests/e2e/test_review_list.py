@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 
 from consultations.models import FallbackReview
 from registry.models import TreatmentPlan
-from tests.e2e.checks import screenshot
+from tests.e2e.checks import assert_no_sideways_scroll, screenshot
 from tests.e2e.conftest import PHONE
 from tests.factories import PASSWORD
 from tests.outcomes.analysis_data import make_plan
@@ -67,7 +67,7 @@ def test_a_clinician_records_the_fallback_and_the_repeat_injection(
     expect(due).to_contain_text("Not improved")
     expect(due).to_contain_text("KOOS Pain 40, OKS 20")
     expect(due).to_contain_text("KOOS Pain 44, OKS 22")
-    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    assert_no_sideways_scroll(page, PHONE["width"])
     screenshot(page, "review-list-phone")
 
     due.get_by_role("link", name=re.compile("Record the review")).click()

@@ -15,6 +15,7 @@ from notifications.models import MessageKind, OutboundMessage
 from notifications.services import messages_send
 from outcomes.models import FollowUp, FollowUpStatus, Timepoint
 from outcomes.services import draft_save, link_create
+from tests.e2e.checks import assert_no_sideways_scroll
 from tests.e2e.conftest import PHONE
 from tests.factories import make_injection, questionnaire_data
 
@@ -70,7 +71,7 @@ def test_a_patient_with_a_fever_is_told_to_contact_the_clinic_today(phone_page, 
     box = call.bounding_box()
     assert box is not None
     assert box["y"] + box["height"] <= PHONE["height"]
-    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    assert_no_sideways_scroll(page, PHONE["width"])
     expect(page.get_by_text("There is nothing more to do")).to_have_count(0)
     if SCREENSHOT_DIR:
         page.screenshot(path=os.path.join(SCREENSHOT_DIR, "q-thanks-urgent.png"))

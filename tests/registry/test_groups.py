@@ -2,10 +2,13 @@
 
 import pytest
 from django.contrib.auth.models import Group
+from django.core.management import call_command
 
 from registry.choices import Role
 from registry.memberships import membership_grant
 from registry.models import Membership
+from registry.roles import REGISTRY_GRANTS, ROLE_GROUP_NAMES
+from safety.roles import SAFETY_GRANTS
 from tests.factories import UserFactory
 
 
@@ -67,3 +70,20 @@ def test_membership_grant_rejects_unknown_role(clinic):
     with pytest.raises(ValueError, match="Unknown role"):
         membership_grant(user=UserFactory(), clinic=clinic, role="surgeon")
     assert not Membership.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_role_groups_come_back_after_a_flush():
+    # A flush (every transactional test ends with one) empties auth_group; post_migrate must restore the roles
+    # exactly as declared, or the next test's clinicians meet a 403 in the admin.
+    call_command("flush", interactive=False, verbosity=0)
+    for name in ROLE_GROUP_NAMES:
+        group = Group.objects.get(name=name)
+        held = set(group.permissions.values_list("content_type__app_label", "codename"))
+        declared = {("registry", c) for c in REGISTRY_GRANTS[name]} | {("safety", c) for c in SAFETY_GRANTS[name]}
+        assert held == declared, name
+
+
+def test_migrations_and_the_declaration_agree(db):
+    for name in ROLE_GROUP_NAMES:
+        assert codenames(name) == set(REGISTRY_GRANTS[name]) | set(SAFETY_GRANTS[name]), name
