@@ -30,8 +30,7 @@ from consultations.choices import Alternative, Decision, FallbackOffer, NotImpro
 from consultations.models import Consultation, DecisionAidText
 from consultations.selectors import review_timepoint
 from outcomes.analysis.cohort import clinic_cohort
-from outcomes.analysis.expectation import KneeProfile, expectation, option_sentences
-from outcomes.models import Timepoint
+from outcomes.analysis.expectation import WHEN, KneeProfile, expectation, option_sentences
 from registry.choices import Product
 
 DEFAULT_WITHOUT_INJECTION = gettext_noop(
@@ -99,15 +98,6 @@ PLAIN_PRODUCTS = {
     Product.PRP: gettext_noop("platelet-rich plasma (PRP)"),
     Product.HA: gettext_noop("hyaluronic acid (HA)"),
     Product.CORTICOSTEROID: gettext_noop("a steroid"),
-}
-
-
-# The timepoint the figures are about, in the patient's words (the analysis labels them in English).
-WHEN = {
-    Timepoint.ONE_MONTH: gettext_noop("1 month"),
-    Timepoint.SIX_MONTHS: gettext_noop("6 months"),
-    Timepoint.TWELVE_MONTHS: gettext_noop("12 months"),
-    Timepoint.TWENTY_FOUR_MONTHS: gettext_noop("24 months"),
 }
 
 

@@ -88,7 +88,9 @@ from django.db import connection, transaction
 from django.db.models import Case, Count, F, FloatField, IntegerField, Max, Min, Q, QuerySet, Sum, Value, When
 from django.db.models.expressions import RawSQL
 from django.db.models.lookups import GreaterThanOrEqual, LessThanOrEqual
-from django.utils import timezone
+from django.utils import dateformat, timezone
+from django.utils.text import capfirst
+from django.utils.translation import gettext, gettext_noop, ngettext, ngettext_lazy, pgettext
 
 from outcomes.analysis import adverse_events, aggregates, disclosure, plan_outcomes
 from outcomes.analysis.aggregates import RESPONDER_PAIN
@@ -127,26 +129,35 @@ WITHOUT_INJECTION = (
     "exercise, weight loss or pain pills."
 )
 UPDATE_POLICY = "Worked out from the registry's latest data each time it is shown."
-CAUTION = (
+# The cautions and names are translated where the patient's lines use them (gettext_noop marks them).
+CAUTION = gettext_noop(
     "We heard back from fewer than 6 in 10 of these knees. People who answer may differ from those who do not, "
     "so the numbers may be too high or too low."
 )
 # When the number due is a range: decided from the range's far end, so its presence narrows nothing down.
-CAUTION_RANGE = (
+CAUTION_RANGE = gettext_noop(
     "We may have heard back from fewer than 6 in 10 of these knees. People who answer may differ from those who do "
     "not, so the numbers may be too high or too low."
 )
 WITHHELD_INJECTIONS = "withheld: would give away how many did not answer"
 # Names a patient can read (the registry's product labels are written for staff).
 PLAIN_NAMES = {
-    Product.BMAC: "bone marrow cells (BMAC)",
-    Product.PRP: "platelet-rich plasma (PRP)",
-    Product.HA: "hyaluronic acid (HA)",
-    Product.EXOSOME: "exosomes",
-    Product.ADSC: "fat cells (ADSC)",
-    Product.CORTICOSTEROID: "a steroid",
-    Product.SALINE: "salt water (saline)",
-    Product.OTHER: "another product",
+    Product.BMAC: gettext_noop("bone marrow cells (BMAC)"),
+    Product.PRP: gettext_noop("platelet-rich plasma (PRP)"),
+    Product.HA: gettext_noop("hyaluronic acid (HA)"),
+    Product.EXOSOME: gettext_noop("exosomes"),
+    Product.ADSC: gettext_noop("fat cells (ADSC)"),
+    Product.CORTICOSTEROID: gettext_noop("a steroid"),
+    Product.SALINE: gettext_noop("salt water (saline)"),
+    Product.OTHER: gettext_noop("another product"),
+}
+
+# The timepoint in a patient's words (the Timepoint labels are not translated).
+WHEN = {
+    Timepoint.ONE_MONTH: gettext_noop("1 month"),
+    Timepoint.SIX_MONTHS: gettext_noop("6 months"),
+    Timepoint.TWELVE_MONTHS: gettext_noop("12 months"),
+    Timepoint.TWENTY_FOUR_MONTHS: gettext_noop("24 months"),
 }
 
 
@@ -706,138 +717,516 @@ def _apply(r: disclosure.Release, counts: list[tuple[tuple, dict, str]], k: int)
 
 
 # --- Plain words ------------------------------------------------------------------------------------------------
+# A patient's lines, in the active language (the patient's copy is built under the patient's; staff pages read the
+# English msgids). Every sentence is one whole message: Welsh mutates a noun after some words and has its own plural
+# forms, so no sentence is glued from translated pieces, and two sentences that differ only in a noun (pain or knee
+# score, the kind of further treatment) are two messages. Only the product's name, the timepoint and the months are
+# put into a sentence.
 
-# What each measure is about, in a patient's words: (the score, better, the same or worse).
-_PLAIN_MEASURES = {
-    "koos.pain": ("pain score", "had clearly less pain", "had the same pain or more"),
-    "oks.total": ("knee score", "had a clearly better knee score", "had the same knee score or a worse one"),
+
+@dataclass(frozen=True)
+class _Line:
+    """The wordings of one count's sentence: with its share, without it (withheld, or none), and with the count
+    itself withheld (so that a small one cannot be worked out). A plural message (ngettext_lazy) takes its number
+    from the key "number"."""
+
+    count: Any
+    withheld: Any
+    share: Any = None
+
+
+# Per measure: too few compared, compared withheld, the mean change, then each direction's count sentences, as
+# (of those heard back, of the fewer who gave a score before and after).
+_MEASURE_LINES = {
+    "koos.pain": {
+        "too_few": gettext_noop("Too few gave a pain score before and after to say how it changed."),
+        "withheld": gettext_noop("To keep people private, we do not show how the pain score changed."),
+        "change": gettext_noop(
+            "On average, the pain score changed by %(mean)s points on a scale of 0 to %(maximum)s (likely between "
+            "%(low)s and %(high)s). Higher is better."
+        ),
+        "improved": (
+            _Line(
+                share=gettext_noop(
+                    "%(count)s of those %(total)s (%(pct)s%%, likely between %(low)s%% and %(high)s%%) had clearly "
+                    "less pain at %(when)s."
+                ),
+                count=gettext_noop("%(count)s of those %(total)s had clearly less pain at %(when)s."),
+                withheld=gettext_noop(
+                    "To keep people private, we do not show how many of those %(total)s had clearly less pain at "
+                    "%(when)s."
+                ),
+            ),
+            _Line(
+                share=gettext_noop(
+                    "%(count)s of the %(total)s who gave a pain score before and after (%(pct)s%%, likely between "
+                    "%(low)s%% and %(high)s%%) had clearly less pain at %(when)s."
+                ),
+                count=gettext_noop(
+                    "%(count)s of the %(total)s who gave a pain score before and after had clearly less pain at "
+                    "%(when)s."
+                ),
+                withheld=gettext_noop(
+                    "To keep people private, we do not show how many of the %(total)s who gave a pain score before "
+                    "and after had clearly less pain at %(when)s."
+                ),
+            ),
+        ),
+        "same_or_worse": (
+            _Line(
+                share=gettext_noop(
+                    "%(count)s of those %(total)s (%(pct)s%%, likely between %(low)s%% and %(high)s%%) had the same "
+                    "pain or more."
+                ),
+                count=gettext_noop("%(count)s of those %(total)s had the same pain or more."),
+                withheld=gettext_noop(
+                    "To keep people private, we do not show how many of those %(total)s had the same pain or more."
+                ),
+            ),
+            _Line(
+                share=gettext_noop(
+                    "%(count)s of the %(total)s who gave a pain score before and after (%(pct)s%%, likely between "
+                    "%(low)s%% and %(high)s%%) had the same pain or more."
+                ),
+                count=gettext_noop(
+                    "%(count)s of the %(total)s who gave a pain score before and after had the same pain or more."
+                ),
+                withheld=gettext_noop(
+                    "To keep people private, we do not show how many of the %(total)s who gave a pain score before "
+                    "and after had the same pain or more."
+                ),
+            ),
+        ),
+    },
+    "oks.total": {
+        "too_few": gettext_noop("Too few gave a knee score before and after to say how it changed."),
+        "withheld": gettext_noop("To keep people private, we do not show how the knee score changed."),
+        "change": gettext_noop(
+            "On average, the knee score changed by %(mean)s points on a scale of 0 to %(maximum)s (likely between "
+            "%(low)s and %(high)s). Higher is better."
+        ),
+        "improved": (
+            _Line(
+                share=gettext_noop(
+                    "%(count)s of those %(total)s (%(pct)s%%, likely between %(low)s%% and %(high)s%%) had a "
+                    "clearly better knee score at %(when)s."
+                ),
+                count=gettext_noop("%(count)s of those %(total)s had a clearly better knee score at %(when)s."),
+                withheld=gettext_noop(
+                    "To keep people private, we do not show how many of those %(total)s had a clearly better knee "
+                    "score at %(when)s."
+                ),
+            ),
+            _Line(
+                share=gettext_noop(
+                    "%(count)s of the %(total)s who gave a knee score before and after (%(pct)s%%, likely between "
+                    "%(low)s%% and %(high)s%%) had a clearly better knee score at %(when)s."
+                ),
+                count=gettext_noop(
+                    "%(count)s of the %(total)s who gave a knee score before and after had a clearly better knee "
+                    "score at %(when)s."
+                ),
+                withheld=gettext_noop(
+                    "To keep people private, we do not show how many of the %(total)s who gave a knee score before "
+                    "and after had a clearly better knee score at %(when)s."
+                ),
+            ),
+        ),
+        "same_or_worse": (
+            _Line(
+                share=gettext_noop(
+                    "%(count)s of those %(total)s (%(pct)s%%, likely between %(low)s%% and %(high)s%%) had the same "
+                    "knee score or a worse one."
+                ),
+                count=gettext_noop("%(count)s of those %(total)s had the same knee score or a worse one."),
+                withheld=gettext_noop(
+                    "To keep people private, we do not show how many of those %(total)s had the same knee score or a "
+                    "worse one."
+                ),
+            ),
+            _Line(
+                share=gettext_noop(
+                    "%(count)s of the %(total)s who gave a knee score before and after (%(pct)s%%, likely between "
+                    "%(low)s%% and %(high)s%%) had the same knee score or a worse one."
+                ),
+                count=gettext_noop(
+                    "%(count)s of the %(total)s who gave a knee score before and after had the same knee score or a "
+                    "worse one."
+                ),
+                withheld=gettext_noop(
+                    "To keep people private, we do not show how many of the %(total)s who gave a knee score before "
+                    "and after had the same knee score or a worse one."
+                ),
+            ),
+        ),
+    },
 }
-PLAIN_KINDS = {
-    FurtherTreatmentKind.STEROID_INJECTION: "a steroid injection",
-    FurtherTreatmentKind.HA_INJECTION: "a hyaluronic acid injection",
-    FurtherTreatmentKind.PRP_INJECTION: "a PRP injection",
-    FurtherTreatmentKind.OTHER_INJECTION: "another kind of injection",
-    FurtherTreatmentKind.ARTHROSCOPY: "keyhole surgery (arthroscopy)",
-    FurtherTreatmentKind.OSTEOTOMY: "an operation to realign the leg (osteotomy)",
-    FurtherTreatmentKind.PARTIAL_KNEE_REPLACEMENT: "a partial knee replacement",
-    FurtherTreatmentKind.TOTAL_KNEE_REPLACEMENT: "a total knee replacement",
-    FurtherTreatmentKind.OTHER_SURGERY: "another knee operation",
+_RESPONDERS = _Line(
+    share=gettext_noop(
+        "%(count)s of %(total)s (%(pct)s%%, likely between %(low)s%% and %(high)s%%) met a common test of a good "
+        "response."
+    ),
+    count=gettext_noop("%(count)s of %(total)s met a common test of a good response."),
+    withheld=gettext_noop(
+        "To keep people private, we do not show how many of %(total)s met a common test of a good response."
+    ),
+)
+# Side effects, per seriousness: (of the injections given, the injections given withheld, none of them).
+_SIDE_EFFECT_LINES = {
+    "Serious": (
+        _Line(
+            count=ngettext_lazy(
+                "%(count)s of %(total)s injection led to a serious side effect.",
+                "%(count)s of %(total)s injections led to a serious side effect.",
+                "number",
+            ),
+            withheld=ngettext_lazy(
+                "To keep people private, we do not show how many of %(total)s injection led to a serious side effect.",
+                "To keep people private, we do not show how many of %(total)s injections led to a serious side effect.",
+                "number",
+            ),
+        ),
+        ngettext_lazy(
+            "%(count)s injection led to a serious side effect.",
+            "%(count)s injections led to a serious side effect.",
+            "number",
+        ),
+        gettext_noop("None of the injections led to a serious side effect."),
+    ),
+    "Non-serious": (
+        _Line(
+            count=ngettext_lazy(
+                "%(count)s of %(total)s injection led to a side effect that was not serious.",
+                "%(count)s of %(total)s injections led to a side effect that was not serious.",
+                "number",
+            ),
+            withheld=ngettext_lazy(
+                "To keep people private, we do not show how many of %(total)s injection led to a side effect that "
+                "was not serious.",
+                "To keep people private, we do not show how many of %(total)s injections led to a side effect that "
+                "was not serious.",
+                "number",
+            ),
+        ),
+        ngettext_lazy(
+            "%(count)s injection led to a side effect that was not serious.",
+            "%(count)s injections led to a side effect that was not serious.",
+            "number",
+        ),
+        gettext_noop("None of the injections led to a side effect that was not serious."),
+    ),
+}
+_FURTHER_ANY = _Line(
+    share=ngettext_lazy(
+        "%(count)s of the %(total)s knee (%(pct)s%%, likely between %(low)s%% and %(high)s%%) has had another "
+        "treatment so far.",
+        "%(count)s of the %(total)s knees (%(pct)s%%, likely between %(low)s%% and %(high)s%%) have had another "
+        "treatment so far.",
+        "number",
+    ),
+    count=ngettext_lazy(
+        "%(count)s of the %(total)s knee has had another treatment so far.",
+        "%(count)s of the %(total)s knees have had another treatment so far.",
+        "number",
+    ),
+    withheld=ngettext_lazy(
+        "To keep people private, we do not show how many of the %(total)s knee has had another treatment so far.",
+        "To keep people private, we do not show how many of the %(total)s knees have had another treatment so far.",
+        "number",
+    ),
+)
+_FURTHER_NONE = ngettext_lazy(
+    "None of the %(total)s knee has had another treatment so far.",
+    "None of the %(total)s knees has had another treatment so far.",
+    "number",
+)
+
+
+# The knees of the group that had each kind of further treatment (a whole sentence per kind).
+_KIND_LINES = {
+    FurtherTreatmentKind.STEROID_INJECTION: _Line(
+        ngettext_lazy(
+            "%(count)s of the %(total)s knee had a steroid injection.",
+            "%(count)s of the %(total)s knees had a steroid injection.",
+            "number",
+        ),
+        ngettext_lazy(
+            "To keep people private, we do not show how many of the %(total)s knee had a steroid injection.",
+            "To keep people private, we do not show how many of the %(total)s knees had a steroid injection.",
+            "number",
+        ),
+    ),
+    FurtherTreatmentKind.HA_INJECTION: _Line(
+        ngettext_lazy(
+            "%(count)s of the %(total)s knee had a hyaluronic acid injection.",
+            "%(count)s of the %(total)s knees had a hyaluronic acid injection.",
+            "number",
+        ),
+        ngettext_lazy(
+            "To keep people private, we do not show how many of the %(total)s knee had a hyaluronic acid injection.",
+            "To keep people private, we do not show how many of the %(total)s knees had a hyaluronic acid injection.",
+            "number",
+        ),
+    ),
+    FurtherTreatmentKind.PRP_INJECTION: _Line(
+        ngettext_lazy(
+            "%(count)s of the %(total)s knee had a PRP injection.",
+            "%(count)s of the %(total)s knees had a PRP injection.",
+            "number",
+        ),
+        ngettext_lazy(
+            "To keep people private, we do not show how many of the %(total)s knee had a PRP injection.",
+            "To keep people private, we do not show how many of the %(total)s knees had a PRP injection.",
+            "number",
+        ),
+    ),
+    FurtherTreatmentKind.OTHER_INJECTION: _Line(
+        ngettext_lazy(
+            "%(count)s of the %(total)s knee had another kind of injection.",
+            "%(count)s of the %(total)s knees had another kind of injection.",
+            "number",
+        ),
+        ngettext_lazy(
+            "To keep people private, we do not show how many of the %(total)s knee had another kind of injection.",
+            "To keep people private, we do not show how many of the %(total)s knees had another kind of injection.",
+            "number",
+        ),
+    ),
+    FurtherTreatmentKind.ARTHROSCOPY: _Line(
+        ngettext_lazy(
+            "%(count)s of the %(total)s knee had keyhole surgery (arthroscopy).",
+            "%(count)s of the %(total)s knees had keyhole surgery (arthroscopy).",
+            "number",
+        ),
+        ngettext_lazy(
+            "To keep people private, we do not show how many of the %(total)s knee had keyhole surgery (arthroscopy).",
+            "To keep people private, we do not show how many of the %(total)s knees had keyhole surgery (arthroscopy).",
+            "number",
+        ),
+    ),
+    FurtherTreatmentKind.OSTEOTOMY: _Line(
+        ngettext_lazy(
+            "%(count)s of the %(total)s knee had an operation to realign the leg (osteotomy).",
+            "%(count)s of the %(total)s knees had an operation to realign the leg (osteotomy).",
+            "number",
+        ),
+        ngettext_lazy(
+            "To keep people private, we do not show how many of the %(total)s knee had an operation to realign the "
+            "leg (osteotomy).",
+            "To keep people private, we do not show how many of the %(total)s knees had an operation to realign the "
+            "leg (osteotomy).",
+            "number",
+        ),
+    ),
+    FurtherTreatmentKind.PARTIAL_KNEE_REPLACEMENT: _Line(
+        ngettext_lazy(
+            "%(count)s of the %(total)s knee had a partial knee replacement.",
+            "%(count)s of the %(total)s knees had a partial knee replacement.",
+            "number",
+        ),
+        ngettext_lazy(
+            "To keep people private, we do not show how many of the %(total)s knee had a partial knee replacement.",
+            "To keep people private, we do not show how many of the %(total)s knees had a partial knee replacement.",
+            "number",
+        ),
+    ),
+    FurtherTreatmentKind.TOTAL_KNEE_REPLACEMENT: _Line(
+        ngettext_lazy(
+            "%(count)s of the %(total)s knee had a total knee replacement.",
+            "%(count)s of the %(total)s knees had a total knee replacement.",
+            "number",
+        ),
+        ngettext_lazy(
+            "To keep people private, we do not show how many of the %(total)s knee had a total knee replacement.",
+            "To keep people private, we do not show how many of the %(total)s knees had a total knee replacement.",
+            "number",
+        ),
+    ),
+    FurtherTreatmentKind.OTHER_SURGERY: _Line(
+        ngettext_lazy(
+            "%(count)s of the %(total)s knee had another knee operation.",
+            "%(count)s of the %(total)s knees had another knee operation.",
+            "number",
+        ),
+        ngettext_lazy(
+            "To keep people private, we do not show how many of the %(total)s knee had another knee operation.",
+            "To keep people private, we do not show how many of the %(total)s knees had another knee operation.",
+            "number",
+        ),
+    ),
 }
 _PLAIN_STEPS = {
-    "any age": "We found too few knees of your age, so these numbers include knees of all ages.",
-    "any grade": "We found too few knees with arthritis at the same stage, so these numbers include every stage.",
+    "any age": gettext_noop("We found too few knees of your age, so these numbers include knees of all ages."),
+    "any grade": gettext_noop(
+        "We found too few knees with arthritis at the same stage, so these numbers include every stage."
+    ),
 }
 
 
-def _pct(figure: Mapping[str, Any]) -> str:
-    """The share in brackets, " (62%, likely between 51% and 72%)", or nothing when it is withheld."""
-    if figure.get("pct") is None:
-        return ""
-    return f" ({figure['pct']:.0f}%, likely between {figure['ci_low']:.0f}% and {figure['ci_high']:.0f}%)"
+def _say(message: Any, values: Mapping[str, Any]) -> str:
+    """A message of the tables above in the active language, filled in: a plural one picks its form by "number"."""
+    return gettext(message) % values if isinstance(message, str) else message % values
 
 
-def _count_line(figure: Mapping[str, Any], of: str, what: str, field: str = "n", extra: str | None = None) -> str:
-    """A count's line, "52 of those 84 (62%, ...) had clearly less pain.", the same with "Fewer than 10", or, for a
-    number withheld so that a small one cannot be worked out, a line that says so."""
+def _number(text: str, k: int) -> tuple[str, int]:
+    """A count's ``_text`` (written by _apply and _protect) in the active language, and the number that picks a
+    plural form: the count; for "fewer than k", k; for a range ("21 to 29"), its top; for "withheld", k."""
+    if text.isdigit():
+        return text, int(text)
+    below = text.removeprefix("fewer than ")
+    if below != text and below.isdigit():
+        return gettext("fewer than %(minimum)s") % {"minimum": below}, int(below)
+    low, to, high = text.partition(" to ")
+    if to and low.isdigit() and high.isdigit():
+        return pgettext("a range of numbers", "%(low)s to %(high)s") % {"low": low, "high": high}, int(high)
+    return (pgettext("a number not shown", "withheld") if text == "withheld" else text), k
+
+
+def _count_line(line: _Line, figure: Mapping[str, Any], k: int, field: str = "n", **values: Any) -> str:
+    """A count's sentence, "52 of those 84 (62%, ...) had clearly less pain.", the same without the share (or with
+    "fewer than 10"), or, for a number withheld so that a small one cannot be worked out, a sentence that says so."""
     text = figure[f"{field}_text"]
     if text == "withheld":
-        return f"To keep people private, we do not show how many {of} {what}."
-    detail = _pct(figure) if extra is None else extra
-    return f"{text[0].upper()}{text[1:]} {of}{detail} {what}."
+        return _say(line.withheld, values)
+    if line.share is not None and figure.get("pct") is not None:
+        message = line.share
+        values |= {"pct": f"{figure['pct']:.0f}", "low": f"{figure['ci_low']:.0f}", "high": f"{figure['ci_high']:.0f}"}
+    else:
+        message = line.count
+    return capfirst(_say(message, values | {"count": _number(text, k)[0]}))
 
 
 def _signed(value: float) -> str:
     return f"{value:+.0f}" if round(value) else "0"
 
 
+def _month(value: str) -> str:
+    """ "2026-03" as "March 2026", the month named in the active language."""
+    return dateformat.format(dt.date.fromisoformat(f"{value}-01"), "F Y")
+
+
+def _treated_at(group: Mapping[str, Any]) -> str:
+    if not group["period"]:
+        return ""
+    clinics, first, last = group["clinics"], group["first_month"], group["last_month"]
+    if first == last:
+        return ngettext(
+            "These knees were treated at %(clinics)s clinic, %(month)s.",
+            "These knees were treated at %(clinics)s clinics, %(month)s.",
+            clinics,
+        ) % {"clinics": clinics, "month": _month(first)}
+    return ngettext(
+        "These knees were treated at %(clinics)s clinic, %(first)s to %(last)s.",
+        "These knees were treated at %(clinics)s clinics, %(first)s to %(last)s.",
+        clinics,
+    ) % {"clinics": clinics, "first": _month(first), "last": _month(last)}
+
+
 def _option_sentences(option: Mapping[str, Any], when: str, k: int) -> list[str]:
-    name = option["name"]
+    product = option["product"]
+    name = gettext(PLAIN_NAMES[product]) if product in PLAIN_NAMES else option["name"]
     if not option["enough"]:
         return [
-            f"Not enough data in this registry for {name} at {when}.",
-            f"We do not give numbers from fewer than {k} knees.",
+            gettext("Not enough data in this registry for %(name)s at %(when)s.") % {"name": name, "when": when},
+            ngettext(
+                "We do not give numbers from fewer than %(minimum)s knee.",
+                "We do not give numbers from fewer than %(minimum)s knees.",
+                k,
+            )
+            % {"minimum": k},
         ]
     heard = option["heard_back"]
+    due, due_number = _number(option["due"]["n_text"], k)
     if heard["n_text"] == "withheld":
-        lines = [f"To keep people private, we do not show how many knees treated with {name} we heard back from."]
+        lines = [
+            gettext("To keep people private, we do not show how many knees treated with %(name)s we heard back from.")
+            % {"name": name}
+        ]
     else:
         lines = [
-            f"Of {option['due']['n_text']} knees like yours treated with {name}, we heard back from "
-            f"{heard['n_text']} at {when}."
+            ngettext(
+                "Of %(due)s knee like yours treated with %(name)s, we heard back from %(heard)s at %(when)s.",
+                "Of %(due)s knees like yours treated with %(name)s, we heard back from %(heard)s at %(when)s.",
+                due_number,
+            )
+            % {"due": due, "name": name, "heard": _number(heard["n_text"], k)[0], "when": when}
         ]
-    lines.extend(_PLAIN_STEPS[step] for step in option["widened"])
+    lines.extend(gettext(_PLAIN_STEPS[step]) for step in option["widened"])
     if heard["n"] is None and heard["n_text"].startswith("fewer"):
-        lines.append("That is too few to say how they did.")
+        lines.append(gettext("That is too few to say how they did."))
     else:
         for m in option["measures"]:
-            score, better, worse = _PLAIN_MEASURES[m["measure"]]
+            words = _MEASURE_LINES[m["measure"]]
             compared = m["compared"]
             if compared["n"] is None:
-                lines.append(
-                    f"Too few gave a {score} before and after to say how it changed."
-                    if compared["n_text"].startswith("fewer")
-                    else f"To keep people private, we do not show how the {score} changed."
-                )
+                lines.append(gettext(words["too_few" if compared["n_text"].startswith("fewer") else "withheld"]))
                 continue
-            of = (
-                f"of those {heard['n_text']}"
-                if compared["n"] == heard["n"]
-                else f"of the {compared['n_text']} who gave a {score} before and after"
-            )
-            lines.append(_count_line(m["improved"], of, f"{better} at {when}"))
-            lines.append(_count_line(m["same_or_worse"], of, worse))
+            # Of all heard back, or of the fewer who gave a score before and after.
+            which, total = (0, heard["n_text"]) if compared["n"] == heard["n"] else (1, compared["n_text"])
+            total = _number(total, k)[0]
+            lines.append(_count_line(words["improved"][which], m["improved"], k, total=total, when=when))
+            lines.append(_count_line(words["same_or_worse"][which], m["same_or_worse"], k, total=total))
             change = m["change"]
             if change["mean"] is not None and change["ci_low"] is not None:
                 lines.append(
-                    f"On average, the {score} changed by {_signed(change['mean'])} points on a scale of 0 to "
-                    f"{m['maximum']:g} (likely between {_signed(change['ci_low'])} and {_signed(change['ci_high'])}). "
-                    "Higher is better."
+                    gettext(words["change"])
+                    % {
+                        "mean": _signed(change["mean"]),
+                        "maximum": f"{m['maximum']:g}",
+                        "low": _signed(change["ci_low"]),
+                        "high": _signed(change["ci_high"]),
+                    }
                 )
         resp = option["responders"]
         if resp["N"] is None:
-            lines.append("Too few could be judged by a common test of a good response to say more.")
+            lines.append(gettext("Too few could be judged by a common test of a good response to say more."))
         else:
-            lines.append(_count_line(resp, f"of {resp['N_text']}", "met a common test of a good response"))
+            lines.append(_count_line(_RESPONDERS, resp, k, total=_number(resp["N_text"], k)[0]))
     adverse = option["adverse_events"]
     if not adverse["available"]:
-        lines.append("Side effects are not recorded in this registry yet.")
+        lines.append(gettext("Side effects are not recorded in this registry yet."))
     for row in adverse["rows"]:
-        kind = "a serious side effect" if row["seriousness"] == "Serious" else "a side effect that was not serious"
+        given, only_events, none = _SIDE_EFFECT_LINES[row["seriousness"]]
         if row["injections"] is None and row["injections_text"] == WITHHELD_INJECTIONS:
             # No number of injections beside the range of knees (see the module's notes): the events alone.
-            events = row["events_text"]
+            events, number = _number(row["events_text"], k)
             lines.append(
-                f"None of the injections led to {kind}."
-                if events == "0"
-                else f"{events[0].upper()}{events[1:]} injections led to {kind}."
+                gettext(none)
+                if row["events_text"] == "0"
+                else capfirst(only_events % {"count": events, "number": number})
             )
             continue
-        lines.append(_count_line(row, f"of {row['injections_text']} injections", f"led to {kind}", "events", ""))
+        injections, number = _number(row["injections_text"], k)
+        lines.append(_count_line(given, row, k, "events", total=injections, number=number))
     if any(row["injections_text"] == WITHHELD_INJECTIONS for row in adverse["rows"]):
-        lines.append("To keep people private, we do not show how many injections were given.")
+        lines.append(gettext("To keep people private, we do not show how many injections were given."))
         if row["per_100"] is not None:
             lines.append(
-                f"That is about {row['per_100']:.0f} in 100 (likely between {row['ci_low']:.0f} and "
-                f"{row['ci_high']:.0f} in 100)."
+                gettext("That is about %(rate)s in 100 (likely between %(low)s and %(high)s in 100).")
+                % {"rate": f"{row['per_100']:.0f}", "low": f"{row['ci_low']:.0f}", "high": f"{row['ci_high']:.0f}"}
             )
     further = option["further_treatment"]
+    of_due = {"total": due, "number": due_number}
     if further["any"]["n"] == 0:
-        lines.append(f"None of the {option['due']['n_text']} knees has had another treatment so far.")
+        lines.append(_FURTHER_NONE % of_due)
     else:
-        of = f"of the {option['due']['n_text']} knees"
-        lines.append(_count_line(further["any"], of, "have had another treatment so far"))
-        lines.extend(_count_line(kind, of, f"had {PLAIN_KINDS[kind['kind']]}", "knees") for kind in further["kinds"])
+        lines.append(_count_line(_FURTHER_ANY, further["any"], k, **of_due))
+        lines.extend(_count_line(_KIND_LINES[kind["kind"]], kind, k, "knees", **of_due) for kind in further["kinds"])
     if option["caution"]:
-        lines.append(option["caution"])
-    group = option["group"]
-    clinics = "1 clinic" if group["clinics"] == 1 else f"{group['clinics']} clinics"
-    lines.append(f"These knees were treated at {clinics}, {group['period']}." if group["period"] else "")
+        lines.append(gettext(option["caution"]))
+    lines.append(_treated_at(option["group"]))
     return [line for line in lines if line]
+
+
+def _when(result: Mapping[str, Any]) -> str:
+    """The timepoint in the active language (the analysis labels it in English)."""
+    timepoint = result.get("timepoint")
+    return gettext(WHEN[timepoint]) if timepoint in WHEN else str(result["timepoint_label"])
 
 
 def sentences(result: Mapping[str, Any]) -> list[str]:
     """Plain-language lines for a patient, the same wording for every option (reading grade 8 or lower)."""
-    when = str(result["timepoint_label"])
+    when = _when(result)
     as_of = dt.date.fromisoformat(result["as_of"])
     lines: list[str] = []
     for option in result["options"]:
@@ -850,7 +1239,7 @@ def sentences(result: Mapping[str, Any]) -> list[str]:
 def option_sentences(result: Mapping[str, Any], option: Mapping[str, Any]) -> list[str]:
     """The plain-language lines of one option of ``result`` (as ``sentences`` words them), for a page that gives
     each option its own heading."""
-    return _option_sentences(option, str(result["timepoint_label"]), result["minimum"])
+    return _option_sentences(option, _when(result), result["minimum"])
 
 
 __all__ = ["KneeProfile", "expectation", "kl_band", "minimum", "option_sentences", "sentences"]
