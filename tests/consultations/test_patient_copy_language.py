@@ -1,7 +1,7 @@
 """The patient's copy of a consultation in the patient's language (issue 17): a Welsh patient's page and PDF are in
 Welsh (lang="cy", Welsh month names), the page's switch changes it and carries on to the PDF, staff print the
 patient's copy in the patient's language, an English patient's copy is unchanged, and a closed link's page is in
-the patient's language too."""
+the patient's language too; so are the figures under "What happened to knees like yours"."""
 
 import datetime as dt
 import io
@@ -12,12 +12,15 @@ from django.urls import reverse
 from pypdf import PdfReader
 
 from consultations import services
+from outcomes.analysis import plan_outcomes
 from tests.consultations.factories import make_consultation
-from tests.consultations.test_patient_copy_page import page_text
+from tests.consultations.test_patient_copy_page import BEFORE, BETTER, WORSE, page_text
 from tests.factories import PatientFactory
+from tests.outcomes.analysis_data import bulk_pairs
 
 pytestmark = pytest.mark.django_db
 NOW = dt.datetime(2026, 3, 1, 12, tzinfo=dt.UTC)
+FIGURES_NOW = dt.datetime(2027, 6, 1, 12, tzinfo=dt.UTC)  # the bulk plans' 6-month follow-ups are long due
 WELSH_TITLE = "Eich pen-glin chwith: beth wnaethon ni siarad amdano"
 WELSH_DECISION = "Cytunwyd i fwrw ymlaen â phigiad o celloedd mêr esgyrn (BMAC) i eich pen-glin chwith."
 
@@ -125,3 +128,58 @@ def test_a_revoked_copy_says_so_in_the_patients_language(client, welsh_copy, cli
     text = page_text(response.content.decode())
     assert "Nid yw'r ddolen hon yn gweithio mwyach" in text
     assert "Os hoffech gopi arall, gofynnwch i'ch clinig ar 029 2000 0000." in text
+
+
+# The English openings of the figure sentences under "What happened to knees like yours".
+ENGLISH_FIGURES = (
+    "knees like yours",
+    "we heard back from",
+    "To keep people private",
+    "Not enough data",
+    "On average",
+    "had clearly less pain",
+    "led to",
+    "These knees were treated",
+    "We do not give numbers",
+)
+
+
+def _knees_section(html: str) -> str:
+    section = html.split('data-testid="copy-knees"', 1)[1].split("</section>", 1)[0]
+    return page_text(f"<main>{section}</main>")
+
+
+@pytest.fixture
+def figures(clinic, clinician):
+    """14 BMAC knees like the factory consultation's (2 never answered: the number due is a range) and 12 PRP knees,
+    enough for figures; no HA knee, so HA (talked about) has too few."""
+    bulk_pairs(clinic, clinician, [(BEFORE, BETTER)] * 9 + [(BEFORE, WORSE)] * 3 + [(BEFORE, None)] * 2, timepoint="6m")
+    bulk_pairs(clinic, clinician, [(BEFORE, BETTER)] * 8 + [(BEFORE, WORSE)] * 4, timepoint="6m", product="prp")
+    plan_outcomes.refresh()
+
+
+@time_machine.travel(FIGURES_NOW, tick=False)
+def test_a_welsh_patients_figures_are_in_welsh(client, clinic, clinician, figures):
+    consultation = make_consultation(PatientFactory(clinic=clinic, preferred_language="cy"), clinician)
+    token = services.patient_copy_issue(consultation=consultation, by=clinician).token  # issued now: not expired
+    welsh = _knees_section(client.get(reverse("patient-copy:page", args=[token])).content.decode())
+    english = _knees_section(client.get(reverse("patient-copy:page", args=[token]), {"lang": "en-gb"}).content.decode())
+    for opening in ENGLISH_FIGURES:
+        assert opening in english  # the same copy in English says each of them...
+        assert opening not in welsh  # ...and the Welsh one none
+    for sentence in (
+        # 2 of the 14 BMAC knees never answered: the number due is a range (outcomes.analysis.expectation).
+        "O'r 13 i 21 o bengliniau fel eich un chi a gafodd bigiad o celloedd mêr esgyrn (BMAC), cawsom ateb ar gyfer "
+        "12 ar ôl 6 mis.",
+        "O'r 12 hynny, roedd poen llai na 10 yn amlwg yn llai ar ôl 6 mis.",
+        "O'r 12 hynny, roedd sgôr pen-glin llai na 10 yr un fath neu'n waeth.",
+        "Ar gyfartaledd, newidiodd y sgôr poen +14 pwynt ar raddfa o 0 i 100 (rhwng +7 a +21 yn debygol).",
+        "Er mwyn cadw pobl yn breifat, nid ydym yn dangos faint o bigiadau a roddwyd.",
+        "Nid oes yr un o'r 13 i 21 o bengliniau wedi cael triniaeth arall hyd yma.",
+        "Efallai ein bod wedi clywed yn ôl am lai na 6 o bob 10 o'r pengliniau hyn.",
+        "Cafodd y pengliniau hyn eu trin mewn 1 clinig, ym mis Mawrth 2026.",
+        "Dim digon o ddata yn y gofrestrfa hon am asid hyalwronig (HA) ar ôl 6 mis.",
+        "Nid ydym yn rhoi rhifau o lai na 10 o bengliniau.",
+        "Arweiniodd 0 allan o 12 o bigiadau at sgîl-effaith ddifrifol.",
+    ):
+        assert sentence in welsh
