@@ -1101,7 +1101,7 @@ def _signed(value: float) -> str:
 
 
 def _month(value: str) -> str:
-    """ "2026-03" as "March 2026", the month named in the active language."""
+    """The month of "2026-03" as "March 2026", named in the active language."""
     return dateformat.format(dt.date.fromisoformat(f"{value}-01"), "F Y")
 
 
@@ -1193,7 +1193,7 @@ def _option_sentences(option: Mapping[str, Any], when: str, k: int) -> list[str]
             lines.append(
                 gettext(none)
                 if row["events_text"] == "0"
-                else capfirst(only_events % {"count": events, "number": number})
+                else capfirst(_say(only_events, {"count": events, "number": number}))
             )
             continue
         injections, number = _number(row["injections_text"], k)
@@ -1208,7 +1208,7 @@ def _option_sentences(option: Mapping[str, Any], when: str, k: int) -> list[str]
     further = option["further_treatment"]
     of_due = {"total": due, "number": due_number}
     if further["any"]["n"] == 0:
-        lines.append(_FURTHER_NONE % of_due)
+        lines.append(_say(_FURTHER_NONE, of_due))
     else:
         lines.append(_count_line(_FURTHER_ANY, further["any"], k, **of_due))
         lines.extend(_count_line(_KIND_LINES[kind["kind"]], kind, k, "knees", **of_due) for kind in further["kinds"])
