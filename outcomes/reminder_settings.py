@@ -155,10 +155,8 @@ def reminder_settings_change(
     clinic.show_own_scores = show_own_scores
     clinic.daily_email_cap = daily_email_cap
     clinic.daily_text_cap = daily_text_cap
-    try:
-        clinic.full_clean(validate_unique=False)
-    except ValidationError as error:
-        raise ValidationError(error.message_dict) from None
+    # Only the fields this page changes: whatever else the clinic's row holds is the administrator's to fix.
+    _valid(clinic, fields=("show_own_scores", "daily_email_cap", "daily_text_cap"))
 
     in_force = (current.text_reminders, current.text_reminder_days, current.show_own_scores)
     strategy_changes = (bool(text_reminders), tuple(days), bool(show_own_scores)) != in_force
@@ -171,10 +169,7 @@ def reminder_settings_change(
         strategy.text_reminders = text_reminders
         strategy.text_reminder_days = days
         strategy.show_own_scores = show_own_scores
-        try:
-            strategy.full_clean(validate_constraints=False)  # the one-default constraint: the database's, below
-        except ValidationError as error:
-            raise ValidationError(error.message_dict) from None
+        _valid(strategy, fields=("text_reminders", "text_reminder_days", "show_own_scores"))
 
     if default is not None and strategy is not default:
         default.is_clinic_default = False
@@ -184,6 +179,11 @@ def reminder_settings_change(
     if (clinic.show_own_scores, clinic.daily_email_cap, clinic.daily_text_cap) != clinic_before:
         stamp(clinic).save(update_fields=["show_own_scores", "daily_email_cap", "daily_text_cap"])
     return _settings(clinic, strategy)
+
+
+def _valid(instance, *, fields: tuple[str, ...]) -> None:
+    others = [f.name for f in instance._meta.fields if f.name not in fields]
+    instance.clean_fields(exclude=others)  # the check constraints stand behind it in the database
 
 
 def _settings_from(clinic, default, text_reminders, days, show_own_scores, email_cap, text_cap) -> ReminderSettings:

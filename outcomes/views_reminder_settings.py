@@ -57,12 +57,21 @@ def reminder_settings_page(request: HttpRequest, clinic_id: int) -> HttpResponse
                 form = ReminderSettingsForm(initial=_initial(current) | {"reason": data["reason"]})
                 stale = error.messages[0]
                 return _render(request, clinic, current, form, status=409, problem=stale)
-            form.add_error(None, error)
+            _add_errors(form, error)
         else:
             messages.success(request, "The reminder settings are saved.")
             return redirect("outcomes:reminder-settings", clinic_id=clinic.pk)
     status = 400 if form is not None and form.errors else 200
     return _render(request, clinic, current, form, status=status)
+
+
+def _add_errors(form: ReminderSettingsForm, error: ValidationError) -> None:
+    """The service's errors beside the fields they are about; any other in the summary."""
+    if not hasattr(error, "error_dict"):
+        form.add_error(None, error)
+        return
+    for name, errors in error.error_dict.items():
+        form.add_error(name if name in form.fields else None, errors)
 
 
 def _render(request, clinic, current, form, *, status: int, problem: str = "") -> HttpResponse:

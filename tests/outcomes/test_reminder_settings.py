@@ -2,11 +2,14 @@
 its reason in the history; bad input, a stale page or a clinician changes nothing; a default that is an arm of a
 comparison keeps its settings."""
 
+import threading
+
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection
 from django.utils import timezone
 
-from outcomes import reminders
+from outcomes import reminder_settings, reminders
 from outcomes.models import ReminderStrategy
 from outcomes.own_scores import offered_to
 from outcomes.reminder_settings import recent_changes, reminder_settings_change, settings_of
@@ -166,3 +169,62 @@ def test_a_default_that_is_a_comparison_arm_keeps_its_settings_and_a_new_default
     assert new_default.text_reminder_days == [2]
     assert reminders.strategy_for(allocated) == before  # the allocated patient keeps the arm
     assert reminders.strategy_for(PatientFactory(clinic=clinic)).strategy_id == new_default.pk
+
+
+# --- two leads saving at once (PostgreSQL) -----------------------------------------------------------------------
+
+
+@pytest.mark.needs_services("postgres")
+def test_two_leads_saving_at_once_one_is_refused_and_no_change_is_lost(transactional_db, monkeypatch, clinic, lead):
+    """Both opened the page on the same settings. Lead A's save reads them and holds its transaction open; lead B
+    saves meanwhile. B must wait for A's lock and then be told the settings changed, not overwrite A's limit."""
+    if connection.vendor != "postgresql":
+        pytest.fail("needs PostgreSQL's row locks")
+    version = settings_of(clinic).version
+    a_read, release_a = threading.Event(), threading.Event()
+    read_settings = reminder_settings._settings
+
+    def pause_lead_a_after_reading(*args, **kwargs):
+        current = read_settings(*args, **kwargs)
+        if threading.current_thread().name == "lead-a" and not a_read.is_set():
+            a_read.set()
+            assert release_a.wait(timeout=30)
+        return current
+
+    monkeypatch.setattr(reminder_settings, "_settings", pause_lead_a_after_reading)
+    outcome: dict[str, object] = {}
+
+    def save(name: str, cap: int):
+        try:
+            reminder_settings_change(
+                clinic=clinic,
+                by=lead,
+                version=version,
+                text_reminders=True,
+                text_reminder_days=[7, 12],
+                show_own_scores=True,
+                daily_email_cap=cap,
+                daily_text_cap=None,
+                reason=f"Lead {name}",
+            )
+            outcome[name] = "saved"
+        except ValidationError as error:
+            outcome[name] = error.code
+        except BaseException as error:  # noqa: BLE001 - reported below
+            outcome[name] = error
+        finally:
+            connection.close()
+
+    lead_a = threading.Thread(target=save, args=("a", 100), name="lead-a")
+    lead_a.start()
+    assert a_read.wait(timeout=30)
+    lead_b = threading.Thread(target=save, args=("b", 900), name="lead-b")
+    lead_b.start()
+    lead_b.join(timeout=1)
+    assert lead_b.is_alive()  # waiting on lead A's lock, not reading the settings A is about to change
+    release_a.set()
+    lead_a.join(timeout=30)
+    lead_b.join(timeout=30)
+    assert outcome == {"a": "saved", "b": "stale"}
+    assert Clinic.objects.get(pk=clinic.pk).daily_email_cap == 100
+    assert Clinic.history.filter(id=clinic.pk, history_change_reason="Lead b").count() == 0

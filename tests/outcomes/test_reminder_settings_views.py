@@ -141,3 +141,12 @@ def test_the_pages_queries_do_not_grow_with_the_history(client, clinic, lead, dj
     assert "Change 31" in shown
     assert "Change 27" in shown
     assert "Change 26" not in shown  # the last five changes
+
+
+def test_a_clinic_row_with_an_old_mistake_elsewhere_still_saves(client, clinic, lead):
+    """The service checks only the fields the page changes: a phone number an administrator typed badly long ago is
+    theirs to fix, and does not turn the lead's save into an error page."""
+    Clinic.objects.filter(pk=clinic.pk).update(phone="call us")
+    client.force_login(lead)
+    assert client.post(url(clinic), form_data(clinic)).status_code == 302
+    assert Clinic.objects.get(pk=clinic.pk).daily_text_cap == 300
