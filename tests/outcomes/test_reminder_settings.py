@@ -3,6 +3,7 @@ its reason in the history; bad input, a stale page or a clinician changes nothin
 comparison keeps its settings."""
 
 import threading
+from pathlib import Path
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -10,12 +11,12 @@ from django.db import connection
 from django.utils import timezone
 
 from outcomes import reminder_settings, reminders
-from outcomes.models import ReminderStrategy
+from outcomes.models import FollowUp, ReminderStrategy
 from outcomes.own_scores import offered_to
 from outcomes.reminder_settings import recent_changes, reminder_settings_change, settings_of
 from registry.models import Clinic
 from registry.services import patient_enrol
-from tests.factories import PatientFactory
+from tests.factories import PatientFactory, make_injection
 
 pytestmark = pytest.mark.django_db
 
@@ -228,3 +229,20 @@ def test_two_leads_saving_at_once_one_is_refused_and_no_change_is_lost(transacti
     assert outcome == {"a": "saved", "b": "stale"}
     assert Clinic.objects.get(pk=clinic.pk).daily_email_cap == 100
     assert Clinic.history.filter(id=clinic.pk, history_change_reason="Lead b").count() == 0
+
+
+def test_nothing_clinical_reads_the_reminder_settings(clinic, lead, clinician):
+    """Windows, scores and flags are the same whatever the settings say: a patient's follow-ups are untouched by a
+    change, and the modules that decide them do not read the settings (a guard for future changes)."""
+    patient = PatientFactory(clinic=clinic)
+    make_injection(patient, clinician)
+    fields = ("timepoint", "opens_on", "due_on", "closes_on", "status")
+    before = list(FollowUp.objects.filter(patient=patient).order_by("pk").values(*fields))
+    assert len(before) >= 3  # baseline, 1 and 6 months at least
+    change(clinic, lead, text_reminders=False, text_reminder_days=[], show_own_scores=False, daily_email_cap=1)
+    assert list(FollowUp.objects.filter(patient=patient).order_by("pk").values(*fields)) == before
+    root = Path(__file__).resolve().parents[2]
+    for module in ("outcomes/scoring.py", "outcomes/schedule.py", "safety/rules.py", "outcomes/questionnaire.py"):
+        source = (root / module).read_text()
+        for name in ("reminder_settings", "daily_email_cap", "daily_text_cap", "show_own_scores"):
+            assert name not in source, (module, name)

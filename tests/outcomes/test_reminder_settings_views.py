@@ -150,3 +150,11 @@ def test_a_clinic_row_with_an_old_mistake_elsewhere_still_saves(client, clinic, 
     client.force_login(lead)
     assert client.post(url(clinic), form_data(clinic)).status_code == 302
     assert Clinic.objects.get(pk=clinic.pk).daily_text_cap == 300
+
+
+def test_a_post_without_the_settings_version_is_refused_with_a_message(client, clinic, lead):
+    client.force_login(lead)
+    response = client.post(url(clinic), form_data(clinic, version=None))
+    assert response.status_code == 400
+    assert "The page was incomplete" in response.content.decode()
+    assert Clinic.objects.get(pk=clinic.pk).daily_text_cap is None
