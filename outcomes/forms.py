@@ -19,6 +19,7 @@ from outcomes import questionnaire
 from outcomes.instruments import Instrument, Item
 from outcomes.models import FollowUp, FurtherTreatmentKind
 from outcomes.models.reminders import validate_text_reminder_days
+from registry.models.clinic import MAX_DAILY_CAP
 
 
 @dataclass
@@ -255,19 +256,10 @@ class ReminderComparisonForm(forms.Form):
         self.fields["clinic"].queryset = clinics
 
     def _days(self, arm: str) -> list[int]:
-        raw = self.cleaned_data.get(f"{arm}_text_reminder_days", "")
-        parts = [part.strip() for part in raw.replace(" and ", ",").split(",") if part.strip()]
-        try:
-            days = [int(part) for part in parts]
-        except ValueError:
-            raise forms.ValidationError("Give whole numbers of days, e.g. 7, 12.") from None
-        try:
-            validate_text_reminder_days(days)
-        except forms.ValidationError as error:
-            raise forms.ValidationError(error.messages) from None
+        days = parse_text_days(self.cleaned_data.get(f"{arm}_text_reminder_days", ""))
         if self.cleaned_data.get(f"{arm}_text_reminders") and not days:
             raise forms.ValidationError("Give the days to text on, or untick the text reminders.")
-        return sorted(days)
+        return days
 
     def clean_a_text_reminder_days(self):
         return self._days("a")
@@ -287,3 +279,70 @@ class ReminderComparisonForm(forms.Form):
 
 class ComparisonStopForm(forms.Form):
     reason = forms.CharField(max_length=300, label="Why it stops", help_text="For example: enough patients.")
+
+
+def parse_text_days(raw: str) -> list[int]:
+    """ "7, 12" or "7 and 12" as a sorted list of days; the rules are the model's (validate_text_reminder_days)."""
+    parts = [part.strip() for part in (raw or "").replace(" and ", ",").split(",") if part.strip()]
+    try:
+        days = [int(part) for part in parts]
+    except ValueError:
+        raise forms.ValidationError("Give whole numbers of days, e.g. 7, 12.") from None
+    try:
+        validate_text_reminder_days(days)
+    except forms.ValidationError as error:
+        raise forms.ValidationError(error.messages) from None
+    return sorted(days)
+
+
+class ReminderSettingsForm(forms.Form):
+    """A clinic lead's reminder settings (outcomes.reminder_settings), with the version of the settings the page
+    showed, so a save made after someone else's is refused rather than silently undoing theirs."""
+
+    text_reminders = forms.BooleanField(
+        required=False,
+        label="Send text reminders",
+        help_text="To patients who agreed to texts and have not answered yet. Email always goes first.",
+    )
+    text_reminder_days = forms.CharField(
+        required=False,
+        max_length=20,
+        label="Text on days",
+        help_text="Days after the questionnaire opens: one or two days, e.g. 7 or 7, 12.",
+    )
+    show_own_scores = forms.BooleanField(
+        required=False,
+        label="Show patients their own scores after they send a questionnaire",
+        help_text="Their own scores for that knee over time, in plain words. Patients in a reminder comparison "
+        "get what their arm says.",
+    )
+    daily_email_cap = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=MAX_DAILY_CAP,
+        label="Most patient emails in one day",
+        help_text="Leave empty for no limit. Past the limit the rest wait for the next day, oldest first; urgent "
+        "safety emails to staff are never held.",
+    )
+    daily_text_cap = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=MAX_DAILY_CAP,
+        label="Most patient text messages in one day",
+        help_text="Leave empty for no limit. Past the limit the rest wait for the next day, oldest first.",
+    )
+    reason = forms.CharField(
+        max_length=100,
+        label="Why you are changing them",
+        help_text="Kept with the change in the clinic's history, e.g. new text provider contract.",
+    )
+    version = forms.CharField(widget=forms.HiddenInput)
+
+    def clean_text_reminder_days(self):
+        return parse_text_days(self.cleaned_data.get("text_reminder_days", ""))
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("text_reminders") and "text_reminder_days" in cleaned and not cleaned["text_reminder_days"]:
+            self.add_error("text_reminder_days", "Give the days to text on, or untick the text reminders.")
+        return cleaned

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from outcomes import views, views_comparisons, views_dashboard, views_questionnaire
+from outcomes import views, views_comparisons, views_dashboard, views_questionnaire, views_reminder_settings
 
 app_name = "outcomes"
 urlpatterns = [
@@ -32,6 +32,12 @@ urlpatterns = [
     path("reminder-comparisons/<int:pk>/", views_comparisons.comparison_detail, name="reminder-comparison"),
     path("reminder-comparisons/<int:pk>/stop/", views_comparisons.comparison_stop, name="reminder-comparison-stop"),
     path("reminder-comparisons/<int:pk>/csv/", views_comparisons.comparison_csv, name="reminder-comparison-csv"),
+    # A clinic's reminder settings: its lead changes them, its staff read them.
+    path(
+        "clinics/<int:clinic_id>/reminder-settings/",
+        views_reminder_settings.reminder_settings_page,
+        name="reminder-settings",
+    ),
     path(
         "patients/<str:registry_number>/trajectory/",
         views_dashboard.patient_trajectory_page,

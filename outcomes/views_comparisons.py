@@ -43,7 +43,12 @@ def comparison_list(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "outcomes/comparison_list.html",
-        {"comparisons": _comparisons(request.user), "may_start": _lead_clinics(request.user).exists()},
+        {
+            "comparisons": _comparisons(request.user),
+            "may_start": _lead_clinics(request.user).exists(),
+            # Where each clinic's reminder settings are: leads change them, the clinic's staff read them.
+            "clinics": clinics_for(request.user).order_by("name"),
+        },
     )
 
 

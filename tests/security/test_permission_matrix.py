@@ -66,6 +66,8 @@ GET = {
     "outcomes:reminder-comparison": (302, 200, 200, 200, 404, 200),
     "outcomes:reminder-comparison-stop": (302, 405, 405, 405, 405, 405),
     "outcomes:reminder-comparison-csv": (302, 200, 200, 200, 404, 200),
+    # A clinic's reminder settings: its staff read them (its lead changes them below); administrators use the admin.
+    "outcomes:reminder-settings": (302, 200, 200, 200, 404, 200),
     "outcomes-api:reminder-comparison-list": (401, 200, 200, 200, 200, 200),
     "outcomes-api:reminder-comparison-detail": (401, 200, 200, 200, 404, 200),
     "outcomes-api:reminder-comparison-results": (401, 200, 200, 200, 404, 200),
@@ -191,6 +193,7 @@ POST = {
     "outcomes:reminder-comparison": (302, 405, 405, 405, 405, 405),
     "outcomes:reminder-comparison-stop": (302, 403, 400, 403, 404, 403),  # no reason given: nothing changes
     "outcomes:reminder-comparison-csv": (302, 405, 405, 405, 405, 405),
+    "outcomes:reminder-settings": (302, 403, 400, 403, 404, 403),  # the lead, nothing typed: 400
     "outcomes-api:reminder-comparison-list": (401, 405, 405, 403, 405, 405),
     "outcomes-api:reminder-comparison-detail": (401, 405, 405, 403, 405, 405),
     "outcomes-api:reminder-comparison-results": (401, 405, 405, 403, 405, 405),

@@ -56,6 +56,7 @@ READ_ONLY = {
 TAKES_POST = {
     "outcomes:reminder-comparison-new",
     "outcomes:reminder-comparison-stop",
+    "outcomes:reminder-settings",
     "consultations:consultation-new",
     "consultations:consultation-edit",
     "consultations:patient-copy-issue",

@@ -27,6 +27,7 @@ from demo import showcase, synth
 from demo.selection import selection_factors
 from outcomes.instruments import get_instrument
 from outcomes.models import FollowUp, Submission, SubmissionSource, Timepoint
+from outcomes.reminder_settings import reminder_settings_change, settings_of
 from outcomes.reminders import comparison_start
 from outcomes.services import questionnaire_submit
 from registry.choices import InjectionStatus, Role
@@ -555,6 +556,19 @@ class Command(BaseCommand):
             starts_on=timezone.localdate(timezone=clinic.tzinfo),
             arm_a={"name": "Text on day 7", "text_reminders": True, "text_reminder_days": [7]},
             arm_b={"name": "No text", "text_reminders": False, "text_reminder_days": []},
+        )
+        # And one change on the clinic's reminder settings page, so the lead finds its history there.
+        current = settings_of(clinic)
+        reminder_settings_change(
+            clinic=clinic,
+            by=lead,
+            version=current.version,
+            text_reminders=current.text_reminders,
+            text_reminder_days=list(current.text_reminder_days),
+            show_own_scores=current.show_own_scores,
+            daily_email_cap=current.daily_email_cap,
+            daily_text_cap=500,
+            reason="Text provider contract: 500 texts a day",
         )
 
     def _early_check_answered(self, rng: random.Random, clinic: Clinic, clinician) -> int:
