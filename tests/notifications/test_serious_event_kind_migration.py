@@ -4,10 +4,9 @@
 import datetime as dt
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 
 from tests.factories import ClinicFactory
+from tests.support.migrations import migrated_to, migrated_to_latest
 
 BEFORE = [("notifications", "0005_task_heartbeat")]
 AFTER = [("notifications", "0006_serious_event_kind")]
@@ -16,25 +15,22 @@ AFTER = [("notifications", "0006_serious_event_kind")]
 @pytest.mark.django_db(transaction=True)
 def test_old_serious_event_rows_get_their_own_kind_and_flag_rows_keep_theirs():
     clinic = ClinicFactory()
-    executor = MigrationExecutor(connection)
-    executor.migrate(BEFORE)
+    executor = migrated_to(BEFORE)
     old = executor.loader.project_state(BEFORE).apps.get_model("notifications", "OutboundMessage")
     now = dt.datetime(2026, 3, 2, 10, tzinfo=dt.UTC)
     for key in ("adverse_event:7:user:3", "flag:9:user:3"):
         old.objects.create(kind="urgent_flag", clinic_id=clinic.pk, dedupe_key=key, scheduled_for=now)
 
-    executor = MigrationExecutor(connection)  # a fresh loader sees what is applied now
-    executor.migrate(AFTER)
+    executor = migrated_to(AFTER)
     new = executor.loader.project_state(AFTER).apps.get_model("notifications", "OutboundMessage")
     assert dict(new.objects.values_list("dedupe_key", "kind")) == {
         "adverse_event:7:user:3": "serious_event",
         "flag:9:user:3": "urgent_flag",
     }
 
-    executor = MigrationExecutor(connection)
-    executor.migrate(BEFORE)  # and back: the old kind (the old constraint would refuse the new one)
+    executor = migrated_to(BEFORE)  # and back: the old kind (the old constraint would refuse the new one)
     assert dict(old.objects.values_list("dedupe_key", "kind")) == {
         "adverse_event:7:user:3": "urgent_flag",
         "flag:9:user:3": "urgent_flag",
     }
-    MigrationExecutor(connection).migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+    migrated_to_latest()

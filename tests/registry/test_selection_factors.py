@@ -6,8 +6,6 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.urls import reverse
 from drf_spectacular.generators import SchemaGenerator
 
@@ -17,6 +15,7 @@ from registry.models import Injection
 from registry.services import UnconfirmedWarnings, injection_update
 from tests.factories import BMAC_PROTOCOL, UserFactory, make_injection
 from tests.registry.test_admin import injection_admin_data
+from tests.support.migrations import migrated_to, migrated_to_latest
 
 DAY = dt.date(2026, 3, 2)  # the factory's injection date
 
@@ -383,21 +382,19 @@ AFTER = [("registry", "0008_selection_confounders_data")]
 def test_migration_marks_missing_bmi_not_recorded_and_the_record_still_opens_and_saves(client, patient, clinician):
     with_bmi = make_injection(patient, clinician)
     without = make_injection(patient, clinician, knee="right", bmi=None, bmi_status="not_measured")
-    executor = MigrationExecutor(connection)
-    executor.migrate(BEFORE)
+    executor = migrated_to(BEFORE)
     old = executor.loader.project_state(BEFORE).apps.get_model("registry", "Injection")
     before = list(old.objects.order_by("pk").values())
     assert [row["bmi"] for row in before] == [Decimal("27.5"), None]
 
-    executor = MigrationExecutor(connection)
-    executor.migrate(AFTER)
+    executor = migrated_to(AFTER)
     new = executor.loader.project_state(AFTER).apps.get_model("registry", "Injection")
     after = list(new.objects.order_by("pk").values())
     assert [row["bmi_status"] for row in after] == ["measured", "not_recorded"]
     assert [{k: row[k] for k in before[0]} for row in after] == before  # nothing else changed
     history = new._meta.apps.get_model("registry", "HistoricalInjection")
     assert set(history.objects.filter(id=without.pk).values_list("bmi_status", flat=True)) == {"not_recorded"}
-    MigrationExecutor(connection).migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+    migrated_to_latest()
 
     legacy = Injection.objects.get(pk=without.pk)
     corrected = injection_update(injection=legacy, by=clinician, data={"kl_grade": 3}, reason="Re-read film")

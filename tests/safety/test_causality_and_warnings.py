@@ -6,8 +6,6 @@ import datetime as dt
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.urls import reverse
 
 from safety import services
@@ -17,6 +15,7 @@ from tests.factories import make_injection
 from tests.safety.ae_support import SERIOUS, event_data, record
 from tests.safety.test_events_api import URL, payload
 from tests.safety.test_events_pages import form_data
+from tests.support.migrations import migrated_to, migrated_to_latest
 
 pytestmark = pytest.mark.django_db
 SEPTIC_GRADE_2 = {**SERIOUS, "severity": 2}
@@ -74,8 +73,7 @@ def test_a_new_assessment_of_either_ends_the_joint_flag(clinician, injection):
 @pytest.mark.django_db(transaction=True)
 def test_the_migration_keeps_every_causality_as_a_joint_assessment(clinician, injection):
     before_split = [("safety", "0009_adverse_event_categories_issue_15")]
-    executor = MigrationExecutor(connection)
-    executor.migrate(before_split)
+    executor = migrated_to(before_split)
     old_apps = executor.loader.project_state(before_split).apps
     old = old_apps.get_model("safety", "AdverseEvent")
     recorded = dt.datetime(2026, 3, 7, 9, 30, tzinfo=dt.UTC)
@@ -100,8 +98,7 @@ def test_the_migration_keeps_every_causality_as_a_joint_assessment(clinician, in
     history = old_apps.get_model("safety", "HistoricalAdverseEvent")
     history.objects.create(id=ids[0], causality="certain", history_date=recorded, history_type="+", version=1, **common)
 
-    executor = MigrationExecutor(connection)
-    executor.migrate(executor.loader.graph.leaf_nodes())
+    executor = migrated_to_latest()
     rows = {
         row["id"]: row
         for row in AdverseEvent.objects.filter(pk__in=ids).values(

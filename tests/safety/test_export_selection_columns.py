@@ -7,6 +7,7 @@ import io
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 from openpyxl import load_workbook
 
 from registry import selection
@@ -66,8 +67,11 @@ def test_every_factor_but_free_text_is_a_column():
 @pytest.mark.django_db
 def test_csv_columns_on_both_paths(event):
     events = AdverseEvent.objects.all()
-    for chunks in (csv_export._copy_chunks(events), csv_export._python_chunks(events)):
-        text = b"".join(chunks).decode()
+    paths = [csv_export._python_chunks]
+    if connection.vendor == "postgresql":  # COPY is PostgreSQL's; elsewhere the export streams from Python
+        paths.append(csv_export._copy_chunks)
+    for chunks in paths:
+        text = b"".join(chunks(events)).decode()
         row = dict(zip(HEADER, list(csv.reader(io.StringIO(text)))[1], strict=True))
         assert {key: row[key] for key in EXPECTED} == EXPECTED
         assert "Secret" not in text

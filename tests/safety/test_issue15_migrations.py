@@ -2,11 +2,10 @@
 and the new categories are accepted after them."""
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 
 from safety.models import AdverseEvent
 from tests.safety.ae_support import SERIOUS, record
+from tests.support.migrations import migrated_to, migrated_to_latest
 
 BEFORE = [("safety", "0007_adverse_event_queues_plan_outcome")]
 AFTER = [("safety", "0009_adverse_event_categories_issue_15")]
@@ -38,16 +37,14 @@ def test_existing_events_survive_the_new_categories_unchanged(clinician, injecti
     record(clinician, injection, **SERIOUS)
     before = _rows(AdverseEvent)
 
-    executor = MigrationExecutor(connection)
-    executor.migrate(BEFORE)
+    executor = migrated_to(BEFORE)
     old = executor.loader.project_state(BEFORE).apps.get_model("safety", "AdverseEvent")
     assert _rows(old) == _project(before, old)
 
-    executor = MigrationExecutor(connection)  # a fresh loader sees what is applied now
-    executor.migrate(AFTER)
+    executor = migrated_to(AFTER)
     new = executor.loader.project_state(AFTER).apps.get_model("safety", "AdverseEvent")
     assert _rows(new) == _project(before, new)
-    MigrationExecutor(connection).migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+    migrated_to_latest()
 
 
 @pytest.mark.parametrize("category", NEW_CATEGORIES)
@@ -70,12 +67,10 @@ def test_existing_flags_survive_the_new_flag_rules_unchanged(journey):
     before = _rows(Flag)
     assert len(before) == 2
 
-    executor = MigrationExecutor(connection)
-    executor.migrate(BEFORE)
+    executor = migrated_to(BEFORE)
     old = executor.loader.project_state(BEFORE).apps.get_model("safety", "Flag")
     assert _rows(old) == before
-    executor = MigrationExecutor(connection)
-    executor.migrate(AFTER)
+    executor = migrated_to(AFTER)
     new = executor.loader.project_state(AFTER).apps.get_model("safety", "Flag")
     assert _rows(new) == before
-    MigrationExecutor(connection).migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+    migrated_to_latest()
