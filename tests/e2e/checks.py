@@ -164,6 +164,9 @@ class PageAuditor:
 _WIDEST = """
 () => [...document.body.querySelectorAll('*')]
   .filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
+  .filter(e => { for (let a = e.parentElement; a && a !== document.body; a = a.parentElement) {
+      if (getComputedStyle(a).overflowX !== 'visible') return false; }  // inside a scroll box: scrolls there
+    return true; })
   .filter(e => ![...e.children].some(c => c.getBoundingClientRect().right > document.documentElement.clientWidth + 1))
   .slice(0, 8)
   .map(e => `${e.tagName.toLowerCase()}${e.id ? '#' + e.id : ''} `
@@ -173,7 +176,12 @@ _WIDEST = """
 
 
 def assert_no_sideways_scroll(page, width: int) -> None:
-    """The page fits the viewport's width; if not, the failure names the innermost elements that stick out."""
+    """The page fits the viewport's width; if not, the failure names the innermost elements that stick out.
+
+    Measured once the page has loaded: a test that goes on as soon as a heading is visible may otherwise measure
+    before the stylesheet applies, when a table is as wide as its unwrapped headers (the fallback paths page
+    measured 1296 px then, 390 px after "load"; CI saw 539 and 530 px on two other pages under load)."""
+    page.wait_for_load_state("load")
     scroll_width = page.evaluate("document.documentElement.scrollWidth")
     if scroll_width > width:
         path = screenshot(page, f"too-wide-{page.url.rsplit('/', 2)[-2]}")
