@@ -34,6 +34,9 @@ def live_worker():
         # locks, so it never trips up the worker it is watching.
         with connection.cursor() as cursor:
             cursor.execute("PRAGMA read_uncommitted = 1")
+    # Tasks an earlier test queued and never ran (its rows are gone with its database) would run first here, and
+    # on SQLite hold a table while this test's fixtures write ("database table is locked" at setup).
+    celery_app.control.purge()
     with start_worker(
         celery_app, pool="solo", perform_ping_check=False, loglevel="WARNING", shutdown_timeout=10
     ) as worker:
