@@ -55,15 +55,11 @@ run: $(STAMP)
 	$(DEMO_SITE_URL) $(PY) manage.py seed_demo
 	$(DEMO_SITE_URL) $(PY) manage.py rundemo --port $(PORT)
 
-# -n: xdist workers, each with its own test database and Celery queue; one per core, and on PostgreSQL one more,
-# which fills the time the others spend waiting on browsers, subprocesses and the database (2 cores, whole suite:
-# 17:14 with two workers, 14:49 with three). On PostgreSQL worksteal lets an idle worker take queued tests from a
-# busy one (the longest tests start first: tests/conftest.py).
-ON_POSTGRES = $(findstring postgres,$(DATABASE_URL))
-TEST_WORKERS = $(if $(ON_POSTGRES),$(shell echo $$(( $$(nproc) + 1 ))),auto)
+# -n auto: one xdist worker per core, each with its own test database and Celery queue. On PostgreSQL worksteal lets
+# an idle worker take queued tests from a busy one (the longest tests start first: tests/conftest.py).
 test: $(STAMP)
 	@mkdir -p $(STATIC_DIR)
-	$(PY) -m pytest -n $(TEST_WORKERS) $(if $(ON_POSTGRES),--dist worksteal,) $(PYTEST_ARGS)
+	$(PY) -m pytest -n auto $(if $(findstring postgres,$(DATABASE_URL)),--dist worksteal,) $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
